@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Set up and run the project on Linux, macOS or Windows: ``python dev.py app`` or ``python dev.py test``.
+
+Both create or refresh the virtual environment in ``.venv`` first. Packages are reinstalled only when a requirements
+file changed since the last run. Uses only the standard library, so it runs with any Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+RUNTIME_REQUIREMENTS = ROOT / "requirements.txt"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+BROWSER = Path("/usr/bin/chromium")
+TEST_SYSTEM_PACKAGES = ("chromium", "espeak-ng", "sox")
+MIN_PYTHON = (3, 11)
+
+
+def venv_python() -> Path:
+    """The virtual environment's interpreter."""
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*command: str | os.PathLike[str], env: dict[str, str] | None = None) -> None:
+    """Run a command, echoing it, and stop the script if it fails."""
+    print("+", " ".join(str(part) for part in command), flush=True)
+    result = subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=False)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stamp(path: Path) -> Path:
+    """Where the digest of the last installed copy of a requirements file is kept."""
+    return VENV / f".installed-{path.name}.sha256"
+
+
+def _is_installed(path: Path) -> bool:
+    stamp = _stamp(path)
+    return stamp.exists() and stamp.read_text().strip() == _digest(path)
+
+
+def ensure_venv(requirement_files: list[Path]) -> Path:
+    """Create ``.venv`` if needed and install the requirements when they changed; returns its interpreter."""
+    if sys.version_info < MIN_PYTHON:
+        sys.exit(f"Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer is needed; this is {sys.version.split()[0]}.")
+    python = venv_python()
+    if not python.exists():
+        run(sys.executable, "-m", "venv", VENV)
+    stale = [path for path in requirement_files if not _is_installed(path)]
+    if not stale:
+        return python
+    run(python, "-m", "pip", "install", "--upgrade", "pip")
+    # torch first, on its own: asked for by another package it could resolve to a multi-GB CUDA build.
+    torch_pin = next(line for line in RUNTIME_REQUIREMENTS.read_text().splitlines() if line.startswith("torch=="))
+    run(python, "-m", "pip", "install", torch_pin)
+    for path in stale:
+        run(python, "-m", "pip", "install", "-r", path)
+        _stamp(path).write_text(_digest(path))
+    return python
+
+
+def ensure_test_system_packages() -> None:
+    """Install Chromium (browser tests) and espeak-ng/sox (synthetic speech) with apt when missing and allowed."""
+    missing = [name for name in TEST_SYSTEM_PACKAGES if shutil.which(name) is None]
+    if not missing or not sys.platform.startswith("linux"):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print(f"note: {', '.join(missing)} not installed; tests that need them are skipped", flush=True)
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run("apt-get", "update", "-qq", env=env)
+    run("apt-get", "install", "-y", "-qq", *missing, env=env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    app = sub.add_parser("app", help="set up, then start the web app (extra arguments go to transcribe_ui.py)")
+    app.add_argument("args", nargs=argparse.REMAINDER)
+    test = sub.add_parser("test", help="set up, then run the whole test suite (extra arguments go to pytest)")
+    test.add_argument("args", nargs=argparse.REMAINDER)
+    options = parser.parse_args()
+
+    if options.command == "app":
+        python = ensure_venv([RUNTIME_REQUIREMENTS])
+        entry = "transcribe_ui.py" if (ROOT / "transcribe_ui.py").exists() else "-m transcriber"
+        run(python, *entry.split(), *options.args)
+    else:
+        python = ensure_venv([RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS])
+        ensure_test_system_packages()
+        run(python, "-m", "pytest", *options.args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The engine driving real (tiny) NeMo models through the real ``transcribe()``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from transcriber.engine import Engine, load_nemo_model
+from transcriber.errors import (
+    ModelLoadError,
+    ModelNotAvailableError,
+    TranscriptionCancelledError,
+    TranscriptionTimeoutError,
+)
+from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
+
+pytestmark = pytest.mark.integration
+
+FRAME_S = 0.08  # one encoder frame of the tiny models; the biased RNNT/TDT models say one word per frame
+TIMESTAMPS = TranscribeOptions(timestamps=True)
+
+
+def tone(seconds: float, freq: float = 220.0) -> np.ndarray:
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_wav(path, seconds: float, freq: float = 220.0) -> str:
+    sf.write(path, tone(seconds, freq), SAMPLE_RATE)
+    return str(path)
+
+
+def assert_valid_timings(transcript):
+    assert transcript.words, "timestamps were requested but no words came back"
+    previous_start = 0.0
+    for word in transcript.words:
+        assert type(word.start) is float and type(word.end) is float
+        assert 0.0 <= word.start <= word.end <= transcript.duration + 1e-9
+        assert word.start >= previous_start
+        previous_start = word.start
+    for segment in transcript.segments:
+        assert 0.0 <= segment.start <= segment.end <= transcript.duration + 1e-9
+    assert transcript.segments[0].start <= transcript.words[0].start
+    assert transcript.words[-1].end <= transcript.segments[-1].end + 1e-9
+
+
+def test_every_model_kind_transcribes_with_and_without_timestamps(engine, tiny_any, tmp_path):
+    kind, model = tiny_any
+    clip = write_wav(tmp_path / "clip.wav", 2.0)
+
+    (plain,) = engine.transcribe_files([clip], model=model)
+    assert plain.ok, plain.error
+    assert plain.transcript.text.split()[0] == "nine"
+    assert plain.transcript.words == () and plain.transcript.segments == ()
+    assert plain.transcript.duration == pytest.approx(2.0)
+
+    (timed,) = engine.transcribe_files([clip], model=model, options=TIMESTAMPS)
+    assert timed.transcript.text == plain.transcript.text
+    assert_valid_timings(timed.transcript)
+    if kind != "ctc":  # the biased CTC model says one word; the others one per frame
+        assert len(timed.transcript.words) == pytest.approx(2.0 / FRAME_S, abs=1)
+        assert timed.transcript.words[-1].end == pytest.approx(2.0, abs=FRAME_S)
+
+    # NeMo keeps timestamps switched on between calls; a call without them must still give none.
+    (again,) = engine.transcribe_files([clip], model=model)
+    assert again.transcript.words == () and again.transcript.segments == ()
+    assert again.transcript.text == plain.transcript.text
+    assert engine.cache.loads == 1
+
+
+def test_a_batch_keeps_input_order(engine, tiny_rnnt, tmp_path):
+    seconds = [3.0, 1.0, 2.0, 1.5, 2.5]
+    files = [write_wav(tmp_path / f"clip{i}.wav", s) for i, s in enumerate(seconds)]
+    results = engine.transcribe_files(files, model=tiny_rnnt, options=TranscribeOptions(timestamps=True, batch_size=2))
+    assert [r.file for r in results] == files
+    for result, length in zip(results, seconds):
+        assert result.transcript.duration == pytest.approx(length)
+        assert len(result.transcript.words) == pytest.approx(length / FRAME_S, abs=1)
+
+
+def test_bad_files_get_their_own_error_and_the_rest_are_transcribed(engine, tiny_tdt, tmp_path):
+    good1 = write_wav(tmp_path / "good one.wav", 1.5)
+    missing = str(tmp_path / "missing.wav")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n" * 50)
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    good2 = write_wav(tmp_path / "good-two.wav", 2.0)
+    files = [good1, missing, str(text), str(empty), good2]
+
+    results = engine.transcribe_files(files, model=tiny_tdt, options=TranscribeOptions(timestamps=True, batch_size=4))
+
+    assert [r.file for r in results] == files
+    assert [r.ok for r in results] == [True, False, False, False, True]
+    assert "missing.wav" in results[1].error and "not found" in results[1].error
+    assert "notes.wav" in results[2].error
+    assert "empty.mp3" in results[3].error and "empty" in results[3].error
+    assert results[0].transcript.duration == pytest.approx(1.5)
+    assert results[4].transcript.duration == pytest.approx(2.0)
+    assert_valid_timings(results[4].transcript)
+
+
+def test_numpy_audio_and_short_clips(engine, tiny_rnnt):
+    short = AudioData(tone(0.3), SAMPLE_RATE, source="short")
+    (result,) = engine.transcribe_files([short], model=tiny_rnnt, options=TIMESTAMPS)
+    assert result.file == "short"
+    assert_valid_timings(result.transcript)
+    # NeMo would pad a 0.3 s array on both sides and shift every time; the words must start at the real start.
+    assert result.transcript.words[0].start == 0.0
+    assert result.transcript.words[-1].end <= 0.3
+
+
+def test_silence_is_not_an_error(engine, tiny_ctc):
+    silence = AudioData(np.zeros(SAMPLE_RATE * 2, dtype=np.float32), SAMPLE_RATE, source="silence")
+    (result,) = engine.transcribe_files([silence], model=tiny_ctc, options=TIMESTAMPS)
+    assert result.ok
+
+
+def test_transcribe_is_called_with_direct_keywords_and_never_override_config(engine, tiny_tdt, tmp_path):
+    calls = []
+    nemo_model = engine.load(tiny_tdt).model
+    original = nemo_model.transcribe
+
+    def spy(audio, **kwargs):
+        calls.append(kwargs)
+        return original(audio, **kwargs)
+
+    nemo_model.transcribe = spy
+    clip = write_wav(tmp_path / "clip.wav", 1.0)
+    engine.transcribe_files([clip], model=tiny_tdt, options=TranscribeOptions(timestamps=True, batch_size=3))
+    engine.transcribe_files([clip], model=tiny_tdt, options=TranscribeOptions(timestamps=False))
+    assert calls == [
+        {"batch_size": 3, "num_workers": 0, "return_hypotheses": True, "timestamps": True, "verbose": False},
+        {"batch_size": 4, "num_workers": 0, "return_hypotheses": True, "timestamps": False, "verbose": False},
+    ]
+
+
+def test_ten_minute_file(engine, tiny_rnnt, tmp_path):
+    clip = write_wav(tmp_path / "long.wav", 600.0)
+    (result,) = engine.transcribe_files([clip], model=tiny_rnnt, options=TIMESTAMPS)
+    assert result.ok, result.error
+    assert result.transcript.duration == pytest.approx(600.0)
+    assert_valid_timings(result.transcript)
+    assert result.transcript.words[-1].end == pytest.approx(600.0, abs=FRAME_S)
+
+
+class StallingModel:
+    """A real tiny model whose ``transcribe`` hangs until released, like a stuck GPU driver or a deadlock."""
+
+    def __init__(self, model, release: threading.Event):
+        self._model = model
+        self._release = release
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def transcribe(self, audio, **kwargs):
+        self._release.wait(30)
+        return self._model.transcribe(audio, **kwargs)
+
+
+def stalling_engine(release: threading.Event, stall_first: int = 1) -> Engine:
+    loads = []
+
+    def loader(source, device):
+        model = load_nemo_model(source, device)
+        loads.append(model)
+        return StallingModel(model, release) if len(loads) <= stall_first else model
+
+    return Engine(device="cpu", loader=loader)
+
+
+def test_a_stuck_job_ends_with_a_clear_error_and_the_next_one_works(tiny_rnnt, tmp_path):
+    release = threading.Event()
+    engine = stalling_engine(release)
+    clip = write_wav(tmp_path / "stuck.wav", 1.0)
+    started = time.monotonic()
+    (result,) = engine.transcribe_files([clip], model=tiny_rnnt, options=TranscribeOptions(timeout=1.0))
+    elapsed = time.monotonic() - started
+    release.set()
+    assert not result.ok
+    assert "stuck.wav" in result.error and "did not finish within 1 s" in result.error
+    assert elapsed < 10
+    (after,) = engine.transcribe_files([clip], model=tiny_rnnt)
+    assert after.ok and after.transcript.text.startswith("nine")
+    assert engine.cache.loads == 2  # the stuck model was dropped and a fresh one loaded
+
+
+def test_cancel_from_another_thread(tiny_rnnt, tmp_path):
+    release = threading.Event()
+    engine = stalling_engine(release)
+    files = [write_wav(tmp_path / f"c{i}.wav", 1.0) for i in range(3)]
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    results = engine.transcribe_files(files, model=tiny_rnnt, options=TranscribeOptions(batch_size=1), cancel=cancel)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert elapsed < 10
+    assert [r.file for r in results] == files
+    assert all("cancelled" in r.error for r in results)
+
+
+def test_cancel_raises_for_a_single_transcription(tiny_rnnt, tmp_path):
+    release = threading.Event()
+    engine = stalling_engine(release)
+    audio = AudioData(tone(1.0), SAMPLE_RATE, source="one")
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    with pytest.raises(TranscriptionCancelledError, match="cancelled"):
+        engine.transcribe_arrays([audio], model=tiny_rnnt, cancel=cancel)
+    release.set()
+
+
+def test_progress_reports_loading_and_each_batch(engine, tiny_ctc, tmp_path):
+    files = [write_wav(tmp_path / f"p{i}.wav", 1.0) for i in range(3)]
+    seen = []
+    engine.transcribe_files(files, model=tiny_ctc, options=TranscribeOptions(batch_size=2), progress=seen.append)
+    descriptions = [p.description for p in seen]
+    assert any(d.startswith("Loading model") for d in descriptions)
+    assert [p.done for p in seen if p.description.startswith("Transcribed")] == [2, 3]
+    assert all(p.total == 3 for p in seen)
+
+
+def test_a_model_that_is_not_installed_names_itself(engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ModelNotAvailableError, match="nvidia/no-such-model.*setup_local_models.py --download"):
+        engine.load("nvidia/no-such-model")
+
+
+def test_a_file_that_is_not_a_model_gives_a_load_error(engine, tmp_path):
+    fake = tmp_path / "fake.nemo"
+    fake.write_bytes(b"not a tar archive")
+    with pytest.raises(ModelLoadError, match="fake.nemo could not be loaded"):
+        engine.load(str(fake))

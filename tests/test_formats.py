@@ -1,0 +1,121 @@
+import csv
+import io
+import json
+
+import pytest
+
+from transcriber.formats import (
+    format_timestamp,
+    render,
+    result_to_dict,
+    to_csv,
+    to_json,
+    to_srt,
+    to_text,
+    to_vtt,
+    word_list_markdown,
+)
+from transcriber.types import FileResult, Segment, Transcript, Word
+
+WORDS = (Word("hello", 0.0, 0.48), Word("world", 0.5, 1.02), Word("again", 2.3, 2.9))
+TRANSCRIPT = Transcript(
+    text="hello world again",
+    words=WORDS,
+    segments=(Segment("hello world", 0.0, 1.02), Segment("again", 2.3, 2.9)),
+    duration=3.0,
+    model="tiny",
+)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "srt", "vtt"),
+    [
+        (0.0, "00:00:00,000", "00:00:00.000"),
+        (2.3, "00:00:02,300", "00:00:02.300"),  # int((2.3 % 1) * 1000) would give 299
+        (0.0006, "00:00:00,001", "00:00:00.001"),
+        (59.9996, "00:01:00,000", "00:01:00.000"),  # rounding carries into the minutes
+        (3661.007, "01:01:01,007", "01:01:01.007"),
+        (100 * 3600 + 1.5, "100:00:01,500", "100:00:01.500"),
+    ],
+)
+def test_format_timestamp(seconds, srt, vtt):
+    assert format_timestamp(seconds) == srt
+    assert format_timestamp(seconds, decimal_marker=".") == vtt
+
+
+def test_format_timestamp_can_omit_hours():
+    assert format_timestamp(65.25, always_include_hours=False) == "01:05,250"
+    assert format_timestamp(3665.25, always_include_hours=False) == "01:01:05,250"
+
+
+def test_format_timestamp_rejects_negative():
+    with pytest.raises(ValueError):
+        format_timestamp(-0.1)
+
+
+def test_srt_has_numbered_cues_from_segments():
+    assert to_srt(TRANSCRIPT) == (
+        "1\n00:00:00,000 --> 00:00:01,020\nhello world\n\n2\n00:00:02,300 --> 00:00:02,900\nagain\n"
+    )
+
+
+def test_vtt_has_header_and_dotted_times():
+    text = to_vtt(TRANSCRIPT)
+    assert text.startswith("WEBVTT\n\n")
+    assert "00:00:02.300 --> 00:00:02.900\nagain\n" in text
+
+
+def test_subtitles_without_timings_cover_the_whole_audio():
+    plain = Transcript(text="no timings here", duration=4.25)
+    assert to_srt(plain) == "1\n00:00:00,000 --> 00:00:04,250\nno timings here\n"
+
+
+def test_silence_gives_empty_outputs():
+    silent = Transcript(text="", duration=2.0)
+    assert to_text(silent) == ""
+    assert to_srt(silent) == ""
+    assert to_vtt(silent) == "WEBVTT\n"
+    assert to_csv(silent) == "start,end,text\n"
+
+
+def test_json_round_trips_words_segments_and_model():
+    data = json.loads(to_json(TRANSCRIPT, file="a.wav"))
+    assert data["file"] == "a.wav"
+    assert data["text"] == "hello world again"
+    assert data["model"] == "tiny"
+    assert data["words"][2] == {"word": "again", "start": 2.3, "end": 2.9}
+    assert data["segments"][0] == {"text": "hello world", "start": 0.0, "end": 1.02}
+
+
+def test_result_to_dict_for_a_failed_file():
+    data = result_to_dict(FileResult("bad.wav", error="bad.wav: file not found"))
+    assert data == {
+        "file": "bad.wav",
+        "text": "",
+        "duration": 0.0,
+        "words": [],
+        "segments": [],
+        "error": "bad.wav: file not found",
+    }
+
+
+def test_csv_rows_are_segments_and_quote_commas():
+    transcript = Transcript(text="yes, no", segments=(Segment("yes, no", 1.0, 2.5),), duration=3.0)
+    rows = list(csv.reader(io.StringIO(to_csv(transcript))))
+    assert rows == [["start", "end", "text"], ["1.000", "2.500", "yes, no"]]
+
+
+def test_render_dispatches_and_rejects_unknown_formats():
+    assert render(TRANSCRIPT, "txt") == "hello world again\n"
+    with pytest.raises(ValueError, match="unknown format"):
+        render(TRANSCRIPT, "docx")
+
+
+def test_word_list_markdown_shows_first_fifty_words():
+    words = [Word(f"w{i}", i * 0.5, i * 0.5 + 0.25) for i in range(60)]
+    text = word_list_markdown(words)
+    lines = text.split("\n\n")
+    assert lines[0] == "`0.00s - 0.25s` → **w0**"
+    assert lines[49] == "`24.50s - 24.75s` → **w49**"
+    assert "w50" not in text
+    assert lines[50] == "… and 10 more words"

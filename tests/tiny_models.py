@@ -1,0 +1,371 @@
+"""Tiny, untrained NeMo ASR models built offline from config, for tests.
+
+Usage::
+
+    from tests.tiny_models import build_tiny_model
+    path = build_tiny_model("tdt", tmp_path)          # -> tmp_path / "tiny-tdt.nemo"
+    model = ASRModel.restore_from(str(path), map_location="cpu")
+
+Kinds (all: 16 kHz, 64 mels, window_stride 0.01, FastConformer-style encoder
+with dw_striding x8 -> one encoder frame = 0.08 s, 2 layers, d_model 64,
+SentencePiece unigram tokenizer with 48 pieces):
+    "ctc"    -> EncDecCTCModelBPE
+    "rnnt"   -> EncDecRNNTBPEModel
+    "tdt"    -> EncDecRNNTBPEModel with TDT loss/decoding (durations TDT_DURATIONS)
+    "hybrid" -> EncDecHybridRNNTCTCBPEModel (RNNT head active by default)
+
+Everything is deterministic (fixed word list, fixed seed) and offline.
+By default (``emit_token="nine"``) the output layer is biased so that every
+kind emits non-empty text with word timestamps for any audio; ``BLANK`` gives
+always-empty output; ``None`` keeps the random init (garbage output).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+KINDS = ("ctc", "rnnt", "tdt", "hybrid")
+TDT_DURATIONS = [0, 1, 2, 3, 4]
+SAMPLE_RATE = 16000
+WINDOW_STRIDE = 0.01
+SUBSAMPLING_FACTOR = 8
+N_MELS = 64
+D_MODEL = 64
+VOCAB_SIZE = 48
+SEED = 1234
+
+# Word the output layer is biased towards; must be a single piece ("▁nine")
+# in the tiny tokenizer so the decoded text is a real word, not a bare "▁".
+DEFAULT_EMIT_WORD = "nine"
+
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty "
+    "sixty seventy eighty ninety hundred thousand million"
+).split()
+_COMMON_WORDS = (
+    "the be to of and a in that have it for not on with he as you do at this but his "
+    "by from they we say her she or an will my all would there their what so up out if "
+    "about who get which go me when make can like time no just him know take people into "
+    "year your good some could them see other than then now look only come its over think "
+    "also back after use how our work first well way even new want because any these give "
+    "day most us hello world yes speech test audio model sound voice word"
+).split()
+
+
+def tokenizer_corpus() -> List[str]:
+    """Deterministic training lines for the tiny tokenizer (a few hundred words)."""
+    words = _NUMBER_WORDS + _COMMON_WORDS
+    lines = []
+    # A few passes with different strides give varied, deterministic sentences.
+    for stride in (1, 3, 7, 11):
+        seq = [words[(i * stride) % len(words)] for i in range(len(words))]
+        for start in range(0, len(seq), 12):
+            lines.append(" ".join(seq[start : start + 12]))
+    lines.extend(str(n) for n in range(100))
+    return lines
+
+
+def build_tokenizer(out_dir: Path, vocab_size: int = VOCAB_SIZE) -> Path:
+    """Train (once) a small SentencePiece unigram tokenizer under ``out_dir/tokenizer``.
+
+    Returns the tokenizer directory (contains tokenizer.model, tokenizer.vocab,
+    vocab.txt), suitable for ``{"dir": str(path), "type": "bpe"}``.
+    Re-uses an existing tokenizer in that directory.
+    """
+    from nemo.collections.common.tokenizers.sentencepiece_tokenizer import create_spt_model
+
+    tok_dir = Path(out_dir) / "tokenizer"
+    if (tok_dir / "tokenizer.model").exists() and (tok_dir / "vocab.txt").exists():
+        return tok_dir
+    tok_dir.mkdir(parents=True, exist_ok=True)
+    corpus = tok_dir / "corpus.txt"
+    corpus.write_text("\n".join(tokenizer_corpus()) + "\n", encoding="utf-8")
+    # sentencepiece logs training progress to stderr from C++; nothing to silence cheaply.
+    create_spt_model(
+        str(corpus),
+        vocab_size=vocab_size,
+        sample_size=-1,
+        do_lower_case=True,
+        tokenizer_type="unigram",
+        output_dir=str(tok_dir),
+    )
+    return tok_dir
+
+
+def _preprocessor_cfg() -> Dict[str, Any]:
+    return {
+        "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+        "sample_rate": SAMPLE_RATE,
+        "normalize": "per_feature",
+        "window_size": 0.025,
+        "window_stride": WINDOW_STRIDE,
+        "window": "hann",
+        "features": N_MELS,
+        "n_fft": 512,
+        "log": True,
+        "frame_splicing": 1,
+        "dither": 0.0,
+        "pad_to": 0,
+        "pad_value": 0.0,
+    }
+
+
+def _encoder_cfg() -> Dict[str, Any]:
+    # FastConformer-style: dw_striding x8, tiny width/depth.
+    return {
+        "_target_": "nemo.collections.asr.modules.ConformerEncoder",
+        "feat_in": N_MELS,
+        "feat_out": -1,
+        "n_layers": 2,
+        "d_model": D_MODEL,
+        "subsampling": "dw_striding",
+        "subsampling_factor": SUBSAMPLING_FACTOR,
+        "subsampling_conv_channels": 32,
+        "causal_downsampling": False,
+        "ff_expansion_factor": 2,
+        "self_attention_model": "rel_pos",
+        "n_heads": 2,
+        "att_context_size": [-1, -1],
+        "xscaling": True,
+        "untie_biases": True,
+        "pos_emb_max_len": 5000,
+        "conv_kernel_size": 9,
+        "conv_norm_type": "batch_norm",
+        "dropout": 0.0,
+        "dropout_pre_encoder": 0.0,
+        "dropout_emb": 0.0,
+        "dropout_att": 0.0,
+    }
+
+
+def _ds_cfg(shuffle: bool) -> Dict[str, Any]:
+    # No data: defer_setup keeps ModelPT.__init__ from building loaders, but the
+    # sections must exist (transcribe() reads cfg.validation_ds.use_start_end_token).
+    return {
+        "manifest_filepath": None,
+        "sample_rate": SAMPLE_RATE,
+        "batch_size": 2,
+        "shuffle": shuffle,
+        "num_workers": 0,
+        "pin_memory": False,
+        "use_start_end_token": False,
+        "defer_setup": True,
+    }
+
+
+def _ctc_decoder_cfg() -> Dict[str, Any]:
+    return {
+        "_target_": "nemo.collections.asr.modules.ConvASRDecoder",
+        "feat_in": D_MODEL,
+        "num_classes": -1,
+        "vocabulary": [],
+    }
+
+
+def _rnnt_parts(tdt: bool, max_symbols: int) -> Dict[str, Any]:
+    pred_hidden = 64
+    joint_hidden = 64
+    parts: Dict[str, Any] = {
+        "model_defaults": {"enc_hidden": D_MODEL, "pred_hidden": pred_hidden, "joint_hidden": joint_hidden},
+        "decoder": {
+            "_target_": "nemo.collections.asr.modules.RNNTDecoder",
+            "normalization_mode": None,
+            "random_state_sampling": False,
+            "blank_as_pad": True,
+            "prednet": {"pred_hidden": pred_hidden, "pred_rnn_layers": 1, "t_max": None, "dropout": 0.0},
+        },
+        "joint": {
+            "_target_": "nemo.collections.asr.modules.RNNTJoint",
+            "log_softmax": None,
+            "preserve_memory": False,
+            "fuse_loss_wer": False,
+            "fused_batch_size": 2,
+            "jointnet": {
+                "joint_hidden": joint_hidden,
+                "activation": "relu",
+                "dropout": 0.0,
+                "encoder_hidden": D_MODEL,
+                "pred_hidden": pred_hidden,
+            },
+        },
+        "decoding": {"strategy": "greedy_batch", "greedy": {"max_symbols": max_symbols}},
+    }
+    if tdt:
+        parts["joint"]["num_extra_outputs"] = len(TDT_DURATIONS)
+        parts["decoding"]["model_type"] = "tdt"
+        parts["decoding"]["durations"] = list(TDT_DURATIONS)
+        parts["loss"] = {
+            "loss_name": "tdt",
+            "tdt_kwargs": {"fastemit_lambda": 0.0, "clamp": -1.0, "durations": list(TDT_DURATIONS), "sigma": 0.02, "omega": 0.1},
+        }
+    else:
+        # Pure-PyTorch loss: avoids numba JIT at construction time.
+        parts["loss"] = {"loss_name": "pytorch"}
+    return parts
+
+
+def tiny_model_config(kind: str, tokenizer_dir: Path, *, max_symbols: int = 10) -> Dict[str, Any]:
+    """Plain-dict model config for ``kind`` (see module docstring).
+
+    ``max_symbols``: RNNT/TDT greedy decoding's cap on symbols per encoder frame.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+    cfg: Dict[str, Any] = {
+        "sample_rate": SAMPLE_RATE,
+        "log_prediction": False,
+        "tokenizer": {"dir": str(tokenizer_dir), "type": "bpe"},
+        "preprocessor": _preprocessor_cfg(),
+        "spec_augment": None,
+        "encoder": _encoder_cfg(),
+        "train_ds": _ds_cfg(shuffle=True),
+        "validation_ds": _ds_cfg(shuffle=False),
+        "test_ds": None,
+        "optim": None,
+    }
+    if kind == "ctc":
+        cfg["decoder"] = _ctc_decoder_cfg()
+        cfg["decoding"] = {"strategy": "greedy_batch"}
+    else:
+        cfg.update(_rnnt_parts(tdt=(kind == "tdt"), max_symbols=max_symbols))
+        if kind == "hybrid":
+            cfg["aux_ctc"] = {
+                "ctc_loss_weight": 0.3,
+                "use_cer": False,
+                "ctc_reduction": "mean_batch",
+                "decoder": _ctc_decoder_cfg(),
+                "decoding": {"strategy": "greedy_batch"},
+            }
+    return cfg
+
+
+_MODEL_CLASSES = {
+    "ctc": "EncDecCTCModelBPE",
+    "rnnt": "EncDecRNNTBPEModel",
+    "tdt": "EncDecRNNTBPEModel",
+    "hybrid": "EncDecHybridRNNTCTCBPEModel",
+}
+
+
+def model_class(kind: str):
+    """The NeMo class that ``build_tiny_model(kind, ...)`` instantiates."""
+    import nemo.collections.asr.models as asr_models
+
+    return getattr(asr_models, _MODEL_CLASSES[kind])
+
+
+@contextlib.contextmanager
+def _quiet_nemo():
+    """Lower NeMo's logger to ERROR while building (it is very chatty)."""
+    from nemo.utils import logging as nemo_logging
+
+    old = nemo_logging.get_verbosity()
+    nemo_logging.set_verbosity(logging.ERROR)
+    try:
+        yield
+    finally:
+        nemo_logging.set_verbosity(old)
+
+
+def _bias_output(model, kind: str, index: int, strength: float) -> None:
+    """Push the output layer's bias towards class ``index`` (a token id, or the blank).
+
+    Token, CTC: every frame argmaxes to the token, so greedy CTC collapses the run
+    into ONE token -> one word whose NeMo offsets are start_offset=end_offset=0
+    (NeMo's CTC offsets end at the frame where a token is first emitted).
+    Token, RNNT: the joint always prefers the token; with greedy max_symbols=1
+    (set by build_tiny_model) that is exactly one word per encoder frame
+    (80 ms): word i has offsets [i, i+1].
+    Token, TDT: token plus duration 1 is favoured -> again one word per frame.
+    Token, hybrid: as RNNT (its default decoder); the aux CTC head as CTC.
+    Blank: every kind decodes to an empty hypothesis.
+    """
+    import torch
+
+    with torch.no_grad():
+        if kind == "ctc":
+            model.decoder.decoder_layers[-1].bias[index] += strength
+            return
+        joint_out = model.joint.joint_net[-1]
+        n_labels = model.joint.num_classes_with_blank - model.joint.num_extra_outputs
+        joint_out.bias[index] += strength
+        if kind == "tdt":
+            # durations [0,1,2,3,4]: favour "1" so every step advances one frame.
+            joint_out.bias[n_labels + TDT_DURATIONS.index(1)] += strength
+        if kind == "hybrid":
+            model.ctc_decoder.decoder_layers[-1].bias[index] += strength
+
+
+BLANK = "<blank>"
+
+
+def build_tiny_model(
+    kind: str,
+    out_dir: Path,
+    *,
+    emit_token: Optional[str] = DEFAULT_EMIT_WORD,
+    bias_strength: float = 20.0,
+    seed: int = SEED,
+    filename: Optional[str] = None,
+) -> Path:
+    """Build a tiny untrained NeMo model of ``kind`` and save it as ``out_dir/tiny-<kind>.nemo``.
+
+    ``emit_token``:
+      * a word that is a single piece of the tiny tokenizer ("nine" (default),
+        "the", "eight", "no", ...): the output layer is biased towards it, so
+        decoding always yields non-empty text and word timestamps, independent
+        of the audio (see ``_bias_output`` for the exact pattern per kind);
+      * ``BLANK`` ("<blank>"): biased towards blank -> always empty hypotheses;
+      * ``None``: random init only; output is arbitrary garbage (depends on the
+        seed and the audio; not guaranteed non-empty).
+    ``filename``: override the output file name (default ``tiny-<kind>.nemo``).
+    The tokenizer is trained once into ``out_dir/tokenizer`` and re-used.
+    Returns the path of the ``.nemo`` file (~1-1.2 MB).
+    """
+    import torch
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok_dir = build_tokenizer(out_dir)
+    # A token-biased RNNT always prefers a token; cap it at one per frame.
+    biased_to_token = bool(emit_token) and emit_token != BLANK
+    cfg = tiny_model_config(kind, tok_dir, max_symbols=1 if biased_to_token else 10)
+
+    from omegaconf import OmegaConf
+
+    cls = model_class(kind)
+    with _quiet_nemo():
+        torch.manual_seed(seed)
+        model = cls(cfg=OmegaConf.create(cfg))
+        model.eval()
+        if emit_token == BLANK:
+            _bias_output(model, kind, len(model.tokenizer.vocab), bias_strength)
+        elif emit_token:
+            ids = model.tokenizer.text_to_ids(emit_token)
+            if len(ids) != 1:
+                raise ValueError(f"emit_token {emit_token!r} must be one tokenizer piece, got ids {ids}")
+            _bias_output(model, kind, ids[0], bias_strength)
+        path = out_dir / (filename or f"tiny-{kind}.nemo")
+        model.save_to(str(path))
+    return path
+
+
+__all__ = [
+    "BLANK",
+    "KINDS",
+    "TDT_DURATIONS",
+    "SAMPLE_RATE",
+    "SUBSAMPLING_FACTOR",
+    "WINDOW_STRIDE",
+    "build_tiny_model",
+    "build_tokenizer",
+    "model_class",
+    "tiny_model_config",
+    "tokenizer_corpus",
+]

@@ -1,0 +1,481 @@
+"""Run NeMo ASR models on audio and turn their hypotheses into :class:`~transcriber.types.Transcript`.
+
+This is the only module that imports NeMo, and it does so lazily, inside functions, so that ``import transcriber``
+stays fast and the temporary-folder redirect can run first.
+
+Three decisions shape it:
+
+* ``model.transcribe()`` gets direct keyword arguments (``batch_size``, ``num_workers=0``, ``return_hypotheses=True``,
+  ``timestamps``, ``verbose``) and never ``override_config``: when that is given NeMo ignores every other argument,
+  so timestamps silently vanish.
+* NeMo gets decoded float32 arrays, never paths. Given paths, NeMo writes a manifest into the temporary folder and one
+  unreadable file aborts the whole batch; decoding ourselves gives each bad file its own error.
+* Every call runs in a worker thread that the caller watches. A job that passes its time bound, or that the user
+  cancels, returns control at once with an error; a forward pre-hook on the encoder stops the worker at its next
+  batch, and a model whose worker never comes back is dropped from the cache so the next job gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .audio import load_audio
+from .errors import (
+    AudioError,
+    ModelLoadError,
+    ModelNotAvailableError,
+    TranscriberError,
+    TranscriptionCancelledError,
+    TranscriptionFailedError,
+    TranscriptionTimeoutError,
+)
+from .models import LoadedModel, ModelCache, ModelSource, not_available_message, pick_device
+from .types import AudioData, FileResult, Progress, Segment, TranscribeOptions, Transcript, Word
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_BASE_S = 120.0
+"""Fixed part of a job's time bound: first-call warm-up and allocations."""
+TIMEOUT_PER_AUDIO_S = 2.0
+"""Seconds allowed per second of audio; a 0.6B model on two CPU cores runs about five times faster than real time."""
+MODEL_LOAD_TIMEOUT_S = 1800.0
+"""A download of a large model over a slow line may take this long."""
+CANCEL_GRACE_S = 1.0
+"""How long a cancelled or timed-out worker gets to stop at its next batch before it is abandoned."""
+POLL_S = 0.1
+"""How often a waiting caller looks at the cancel flag."""
+MIN_INPUT_S = 1.0
+"""NeMo pads arrays shorter than this on both sides, which shifts every timestamp; we pad at the end instead."""
+
+ProgressCallback = Callable[[Progress], None]
+T = TypeVar("T")
+
+
+class _Aborted(Exception):
+    """Raised inside NeMo's forward pass to stop a job that was cancelled or ran out of time."""
+
+
+def load_nemo_model(source: ModelSource, device: str) -> Any:
+    """Load a NeMo ASR model: ``restore_from`` for a local file, ``from_pretrained`` otherwise.
+
+    Raises:
+        ModelNotAvailableError: The model is not local and could not be downloaded.
+        ModelLoadError: The file exists but is not a NeMo ASR model NeMo can load.
+    """
+    from nemo.collections.asr.models import ASRModel
+
+    try:
+        if source.path is not None:
+            model = ASRModel.restore_from(str(source.path), map_location=device)
+        else:
+            model = ASRModel.from_pretrained(source.name, map_location=device)
+    except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
+        if source.path is None:
+            raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
+        raise ModelLoadError(f"Model file {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).") from exc
+    if not callable(getattr(model, "transcribe", None)):
+        raise ModelLoadError(f"Model {source.name} is not a speech-recognition model.")
+    model.eval()
+    return model
+
+
+@dataclass
+class _Guard:
+    """What the encoder hook consults: stop now?"""
+
+    abort: threading.Event = field(default_factory=threading.Event)
+    on_batch: Callable[[], None] | None = None
+
+    def hook(self, _module: Any, _args: Any) -> None:
+        if self.abort.is_set():
+            raise _Aborted
+        if self.on_batch is not None:
+            self.on_batch()
+
+
+def _run_watched(
+    work: Callable[[], T],
+    *,
+    timeout: float,
+    cancel: threading.Event | None,
+    what: str,
+    guard: _Guard | None = None,
+    on_exit: Callable[[], None] | None = None,
+) -> T:
+    """Run ``work`` in a worker thread and wait for it, but never past ``timeout`` or a cancel.
+
+    ``on_exit`` runs in the worker when ``work`` returns or raises, even after the caller stopped waiting.
+
+    Raises:
+        TranscriptionTimeoutError: ``work`` ran past ``timeout`` seconds.
+        TranscriptionCancelledError: ``cancel`` was set.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread, which re-raises it
+            outcome["error"] = exc
+        finally:
+            if on_exit is not None:
+                on_exit()
+
+    worker = threading.Thread(target=target, name="transcriber-worker", daemon=True)
+    deadline = time.monotonic() + timeout
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_S)
+        if cancel is not None and cancel.is_set() and worker.is_alive():
+            _stop(worker, guard)
+            raise TranscriptionCancelledError(f"{what}: cancelled.")
+        if time.monotonic() > deadline and worker.is_alive():
+            _stop(worker, guard)
+            raise TranscriptionTimeoutError(
+                f"{what}: did not finish within {timeout:.0f} s and was stopped "
+                f"(raise the time limit if your computer is slow)."
+            )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _stop(worker: threading.Thread, guard: _Guard | None) -> None:
+    if guard is not None:
+        guard.abort.set()
+    worker.join(CANCEL_GRACE_S)
+
+
+def time_bound(audio_seconds: float, options: TranscribeOptions) -> float:
+    """Seconds a transcription of ``audio_seconds`` of audio may take before it is stopped."""
+    if options.timeout is not None:
+        return options.timeout
+    return TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio_seconds
+
+
+def _frame_seconds(model: Any) -> float:
+    """Duration of one encoder output frame: window stride times the encoder's subsampling factor."""
+    stride = float(model.cfg.preprocessor.get("window_stride", 0.01))
+    factor = getattr(model.encoder, "subsampling_factor", None) or model.cfg.encoder.get("subsampling_factor", 1)
+    return stride * int(factor)
+
+
+def _best(hypothesis: Any) -> Any:
+    """The best hypothesis out of an n-best list or an ``NBestHypotheses`` holder."""
+    if isinstance(hypothesis, (list, tuple)):
+        return _best(hypothesis[0]) if hypothesis else ""
+    n_best = getattr(hypothesis, "n_best_hypotheses", None)
+    if n_best:
+        return n_best[0]
+    return hypothesis
+
+
+def normalise_output(output: Any) -> list[Any]:
+    """Flatten every shape ``transcribe()`` returns into one best hypothesis per input.
+
+    NeMo returns a list of hypotheses, a ``(best, all)`` tuple (older RNNT models), or a list of n-best lists.
+    """
+    if isinstance(output, tuple):
+        output = output[0]
+    return [_best(item) for item in output]
+
+
+def _seconds(entry: dict[str, Any], key: str, frame_s: float) -> float:
+    value = entry.get(key)
+    if value is None:
+        value = float(entry.get(f"{key}_offset", 0)) * frame_s
+    return float(value)  # CTC gives numpy scalars, RNNT Python numbers, some versions 0-d tensors
+
+
+def _timed_items(entries: Iterable[dict[str, Any]], text_key: str, duration: float, frame_s: float) -> list[Word]:
+    items = []
+    for entry in entries:
+        text = str(entry.get(text_key, "")).strip()
+        if not text:
+            continue
+        start = min(max(_seconds(entry, "start", frame_s), 0.0), duration)
+        end = min(max(_seconds(entry, "end", frame_s), start), duration)
+        items.append(Word(text, start, end))
+    return items
+
+
+def hypothesis_to_transcript(
+    hypothesis: Any, *, duration: float, model_name: str, timestamps: bool, frame_s: float = 0.08
+) -> Transcript:
+    """Turn one NeMo hypothesis (or plain string) into a :class:`Transcript` of plain Python values.
+
+    Args:
+        hypothesis: A NeMo ``Hypothesis`` or a string.
+        duration: Length of the audio in seconds; times are clipped to it.
+        model_name: Recorded in the transcript.
+        timestamps: Whether word and segment timings were asked for. NeMo keeps its timestamp setting between
+            calls, so a hypothesis may carry timings that were not asked for this time; they are dropped.
+        frame_s: Seconds per encoder frame, for timings NeMo gives only as frame offsets.
+    """
+    text = hypothesis if isinstance(hypothesis, str) else getattr(hypothesis, "text", "")
+    text = " ".join(str(text or "").split())
+    if not timestamps:
+        return Transcript(text=text, duration=duration, model=model_name)
+    stamps = getattr(hypothesis, "timestamp", None)
+    stamps = stamps if isinstance(stamps, dict) else {}
+    words = _timed_items(stamps.get("word", ()), "word", duration, frame_s)
+    segments = [Segment(w.text, w.start, w.end) for w in _timed_items(stamps.get("segment", ()), "segment", duration, frame_s)]
+    if words and not segments:
+        segments = [Segment(" ".join(w.text for w in words), words[0].start, words[-1].end)]
+    return Transcript(text=text, words=tuple(words), segments=tuple(segments), duration=duration, model=model_name)
+
+
+def _pad_short(audio: AudioData) -> np.ndarray:
+    """The samples, with silence appended up to :data:`MIN_INPUT_S` so that times keep their origin."""
+    missing = round(MIN_INPUT_S * audio.sample_rate) - len(audio.samples)
+    return np.pad(audio.samples, (0, missing)) if missing > 0 else audio.samples
+
+
+def _file_label(item: str | Path | AudioData) -> str:
+    return item.source if isinstance(item, AudioData) else str(item)
+
+
+class Engine:
+    """Transcribes audio with cached NeMo models.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, or ``None`` for CUDA when available.
+        loader: Loads a model from a source onto a device; tests may wrap the real NeMo loader.
+    """
+
+    def __init__(self, *, device: str | None = None, loader: Callable[[ModelSource, str], Any] = load_nemo_model):
+        self.device = device
+        self.cache: ModelCache[Any] = ModelCache(loader)
+
+    def load(
+        self, model: str, *, cancel: threading.Event | None = None, progress: ProgressCallback | None = None
+    ) -> LoadedModel[Any]:
+        """The cached model, loading it first if needed (cancellable; bounded by :data:`MODEL_LOAD_TIMEOUT_S`)."""
+        device = pick_device(self.device)
+        if self.cache.is_loaded(model, device):
+            return self.cache.get(model, device)
+        if progress is not None:
+            progress(Progress(0, 1, f"Loading model {model}"))
+        return _run_watched(
+            lambda: self.cache.get(model, device),
+            timeout=MODEL_LOAD_TIMEOUT_S,
+            cancel=cancel,
+            what=f"Loading model {model}",
+        )
+
+    def transcribe_arrays(
+        self,
+        audios: Sequence[AudioData],
+        *,
+        model: str,
+        options: TranscribeOptions = TranscribeOptions(),
+        cancel: threading.Event | None = None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> list[Transcript]:
+        """Transcribe decoded audio in one guarded ``model.transcribe()`` call; results keep input order.
+
+        Raises:
+            TranscriptionTimeoutError: The call ran past its time bound (the model is then reloaded next time).
+            TranscriptionCancelledError: ``cancel`` was set.
+            TranscriptionFailedError: NeMo raised.
+        """
+        if not audios:
+            return []
+        loaded = self.load(model, cancel=cancel)
+        what = ", ".join(Path(a.source).name for a in audios[:3]) + (" and more" if len(audios) > 3 else "")
+        guard = _Guard(on_batch=on_batch)
+        if not loaded.lock.acquire(timeout=time_bound(sum(a.duration for a in audios), options)):
+            raise TranscriptionTimeoutError(f"{what}: the model stayed busy with another job for too long.")
+        nemo_model = loaded.model
+        handle = nemo_model.encoder.register_forward_pre_hook(guard.hook)
+
+        def release() -> None:
+            handle.remove()
+            loaded.lock.release()
+
+        def work() -> list[Any]:
+            return normalise_output(
+                nemo_model.transcribe(
+                    [_pad_short(audio) for audio in audios],
+                    batch_size=options.batch_size,
+                    num_workers=0,
+                    return_hypotheses=True,
+                    timestamps=options.timestamps,
+                    verbose=options.verbose,
+                )
+            )
+
+        try:
+            hypotheses = _run_watched(
+                work,
+                timeout=time_bound(sum(a.duration for a in audios), options),
+                cancel=cancel,
+                what=what,
+                guard=guard,
+                on_exit=release,
+            )
+        except TranscriptionTimeoutError:
+            self.cache.evict(model, loaded.device)
+            raise
+        except TranscriberError:
+            raise
+        except _Aborted as exc:  # the caller stopped waiting in the same instant the hook fired
+            raise TranscriptionCancelledError(f"{what}: cancelled.") from exc
+        except Exception as exc:
+            raise TranscriptionFailedError(f"{what}: transcription failed ({type(exc).__name__}: {exc}).") from exc
+        frame_s = _frame_seconds(nemo_model)
+        return [
+            hypothesis_to_transcript(
+                hypothesis, duration=audio.duration, model_name=model, timestamps=options.timestamps, frame_s=frame_s
+            )
+            for hypothesis, audio in zip(hypotheses, audios, strict=True)
+        ]
+
+    def transcribe_files(
+        self,
+        files: Sequence[str | Path | AudioData],
+        *,
+        model: str,
+        options: TranscribeOptions = TranscribeOptions(),
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[FileResult]:
+        """Transcribe files (or decoded audio) in batches; one result per input, in input order.
+
+        A file that cannot be decoded or transcribed gets an error entry and the others carry on. A cancel stops the
+        job: files not finished by then get a "cancelled" error entry. Model problems (not installed, cannot load)
+        concern every file and are raised.
+
+        Raises:
+            ModelNotAvailableError: The model is not installed and cannot be downloaded.
+            ModelLoadError: The model file cannot be loaded.
+        """
+        total = len(files)
+        results: list[FileResult | None] = [None] * total
+        done = 0
+
+        def report(description: str) -> None:
+            if progress is not None:
+                progress(Progress(done, total, description))
+
+        pending: list[tuple[int, AudioData, float]] = []
+
+        def flush() -> None:
+            nonlocal done
+            if not pending:
+                return
+            if not self.cache.is_loaded(model, pick_device(self.device)):
+                report(f"Loading model {model}")
+            self.load(model, cancel=cancel)
+            report(f"Transcribing {_file_label(files[pending[0][0]])}")
+            audios = [audio for _, audio, _ in pending]
+            for (index, _, decode_s), (outcome, seconds) in zip(
+                pending, self._transcribe_isolated(audios, model, options, cancel), strict=True
+            ):
+                label = _file_label(files[index])
+                if isinstance(outcome, Transcript):
+                    results[index] = FileResult(label, transcript=outcome, seconds=decode_s + seconds)
+                else:
+                    results[index] = FileResult(label, error=outcome, seconds=decode_s + seconds)
+                done += 1
+            pending.clear()
+            report(f"Transcribed {done} of {total}")
+
+        try:
+            for index, item in enumerate(files):
+                if cancel is not None and cancel.is_set():
+                    raise TranscriptionCancelledError("Cancelled.")
+                started = time.perf_counter()
+                try:
+                    audio = item if isinstance(item, AudioData) else load_audio(item)
+                except AudioError as exc:
+                    results[index] = FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started)
+                    done += 1
+                    continue
+                pending.append((index, audio, time.perf_counter() - started))
+                if len(pending) >= options.batch_size:
+                    flush()
+            flush()
+        except TranscriptionCancelledError:
+            for index, item in enumerate(files):
+                if results[index] is None:
+                    results[index] = FileResult(_file_label(item), error=f"{Path(_file_label(item)).name}: cancelled.")
+        return [result for result in results if result is not None]
+
+    def _transcribe_isolated(
+        self,
+        audios: list[AudioData],
+        model: str,
+        options: TranscribeOptions,
+        cancel: threading.Event | None,
+    ) -> list[tuple[Transcript | str, float]]:
+        """Transcribe a batch; if NeMo fails on it, retry file by file so only the culprit gets the error.
+
+        Returns, per item, its transcript or error message and the seconds spent on it.
+        """
+        started = time.perf_counter()
+        try:
+            transcripts = self.transcribe_arrays(audios, model=model, options=options, cancel=cancel)
+        except TranscriptionTimeoutError as exc:
+            return [(str(exc), time.perf_counter() - started) for _ in audios]
+        except TranscriptionFailedError as exc:
+            if len(audios) == 1:
+                return [(str(exc), time.perf_counter() - started)]
+            logger.warning("Batch failed (%s); retrying its files one at a time", exc)
+            return [outcome for audio in audios for outcome in self._transcribe_isolated([audio], model, options, cancel)]
+        share = (time.perf_counter() - started) / len(audios)
+        return [(transcript, share) for transcript in transcripts]
+
+
+_default_engine: Engine | None = None
+_default_engine_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """The process-wide engine whose model cache the UI and the CLI share (created on first use)."""
+    global _default_engine
+    with _default_engine_lock:
+        if _default_engine is None:
+            _default_engine = Engine()
+        return _default_engine
+
+
+def transcribe_files(
+    files: Sequence[str | Path | AudioData],
+    *,
+    model: str,
+    options: TranscribeOptions = TranscribeOptions(),
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> list[FileResult]:
+    """Transcribe files with the default engine; see :meth:`Engine.transcribe_files`."""
+    return default_engine().transcribe_files(files, model=model, options=options, progress=progress, cancel=cancel)
+
+
+def transcribe(
+    audio: str | Path | AudioData,
+    *,
+    model: str,
+    options: TranscribeOptions = TranscribeOptions(),
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Transcript:
+    """Transcribe one file or decoded audio with the default engine.
+
+    Raises:
+        TranscriberError: The file cannot be decoded or transcribed, the model is unavailable, or the job was
+            cancelled or timed out; the message says which.
+    """
+    engine = default_engine()
+    decoded = audio if isinstance(audio, AudioData) else load_audio(audio)
+    engine.load(model, cancel=cancel, progress=progress)
+    (transcript,) = engine.transcribe_arrays([decoded], model=model, options=options, cancel=cancel)
+    return transcript

@@ -1,0 +1,112 @@
+"""Plain data that crosses module lines: decoded audio, options and transcription results.
+
+Only frozen dataclasses live here. Nothing in this module imports torch, NeMo or Gradio, so the formatters, the CLI
+and the UI can use these types without loading a model. Times are float seconds everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+"""The sample rate every NeMo ASR model we ship or know of expects."""
+
+
+@dataclass(frozen=True, eq=False)
+class AudioData:
+    """Decoded audio: float32 mono samples at ``sample_rate``.
+
+    Attributes:
+        samples: 1-D float32 array in [-1, 1] (not clipped; decoders may overshoot slightly).
+        sample_rate: Samples per second of ``samples``.
+        source: Where the audio came from (a path, or a label for in-memory audio); used in messages.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    source: str = "<array>"
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its start and end in seconds from the start of the audio."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of words (a phrase or sentence) with its start and end in seconds."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The result of transcribing one piece of audio.
+
+    Attributes:
+        text: The recognised text.
+        words: Word timings, in order; empty unless timestamps were requested.
+        segments: Segment timings, in order; empty unless timestamps were requested.
+        duration: Length of the audio in seconds.
+        model: Name of the model that produced it.
+    """
+
+    text: str
+    words: tuple[Word, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    duration: float = 0.0
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """How to transcribe.
+
+    Attributes:
+        timestamps: Compute word and segment timings.
+        batch_size: How many files NeMo decodes in one forward pass.
+        verbose: Let NeMo show its own progress bar in the terminal.
+        timeout: Seconds after which a job is abandoned with an error; ``None`` derives a bound from the audio length.
+    """
+
+    timestamps: bool = False
+    batch_size: int = 4
+    verbose: bool = False
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one input file of a batch: a transcript or an error message, never both."""
+
+    file: str
+    transcript: Transcript | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was transcribed."""
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report: ``done`` of ``total`` steps, with a short description of the current step."""
+
+    done: int
+    total: int
+    description: str = ""
