@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -222,7 +223,11 @@ def test_progress_reports_loading_and_each_batch(engine, tiny_ctc, tmp_path):
     engine.transcribe_files(files, model=tiny_ctc, options=TranscribeOptions(batch_size=2), progress=seen.append)
     descriptions = [p.description for p in seen]
     assert any(d.startswith("Loading model") for d in descriptions)
-    assert [p.done for p in seen if p.description.startswith("Transcribed")] == [2, 3]
+    assert [(p.done, p.description) for p in seen if p.description.startswith("Transcribing")] == [
+        (0, "Transcribing p0.wav"),
+        (2, "Transcribing p2.wav"),
+    ]
+    assert seen[-1].done == 3
     assert all(p.total == 3 for p in seen)
 
 
@@ -237,3 +242,41 @@ def test_a_file_that_is_not_a_model_gives_a_load_error(engine, tmp_path):
     fake.write_bytes(b"not a tar archive")
     with pytest.raises(ModelLoadError, match="fake.nemo could not be loaded"):
         engine.load(str(fake))
+
+
+@pytest.fixture
+def simulated_windows_temp(tmp_path, monkeypatch):
+    """Redirect temporary files as on Windows; everything is restored afterwards."""
+    import tempfile
+
+    from transcriber import tempdir
+
+    for name in (*tempdir.TEMP_ENV_VARS, tempdir.GRADIO_TEMP_ENV):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "LocalAppData"))
+    return tempdir.redirect_temp(os_name="nt")
+
+
+def test_nemo_temp_files_land_in_the_redirected_folder_and_are_removed(simulated_windows_temp, tiny_rnnt, tmp_path):
+    target = simulated_windows_temp
+    assert target == (tmp_path / "LocalAppData" / "transcriber" / "tmp").resolve()
+    engine = Engine(device="cpu")
+    nemo_model = engine.load(tiny_rnnt).model
+    seen: list[list[str]] = []
+    handle = nemo_model.encoder.register_forward_pre_hook(
+        lambda *_: seen.append(sorted(p.relative_to(target).as_posix() for p in target.rglob("*")))
+    )
+    try:
+        clip = write_wav(tmp_path / "clip.wav", 1.0)
+        # Given paths, NeMo writes a manifest into a temporary folder of its own.
+        nemo_model.transcribe([clip], batch_size=1, num_workers=0, return_hypotheses=True, timestamps=False, verbose=False)
+        assert any(name.endswith("/manifest.json") for name in seen[-1]), seen
+        assert list(target.iterdir()) == []
+        # The engine hands NeMo arrays: NeMo's temporary folder is still ours, and is gone afterwards.
+        (result,) = engine.transcribe_files([clip], model=tiny_rnnt)
+        assert result.ok
+        assert len(seen[-1]) == 1 and (target / seen[-1][0]).parent == target
+        assert list(target.iterdir()) == []
+    finally:
+        handle.remove()

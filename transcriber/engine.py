@@ -18,6 +18,7 @@ Three decisions shape it:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -52,8 +53,14 @@ CANCEL_GRACE_S = 1.0
 """How long a cancelled or timed-out worker gets to stop at its next batch before it is abandoned."""
 POLL_S = 0.1
 """How often a waiting caller looks at the cancel flag."""
+GROUP_BATCHES = 8
+"""Batches handed to one ``transcribe()`` call: each call has fixed set-up costs, so fewer calls are faster."""
+GROUP_MAX_AUDIO_S = 1200.0
+"""Audio decoded ahead of one ``transcribe()`` call, which bounds the memory held by decoded files."""
 MIN_INPUT_S = 1.0
 """NeMo pads arrays shorter than this on both sides, which shifts every timestamp; we pad at the end instead."""
+
+NEMO_LOGS_TO_STDERR_ENV = "NEMO_REDIRECT_LOGS_TO_STDERR"
 
 ProgressCallback = Callable[[Progress], None]
 T = TypeVar("T")
@@ -70,6 +77,8 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
         ModelNotAvailableError: The model is not local and could not be downloaded.
         ModelLoadError: The file exists but is not a NeMo ASR model NeMo can load.
     """
+    # NeMo logs INFO to stdout unless told otherwise; stdout belongs to our results (the CLI prints JSON there).
+    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
     from nemo.collections.asr.models import ASRModel
 
     try:
@@ -362,9 +371,12 @@ class Engine:
         results: list[FileResult | None] = [None] * total
         done = 0
 
-        def report(description: str) -> None:
+        def report_at(position: int, description: str) -> None:
             if progress is not None:
-                progress(Progress(done, total, description))
+                progress(Progress(min(position, total), total, description))
+
+        def report(description: str) -> None:
+            report_at(done, description)
 
         pending: list[tuple[int, AudioData, float]] = []
 
@@ -375,11 +387,18 @@ class Engine:
             if not self.cache.is_loaded(model, pick_device(self.device)):
                 report(f"Loading model {model}")
             self.load(model, cancel=cancel)
-            report(f"Transcribing {_file_label(files[pending[0][0]])}")
             audios = [audio for _, audio, _ in pending]
-            for (index, _, decode_s), (outcome, seconds) in zip(
-                pending, self._transcribe_isolated(audios, model, options, cancel), strict=True
-            ):
+            start_done = done
+            batches_done = 0
+
+            def on_batch() -> None:  # called by the encoder hook before each batch NeMo runs
+                nonlocal batches_done
+                position = min(batches_done * options.batch_size, len(audios) - 1)
+                batches_done += 1
+                report_at(start_done + position, f"Transcribing {Path(audios[position].source).name}")
+
+            outcomes = self._transcribe_isolated(audios, model, options, cancel, on_batch)
+            for (index, _, decode_s), (outcome, seconds) in zip(pending, outcomes, strict=True):
                 label = _file_label(files[index])
                 if isinstance(outcome, Transcript):
                     results[index] = FileResult(label, transcript=outcome, seconds=decode_s + seconds)
@@ -401,7 +420,10 @@ class Engine:
                     done += 1
                     continue
                 pending.append((index, audio, time.perf_counter() - started))
-                if len(pending) >= options.batch_size:
+                if (
+                    len(pending) >= options.batch_size * GROUP_BATCHES
+                    or sum(audio.duration for _, audio, _ in pending) >= GROUP_MAX_AUDIO_S
+                ):
                     flush()
             flush()
         except TranscriptionCancelledError:
@@ -416,6 +438,7 @@ class Engine:
         model: str,
         options: TranscribeOptions,
         cancel: threading.Event | None,
+        on_batch: Callable[[], None] | None = None,
     ) -> list[tuple[Transcript | str, float]]:
         """Transcribe a batch; if NeMo fails on it, retry file by file so only the culprit gets the error.
 
@@ -423,7 +446,9 @@ class Engine:
         """
         started = time.perf_counter()
         try:
-            transcripts = self.transcribe_arrays(audios, model=model, options=options, cancel=cancel)
+            transcripts = self.transcribe_arrays(
+                audios, model=model, options=options, cancel=cancel, on_batch=on_batch
+            )
         except TranscriptionTimeoutError as exc:
             return [(str(exc), time.perf_counter() - started) for _ in audios]
         except TranscriptionFailedError as exc:

@@ -1,0 +1,91 @@
+"""``python -m transcriber`` with a real tiny model."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from transcriber import cli
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wav(path: Path, seconds: float) -> str:
+    sf.write(path, np.zeros(round(seconds * 16000), dtype=np.float32) + 0.01, 16000)
+    return str(path)
+
+
+def run_cli(*args: str) -> tuple[int, list[dict]]:
+    out = io.StringIO()
+    code = cli.main(list(args), out=out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_json_lines_in_input_order_with_timings(tiny_rnnt, tmp_path):
+    a = wav(tmp_path / "a.wav", 1.0)
+    b = wav(tmp_path / "b.wav", 2.0)
+    code, lines = run_cli(b, a, "--model", tiny_rnnt, "--timestamps", "--json", "--device", "cpu")
+    assert code == cli.EXIT_OK
+    assert [line["file"] for line in lines] == [b, a]
+    assert set(lines[0]) == {"file", "text", "duration", "words", "segments", "error"}
+    assert lines[0]["error"] is None
+    assert lines[0]["duration"] == pytest.approx(2.0)
+    assert lines[0]["text"].startswith("nine")
+    first = lines[0]["words"][0]
+    assert set(first) == {"word", "start", "end"} and first["word"] == "nine"
+    assert lines[0]["segments"][0]["start"] == 0.0
+
+
+def test_without_timestamps_words_and_segments_are_empty(tiny_ctc, tmp_path):
+    code, (line,) = run_cli(wav(tmp_path / "a.wav", 1.0), "--model", tiny_ctc, "--json", "--device", "cpu")
+    assert code == cli.EXIT_OK
+    assert line["words"] == [] and line["segments"] == [] and line["text"] == "nine"
+
+
+def test_a_bad_file_exits_1_and_the_rest_is_still_printed(tiny_ctc, tmp_path, capsys):
+    good = wav(tmp_path / "good.wav", 1.0)
+    bad = tmp_path / "broken.flac"
+    bad.write_bytes(b"fLaC" + bytes(100))
+    code, lines = run_cli(str(bad), good, "--model", tiny_ctc, "--json", "--device", "cpu")
+    assert code == cli.EXIT_SOME_FAILED
+    assert lines[0]["file"] == str(bad) and "broken.flac" in lines[0]["error"]
+    assert lines[1]["error"] is None and lines[1]["text"] == "nine"
+    assert "broken.flac" in capsys.readouterr().err
+
+
+def test_a_missing_model_fails_every_file_with_one_clear_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
+    code, (line,) = run_cli(wav(tmp_path / "a.wav", 1.0), "--model", str(tmp_path / "nope.nemo"), "--json")
+    assert code == cli.EXIT_SOME_FAILED
+    assert "nope.nemo does not exist" in line["error"]
+
+
+@pytest.mark.parametrize("args", [[], ["a.wav", "--batch-size", "0"], ["a.wav", "--bogus"]])
+def test_usage_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == cli.EXIT_USAGE
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
+    clip = wav(tmp_path / "clip one.wav", 1.0)
+    done = subprocess.run(
+        [sys.executable, "-m", "transcriber", clip, "--model", tiny_tdt, "--timestamps"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"== {clip}"
+    assert lines[1].startswith("nine")
+    assert lines[2].split() == ["[", "0.00", "-", "0.08]", "nine"]
+    assert "override_config" not in done.stderr
