@@ -53,16 +53,17 @@ def test_format_timestamp_rejects_negative():
         format_timestamp(-0.1)
 
 
-def test_srt_has_numbered_cues_from_segments():
+def test_srt_has_numbered_cues_from_words_split_at_pauses():
+    # "again" follows a 1.3 s pause, so it starts a cue of its own, held for the minimum second (up to the end).
     assert to_srt(TRANSCRIPT) == (
-        "1\n00:00:00,000 --> 00:00:01,020\nhello world\n\n2\n00:00:02,300 --> 00:00:02,900\nagain\n"
+        "1\n00:00:00,000 --> 00:00:01,020\nhello world\n\n2\n00:00:02,300 --> 00:00:03,000\nagain\n"
     )
 
 
 def test_vtt_has_header_and_dotted_times():
     text = to_vtt(TRANSCRIPT)
     assert text.startswith("WEBVTT\n\n")
-    assert "00:00:02.300 --> 00:00:02.900\nagain\n" in text
+    assert "00:00:02.300 --> 00:00:03.000\nagain\n" in text
 
 
 def test_subtitles_without_timings_cover_the_whole_audio():

@@ -2,6 +2,10 @@
 
 Pure functions of their inputs, no I/O. Times are rounded to whole milliseconds once, then split into fields with
 integer arithmetic, so 2.3 s prints as ``00:00:02,300`` (not ``,299``) and hours above 99 still print.
+
+Subtitle cues are built from word timings, not from the model's segments: a segment is often a whole sentence, too
+long to read on screen. Cues break at pauses and sentence ends first, then at commas, and only then where the lines
+are full; a word is never split and cues never overlap.
 """
 
 from __future__ import annotations
@@ -10,14 +14,31 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from .types import FileResult, Segment, Transcript, Word
+from .types import FileResult, Segment, SubtitleOptions, Transcript, Word
 
 MS_PER_SECOND = 1000
 MS_PER_MINUTE = 60 * MS_PER_SECOND
 MS_PER_HOUR = 60 * MS_PER_MINUTE
 WORD_LIST_LIMIT = 50
 FORMATS = ("txt", "srt", "vtt", "json", "csv")
+SENTENCE_END = (".", "?", "!", "…")
+CLAUSE_END = (",", ";", ":")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle: its lines of text and when it is shown."""
+
+    lines: tuple[str, ...]
+    start: float
+    end: float
+
+    @property
+    def text(self) -> str:
+        """The cue's lines joined by newlines."""
+        return "\n".join(self.lines)
 
 
 def format_timestamp(seconds: float, *, decimal_marker: str = ",", always_include_hours: bool = True) -> str:
@@ -43,31 +64,110 @@ def to_text(transcript: Transcript) -> str:
     return f"{transcript.text}\n" if transcript.text else ""
 
 
-def _cues(transcript: Transcript) -> list[Segment]:
-    """Subtitle cues: the segments, or one cue over the whole audio when there are no timings."""
-    if transcript.segments:
-        return [segment for segment in transcript.segments if segment.text.strip()]
-    if transcript.text:
-        return [Segment(transcript.text, 0.0, transcript.duration)]
-    return []
+def wrap_lines(words: Sequence[str], max_line_chars: int) -> list[str]:
+    """Fill lines of at most ``max_line_chars`` characters with whole words (a longer word gets its own line)."""
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= max_line_chars:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
-def to_srt(transcript: Transcript) -> str:
-    """SubRip subtitles, one numbered cue per segment."""
+def _balanced_lines(words: Sequence[str], options: SubtitleOptions) -> tuple[str, ...]:
+    """Lines for one cue; two lines are balanced in length where the limit allows, as subtitle guides advise."""
+    lines = wrap_lines(words, options.max_line_chars)
+    if len(lines) != 2:
+        return tuple(lines)
+    best = lines
+    for split in range(1, len(words)):
+        first, second = " ".join(words[:split]), " ".join(words[split:])
+        if max(len(first), len(second)) <= options.max_line_chars and abs(len(first) - len(second)) < abs(
+            len(best[0]) - len(best[1])
+        ):
+            best = [first, second]
+    return tuple(best)
+
+
+def _fits(words: Sequence[Word], options: SubtitleOptions) -> bool:
+    return (
+        len(wrap_lines([w.text for w in words], options.max_line_chars)) <= options.max_lines
+        and words[-1].end - words[0].start <= options.max_cue_s
+    )
+
+
+def _split_point(words: Sequence[Word]) -> int:
+    """Where to end a full cue: after its last clause or sentence end in the second half, else after all words."""
+    for index in range(len(words) - 1, len(words) // 2 - 1, -1):
+        if words[index].text.endswith(SENTENCE_END + CLAUSE_END):
+            return index + 1
+    return len(words)
+
+
+def group_words(words: Sequence[Word], options: SubtitleOptions = SubtitleOptions()) -> list[list[Word]]:
+    """Split words into runs that each make one cue, in order, every word in exactly one run."""
+    if options.one_word_per_cue:
+        return [[word] for word in words]
+    groups: list[list[Word]] = []
+    current: list[Word] = []
+    for word in words:
+        if current:
+            previous = current[-1]
+            if word.start - previous.end >= options.pause_s or previous.text.endswith(SENTENCE_END):
+                groups.append(current)
+                current = []
+            elif not _fits([*current, word], options):
+                split = _split_point(current)
+                groups.append(current[:split])
+                current = current[split:]
+                if current and not _fits([*current, word], options):
+                    groups.append(current)
+                    current = []
+        current.append(word)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def build_cues(transcript: Transcript, options: SubtitleOptions = SubtitleOptions()) -> list[Cue]:
+    """Subtitle cues for ``transcript``.
+
+    From word timings when there are any; otherwise one cue per segment, or one cue over the whole audio. Cues
+    shorter than ``min_cue_s`` stay up longer where the next cue (and the audio) leaves room.
+    """
+    if transcript.words:
+        spans = [([w.text for w in group], group[0].start, group[-1].end) for group in group_words(transcript.words, options)]
+    elif transcript.segments:
+        spans = [(s.text.split(), s.start, s.end) for s in transcript.segments if s.text.strip()]
+    elif transcript.text:
+        spans = [(transcript.text.split(), 0.0, transcript.duration)]
+    else:
+        spans = []
+    cues = []
+    for index, (texts, start, end) in enumerate(spans):
+        limit = spans[index + 1][1] if index + 1 < len(spans) else max(transcript.duration, end)
+        end = max(end, min(start + options.min_cue_s, limit))
+        cues.append(Cue(_balanced_lines(texts, options), start, end))
+    return cues
+
+
+def to_srt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions()) -> str:
+    """SubRip subtitles: numbered cues built by :func:`build_cues`."""
     blocks = [
-        f"{index}\n{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}\n{cue.text.strip()}\n"
-        for index, cue in enumerate(_cues(transcript), start=1)
+        f"{index}\n{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}\n{cue.text}\n"
+        for index, cue in enumerate(build_cues(transcript, options), start=1)
     ]
     return "\n".join(blocks)
 
 
-def to_vtt(transcript: Transcript) -> str:
-    """WebVTT subtitles, one cue per segment."""
+def to_vtt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions()) -> str:
+    """WebVTT subtitles: cues built by :func:`build_cues`."""
     blocks = ["WEBVTT\n"]
     blocks += [
         f"{format_timestamp(cue.start, decimal_marker='.')} --> {format_timestamp(cue.end, decimal_marker='.')}\n"
-        f"{cue.text.strip()}\n"
-        for cue in _cues(transcript)
+        f"{cue.text}\n"
+        for cue in build_cues(transcript, options)
     ]
     return "\n".join(blocks)
 
@@ -102,8 +202,9 @@ def to_csv(transcript: Transcript) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["start", "end", "text"])
-    for cue in _cues(transcript):
-        writer.writerow([f"{cue.start:.3f}", f"{cue.end:.3f}", cue.text.strip()])
+    rows = transcript.segments or ([Segment(transcript.text, 0.0, transcript.duration)] if transcript.text else [])
+    for segment in rows:
+        writer.writerow([f"{segment.start:.3f}", f"{segment.end:.3f}", segment.text.strip()])
     return buffer.getvalue()
 
 

@@ -110,3 +110,24 @@ class Progress:
     done: int
     total: int
     description: str = ""
+
+
+@dataclass(frozen=True)
+class SubtitleOptions:
+    """Rules for building subtitle cues from word timings.
+
+    Attributes:
+        max_line_chars: Longest line, in characters (a single longer word still gets a line of its own).
+        max_lines: Lines per cue.
+        max_cue_s: Longest cue, in seconds.
+        min_cue_s: Shortest cue: shorter ones are held on screen longer when the next cue leaves room.
+        pause_s: A silence between words at least this long starts a new cue.
+        one_word_per_cue: Give every word a cue of its own (karaoke style).
+    """
+
+    max_line_chars: int = 42
+    max_lines: int = 2
+    max_cue_s: float = 7.0
+    min_cue_s: float = 1.0
+    pause_s: float = 0.5
+    one_word_per_cue: bool = False
