@@ -11,10 +11,14 @@ from typing import TextIO
 
 from .errors import TranscriberError
 from .formats import result_to_dict
-from .models import DEFAULT_MODEL
+from .models import DEMO_MODEL, DEFAULT_MODEL, INSTALL_HINT, default_model
 from .tempdir import redirect_temp
 from .types import FileResult, TranscribeOptions
 
+DEMO_NOTICE = (
+    f"Using the built-in demo model: it knows only English digits and a few command words. "
+    f"For real speech install a model: {INSTALL_HINT.format(name=DEFAULT_MODEL)}"
+)
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -44,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Transcribe audio or video files with a NeMo speech-recognition model, offline.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="pretrained model name or path to a .nemo file")
+    parser.add_argument(
+        "--model",
+        help=f"pretrained model name or path to a .nemo file (default: {DEFAULT_MODEL} when installed, else the "
+        f"installed model, else the built-in demo model)",
+    )
     parser.add_argument("--timestamps", action="store_true", help="include word and segment timings")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="files per forward pass")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
@@ -76,12 +84,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
     from .engine import Engine  # after the temp redirect, which must precede NeMo
 
+    model = args.model or default_model()
+    if model == DEMO_MODEL:
+        print(DEMO_NOTICE, file=sys.stderr)
     engine = Engine(device=args.device)
     options = TranscribeOptions(
         timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout
     )
     try:
-        results = engine.transcribe_files(args.files, model=args.model, options=options)
+        results = engine.transcribe_files(args.files, model=model, options=options)
     except TranscriberError as exc:  # the model itself is unusable: every file fails for the same reason
         results = [FileResult(file, error=str(exc)) for file in args.files]
     for result in results:

@@ -96,6 +96,28 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
     return model
 
 
+def fetch_pretrained_file(name: str) -> Path:
+    """Download a pretrained model's ``.nemo`` file into NeMo's cache (or find it there) without loading it.
+
+    Raises:
+        ModelNotAvailableError: The model hub cannot be reached or has no such model.
+    """
+    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    from nemo.collections.asr.models import ASRModel
+
+    try:
+        path = ASRModel.from_pretrained(name, return_model_file=True)
+    except Exception as exc:  # network, hub and NeMo errors all mean "cannot fetch"
+        raise ModelNotAvailableError(
+            f"Model {name} could not be downloaded ({type(exc).__name__}: {exc}); "
+            f"check the name and the internet connection."
+        ) from exc
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotAvailableError(f"Model {name} is not published as a single .nemo file; it cannot be installed.")
+    return path
+
+
 @dataclass
 class _Guard:
     """What the encoder hook consults: stop now?"""

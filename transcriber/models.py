@@ -2,24 +2,33 @@
 
 A model is named either by a path to a ``.nemo`` file or by a pretrained name such as ``nvidia/parakeet-tdt-0.6b-v2``.
 Names are looked up locally first (the app's model folder, then the Hugging Face cache that NeMo's own
-``from_pretrained`` fills), so a model fetched once loads with no network call. Only a name found nowhere locally is
-handed to ``from_pretrained``, which downloads it.
+``from_pretrained`` fills), so a model fetched once loads with no network call: NeMo's ``from_pretrained`` asks the
+hub even for a cached model, so a local file is always loaded with ``restore_from`` instead. Only a name found nowhere
+locally is handed to ``from_pretrained``, which downloads it.
+
+The model folder holds ``manifest.json``, which records each installed model's name, file, size and SHA-256; a model
+is checked against it when it is first loaded. A small English demo model ships inside the package, so the app works
+end to end on a machine with no model installed.
 
 This module never imports NeMo: the loader that does is passed in by :mod:`transcriber.engine`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from .errors import ModelNotAvailableError
+from .errors import ModelLoadError, ModelNotAvailableError
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -28,6 +37,11 @@ MODEL_DIR_ENV = "TRANSCRIBER_MODEL_DIR"
 NEMO_SUFFIX = ".nemo"
 DEFAULT_MODEL = "nvidia/parakeet-tdt-0.6b-v2"
 INSTALL_HINT = "python setup_local_models.py --download {name}"
+MANIFEST_NAME = "manifest.json"
+HASH_CHUNK_BYTES = 1 << 20
+DEMO_MODEL = "demo-en-commands"
+"""The model inside the package: English digits and command words only, trained on synthetic speech."""
+DEMO_MODEL_PATH = Path(__file__).resolve().parent / "assets" / f"{DEMO_MODEL}.nemo"
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class ModelSource:
 
     name: str
     path: Path | None = None
+    sha256: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -101,11 +116,16 @@ def resolve_model(name: str) -> ModelSource:
     Raises:
         ModelNotAvailableError: ``name`` is a path to a ``.nemo`` file that does not exist.
     """
+    if name == DEMO_MODEL and DEMO_MODEL_PATH.is_file():
+        return ModelSource(name=name, path=DEMO_MODEL_PATH)
     if looks_like_path(name):
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelNotAvailableError(f"Model file {name} does not exist.")
         return ModelSource(name=str(path), path=path.resolve())
+    entry = read_manifest().get(name)
+    if entry is not None and entry.path.is_file():
+        return ModelSource(name=name, path=entry.path, sha256=entry.sha256)
     installed = model_dir() / model_file_name(name)
     if installed.is_file():
         return ModelSource(name=name, path=installed)
@@ -113,6 +133,134 @@ def resolve_model(name: str) -> ModelSource:
     if cached is not None:
         return ModelSource(name=name, path=cached)
     return ModelSource(name=name)
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model in the model folder, as recorded in its manifest."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+
+def manifest_path() -> Path:
+    """Where the model folder's manifest lives."""
+    return model_dir() / MANIFEST_NAME
+
+
+def read_manifest() -> dict[str, InstalledModel]:
+    """The installed models by name; empty when nothing is installed."""
+    path = manifest_path()
+    if not path.is_file():
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))["models"]
+        return {
+            name: InstalledModel(name, path.parent / entry["file"], int(entry["size"]), str(entry["sha256"]))
+            for name, entry in entries.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"The model list {path} is damaged ({exc}); delete it and install the models again.") from exc
+
+
+def _write_manifest(models: dict[str, InstalledModel]) -> None:
+    data = {
+        "models": {
+            m.name: {"file": m.path.name, "size": m.size, "sha256": m.sha256} for m in sorted(models.values(), key=lambda m: m.name)
+        }
+    }
+    _atomic_write_text(manifest_path(), json.dumps(data, indent=2) + "\n")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary name beside ``path``, then rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def install_file(source: Path, name: str) -> InstalledModel:
+    """Copy a ``.nemo`` file into the model folder under ``name`` and record it in the manifest.
+
+    The copy goes to a temporary name first and is renamed when complete, so an interrupted install leaves no
+    half-written model behind.
+    """
+    target = model_dir() / model_file_name(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    installed = InstalledModel(name, target, target.stat().st_size, file_sha256(target))
+    models = read_manifest()
+    models[name] = installed
+    _write_manifest(models)
+    return installed
+
+
+def remove_model(name: str) -> bool:
+    """Delete an installed model and its manifest entry; False when it was not installed."""
+    models = read_manifest()
+    entry = models.pop(name, None)
+    if entry is None:
+        return False
+    entry.path.unlink(missing_ok=True)
+    _write_manifest(models)
+    return True
+
+
+def verify(source: ModelSource) -> None:
+    """Check an installed model's file against the SHA-256 in the manifest.
+
+    Raises:
+        ModelLoadError: The file changed since it was installed (damaged or replaced).
+    """
+    if source.path is None or source.sha256 is None:
+        return
+    if file_sha256(source.path) != source.sha256:
+        raise ModelLoadError(
+            f"Model {source.name} ({source.path.name}) does not match the checksum recorded when it was installed; "
+            f"install it again with: {INSTALL_HINT.format(name=source.name)}"
+        )
+
+
+def is_installed(name: str) -> bool:
+    """Whether ``name`` loads from a local file (installed, cached by NeMo, the demo model, or a path)."""
+    try:
+        return resolve_model(name).is_local
+    except ModelNotAvailableError:
+        return False
+
+
+def default_model() -> str:
+    """The model to use when none is named: the preferred pretrained model if it is installed, else any installed
+    model (known ones first), else the demo model that ships with the package."""
+    installed = sorted(read_manifest(), key=lambda name: (known_model(name) is None, name))
+    for name in (DEFAULT_MODEL, *installed):
+        if is_installed(name):
+            return name
+    return DEMO_MODEL if DEMO_MODEL_PATH.is_file() else DEFAULT_MODEL
 
 
 def not_available_message(name: str, cause: BaseException | None = None) -> str:
@@ -165,6 +313,7 @@ class ModelCache(Generic[M]):
             if loaded is not None:
                 return loaded
             source = resolve_model(name)
+            verify(source)
             logger.info("Loading model %s on %s from %s", name, device, source.path or "the model hub")
             loaded = LoadedModel(self._loader(source, device), source, device, threading.Lock())
             with self._lock:

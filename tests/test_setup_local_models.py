@@ -1,0 +1,114 @@
+"""Installing models for offline use, and using them with the network switched off."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import setup_local_models
+from transcriber import models
+from transcriber.engine import Engine
+from transcriber.errors import ModelLoadError, ModelNotAvailableError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def model_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    monkeypatch.setenv(models.MODEL_DIR_ENV, str(folder))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    return folder
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every attempt to open a network connection fails at the socket level, as on a machine that is offline."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network is switched off for this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_import_records_name_file_size_and_checksum(model_dir, tiny_rnnt, capsys):
+    assert setup_local_models.main(["--import", tiny_rnnt, "--name", "acme/tiny-rnnt"]) == 0
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    entry = manifest["models"]["acme/tiny-rnnt"]
+    installed = model_dir / entry["file"]
+    assert entry["file"] == "acme--tiny-rnnt.nemo"
+    assert entry["size"] == installed.stat().st_size
+    assert entry["sha256"] == models.file_sha256(installed)
+    assert setup_local_models.main(["--installed"]) == 0
+    assert "acme/tiny-rnnt" in capsys.readouterr().out
+    assert not list(model_dir.glob("*.part"))
+
+
+def test_an_installed_model_transcribes_with_the_network_switched_off(model_dir, tiny_rnnt, tmp_path, no_network):
+    models.install_file(tiny_rnnt, "acme/tiny-rnnt")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.full(16000, 0.01, dtype=np.float32), 16000)
+    (result,) = Engine(device="cpu").transcribe_files([str(clip)], model="acme/tiny-rnnt")
+    assert result.ok, result.error
+    assert result.transcript.text.startswith("nine")
+
+
+def test_a_model_that_is_not_installed_says_how_to_install_it_when_offline(model_dir, no_network):
+    with pytest.raises(ModelNotAvailableError) as error:
+        Engine(device="cpu").load("nvidia/parakeet-tdt-0.6b-v2")
+    assert "python setup_local_models.py --download nvidia/parakeet-tdt-0.6b-v2" in str(error.value)
+
+
+def test_download_without_network_fails_with_one_line_naming_the_model(model_dir, no_network, capsys):
+    assert setup_local_models.main(["--download", "nvidia/parakeet-ctc-0.6b"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: Model nvidia/parakeet-ctc-0.6b could not be downloaded")
+
+
+def test_download_of_an_installed_model_is_a_no_op(model_dir, tiny_ctc, no_network, capsys):
+    models.install_file(tiny_ctc, "nvidia/parakeet-ctc-0.6b")
+    assert setup_local_models.main(["--download", "nvidia/parakeet-ctc-0.6b"]) == 0
+    assert "already installed" in capsys.readouterr().out
+
+
+def test_a_changed_model_file_is_refused_with_a_clear_message(model_dir, tiny_ctc):
+    entry = models.install_file(tiny_ctc, "acme/tiny-ctc")
+    with entry.path.open("r+b") as file:
+        file.seek(100)
+        file.write(b"\0" * 16)
+    with pytest.raises(ModelLoadError, match="acme/tiny-ctc.*does not match the checksum"):
+        Engine(device="cpu").load("acme/tiny-ctc")
+
+
+def test_remove_deletes_file_and_entry(model_dir, tiny_ctc, capsys):
+    entry = models.install_file(tiny_ctc, "acme/tiny-ctc")
+    assert setup_local_models.main(["--remove", "acme/tiny-ctc"]) == 0
+    assert not entry.path.exists()
+    assert models.read_manifest() == {}
+    assert setup_local_models.main(["--remove", "acme/tiny-ctc"]) == 1
+    assert "acme/tiny-ctc is not installed" in capsys.readouterr().err
+
+
+def test_import_of_something_that_is_not_a_model_fails(model_dir, tmp_path, capsys):
+    fake = tmp_path / "fake.nemo"
+    fake.write_bytes(b"not a model")
+    assert setup_local_models.main(["--import", str(fake)]) == 1
+    assert "fake.nemo could not be loaded" in capsys.readouterr().err
+    assert models.read_manifest() == {}
+
+
+def test_default_model_prefers_an_installed_real_model(model_dir, tiny_ctc):
+    expected_fallback = models.DEMO_MODEL if models.DEMO_MODEL_PATH.is_file() else models.DEFAULT_MODEL
+    assert models.default_model() == expected_fallback
+    models.install_file(tiny_ctc, "acme/tiny-ctc")
+    assert models.default_model() == "acme/tiny-ctc"
+    models.install_file(tiny_ctc, models.DEFAULT_MODEL)
+    assert models.default_model() == models.DEFAULT_MODEL
