@@ -140,13 +140,48 @@ def test_transcribe_is_called_with_direct_keywords_and_never_override_config(eng
     ]
 
 
-def test_ten_minute_file(engine, tiny_rnnt, tmp_path):
+def test_ten_minute_file_is_stitched_without_lost_or_doubled_words(engine, tiny_rnnt, tmp_path):
     clip = write_wav(tmp_path / "long.wav", 600.0)
-    (result,) = engine.transcribe_files([clip], model=tiny_rnnt, options=TIMESTAMPS)
+    seen = []
+    (result,) = engine.transcribe_files([clip], model=tiny_rnnt, options=TIMESTAMPS, progress=seen.append)
     assert result.ok, result.error
-    assert result.transcript.duration == pytest.approx(600.0)
-    assert_valid_timings(result.transcript)
-    assert result.transcript.words[-1].end == pytest.approx(600.0, abs=FRAME_S)
+    transcript = result.transcript
+    assert transcript.duration == pytest.approx(600.0)
+    assert_valid_timings(transcript)
+    # The biased model says one word per frame: any seam that drops or doubles a word shows as a gap or a repeat.
+    starts = np.array([word.start for word in transcript.words])
+    assert np.allclose(np.diff(starts), FRAME_S, atol=0.01)
+    assert len(starts) == pytest.approx(600.0 / FRAME_S, abs=1)
+    assert transcript.words[-1].end == pytest.approx(600.0, abs=FRAME_S)
+    assert transcript.text == " ".join(word.text for word in transcript.words)
+    parts = [p.description for p in seen if "part" in p.description]
+    assert parts[0] == "Transcribing long.wav (part 1 of 11)" and len(parts) > 1
+    assert all(0 <= p.done <= 1 for p in seen)
+
+
+def test_long_audio_without_timestamps_gives_text_only(engine, tiny_rnnt, tmp_path):
+    (result,) = engine.transcribe_files([write_wav(tmp_path / "long.wav", 130.0)], model=tiny_rnnt)
+    assert result.transcript.words == () and result.transcript.segments == ()
+    assert len(result.transcript.text.split()) == pytest.approx(130.0 / FRAME_S, abs=1)
+
+
+def test_cancel_stops_a_long_file_between_windows(engine, tiny_rnnt, tmp_path):
+    nemo_model = engine.load(tiny_rnnt).model
+    slow = nemo_model.encoder.register_forward_pre_hook(lambda *_: time.sleep(0.3))
+    clip = write_wav(tmp_path / "long.wav", 600.0)
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    try:
+        (result,) = engine.transcribe_files([clip], model=tiny_rnnt, options=TranscribeOptions(batch_size=1), cancel=cancel)
+    finally:
+        slow.remove()
+    assert "cancelled" in result.error
+    assert time.monotonic() - started < 5
+    # The worker stopped at the next window and gave the model back: the next job runs at once.
+    (after,) = engine.transcribe_files([write_wav(tmp_path / "short.wav", 1.0)], model=tiny_rnnt,
+                                       options=TranscribeOptions(timeout=5))
+    assert after.ok, after.error
 
 
 class StallingModel:

@@ -10,6 +10,11 @@ Three decisions shape it:
   so timestamps silently vanish.
 * NeMo gets decoded float32 arrays, never paths. Given paths, NeMo writes a manifest into the temporary folder and one
   unreadable file aborts the whole batch; decoding ourselves gives each bad file its own error.
+* Audio longer than :data:`LONG_AUDIO_S` is transcribed in windows of :data:`WINDOW_S` that overlap by
+  :data:`OVERLAP_S`, batched like separate files. Full attention costs grow with the square of the length, so a
+  one-hour file in one piece runs out of memory or takes hours; windows keep memory flat and time linear. The windows
+  are stitched at word level: inside each overlap the cut goes into the widest pause between words, and each word is
+  kept from the window whose side of the cut its centre lies on, so no word is doubled or lost at a seam.
 * Every call runs in a worker thread that the caller watches. A job that passes its time bound, or that the user
   cancels, returns control at once with an error; a forward pre-hook on the encoder stops the worker at its next
   batch, and a model whose worker never comes back is dropped from the cache so the next job gets a fresh one.
@@ -23,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +63,15 @@ GROUP_BATCHES = 8
 """Batches handed to one ``transcribe()`` call: each call has fixed set-up costs, so fewer calls are faster."""
 GROUP_MAX_AUDIO_S = 1200.0
 """Audio decoded ahead of one ``transcribe()`` call, which bounds the memory held by decoded files."""
+LONG_AUDIO_S = 75.0
+"""Audio longer than this is transcribed in overlapping windows."""
+WINDOW_S = 60.0
+"""Length of one window: long enough for context, short enough that attention stays cheap."""
+OVERLAP_S = 4.0
+"""Audio shared by neighbouring windows; the cut between them lies inside it, away from both windows' edges."""
+SEGMENT_PAUSE_S = 0.8
+"""In stitched transcripts, a pause this long between words ends a segment."""
+SENTENCE_END = (".", "?", "!")
 MIN_INPUT_S = 1.0
 """NeMo pads arrays shorter than this on both sides, which shifts every timestamp; we pad at the end instead."""
 
@@ -123,13 +138,16 @@ class _Guard:
     """What the encoder hook consults: stop now?"""
 
     abort: threading.Event = field(default_factory=threading.Event)
-    on_batch: Callable[[], None] | None = None
+    on_batch: Callable[[int], None] | None = None
+    batch_size: int = 1
+    batches: int = 0
 
     def hook(self, _module: Any, _args: Any) -> None:
         if self.abort.is_set():
             raise _Aborted
         if self.on_batch is not None:
-            self.on_batch()
+            self.on_batch(self.batches * self.batch_size)
+        self.batches += 1
 
 
 def _run_watched(
@@ -270,6 +288,94 @@ def _pad_short(audio: AudioData) -> np.ndarray:
     return np.pad(audio.samples, (0, missing)) if missing > 0 else audio.samples
 
 
+@dataclass(frozen=True)
+class _Piece:
+    """A window of one input: which input, where in it (seconds), which window of how many."""
+
+    item: int
+    offset: float
+    part: int
+    parts: int
+    audio: AudioData
+
+
+def split_windows(audio: AudioData) -> list[tuple[float, AudioData]]:
+    """``audio`` as (offset in seconds, window) pairs: one pair for short audio, overlapping windows for long."""
+    if audio.duration <= LONG_AUDIO_S:
+        return [(0.0, audio)]
+    rate = audio.sample_rate
+    window, hop = round(WINDOW_S * rate), round((WINDOW_S - OVERLAP_S) * rate)
+    pieces = []
+    for start in range(0, len(audio.samples), hop):
+        pieces.append((start / rate, AudioData(audio.samples[start : start + window], rate, audio.source)))
+        if start + window >= len(audio.samples):
+            break
+    return pieces
+
+
+def _cut_time(words: Sequence[Word], start: float, end: float) -> float:
+    """Where to cut inside the overlap [start, end]: the middle of the widest pause between words there, nearest
+    the overlap's middle on ties; the overlap's middle when no two words lie in it."""
+    middle = (start + end) / 2
+    gaps = [
+        (a.end, b.start) for a, b in zip(words, words[1:]) if start <= a.end and b.start <= end and b.start >= a.end
+    ]
+    if not gaps:
+        return middle
+    left, right = max(gaps, key=lambda gap: (round(gap[1] - gap[0], 3), -abs((gap[0] + gap[1]) / 2 - middle)))
+    return (left + right) / 2
+
+
+def stitch_words(windows: Sequence[tuple[float, float, Sequence[Word]]]) -> list[Word]:
+    """Join the words of overlapping windows into one list with absolute times.
+
+    Args:
+        windows: (offset, duration, words relative to the window) per window, in order.
+    """
+    words: list[Word] = []
+    previous_end = 0.0
+    for offset, duration, window_words in windows:
+        shifted = [Word(w.text, w.start + offset, w.end + offset) for w in window_words]
+        if words:
+            cut = _cut_time(words, offset, previous_end)
+            words = [w for w in words if (w.start + w.end) / 2 < cut]
+            shifted = [w for w in shifted if (w.start + w.end) / 2 >= cut]
+        words += shifted
+        previous_end = offset + duration
+    return words
+
+
+def segments_from_words(words: Sequence[Word]) -> list[Segment]:
+    """Sentences (or, without punctuation, runs between pauses) as segments."""
+    segments: list[Segment] = []
+    run: list[Word] = []
+    for word in words:
+        if run and (run[-1].text.endswith(SENTENCE_END) or word.start - run[-1].end >= SEGMENT_PAUSE_S):
+            segments.append(Segment(" ".join(w.text for w in run), run[0].start, run[-1].end))
+            run = []
+        run.append(word)
+    if run:
+        segments.append(Segment(" ".join(w.text for w in run), run[0].start, run[-1].end))
+    return segments
+
+
+def _merge_windows(pieces: Sequence[tuple[_Piece, Transcript]], audio: AudioData, model: str, timestamps: bool) -> Transcript:
+    """One transcript from the transcripts of an input's windows."""
+    if len(pieces) == 1:
+        return pieces[0][1]
+    words = stitch_words([(piece.offset, piece.audio.duration, transcript.words) for piece, transcript in pieces])
+    words = [Word(w.text, min(w.start, audio.duration), min(w.end, audio.duration)) for w in words]
+    text = " ".join(w.text for w in words)
+    if not timestamps:
+        return Transcript(text=text, duration=audio.duration, model=model)
+    return Transcript(text, tuple(words), tuple(segments_from_words(words)), audio.duration, model)
+
+
+def _shift_item(on_piece: Callable[[int, int, int], None], item: int, _: int, part: int, parts: int) -> None:
+    """Report a window of a file retried on its own under the file's index in the whole batch."""
+    on_piece(item, part, parts)
+
+
 def _file_label(item: str | Path | AudioData) -> str:
     return item.source if isinstance(item, AudioData) else str(item)
 
@@ -309,9 +415,14 @@ class Engine:
         model: str,
         options: TranscribeOptions = TranscribeOptions(),
         cancel: threading.Event | None = None,
-        on_batch: Callable[[], None] | None = None,
+        on_piece: Callable[[int, int, int], None] | None = None,
     ) -> list[Transcript]:
         """Transcribe decoded audio in one guarded ``model.transcribe()`` call; results keep input order.
+
+        Long audio is split into overlapping windows that are batched with the rest and stitched afterwards.
+
+        Args:
+            on_piece: Called before each batch with (input index, window number from 0, windows of that input).
 
         Raises:
             TranscriptionTimeoutError: The call ran past its time bound (the model is then reloaded next time).
@@ -320,10 +431,23 @@ class Engine:
         """
         if not audios:
             return []
+        pieces = []
+        for item, audio in enumerate(audios):
+            windows = split_windows(audio)
+            pieces += [_Piece(item, offset, part, len(windows), window) for part, (offset, window) in enumerate(windows)]
+        # Windows are stitched by word timings, so they need timestamps even when the caller does not.
+        timestamps = options.timestamps or len(pieces) > len(audios)
         loaded = self.load(model, cancel=cancel)
         what = ", ".join(Path(a.source).name for a in audios[:3]) + (" and more" if len(audios) > 3 else "")
-        guard = _Guard(on_batch=on_batch)
-        if not loaded.lock.acquire(timeout=time_bound(sum(a.duration for a in audios), options)):
+        bound = time_bound(sum(a.duration for a in audios), options)
+
+        def on_batch(first: int) -> None:
+            if on_piece is not None:
+                piece = pieces[min(first, len(pieces) - 1)]
+                on_piece(piece.item, piece.part, piece.parts)
+
+        guard = _Guard(on_batch=on_batch, batch_size=options.batch_size)
+        if not loaded.lock.acquire(timeout=bound):
             raise TranscriptionTimeoutError(f"{what}: the model stayed busy with another job for too long.")
         nemo_model = loaded.model
         handle = nemo_model.encoder.register_forward_pre_hook(guard.hook)
@@ -335,24 +459,17 @@ class Engine:
         def work() -> list[Any]:
             return normalise_output(
                 nemo_model.transcribe(
-                    [_pad_short(audio) for audio in audios],
+                    [_pad_short(piece.audio) for piece in pieces],
                     batch_size=options.batch_size,
                     num_workers=0,
                     return_hypotheses=True,
-                    timestamps=options.timestamps,
+                    timestamps=timestamps,
                     verbose=options.verbose,
                 )
             )
 
         try:
-            hypotheses = _run_watched(
-                work,
-                timeout=time_bound(sum(a.duration for a in audios), options),
-                cancel=cancel,
-                what=what,
-                guard=guard,
-                on_exit=release,
-            )
+            hypotheses = _run_watched(work, timeout=bound, cancel=cancel, what=what, guard=guard, on_exit=release)
         except TranscriptionTimeoutError:
             self.cache.evict(model, loaded.device)
             raise
@@ -363,11 +480,19 @@ class Engine:
         except Exception as exc:
             raise TranscriptionFailedError(f"{what}: transcription failed ({type(exc).__name__}: {exc}).") from exc
         frame_s = _frame_seconds(nemo_model)
-        return [
-            hypothesis_to_transcript(
-                hypothesis, duration=audio.duration, model_name=model, timestamps=options.timestamps, frame_s=frame_s
+        by_item: list[list[tuple[_Piece, Transcript]]] = [[] for _ in audios]
+        for piece, hypothesis in zip(pieces, hypotheses, strict=True):
+            transcript = hypothesis_to_transcript(
+                hypothesis,
+                duration=piece.audio.duration,
+                model_name=model,
+                timestamps=timestamps if piece.parts > 1 else options.timestamps,
+                frame_s=frame_s,
             )
-            for hypothesis, audio in zip(hypotheses, audios, strict=True)
+            by_item[piece.item].append((piece, transcript))
+        return [
+            _merge_windows(item_pieces, audio, model, options.timestamps)
+            for item_pieces, audio in zip(by_item, audios, strict=True)
         ]
 
     def transcribe_files(
@@ -393,7 +518,7 @@ class Engine:
         results: list[FileResult | None] = [None] * total
         done = 0
 
-        def report_at(position: int, description: str) -> None:
+        def report_at(position: float, description: str) -> None:
             if progress is not None:
                 progress(Progress(min(position, total), total, description))
 
@@ -411,15 +536,13 @@ class Engine:
             self.load(model, cancel=cancel)
             audios = [audio for _, audio, _ in pending]
             start_done = done
-            batches_done = 0
 
-            def on_batch() -> None:  # called by the encoder hook before each batch NeMo runs
-                nonlocal batches_done
-                position = min(batches_done * options.batch_size, len(audios) - 1)
-                batches_done += 1
-                report_at(start_done + position, f"Transcribing {Path(audios[position].source).name}")
+            def on_piece(item: int, part: int, parts: int) -> None:
+                name = Path(audios[item].source).name
+                where = f" (part {part + 1} of {parts})" if parts > 1 else ""
+                report_at(start_done + item + part / parts, f"Transcribing {name}{where}")
 
-            outcomes = self._transcribe_isolated(audios, model, options, cancel, on_batch)
+            outcomes = self._transcribe_isolated(audios, model, options, cancel, on_piece)
             for (index, _, decode_s), (outcome, seconds) in zip(pending, outcomes, strict=True):
                 label = _file_label(files[index])
                 if isinstance(outcome, Transcript):
@@ -460,7 +583,7 @@ class Engine:
         model: str,
         options: TranscribeOptions,
         cancel: threading.Event | None,
-        on_batch: Callable[[], None] | None = None,
+        on_piece: Callable[[int, int, int], None] | None = None,
     ) -> list[tuple[Transcript | str, float]]:
         """Transcribe a batch; if NeMo fails on it, retry file by file so only the culprit gets the error.
 
@@ -469,7 +592,7 @@ class Engine:
         started = time.perf_counter()
         try:
             transcripts = self.transcribe_arrays(
-                audios, model=model, options=options, cancel=cancel, on_batch=on_batch
+                audios, model=model, options=options, cancel=cancel, on_piece=on_piece
             )
         except TranscriptionTimeoutError as exc:
             return [(str(exc), time.perf_counter() - started) for _ in audios]
@@ -477,7 +600,11 @@ class Engine:
             if len(audios) == 1:
                 return [(str(exc), time.perf_counter() - started)]
             logger.warning("Batch failed (%s); retrying its files one at a time", exc)
-            return [outcome for audio in audios for outcome in self._transcribe_isolated([audio], model, options, cancel)]
+            outcomes = []
+            for item, audio in enumerate(audios):
+                shifted = None if on_piece is None else partial(_shift_item, on_piece, item)
+                outcomes += self._transcribe_isolated([audio], model, options, cancel, shifted)
+            return outcomes
         share = (time.perf_counter() - started) / len(audios)
         return [(transcript, share) for transcript in transcripts]
 

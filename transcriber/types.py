@@ -105,9 +105,10 @@ class FileResult:
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress report: ``done`` of ``total`` steps, with a short description of the current step."""
+    """A progress report: ``done`` of ``total`` files (fractional while a long file is part-way), and what is
+    happening now."""
 
-    done: int
+    done: float
     total: int
     description: str = ""
 

@@ -1,0 +1,53 @@
+"""Stitching the words of overlapping windows (no model needed)."""
+
+import numpy as np
+import pytest
+
+from transcriber.engine import LONG_AUDIO_S, OVERLAP_S, WINDOW_S, segments_from_words, split_windows, stitch_words
+from transcriber.types import AudioData, Word
+
+
+def test_short_audio_is_one_window():
+    audio = AudioData(np.zeros(16000 * 70, dtype=np.float32), 16000)
+    assert len(split_windows(audio)) == 1 and LONG_AUDIO_S > 70
+
+
+def test_long_audio_windows_overlap_and_cover_everything():
+    audio = AudioData(np.arange(16000 * 200, dtype=np.float32), 16000)
+    windows = split_windows(audio)
+    assert [offset for offset, _ in windows] == [0.0, 56.0, 112.0, 168.0]
+    assert all(w.duration == WINDOW_S for _, w in windows[:-1])
+    for (offset, window), (next_offset, _) in zip(windows, windows[1:]):
+        assert offset + window.duration - next_offset == pytest.approx(OVERLAP_S)
+    last_offset, last = windows[-1]
+    assert last.samples[-1] == audio.samples[-1] and last_offset + last.duration == pytest.approx(200.0)
+    assert np.shares_memory(windows[1][1].samples, audio.samples)  # views, not copies
+
+
+def words(*spec):
+    return [Word(text, start, end) for text, start, end in spec]
+
+
+def test_words_heard_by_both_windows_are_kept_once():
+    first = words(("one", 50.0, 50.4), ("two", 55.0, 55.4), ("three", 57.0, 57.3), ("four", 58.5, 58.9))
+    # The second window starts at 56 s; its times are relative to that.
+    second = words(("three", 1.02, 1.3), ("four", 2.48, 2.9), ("five", 10.0, 10.4))
+    stitched = stitch_words([(0.0, 60.0, first), (56.0, 60.0, second)])
+    assert [w.text for w in stitched] == ["one", "two", "three", "four", "five"]
+    assert stitched[-1].start == pytest.approx(66.0)
+
+
+def test_the_cut_goes_into_the_widest_pause_of_the_overlap():
+    # A word cut in half at the first window's end is misheard there ("fi"); the cut must fall before it. The
+    # windows disagree slightly about "c", which straddles the overlap's middle (58 s): a cut there would lose it.
+    first = words(("a", 56.2, 56.6), ("b", 56.7, 57.0), ("c", 57.7, 58.5), ("fi", 59.8, 60.0))
+    second = words(("a", 0.2, 0.6), ("b", 0.7, 1.0), ("c", 1.5, 2.3), ("five", 3.8, 4.3))
+    stitched = stitch_words([(0.0, 60.0, first), (56.0, 60.0, second)])
+    assert [w.text for w in stitched] == ["a", "b", "c", "five"]
+
+
+def test_segments_end_at_sentences_and_pauses():
+    ws = words(("Hello", 0, 0.4), ("there.", 0.5, 0.9), ("How", 1.0, 1.2), ("are", 1.3, 1.5), ("you", 3.0, 3.3))
+    assert [(s.text, s.start, s.end) for s in segments_from_words(ws)] == [
+        ("Hello there.", 0, 0.9), ("How are", 1.0, 1.5), ("you", 3.0, 3.3)
+    ]
