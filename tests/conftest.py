@@ -42,3 +42,34 @@ def engine():
     from transcriber.engine import Engine
 
     return Engine(device="cpu")
+
+
+# --- The browser app (transcribe_ui.py): launched in-process, driven by gradio_client or Chromium --------------------
+
+
+@pytest.fixture(scope="module")
+def launch_app():
+    """Serve the app from a background thread: ``launch(engine=..., model=...)`` returns its local URL.
+
+    Every app launched through it is closed at the end of the test module.
+    """
+    from transcribe_ui import build_demo, serve
+
+    demos = []
+
+    def launch(*, engine, model: str) -> str:
+        demo = build_demo(engine=engine, default_model=model)
+        demos.append(demo)
+        return serve(demo, block=False, quiet=True)
+
+    yield launch
+    for demo in demos:
+        demo.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (``item.report_call``), so fixtures can see if the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -1,0 +1,388 @@
+"""The browser app's handlers, driven through ``gradio_client`` against the app served in-process.
+
+The fast tests at the top need no model; the rest run the tiny offline RNNT model, which says "nine" once per 0.08 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from transcribe_ui import (
+    CancelFlags,
+    OutputFolders,
+    RequestFolder,
+    build_parser,
+    model_choices,
+    safe_stem,
+    status_rows,
+)
+from transcriber.engine import Engine, load_nemo_model
+from transcriber.models import DEFAULT_MODEL, KNOWN_MODELS, model_file_name
+from transcriber.types import SAMPLE_RATE, FileResult, Transcript, Word
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAME_S = 0.08
+FORMATS = {".txt", ".srt", ".vtt", ".json", ".csv"}
+ACCEPTANCE_LIMIT_S = 60.0
+STOP_LIMIT_S = 5.0
+CONFIG_TROUBLE = re.compile(r"override_config|Config\w*Error|config(uration)? error", re.IGNORECASE)
+
+
+def write_tone(path: Path, seconds: float, freq: float = 220.0) -> str:
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), SAMPLE_RATE)
+    return str(path)
+
+
+def write_not_audio(path: Path) -> str:
+    path.write_text("this is not audio\n" * 50)
+    return str(path)
+
+
+# --- Without a model --------------------------------------------------------------------------------------------------
+
+
+def test_flags_default_to_a_private_local_server():
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.model, args.share) == ("127.0.0.1", None, DEFAULT_MODEL, False)
+    assert args.temp_dir is None and args.device is None
+
+
+def test_importing_the_app_loads_neither_gradio_nor_nemo():
+    code = "import sys, transcribe_ui; print(sorted({'gradio', 'nemo', 'torch'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):
+    code = """
+import os, sys, transcribe_ui as ui
+real_redirect = ui.redirect_temp
+def redirect(folder):
+    print("imported before the redirect:", sorted({"gradio", "nemo"} & set(sys.modules)))
+    return real_redirect(folder)
+ui.redirect_temp = redirect
+ui.serve = lambda demo, **options: print("serve", type(demo).__name__, options, os.environ["GRADIO_TEMP_DIR"])
+ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000"])
+"""
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "imported before the redirect: []" in run.stdout
+    options = "{'host': '127.0.0.1', 'port': 7000, 'share': False}"
+    assert f"serve Blocks {options} {tmp_path / 'gradio'}" in run.stdout
+
+
+def test_safe_stem_keeps_names_readable_and_portable():
+    assert safe_stem("/uploads/My talk (final).mp3") == "My_talk_final"
+    assert safe_stem("/x/???.wav") == "audio"
+    assert safe_stem("/x/Größe: 日本語 メモ?.m4a") == "Größe_日本語_メモ"
+    assert safe_stem("interview.2024-05-01.wav") == "interview.2024-05-01"
+    assert safe_stem("a" * 500 + ".wav") == "a" * 80
+    assert safe_stem("con.wav") == "_con" and safe_stem("Com1.x.wav") == "_Com1.x"
+
+
+def test_a_request_folder_never_reuses_a_name(tmp_path):
+    folder = RequestFolder(tmp_path)
+    transcript = Transcript("hello", duration=1.0)
+    first = folder.write("/a/clip.wav", transcript)
+    second = folder.write("/b/clip.wav", transcript)
+    assert {p.name for p in first} == {f"clip{ext}" for ext in FORMATS}
+    assert {p.name for p in second} == {f"clip-2{ext}" for ext in FORMATS}
+    assert json.loads((folder.path / "clip.json").read_text())["file"] == "clip.wav"
+    assert RequestFolder(tmp_path).path != folder.path
+
+
+def test_old_request_folders_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    folders = OutputFolders(max_age_s=0.0)
+    old = folders.new().path
+    new = folders.new().path
+    assert not old.exists() and new.exists()
+
+
+def test_stop_only_cancels_its_own_session():
+    flags = CancelFlags()
+    with flags.running("alice") as alice, flags.running("bob") as bob:
+        assert flags.cancel("alice") == 1
+        assert alice.is_set() and not bob.is_set()
+    assert flags.cancel("alice") == 0  # finished requests are forgotten
+
+
+def test_model_choices_offer_known_models_and_the_default_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
+    custom = tmp_path / "mine.nemo"
+    custom.write_bytes(b"")
+    values = [value for _, value in model_choices("/models/tiny.nemo")]
+    assert values[0] == "/models/tiny.nemo"
+    assert set(values) == {"/models/tiny.nemo", str(custom), *(info.name for info in KNOWN_MODELS)}
+    (tmp_path / model_file_name(DEFAULT_MODEL)).write_bytes(b"")  # an installed model is listed once, by name
+    choices = model_choices(DEFAULT_MODEL)
+    assert [value for _, value in choices].count(DEFAULT_MODEL) == 1
+    assert dict((value, label) for label, value in choices)[DEFAULT_MODEL].endswith("; installed)")
+
+
+def test_status_rows_show_errors_in_their_row():
+    transcript = Transcript("nine", words=(Word("nine", 0.0, 0.08),), duration=2.0)
+    results = [FileResult("/x/a.wav", transcript=transcript, seconds=0.5), FileResult("/x/b.wav", error="b.wav: bad")]
+    rows = status_rows(results)
+    assert rows == [["a.wav", "2.0", "done", "0.50"], ["b.wav", "", "bad", "0.00"]]
+
+
+# --- Through gradio_client, with the tiny model -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    (folder / "other").mkdir()
+    return {
+        "two": write_tone(folder / "two.wav", 2.0),
+        "one": write_tone(folder / "one.wav", 1.0),
+        "ten": write_tone(folder / "ten.wav", 10.0),
+        "bad": write_not_audio(folder / "bad.wav"),
+        "two_elsewhere": write_tone(folder / "other" / "two.wav", 1.0, freq=440.0),
+    }
+
+
+@pytest.fixture(scope="module")
+def app(launch_app, tiny_rnnt):
+    """The app with its own engine: (url, engine)."""
+    engine = Engine(device="cpu")
+    return launch_app(engine=engine, model=tiny_rnnt), engine
+
+
+@pytest.fixture
+def client(app):
+    from gradio_client import Client
+
+    return Client(app[0], verbose=False)
+
+
+def file_arg(path: str):
+    from gradio_client import handle_file
+
+    return handle_file(path)
+
+
+def read(paths: list[str], suffix: str) -> str:
+    (path,) = [p for p in paths if p.endswith(suffix)]
+    return Path(path).read_text(encoding="utf-8")
+
+
+def words_in(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.mark.integration
+def test_one_file_without_timestamps(client, clips):
+    text, word_list, word_table, downloads = client.predict(file_arg(clips["two"]), api_name="/transcribe")
+    assert text.split()[0] == "nine"
+    assert words_in(text) == pytest.approx(2.0 / FRAME_S, abs=1)
+    assert word_list["visible"] is False and word_table["visible"] is False
+    assert {Path(p).name for p in downloads} == {f"two{ext}" for ext in FORMATS}
+    assert read(downloads, ".txt") == text + "\n"
+    assert "00:00:00,000 --> 00:00:02,000" in read(downloads, ".srt")
+    assert read(downloads, ".vtt").startswith("WEBVTT")
+    assert json.loads(read(downloads, ".json"))["text"] == text
+    assert read(downloads, ".csv").startswith("start,end,text")
+
+
+@pytest.mark.integration
+def test_one_file_with_timestamps(client, clips):
+    text, word_list, word_table, downloads = client.predict(
+        file_arg(clips["ten"]), timestamps=True, api_name="/transcribe"
+    )
+    assert word_list["visible"] is True and word_table["visible"] is True
+    assert "\n\n`0.00s - 0.08s` → **nine**\n\n`0.08s - 0.16s` → **nine**" in word_list["value"]
+    assert word_list["value"].count("→ **nine**") == 50  # the first 50 words, then a count of the rest
+    assert word_list["value"].endswith(f"… and {words_in(text) - 50} more words")
+    rows = word_table["value"]["data"]
+    assert len(rows) == words_in(text) == pytest.approx(10.0 / FRAME_S, abs=1)
+    starts = [row[1] for row in rows]
+    assert starts == sorted(starts) and rows[-1][2] <= 10.0
+    assert len(json.loads(read(downloads, ".json"))["words"]) == len(rows)
+    assert read(downloads, ".srt").startswith("1\n00:00:00,000 --> ")
+
+
+@pytest.mark.integration
+def test_a_batch_with_one_bad_file(client, clips):
+    status, texts, downloads = client.predict(
+        [file_arg(clips["two"]), file_arg(clips["bad"]), file_arg(clips["two_elsewhere"])],
+        timestamps=True,
+        api_name="/transcribe_batch",
+    )
+    rows = status["data"]
+    assert [row[0] for row in rows] == ["two.wav", "bad.wav", "two.wav"]
+    assert [row[2] for row in rows][::2] == ["done", "done"]
+    assert rows[1][2].startswith("not a readable audio file")
+    assert [row[1] for row in rows] == ["2.0", "", "1.0"]
+    assert texts.count("[two.wav]") == 2 and "bad.wav" not in texts
+
+    archive, *files = downloads
+    assert Path(archive).name == "transcripts.zip"
+    names = {Path(p).name for p in files}  # two inputs named two.wav: neither overwrites the other
+    assert names == {f"two{ext}" for ext in FORMATS} | {f"two-2{ext}" for ext in FORMATS}
+    with zipfile.ZipFile(archive) as bundle:
+        assert set(bundle.namelist()) == names
+        assert words_in(bundle.read("two-2.txt").decode()) == pytest.approx(1.0 / FRAME_S, abs=1)
+
+
+@pytest.mark.integration
+def test_video_files_are_transcribed_from_their_audio_track(client, tmp_path):
+    from audio_fixtures import write_video_with_audio, write_video_without_audio
+
+    with_sound = write_video_with_audio(tmp_path / "talk.mp4", seconds=1.5)
+    silent_film = write_video_without_audio(tmp_path / "silent.mp4")
+    files = [file_arg(str(with_sound)), file_arg(str(silent_film))]
+    status, texts, _ = client.predict(files, api_name="/transcribe_batch")
+    rows = [row[:3] for row in status["data"]]
+    assert rows == [["talk.mp4", "1.5", "done"], ["silent.mp4", "", "the file has no audio track"]]
+    assert texts.startswith("[talk.mp4]\nnine")
+
+
+@pytest.mark.integration
+def test_user_errors_are_one_sentence(client, clips, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Upload or record an audio file first"):
+        client.predict(None, api_name="/transcribe")
+    with pytest.raises(AppError, match="Add one or more files first"):
+        client.predict([], api_name="/transcribe_batch")
+    with pytest.raises(AppError, match=r"bad.wav: not a readable audio file") as bad:
+        client.predict(file_arg(clips["bad"]), api_name="/transcribe")
+    with pytest.raises(AppError, match=r"Model file .*missing.nemo does not exist") as missing:
+        client.predict(file_arg(clips["one"]), model=str(tmp_path / "missing.nemo"), api_name="/transcribe")
+    for error in (bad.value, missing.value):
+        assert "Traceback" not in str(error)
+
+
+@pytest.mark.integration
+def test_two_sessions_at_once_get_their_own_results(app, clips):
+    from gradio_client import Client
+
+    alice, bob = Client(app[0], verbose=False), Client(app[0], verbose=False)
+    # Both upload a file called two.wav, of different lengths.
+    jobs = [
+        alice.submit(file_arg(clips["two"]), api_name="/transcribe"),
+        bob.submit(file_arg(clips["two_elsewhere"]), api_name="/transcribe"),
+    ]
+    (text_a, *_, files_a), (text_b, *_, files_b) = [job.result(timeout=120) for job in jobs]
+    assert words_in(text_a) == pytest.approx(2.0 / FRAME_S, abs=1)
+    assert words_in(text_b) == pytest.approx(1.0 / FRAME_S, abs=1)
+    assert read(files_a, ".txt") == text_a + "\n" and read(files_b, ".txt") == text_b + "\n"
+
+
+@pytest.mark.integration
+def test_the_model_loads_once_across_two_requests(launch_app, tiny_rnnt, clips):
+    from gradio_client import Client
+
+    engine = Engine(device="cpu")
+    client = Client(launch_app(engine=engine, model=tiny_rnnt), verbose=False)
+    first = client.predict(file_arg(clips["one"]), api_name="/transcribe")
+    second = client.predict(file_arg(clips["one"]), timestamps=True, api_name="/transcribe")
+    assert first[0] == second[0]
+    assert engine.cache.loads == 1
+
+
+class LogRecords(logging.Handler):
+    """Collects the messages of the loggers it is attached to."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def progress_descriptions(job) -> list[str]:
+    """The ``gr.Progress`` descriptions a finished job received, in order."""
+
+    async def collect() -> list[str]:
+        return [unit.desc or "" async for update in job for unit in (getattr(update, "progress_data", None) or ())]
+
+    return asyncio.run(collect())
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_ten_second_clip_within_a_minute_with_progress_and_a_clean_log(
+    launch_app, tiny_rnnt, clips, capfd, recwarn
+):
+    """The seed's acceptance check, first request of a fresh app (the model loads during it)."""
+    from gradio_client import Client
+
+    handler = LogRecords()
+    loggers = [logging.getLogger(), logging.getLogger("nemo_logger")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        client = Client(launch_app(engine=Engine(device="cpu"), model=tiny_rnnt), verbose=False)
+        started = time.monotonic()
+        job = client.submit(file_arg(clips["ten"]), timestamps=True, api_name="/transcribe")
+        text, *_ = job.result(timeout=ACCEPTANCE_LIMIT_S)
+        elapsed = time.monotonic() - started
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+    assert elapsed < ACCEPTANCE_LIMIT_S
+    assert words_in(text) == pytest.approx(10.0 / FRAME_S, abs=1)
+    steps = progress_descriptions(job)
+    assert any(step.startswith("Loading model") for step in steps), steps
+    assert any(step.startswith("Transcrib") for step in steps), steps
+    captured = capfd.readouterr()
+    assert "Transcribing" in captured.err  # NeMo's own progress bar reaches the terminal
+    log = "\n".join([*handler.lines, captured.out, captured.err, *(str(w.message) for w in recwarn)])
+    assert not CONFIG_TROUBLE.search(log), CONFIG_TROUBLE.search(log)
+
+
+class StallingModel:
+    """A real tiny model whose ``transcribe`` signals that it started, then hangs until released."""
+
+    def __init__(self, model, started: threading.Event, release: threading.Event):
+        self._model, self._started, self._release = model, started, release
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def transcribe(self, audio, **kwargs):
+        self._started.set()
+        self._release.wait(30)
+        return self._model.transcribe(audio, **kwargs)
+
+
+@pytest.mark.integration
+def test_stop_ends_the_running_job_within_seconds(launch_app, tiny_rnnt, clips):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    started, release = threading.Event(), threading.Event()
+    engine = Engine(
+        device="cpu", loader=lambda source, device: StallingModel(load_nemo_model(source, device), started, release)
+    )
+    url = launch_app(engine=engine, model=tiny_rnnt)
+    client = Client(url, verbose=False)
+    try:
+        job = client.submit(file_arg(clips["one"]), api_name="/transcribe")
+        assert started.wait(60), "the job never reached the model"
+        stop_pressed = time.monotonic()
+        client.predict(api_name="/stop")
+        with pytest.raises(AppError, match="cancelled"):
+            job.result(timeout=STOP_LIMIT_S * 2)
+        assert time.monotonic() - stop_pressed < STOP_LIMIT_S
+    finally:
+        release.set()
