@@ -18,7 +18,6 @@ The page is a thin layer over :mod:`transcriber`: each handler turns widget valu
 
 import argparse
 import logging
-import re
 import shutil
 import tempfile
 import threading
@@ -32,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from transcriber.engine import Engine, default_engine
 from transcriber.errors import TranscriberError
-from transcriber.formats import FORMATS, render, to_json, word_list_markdown
+from transcriber.formats import word_list_markdown
 from transcriber.models import DEFAULT_MODEL, KNOWN_MODELS, NEMO_SUFFIX, model_dir, model_file_name, resolve_model
+from transcriber.outputs import safe_stem, write_transcript
 from transcriber.tempdir import redirect_temp
 from transcriber.types import FileResult, Progress, TranscribeOptions, Transcript, Word
 
@@ -54,12 +54,6 @@ OUTPUT_MAX_AGE_S = 3600.0
 """Request folders older than this are deleted when a new request starts."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
-SAFE_STEM_MAX = 80
-"""Longest file-name stem used for downloads."""
-WINDOWS_RESERVED_NAMES = frozenset(
-    ["CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))]
-)
-"""Names Windows will not create a file under, whatever the extension."""
 ZIP_NAME = "transcripts.zip"
 WORD_HEADERS = ["word", "start (s)", "end (s)"]
 STATUS_HEADERS = ["file", "duration (s)", "status", "seconds"]
@@ -95,12 +89,6 @@ def _model_label(name: str) -> str:
         return name
     installed = "installed" if resolve_model(name).is_local else f"download {info.size_mb} MB"
     return f"{name} ({info.description}; {installed})"
-
-
-def safe_stem(name: str) -> str:
-    """A file-name stem made from ``name`` that is safe on every OS: letters (any script), digits, ``._-`` only."""
-    stem = re.sub(r"[^\w.-]+", "_", Path(name).stem).strip("._")[:SAFE_STEM_MAX] or "audio"
-    return f"_{stem}" if stem.split(".")[0].upper() in WINDOWS_RESERVED_NAMES else stem
 
 
 def word_rows(words: Sequence[Word]) -> list[list[Any]]:
@@ -153,14 +141,7 @@ class RequestFolder:
 
     def write(self, source: str, transcript: Transcript) -> list[Path]:
         """Write ``transcript`` in every format of :data:`~transcriber.formats.FORMATS`; returns the paths."""
-        stem = self._unique_stem(source)
-        paths = []
-        for fmt in FORMATS:
-            text = to_json(transcript, file=Path(source).name) if fmt == "json" else render(transcript, fmt)
-            path = self.path / f"{stem}.{fmt}"
-            path.write_text(text, encoding="utf-8", newline="")
-            paths.append(path)
-        return paths
+        return write_transcript(transcript, self.path, self._unique_stem(source), source_name=Path(source).name)
 
     def write_batch(self, results: Sequence[FileResult]) -> list[Path]:
         """Write every transcribed file's downloads and a zip of them all; returns the zip first."""

@@ -26,7 +26,6 @@ from transcribe_ui import (
     RequestFolder,
     build_parser,
     model_choices,
-    safe_stem,
     status_rows,
 )
 from transcriber.engine import Engine, load_nemo_model
@@ -83,15 +82,6 @@ ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000"])
     assert "imported before the redirect: []" in run.stdout
     options = "{'host': '127.0.0.1', 'port': 7000, 'share': False}"
     assert f"serve Blocks {options} {tmp_path / 'gradio'}" in run.stdout
-
-
-def test_safe_stem_keeps_names_readable_and_portable():
-    assert safe_stem("/uploads/My talk (final).mp3") == "My_talk_final"
-    assert safe_stem("/x/???.wav") == "audio"
-    assert safe_stem("/x/Größe: 日本語 メモ?.m4a") == "Größe_日本語_メモ"
-    assert safe_stem("interview.2024-05-01.wav") == "interview.2024-05-01"
-    assert safe_stem("a" * 500 + ".wav") == "a" * 80
-    assert safe_stem("con.wav") == "_con" and safe_stem("Com1.x.wav") == "_Com1.x"
 
 
 def test_a_request_folder_never_reuses_a_name(tmp_path):

@@ -1,4 +1,8 @@
-"""``python -m transcriber``: transcribe files from the command line with the same engine as the web app."""
+"""``python -m transcriber``: transcribe files and folders from the command line with the same engine as the web app.
+
+Without ``--out`` the results are printed; with it, each file's outputs are written into that folder as soon as the
+file is done, and a run that was interrupted resumes where it stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
+from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch
+from .engine import Engine
 from .errors import TranscriberError
-from .formats import result_to_dict
+from .formats import FORMATS, result_to_dict
 from .models import DEMO_MODEL, DEFAULT_MODEL, INSTALL_HINT, default_model
 from .tempdir import redirect_temp
 from .types import FileResult, TranscribeOptions
@@ -22,6 +29,7 @@ DEMO_NOTICE = (
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 DEFAULT_BATCH_SIZE = 4
 
 
@@ -41,13 +49,22 @@ def positive_float(value: str) -> float:
     return number
 
 
+def format_list(value: str) -> list[str]:
+    """argparse type: comma-separated output formats."""
+    formats = [part.strip().lower() for part in value.split(",") if part.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(FORMATS)}; got {value!r}")
+    return list(dict.fromkeys(formats))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     parser = argparse.ArgumentParser(
         prog="python -m transcriber",
         description="Transcribe audio or video files with a NeMo speech-recognition model, offline.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
+    parser.add_argument("files", nargs="+", metavar="PATH", help="audio or video files, or folders to walk")
     parser.add_argument(
         "--model",
         help=f"pretrained model name or path to a .nemo file (default: {DEFAULT_MODEL} when installed, else the "
@@ -56,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestamps", action="store_true", help="include word and segment timings")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="files per forward pass")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
+    parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR (resumable) instead of printing")
+    parser.add_argument(
+        "--formats", type=format_list, default=list(FORMATS), help=f"with --out: any of {','.join(FORMATS)} (default: all)"
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
         "--timeout", type=positive_float, help="seconds before a stuck job is stopped (default: from audio length)"
@@ -82,7 +103,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     redirect_temp(args.temp_dir)
 
-    from .engine import Engine  # after the temp redirect, which must precede NeMo
 
     model = args.model or default_model()
     if model == DEMO_MODEL:
@@ -91,10 +111,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     options = TranscribeOptions(
         timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout
     )
+    inputs = [str(path) for path in collect_inputs(args.files)]
+    if args.out:
+        return _run_folder_batch(engine, inputs, model, options, args)
     try:
-        results = engine.transcribe_files(args.files, model=model, options=options)
+        results = engine.transcribe_files(inputs, model=model, options=options)
     except TranscriberError as exc:  # the model itself is unusable: every file fails for the same reason
-        results = [FileResult(file, error=str(exc)) for file in args.files]
+        results = [FileResult(file, error=str(exc)) for file in inputs]
     for result in results:
         if args.json:
             print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
@@ -102,4 +125,35 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             _print_plain(result, out)
         if result.error:
             print(result.error, file=sys.stderr)
-    return EXIT_OK if all(result.ok for result in results) else EXIT_SOME_FAILED
+    return EXIT_OK if results and all(result.ok for result in results) else EXIT_SOME_FAILED
+
+
+def _run_folder_batch(engine: Engine, inputs: list[str], model: str, options: TranscribeOptions, args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
+
+    out_dir = Path(args.out)
+    with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
+
+        def on_file(row: BatchRow) -> None:
+            bar.update(1)
+            if row.status == STATUS_FAILED:
+                bar.write(row.error, file=sys.stderr)
+
+        try:
+            rows = run_batch(
+                engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
+                on_file=on_file,
+            )
+        except KeyboardInterrupt:
+            bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except TranscriberError as exc:
+            bar.write(str(exc), file=sys.stderr)
+            return EXIT_SOME_FAILED
+    counts = {status: sum(row.status == status for row in rows) for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_FAILED)}
+    print(
+        f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED]} already done, {counts[STATUS_FAILED]} failed; "
+        f"summary in {out_dir / SUMMARY_NAME}",
+        file=sys.stderr,
+    )
+    return EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else EXIT_OK

@@ -1,0 +1,115 @@
+"""Folder batches: walk, write as files finish, resume, keep going past bad files, never overwrite."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from transcriber import cli
+from transcriber.batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, plan, run_batch
+from transcriber.engine import Engine
+from transcriber.types import TranscribeOptions
+
+pytestmark = pytest.mark.integration
+
+
+def wav(path: Path, seconds: float = 1.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.full(round(seconds * 16000), 0.01, dtype=np.float32), 16000)
+    return path
+
+
+@pytest.fixture
+def recordings(tmp_path):
+    root = tmp_path / "in"
+    wav(root / "day1" / "talk.wav")
+    wav(root / "day2" / "talk.wav", 2.0)
+    wav(root / "day2" / "con.wav")
+    (root / "day2" / "notes.txt").write_text("not audio, and not picked up by the walk")
+    (root / "day3").mkdir()
+    (root / "day3" / "broken.mp3").write_bytes(b"ID3" + bytes(64))
+    return root
+
+
+def read_summary(out: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"))))
+
+
+def test_walk_and_names(recordings, tmp_path):
+    inputs = collect_inputs([recordings])
+    assert [p.relative_to(recordings).as_posix() for p in inputs] == [
+        "day1/talk.wav", "day2/con.wav", "day2/talk.wav", "day3/broken.mp3"
+    ]
+    out = tmp_path / "out"
+    out.mkdir()
+    assert [item.stem for item in plan(inputs, out)] == ["talk", "_con", "talk-2", "broken"]
+    # An input keeps its name in later runs, whichever other inputs come along, so a resume finds its outputs.
+    assert [item.stem for item in plan(inputs[2:3], out)] == ["talk-2"]
+    assert [item.stem for item in plan(list(reversed(inputs)), out)] == ["broken", "talk-2", "_con", "talk"]
+
+
+def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recordings, tmp_path, tiny_rnnt):
+    out = tmp_path / "out"
+    rows = run_batch(Engine(device="cpu"), collect_inputs([recordings]), out, model=tiny_rnnt, formats=["txt", "srt"],
+                     options=TranscribeOptions(timestamps=True, batch_size=2))
+    assert [row.status for row in rows] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED]
+    assert "broken.mp3" in rows[3].error
+    names = sorted(p.name for p in out.iterdir())
+    assert len([n for n in names if n.endswith(".txt")]) == 3 and "_con.srt" in names
+    assert not [n for n in names if n.endswith(".part")]
+    two_talks = [out / "talk.txt", out / "talk-2.txt"]
+    counts = sorted(len(p.read_text().split()) for p in two_talks)  # one word per 0.08 s: 1 s and 2 s, no overwrite
+    assert counts == [pytest.approx(12.5, abs=1), pytest.approx(25, abs=1)]
+    summary = read_summary(out)
+    assert [r["status"] for r in summary] == ["done", "done", "done", "failed"]
+    assert float(summary[2]["duration"]) == pytest.approx(2.0)
+    assert "broken.mp3" in summary[3]["error"]
+
+
+def test_an_interrupted_batch_resumes_without_redoing_finished_files(recordings, tmp_path, tiny_ctc):
+    out = tmp_path / "out"
+    inputs = collect_inputs([recordings])
+    seen = []
+
+    def interrupt_after_first(row):
+        seen.append(row)
+        if len(seen) == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"],
+                  options=TranscribeOptions(batch_size=1), on_file=interrupt_after_first)
+    assert [r["status"] for r in read_summary(out)] == ["done"]
+    first_output = out / "talk.txt"
+    stamp = first_output.stat().st_mtime_ns
+
+    rows = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"], options=TranscribeOptions(batch_size=1))
+    assert [row.status for row in rows] == [STATUS_SKIPPED, STATUS_DONE, STATUS_DONE, STATUS_FAILED]
+    assert first_output.stat().st_mtime_ns == stamp
+
+    engine = Engine(device="cpu")
+    again = run_batch(engine, inputs[:3], out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in again] == [STATUS_SKIPPED] * 3
+    assert engine.cache.loads == 0  # nothing to do, so no model was loaded
+
+
+def test_cli_out_mode(recordings, tmp_path, tiny_ctc, capsys):
+    out = tmp_path / "cli-out"
+    code = cli.main([str(recordings), "--model", tiny_ctc, "--out", str(out), "--formats", "txt,json", "--device", "cpu"])
+    assert code == cli.EXIT_SOME_FAILED  # broken.mp3
+    assert len(list(out.glob("*.json"))) == 3
+    assert "3 transcribed, 0 already done, 1 failed" in capsys.readouterr().err
+    code = cli.main([str(recordings / "day1"), "--model", tiny_ctc, "--out", str(out), "--formats", "txt,json"])
+    assert code == cli.EXIT_OK
+    assert "0 transcribed, 1 already done, 0 failed" in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_formats(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["a.wav", "--out", "x", "--formats", "txt,docx"])
+    assert exit_info.value.code == cli.EXIT_USAGE

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from transcriber.outputs import atomic_write_text, safe_stem, write_transcript
+from transcriber.types import Segment, Transcript, Word
+
+
+def test_safe_stem_keeps_names_readable_and_portable():
+    assert safe_stem("/uploads/My talk (final).mp3") == "My_talk_final"
+    assert safe_stem("/x/???.wav") == "audio"
+    assert safe_stem("/x/Größe: 日本語 メモ?.m4a") == "Größe_日本語_メモ"
+    assert safe_stem("interview.2024-05-01.wav") == "interview.2024-05-01"
+    assert safe_stem("a" * 500 + ".wav") == "a" * 80
+    assert safe_stem("con.wav") == "_con" and safe_stem("Com1.x.wav") == "_Com1.x"
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "..", "a/../../b.wav", 'q"<>|*?.wav', "C:\\x\\y.wav", " .wav"])
+def test_safe_stem_never_escapes_or_uses_forbidden_characters(name):
+    stem = safe_stem(name)
+    assert stem and ".." not in stem and not stem.startswith(".")
+    assert not set(stem) & set('/\\:*?"<>|')
+
+
+def test_write_transcript_writes_every_format_and_no_temporary_files(tmp_path):
+    transcript = Transcript("hi there", (Word("hi", 0.0, 0.3), Word("there", 0.4, 0.8)), (Segment("hi there", 0.0, 0.8),), 1.0, "m")
+    paths = write_transcript(transcript, tmp_path, "talk", source_name="talk.wav")
+    assert [p.name for p in paths] == ["talk.txt", "talk.srt", "talk.vtt", "talk.json", "talk.csv"]
+    assert paths[0].read_text(encoding="utf-8") == "hi there\n"
+    assert '"file": "talk.wav"' in paths[3].read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_an_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+
+    def explode(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", explode)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -1,0 +1,163 @@
+"""Transcribe folders of recordings into an output folder, resumably.
+
+Each input's outputs are written as soon as its group of files is done, each through a temporary name and a rename.
+An input whose outputs all exist is skipped, so a batch interrupted by a crash or Ctrl-C resumes where it stopped.
+Output names are derived from the input names (see :func:`~transcriber.outputs.safe_stem`). The output folder keeps
+an index of which input got which name, so an input keeps its name from run to run, whatever else is in the run, and
+two inputs never share one: the second ``talk.wav`` becomes ``talk-2``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import Engine
+from .formats import FORMATS
+from .outputs import atomic_write_text, output_paths, safe_stem, write_transcript
+from .types import FileResult, TranscribeOptions
+
+logger = logging.getLogger(__name__)
+
+MEDIA_SUFFIXES = frozenset(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .m4a .m4b .aac .wma .aif .aiff .amr .mp4 .m4v .mov .mkv .webm .avi".split()
+)
+"""What a folder walk picks up; files named on the command line are tried whatever their suffix."""
+SUMMARY_NAME = "summary.csv"
+SUMMARY_HEADERS = ("file", "status", "duration", "seconds", "error", "outputs")
+STATUS_DONE = "done"
+STATUS_SKIPPED = "skipped (outputs exist)"
+STATUS_FAILED = "failed"
+INDEX_NAME = ".transcriber-index"
+"""In the output folder: which input got which output name (JSON; no .json suffix, so it is not taken for an output)."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input of a folder batch and the stem its outputs get."""
+
+    path: Path
+    stem: str
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One line of the batch summary."""
+
+    file: str
+    status: str
+    duration: float | None = None
+    seconds: float = 0.0
+    error: str = ""
+    outputs: tuple[Path, ...] = ()
+
+
+def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus the media files found by walking folders (sorted, for a stable order)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+        else:
+            found.append(path)
+    unique: dict[Path, None] = {}
+    for path in found:
+        unique.setdefault(path.absolute(), None)
+    return list(unique)
+
+
+def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
+    """Give every input its output stem: the one it got in an earlier run into ``out_dir``, else a new one that no
+    other input has, and record the choice in the folder's index."""
+    index_path = out_dir / INDEX_NAME
+    index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
+    taken = {stem.lower() for stem in index.values()}
+    items = []
+    for path in inputs:
+        key = str(path.absolute())
+        if key not in index:
+            base = stem = safe_stem(path.name)
+            number = 2
+            while stem.lower() in taken:
+                stem = f"{base}-{number}"
+                number += 1
+            index[key] = stem
+            taken.add(stem.lower())
+        items.append(BatchItem(path, index[key]))
+    atomic_write_text(index_path, json.dumps(index, ensure_ascii=False, indent=1) + "\n")
+    return items
+
+
+def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str]) -> bool:
+    """Whether every output of ``item`` already exists."""
+    return all(path.is_file() for path in output_paths(out_dir, item.stem, formats))
+
+
+def run_batch(
+    engine: Engine,
+    inputs: Sequence[Path],
+    out_dir: Path,
+    *,
+    model: str,
+    formats: Sequence[str] = FORMATS,
+    options: TranscribeOptions = TranscribeOptions(),
+    on_file: Callable[[BatchRow], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[BatchRow]:
+    """Transcribe ``inputs`` into ``out_dir``, skipping inputs already done; returns one row per input.
+
+    Files go to the engine a batch at a time and their outputs are written before the next batch starts. The summary
+    (``summary.csv``) is written at the end, and also when the run is interrupted.
+
+    Args:
+        on_file: Called with each input's row as soon as it is known (for a progress bar).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[Path, BatchRow] = {}
+
+    def record(row_path: Path, row: BatchRow) -> None:
+        rows[row_path] = row
+        if on_file is not None:
+            on_file(row)
+
+    items = plan(inputs, out_dir)
+    todo = []
+    for item in items:
+        if is_complete(item, out_dir, formats):
+            record(item.path, BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
+        else:
+            todo.append(item)
+    try:
+        for start in range(0, len(todo), options.batch_size):
+            group = todo[start : start + options.batch_size]
+            results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options, cancel=cancel)
+            for item, result in zip(group, results, strict=True):
+                record(item.path, _finish(item, result, out_dir, formats))
+    finally:
+        ordered = [rows[item.path] for item in items if item.path in rows]
+        atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
+    return ordered
+
+
+def _finish(item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str]) -> BatchRow:
+    if result.transcript is None:
+        return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
+    paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)
+    return BatchRow(str(item.path), STATUS_DONE, result.transcript.duration, result.seconds, outputs=tuple(paths))
+
+
+def summary_csv(rows: Sequence[BatchRow]) -> str:
+    """The batch summary as CSV: file, status, duration, seconds taken, error, output files."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SUMMARY_HEADERS)
+    for row in rows:
+        duration = "" if row.duration is None else f"{row.duration:.3f}"
+        writer.writerow([row.file, row.status, duration, f"{row.seconds:.3f}", row.error, " ".join(p.name for p in row.outputs)])
+    return buffer.getvalue()

@@ -1,0 +1,71 @@
+"""Write transcripts to files: names that are safe on every OS, and writes that never leave half a file.
+
+A file is written under a temporary name in its folder and renamed when complete, so a crash or Ctrl-C leaves either
+the old file or the new one, and "all outputs exist" can be trusted when a batch resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .formats import FORMATS, render, to_json
+from .types import Transcript
+
+SAFE_STEM_MAX = 80
+"""Longest file-name stem used for outputs."""
+FALLBACK_STEM = "audio"
+WINDOWS_RESERVED_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))]
+)
+"""Names Windows will not create a file under, whatever the extension."""
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem made from ``name`` that is safe on every OS: letters (any script), digits, ``._-`` only.
+
+    No path separators, no ``..``, none of the characters Windows forbids, no reserved device names, no leading or
+    trailing dots, at most :data:`SAFE_STEM_MAX` characters.
+    """
+    stem = re.sub(r"[^\w.-]+", "_", Path(name).stem).strip("._")[:SAFE_STEM_MAX].rstrip("._") or FALLBACK_STEM
+    return f"_{stem}" if stem.split(".")[0].upper() in WINDOWS_RESERVED_NAMES else stem
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a rename."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def output_paths(folder: Path, stem: str, formats: Iterable[str] = FORMATS) -> list[Path]:
+    """Where the outputs of one input go: ``folder/stem.<format>``."""
+    return [folder / f"{stem}.{fmt}" for fmt in formats]
+
+
+def write_transcript(
+    transcript: Transcript, folder: Path, stem: str, *, source_name: str, formats: Iterable[str] = FORMATS
+) -> list[Path]:
+    """Write ``transcript`` in each format; returns the paths in the order of ``formats``.
+
+    Args:
+        transcript: What to write.
+        folder: An existing folder.
+        stem: The file-name stem (see :func:`safe_stem`).
+        source_name: The input's file name, recorded in the JSON output.
+        formats: Any of :data:`~transcriber.formats.FORMATS`.
+    """
+    paths = []
+    for fmt, path in zip(formats, output_paths(folder, stem, formats)):
+        text = to_json(transcript, file=source_name) if fmt == "json" else render(transcript, fmt)
+        atomic_write_text(path, text)
+        paths.append(path)
+    return paths
