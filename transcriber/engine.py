@@ -27,13 +27,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from .alignment import refine_segments, refine_words
 from .audio import load_audio
 from .errors import (
     AudioError,
@@ -371,6 +372,13 @@ def _merge_windows(pieces: Sequence[tuple[_Piece, Transcript]], audio: AudioData
     return Transcript(text, tuple(words), tuple(segments_from_words(words)), audio.duration, model)
 
 
+def _refined(transcript: Transcript, audio: AudioData) -> Transcript:
+    """``transcript`` with word and segment boundaries snapped to the speech in ``audio``."""
+    words = refine_words(transcript.words, audio)
+    segments = refine_segments(transcript.segments, transcript.words, words)
+    return replace(transcript, words=tuple(words), segments=tuple(segments))
+
+
 def _shift_item(on_piece: Callable[[int, int, int], None], item: int, _: int, part: int, parts: int) -> None:
     """Report a window of a file retried on its own under the file's index in the whole batch."""
     on_piece(item, part, parts)
@@ -490,10 +498,13 @@ class Engine:
                 frame_s=frame_s,
             )
             by_item[piece.item].append((piece, transcript))
-        return [
+        transcripts = [
             _merge_windows(item_pieces, audio, model, options.timestamps)
             for item_pieces, audio in zip(by_item, audios, strict=True)
         ]
+        if options.timestamps and options.refine_timestamps:
+            transcripts = [_refined(transcript, audio) for transcript, audio in zip(transcripts, audios, strict=True)]
+        return transcripts
 
     def transcribe_files(
         self,

@@ -80,12 +80,15 @@ class TranscribeOptions:
         batch_size: How many files NeMo decodes in one forward pass.
         verbose: Let NeMo show its own progress bar in the terminal.
         timeout: Seconds after which a job is abandoned with an error; ``None`` derives a bound from the audio length.
+        refine_timestamps: Snap word boundaries to speech onsets and offsets in the audio (see
+            :mod:`transcriber.alignment`); off gives the model's own times.
     """
 
     timestamps: bool = False
     batch_size: int = 4
     verbose: bool = False
     timeout: float | None = None
+    refine_timestamps: bool = True
 
 
 @dataclass(frozen=True)
