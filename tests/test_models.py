@@ -121,3 +121,7 @@ def test_a_failed_load_is_not_cached(model_dir):
     with pytest.raises(ModelNotAvailableError):
         cache.get("m", "cpu")
     assert cache.get("m", "cpu").model == "ok"
+
+
+def test_a_name_that_cannot_be_a_repository_is_simply_not_local(model_dir):
+    assert not models.resolve_model("my model (best)!").is_local

@@ -106,7 +106,10 @@ def _hf_cached_file(name: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # huggingface_hub comes with NeMo; without it there is no cache to look in
         return None
-    cached = try_to_load_from_cache(repo_id=name, filename=name.rsplit("/", 1)[-1] + NEMO_SUFFIX)
+    try:
+        cached = try_to_load_from_cache(repo_id=name, filename=name.rsplit("/", 1)[-1] + NEMO_SUFFIX)
+    except ValueError:  # not a valid repository name, so nothing of that name can be cached
+        return None
     return Path(cached) if isinstance(cached, str) else None
 
 
