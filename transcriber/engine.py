@@ -251,7 +251,9 @@ def _timed_items(entries: Iterable[dict[str, Any]], text_key: str, duration: flo
         text = str(entry.get(text_key, "")).strip()
         if not text:
             continue
-        start = min(max(_seconds(entry, "start", frame_s), 0.0), duration)
+        start = max(_seconds(entry, "start", frame_s), 0.0)
+        if start >= duration > 0:  # heard in the silence that pads short clips, or past the end by a frame
+            continue
         end = min(max(_seconds(entry, "end", frame_s), start), duration)
         items.append(Word(text, start, end))
     return items
@@ -281,6 +283,18 @@ def hypothesis_to_transcript(
     if words and not segments:
         segments = [Segment(" ".join(w.text for w in words), words[0].start, words[-1].end)]
     return Transcript(text=text, words=tuple(words), segments=tuple(segments), duration=duration, model=model_name)
+
+
+def _is_padded(audio: AudioData) -> bool:
+    return len(audio.samples) < round(MIN_INPUT_S * audio.sample_rate)
+
+
+def _text_from_words(transcript: Transcript, *, keep_timings: bool) -> Transcript:
+    """The transcript's text made from its words alone (after words outside the audio were dropped)."""
+    text = " ".join(word.text for word in transcript.words)
+    if keep_timings:
+        return replace(transcript, text=text)
+    return Transcript(text=text, duration=transcript.duration, model=transcript.model)
 
 
 def _pad_short(audio: AudioData) -> np.ndarray:
@@ -443,8 +457,9 @@ class Engine:
         for item, audio in enumerate(audios):
             windows = split_windows(audio)
             pieces += [_Piece(item, offset, part, len(windows), window) for part, (offset, window) in enumerate(windows)]
-        # Windows are stitched by word timings, so they need timestamps even when the caller does not.
-        timestamps = options.timestamps or len(pieces) > len(audios)
+        # Windows are stitched by word timings, and words heard in the padding of short clips are dropped by their
+        # timings, so both need timestamps even when the caller does not.
+        timestamps = options.timestamps or len(pieces) > len(audios) or any(_is_padded(p.audio) for p in pieces)
         loaded = self.load(model, cancel=cancel)
         what = ", ".join(Path(a.source).name for a in audios[:3]) + (" and more" if len(audios) > 3 else "")
         bound = time_bound(sum(a.duration for a in audios), options)
@@ -481,6 +496,10 @@ class Engine:
         except TranscriptionTimeoutError:
             self.cache.evict(model, loaded.device)
             raise
+        except TranscriptionCancelledError:
+            if loaded.lock.locked():  # the worker did not stop within the grace period: it may never give it back
+                self.cache.evict(model, loaded.device)
+            raise
         except TranscriberError:
             raise
         except _Aborted as exc:  # the caller stopped waiting in the same instant the hook fired
@@ -490,13 +509,16 @@ class Engine:
         frame_s = _frame_seconds(nemo_model)
         by_item: list[list[tuple[_Piece, Transcript]]] = [[] for _ in audios]
         for piece, hypothesis in zip(pieces, hypotheses, strict=True):
+            padded = _is_padded(piece.audio)
             transcript = hypothesis_to_transcript(
                 hypothesis,
                 duration=piece.audio.duration,
                 model_name=model,
-                timestamps=timestamps if piece.parts > 1 else options.timestamps,
+                timestamps=timestamps if piece.parts > 1 or padded else options.timestamps,
                 frame_s=frame_s,
             )
+            if padded:
+                transcript = _text_from_words(transcript, keep_timings=options.timestamps)
             by_item[piece.item].append((piece, transcript))
         transcripts = [
             _merge_windows(item_pieces, audio, model, options.timestamps)
