@@ -1,7 +1,7 @@
 """The browser app: ``python transcribe_ui.py`` serves a local page that transcribes uploaded or recorded audio.
 
 The page is a thin layer over :mod:`transcriber`: each handler turns widget values into one
-:meth:`~transcriber.engine.Engine.transcribe_files` call and the results back into widget values. Four decisions:
+:meth:`~transcriber.engine.Engine.transcribe_files` call and the results back into widget values. Five decisions:
 
 * Gradio is imported inside :func:`build_demo`, never at the top of this module, so that :func:`main` can redirect
   the temporary folder first (Gradio picks its upload folder when it is imported) and tests can import this module
@@ -14,25 +14,30 @@ The page is a thin layer over :mod:`transcriber`: each handler turns widget valu
 * Both transcribe events share one queue slot (:data:`TRANSCRIBE_CONCURRENCY`). The engine lets one job at a time
   use a model anyway; waiting in Gradio's queue shows a user their place in line, where waiting on the engine's model
   lock would be silent and would count against the job's time limit.
+* A model typed into the page is refused unless it is one the app lists (registry, installed, the built-in demo, or
+  the one named at start) or a path ending in ``.nemo``. The check looks only at the text, so typing ``/etc/passwd``
+  or ``../../secret.txt`` never makes the server open that file.
 """
 
 import argparse
 import logging
+import re
 import shutil
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from transcriber import models
 from transcriber.engine import Engine, default_engine
-from transcriber.errors import TranscriberError
+from transcriber.errors import ModelLoadError, TranscriberError
 from transcriber.formats import word_list_markdown
-from transcriber.models import DEFAULT_MODEL, KNOWN_MODELS, NEMO_SUFFIX, model_dir, model_file_name, resolve_model
+from transcriber.models import DEFAULT_MODEL, DEMO_MODEL, INSTALL_HINT, KNOWN_MODELS, NEMO_SUFFIX, model_file_name
 from transcriber.outputs import safe_stem, write_transcript
 from transcriber.tempdir import redirect_temp
 from transcriber.types import FileResult, Progress, TranscribeOptions, Transcript, Word
@@ -50,6 +55,10 @@ TRANSCRIBE_CONCURRENCY = 1
 """Transcriptions that run at once, across all users; the others wait in the queue and see their place."""
 QUEUE_MAX_SIZE = 64
 """Requests that may wait in the queue; more are refused with a "queue is full" message."""
+DEFAULT_MAX_FILE_SIZE = 2 * 1024**3
+"""Largest upload, in bytes (2 GB: three hours of 48 kHz stereo WAV); a larger one is refused with a message."""
+FILE_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+"""Units ``--max-file-size`` accepts; binary multiples, as Gradio counts them."""
 OUTPUT_MAX_AGE_S = 3600.0
 """Request folders older than this are deleted when a new request starts."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
@@ -61,34 +70,112 @@ STATUS_COLUMN_WIDTHS = ["25%", "15%", "45%", "15%"]
 STATUS_DONE = "done"
 WORD_LIST_HEIGHT_PX = 320
 """The word list scrolls beyond this height."""
+MODEL_FILE_HEIGHT_PX = 140
+QUOTE_IN_UPLOAD_NAME = "%22"
+"""How a double quote in a file name arrives in an upload (see :func:`display_name`)."""
 UNEXPECTED_ERROR = "Something went wrong while transcribing; the details are in the terminal log."
+BROWSE_CHOICE = "<browse for a .nemo file>"
+"""The dropdown value of its "Browse" entry: not a model name, and no path ends like it."""
+BROWSE_LABEL = "Browse for a .nemo file…"
+MODEL_STORAGE_KEY = "transcriber-model"
+"""Where the browser keeps the last chosen model (localStorage), so a reload selects it again."""
+DEMO_NOTICE = (
+    "**This is the small built-in demo model.** It knows only English digits (zero to nine) and a few command words "
+    "(yes, no, stop, go, left, right, up, down, on, off, start, open, close, play, pause, next, back, hello, please, "
+    "help); other speech comes out as those words or nothing. For real speech install a model once, on a machine "
+    f"with internet access:\n\n    {INSTALL_HINT.format(name=DEFAULT_MODEL)}\n\n"
+    "then restart the app, or reload this page and pick the model from the list."
+)
+
+
+class ModelRefusedError(TranscriberError):
+    """A model typed into the page is neither one the app offers nor the path of a ``.nemo`` file."""
 
 
 # --- Plain helpers: no Gradio, testable on their own ------------------------------------------------------------------
 
 
-def model_choices(default_model: str, models: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """The model dropdown's (label, value) pairs.
+def model_choices(selected: str | None = None) -> list[tuple[str, str]]:
+    """The model dropdown's (label, value) pairs, looked up afresh on every call.
+
+    Installed models come first (known ones in registry order, then other names in the manifest, then loose ``.nemo``
+    files in the model folder, then the built-in demo model), then the known models that are not installed, labelled
+    with the command that installs them, then the "Browse for a .nemo file…" entry.
 
     Args:
-        default_model: Offered first.
-        models: The names or ``.nemo`` paths to offer; default: the known models plus any ``.nemo`` file in the
-            model folder that is not one of them.
+        selected: A model to offer even if it is none of these (a ``.nemo`` path, say); it is then listed first.
     """
-    if models is None:
-        known_files = {model_file_name(info.name) for info in KNOWN_MODELS}
-        custom = sorted(str(path) for path in model_dir().glob(f"*{NEMO_SUFFIX}") if path.name not in known_files)
-        models = [info.name for info in KNOWN_MODELS] + custom
-    names = dict.fromkeys([default_model, *models])  # the default first, no name twice
-    return [(_model_label(name), name) for name in names]
+    listed = offered_models()
+    if selected and selected != BROWSE_CHOICE and selected not in {value for _, value in listed}:
+        listed.insert(0, (selected, selected))
+    return [*listed, (BROWSE_LABEL, BROWSE_CHOICE)]
 
 
-def _model_label(name: str) -> str:
-    info = next((info for info in KNOWN_MODELS if info.name == name), None)
-    if info is None:
+def offered_models() -> list[tuple[str, str]]:
+    """The (label, value) pairs of the models the dropdown lists, installed ones first; see :func:`model_choices`."""
+    try:
+        manifest = models.read_manifest()
+        installed = [info for info in KNOWN_MODELS if models.is_installed(info.name)]
+    except ModelLoadError as exc:  # a damaged manifest must not keep the page from opening; using a model says why
+        logger.warning("%s", exc)
+        manifest, installed = {}, []
+    known_names = {info.name for info in KNOWN_MODELS}
+    choices = [(f"{info.name} — {info.description}", info.name) for info in installed]
+    choices += [(name, name) for name in sorted(manifest) if name not in known_names]
+    taken_files = {entry.path.name for entry in manifest.values()} | {model_file_name(name) for name in known_names}
+    loose = sorted(path for path in models.model_dir().glob(f"*{NEMO_SUFFIX}") if path.name not in taken_files)
+    choices += [(f"{path.name} — in the model folder", str(path)) for path in loose]
+    if models.DEMO_MODEL_PATH.is_file():
+        choices.append((f"{DEMO_MODEL} — built-in demo: English digits and command words only", DEMO_MODEL))
+    installed_names = {info.name for info in installed}
+    choices += [
+        (f"{info.name} — not installed: {INSTALL_HINT.format(name=info.name)}", info.name)
+        for info in KNOWN_MODELS
+        if info.name not in installed_names
+    ]
+    return choices
+
+
+def is_nemo_path(name: str) -> bool:
+    """Whether ``name`` names a ``.nemo`` file (by its text alone; nothing is opened)."""
+    return name.lower().endswith(NEMO_SUFFIX)
+
+
+def check_model_choice(name: str | None, trusted: Collection[str] = ()) -> str:
+    """The model a page request may use, from the dropdown's value; raises when it may use none.
+
+    Accepted: the known models, the installed ones (the manifest), the built-in demo model, any name in ``trusted``
+    (the model named when the app was started), and any path ending in ``.nemo``. Everything else is refused by its
+    text alone, so no file named here is opened unless it is a ``.nemo`` file.
+
+    Raises:
+        ModelRefusedError: No model is chosen, "Browse" is chosen without a file, or ``name`` is not accepted.
+        ModelLoadError: The manifest of installed models is damaged.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ModelRefusedError("Choose a model first.")
+    if name == BROWSE_CHOICE:
+        raise ModelRefusedError("Choose a .nemo file first, or pick a model from the list.")
+    if is_nemo_path(name) or name == DEMO_MODEL or name in trusted or models.known_model(name) is not None:
         return name
-    installed = "installed" if resolve_model(name).is_local else f"download {info.size_mb} MB"
-    return f"{name} ({info.description}; {installed})"
+    if name in models.read_manifest():
+        return name
+    raise ModelRefusedError(
+        f"{name!r} is not a model this app offers: pick one from the list, or give the path of a .nemo file."
+    )
+
+
+def parse_file_size(text: str) -> int:
+    """Bytes from a size such as ``2GB``, ``500 MB`` or ``1048576`` (binary units: 1 KB = 1024 bytes).
+
+    Raises:
+        ValueError: ``text`` is not a positive whole number with an optional unit b, kb, mb, gb or tb.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", text.lower())
+    if match is None or match.group(2) not in FILE_SIZE_UNITS or int(match.group(1)) < 1:
+        raise ValueError(f"expected a size such as 2GB, 500MB or 1048576 (bytes), got {text!r}")
+    return int(match.group(1)) * FILE_SIZE_UNITS[match.group(2)]
 
 
 def word_rows(words: Sequence[Word]) -> list[list[Any]]:
@@ -96,27 +183,36 @@ def word_rows(words: Sequence[Word]) -> list[list[Any]]:
     return [[word.text, round(word.start, 3), round(word.end, 3)] for word in words]
 
 
+def display_name(path: str) -> str:
+    """An uploaded file's name as its user knows it.
+
+    Browsers send a double quote in a file name as ``%22`` (the HTML standard's multipart encoding) and Gradio stores
+    the upload under that name, so ``say "hi".wav`` arrives as ``say %22hi%22.wav``.
+    """
+    return Path(path).name.replace(QUOTE_IN_UPLOAD_NAME, '"')
+
+
 def status_rows(results: Sequence[FileResult]) -> list[list[str]]:
     """The batch table: file, duration, status (or the error message), seconds taken."""
     return [
         [
-            Path(result.file).name,
+            display_name(result.file),
             f"{result.transcript.duration:.1f}" if result.transcript else "",
-            STATUS_DONE if result.ok else _without_file_name(str(result.error), result.file),
+            STATUS_DONE if result.ok else error_reason(result),
             f"{result.seconds:.2f}",
         ]
         for result in results
     ]
 
 
-def _without_file_name(message: str, file: str) -> str:
-    """The error message without its leading "<file name>: ", which the table's first column already shows."""
-    return message.removeprefix(f"{Path(file).name}: ")
+def error_reason(result: FileResult) -> str:
+    """A failed file's error message without its leading "<file name>: ", which the table's first column shows."""
+    return str(result.error).removeprefix(f"{Path(result.file).name}: ")
 
 
 def batch_text(results: Sequence[FileResult]) -> str:
     """Each transcribed file's text under its name, in input order."""
-    return "\n\n".join(f"[{Path(r.file).name}]\n{r.transcript.text}" for r in results if r.transcript is not None)
+    return "\n\n".join(f"[{display_name(r.file)}]\n{r.transcript.text}" for r in results if r.transcript is not None)
 
 
 class RequestFolder:
@@ -130,8 +226,8 @@ class RequestFolder:
         self.path = Path(tempfile.mkdtemp(prefix="request-", dir=root))
         self._stems: set[str] = set()
 
-    def _unique_stem(self, source: str) -> str:
-        base = stem = safe_stem(source)
+    def _unique_stem(self, name: str) -> str:
+        base = stem = safe_stem(name)
         number = 2
         while stem in self._stems:
             stem = f"{base}-{number}"
@@ -141,7 +237,8 @@ class RequestFolder:
 
     def write(self, source: str, transcript: Transcript) -> list[Path]:
         """Write ``transcript`` in every format of :data:`~transcriber.formats.FORMATS`; returns the paths."""
-        return write_transcript(transcript, self.path, self._unique_stem(source), source_name=Path(source).name)
+        name = display_name(source)
+        return write_transcript(transcript, self.path, self._unique_stem(name), source_name=name)
 
     def write_batch(self, results: Sequence[FileResult]) -> list[Path]:
         """Write every transcribed file's downloads and a zip of them all; returns the zip first."""
@@ -211,9 +308,16 @@ class CancelFlags:
         return len(flags)
 
 
-def options_from(batch_size: float, timestamps: bool) -> TranscribeOptions:
-    """Engine options from widget values; NeMo's own progress bar stays on for the terminal log."""
-    return TranscribeOptions(timestamps=bool(timestamps), batch_size=max(1, int(batch_size)), verbose=True)
+def options_from(batch_size: float, timestamps: bool, timeout: float | None = None) -> TranscribeOptions:
+    """Engine options from widget values; NeMo's own progress bar stays on for the terminal log.
+
+    Args:
+        timeout: Seconds after which a job is stopped with an error; ``None`` lets the engine derive it from the
+            audio's length.
+    """
+    return TranscribeOptions(
+        timestamps=bool(timestamps), batch_size=max(1, int(batch_size)), verbose=True, timeout=timeout
+    )
 
 
 # --- The page ---------------------------------------------------------------------------------------------------------
@@ -222,19 +326,22 @@ def options_from(batch_size: float, timestamps: bool) -> TranscribeOptions:
 def build_demo(
     *,
     engine: Engine | None = None,
-    default_model: str = DEFAULT_MODEL,
-    models: Sequence[str] | None = None,
+    default_model: str | None = None,
+    timeout: float | None = None,
 ) -> "gr.Blocks":
     """Build the page without launching it.
 
     Args:
         engine: Runs the transcriptions; default: the process-wide :func:`~transcriber.engine.default_engine`.
-        default_model: The model selected when the page opens (a pretrained name or a ``.nemo`` path).
-        models: The models offered in the dropdown; see :func:`model_choices`.
+        default_model: The model selected when the page opens (a pretrained name or a ``.nemo`` path); default:
+            :func:`~transcriber.models.default_model`. A page remembers its user's last choice instead.
+        timeout: Seconds after which a job is stopped with an error; default: derived from the audio's length.
     """
     import gradio as gr
 
     engine = engine or default_engine()
+    default_model = default_model or models.default_model()
+    trusted_models = {default_model}
     cancel_flags = CancelFlags()
     outputs = OutputFolders()
 
@@ -252,14 +359,12 @@ def build_demo(
             raise gr.Error(UNEXPECTED_ERROR, print_exception=False) from exc
 
     def run(files: list[str], model: str, batch_size: float, timestamps: bool, request: gr.Request, progress):
-        if not model:
-            raise gr.Error("Choose a model first.", print_exception=False)
         session = request.session_hash or uuid.uuid4().hex
         with user_errors(), cancel_flags.running(session) as cancel:
             return engine.transcribe_files(
                 files,
-                model=model,
-                options=options_from(batch_size, timestamps),
+                model=check_model_choice(model, trusted_models),
+                options=options_from(batch_size, timestamps, timeout),
                 progress=progress_reporter(progress),
                 cancel=cancel,
             )
@@ -271,7 +376,7 @@ def build_demo(
             raise gr.Error("Upload or record an audio file first.", print_exception=False)
         (result,) = run([audio], model, batch_size, timestamps, request, progress)
         if result.transcript is None:
-            raise gr.Error(str(result.error), print_exception=False)
+            raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
         if not result.transcript.text:
             gr.Warning("No speech was recognised.")
         downloads = outputs.new().write(audio, result.transcript)
@@ -301,19 +406,50 @@ def build_demo(
         if cancel_flags.cancel(request.session_hash or ""):
             gr.Info("Stopping…")
 
+    def restore_model(saved: str | None, current: str):
+        """On page load: the choices as they are now, and the model this browser chose last if it is still there.
+
+        The value is set only when it changes, so a model typed in while the page loads stays.
+        """
+        offered = {value for _, value in offered_models()}
+        if saved and saved != current and (saved in offered or (is_nemo_path(saved) and Path(saved).is_file())):
+            return gr.Dropdown(choices=model_choices(saved), value=saved)
+        return gr.Dropdown(choices=model_choices(current))
+
+    def model_changed(name: str | None):
+        """Show the demo notice for the demo model and the file box for "Browse"; remember any other choice."""
+        remember = gr.skip() if not name or name == BROWSE_CHOICE else name
+        return gr.Markdown(visible=name == DEMO_MODEL), gr.File(visible=name == BROWSE_CHOICE), remember
+
+    def use_model_file(path: str | None):
+        if not path:
+            return gr.skip()
+        return gr.Dropdown(choices=[(f"{Path(path).name} (uploaded)", path), *model_choices()], value=path)
+
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=GRADIO_CACHE_CLEANUP) as demo:
         gr.Markdown(f"# {TITLE}\nSpeech to text on this computer with NVIDIA NeMo. Nothing leaves your machine.")
         with gr.Row():
             model = gr.Dropdown(
-                model_choices(default_model, models),
+                model_choices(default_model),
                 value=default_model,
                 allow_custom_value=True,
                 label="Model",
-                info="A model from the list, or the path of a .nemo file",
+                info="Installed models first. Or type the path of a .nemo file on this computer.",
                 scale=3,
+                elem_id="model",
             )
             batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=DEFAULT_BATCH_SIZE, step=1, label="Batch size", scale=1)
             timestamps = gr.Checkbox(label="Include word timestamps", scale=1)
+        model_file = gr.File(
+            label="Model file (.nemo)",
+            file_types=[NEMO_SUFFIX],
+            type="filepath",
+            height=MODEL_FILE_HEIGHT_PX,
+            visible=False,
+            elem_id="model-file",
+        )
+        demo_notice = gr.Markdown(DEMO_NOTICE, visible=default_model == DEMO_MODEL, elem_id="demo-notice")
+        saved_model = gr.BrowserState(None, storage_key=MODEL_STORAGE_KEY)
 
         with gr.Tabs():
             with gr.Tab("One file", elem_id="single-tab"):
@@ -362,6 +498,12 @@ def build_demo(
                             label="Downloads (zip first)", file_count="multiple", elem_id="batch-downloads"
                         )
 
+        # Page-only events: never queued behind a transcription, and not part of the API.
+        page_only = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+        demo.load(restore_model, [saved_model, model], model, **page_only)
+        model.change(model_changed, model, [demo_notice, model_file, saved_model], **page_only)
+        model_file.upload(use_model_file, model_file, model, **page_only)
+
         settings = [model, batch_size, timestamps]
         one = run_one.click(
             transcribe,
@@ -397,15 +539,45 @@ def progress_reporter(progress: Callable[..., Any]) -> Callable[[Progress], None
 # --- Command line -----------------------------------------------------------------------------------------------------
 
 
+def file_size(value: str) -> int:
+    """argparse type: a size such as ``2GB`` (see :func:`parse_file_size`)."""
+    try:
+        return parse_file_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a number of seconds above 0."""
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The app's command-line parser."""
     parser = argparse.ArgumentParser(description="Serve the transcription page in your browser.")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this PC)")
     parser.add_argument("--port", type=int, help="port to listen on (default: 7860, or the next free one)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="model selected at start: a name or a .nemo path")
+    parser.add_argument(
+        "--model",
+        help=f"model selected at start: a name or a .nemo path (default: {DEFAULT_MODEL} when installed, else an "
+        f"installed model, else the built-in demo model)",
+    )
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (needs internet)")
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument(
+        "--timeout", type=positive_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
+    )
+    parser.add_argument(
+        "--max-file-size",
+        type=file_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="SIZE",
+        help="largest upload, e.g. 500MB or 4GB (default: 2GB)",
+    )
     return parser
 
 
@@ -415,16 +587,21 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int | None = None,
     share: bool = False,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     block: bool = True,
     quiet: bool = False,
 ) -> str:
     """Put ``demo`` behind the queue and serve it.
+
+    Every setting that matters for safety is passed explicitly, so Gradio's environment variables
+    (``GRADIO_SERVER_NAME``, ``GRADIO_SHARE``, ``GRADIO_SSR_MODE``, ``GRADIO_RUN_HISTORY``) cannot change it.
 
     Args:
         demo: The page from :func:`build_demo`.
         host: Address to listen on.
         port: Port to listen on; ``None`` takes 7860 or the next free port.
         share: Also publish a public link through Gradio's share servers.
+        max_file_size: Largest upload in bytes; larger ones are refused with a message saying so.
         block: Serve until interrupted; with ``False`` return at once and serve from a background thread (tests).
         quiet: Print nothing about the server.
 
@@ -433,7 +610,15 @@ def serve(
     """
     demo.queue(default_concurrency_limit=TRANSCRIBE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     _, local_url, _ = demo.launch(
-        server_name=host, server_port=port, share=share, prevent_thread_lock=not block, quiet=quiet
+        server_name=host,
+        server_port=port,
+        share=share,
+        max_file_size=max_file_size,
+        # Gradio's run history keeps every transcript in the browser and offers to copy it to a cloud bucket.
+        run_history=False,
+        ssr_mode=False,
+        prevent_thread_lock=not block,
+        quiet=quiet,
     )
     return local_url
 
@@ -444,8 +629,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's start-up self-checks, one line per request
     redirect_temp(args.temp_dir)  # before Gradio and NeMo are imported: both pick their temporary folder then
-    demo = build_demo(engine=Engine(device=args.device), default_model=args.model)
-    serve(demo, host=args.host, port=args.port, share=args.share)
+    model = args.model or models.default_model()
+    if model == DEMO_MODEL:
+        logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
+    demo = build_demo(engine=Engine(device=args.device), default_model=model, timeout=args.timeout)
+    serve(demo, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size)
 
 
 if __name__ == "__main__":

@@ -51,16 +51,17 @@ def engine():
 def launch_app():
     """Serve the app from a background thread: ``launch(engine=..., model=...)`` returns its local URL.
 
+    ``timeout`` goes to :func:`~transcribe_ui.build_demo`, ``max_file_size`` to :func:`~transcribe_ui.serve`.
     Every app launched through it is closed at the end of the test module.
     """
-    from transcribe_ui import build_demo, serve
+    from transcribe_ui import DEFAULT_MAX_FILE_SIZE, build_demo, serve
 
     demos = []
 
-    def launch(*, engine, model: str) -> str:
-        demo = build_demo(engine=engine, default_model=model)
+    def launch(*, engine, model: str, timeout: float | None = None, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> str:
+        demo = build_demo(engine=engine, default_model=model, timeout=timeout)
         demos.append(demo)
-        return serve(demo, block=False, quiet=True)
+        return serve(demo, max_file_size=max_file_size, block=False, quiet=True)
 
     yield launch
     for demo in demos:

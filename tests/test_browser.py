@@ -7,13 +7,16 @@ Every wait is on page state (Playwright's retrying ``expect``), never a sleep. A
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from transcriber import models
 from transcriber.engine import Engine
+from transcriber.models import DEFAULT_MODEL
 from transcriber.types import SAMPLE_RATE
 
 pytestmark = pytest.mark.browser
@@ -50,7 +53,17 @@ def clips(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(launch_app, tiny_rnnt):
+def model_setup(tmp_path_factory, tiny_rnnt):
+    """No installed models, and a built-in demo model (the tiny RNNT model stands in for it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(models.MODEL_DIR_ENV, str(tmp_path_factory.mktemp("no-models")))
+        patch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path_factory.mktemp("empty-hf-cache")))
+        patch.setattr(models, "DEMO_MODEL_PATH", Path(tiny_rnnt))
+        yield
+
+
+@pytest.fixture(scope="module")
+def app_url(model_setup, launch_app, tiny_rnnt):
     return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt)
 
 
@@ -68,18 +81,19 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, app_url, request):
-    """Open the app's page in a new browser session (its own cookies and Gradio session) per call.
+    """Open the app's page (or the one at ``url``) in a new browser session (its own cookies, storage and Gradio
+    session) per call.
 
     If the test fails, each page opened is saved as a screenshot in test-artifacts/.
     """
     contexts = []
 
-    def open_page():
+    def open_page(url: str | None = None):
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         context.route(NOT_LOCAL, lambda route: route.abort())  # the app must work offline
         contexts.append(context)
         page = context.new_page()
-        page.goto(app_url)
+        page.goto(url or app_url)
         return page
 
     yield open_page
@@ -178,3 +192,121 @@ def test_two_sessions_at_once_each_get_their_own_result(open_page, clips):
     )
     expect(alice.locator("#single-downloads a[download='speech.txt']")).to_be_visible()
     expect(bob.locator("#single-downloads a[download='short.txt']")).to_be_visible()
+
+
+# --- The model dropdown -----------------------------------------------------------------------------------------------
+
+
+def model_box(page):
+    return page.get_by_role("combobox", name="Model")
+
+
+def choose_model(page, label_start: str) -> None:
+    """Open the model dropdown and pick the entry whose label starts with ``label_start``."""
+    model_box(page).click()
+    # Playwright hands the pattern to JavaScript between slashes, so a slash in it must be escaped.
+    pattern = re.compile("^" + re.escape(label_start).replace("/", r"\/"))
+    page.get_by_role("option", name=pattern).click()
+
+
+def test_the_model_list_shows_installed_models_then_downloadable_ones_then_browse(page):
+    from playwright.sync_api import expect
+
+    model_box(page).click()
+    options = page.get_by_role("option")
+    expect(options.first).to_contain_text("tiny-rnnt.nemo")  # the model the app was started with
+    expect(options.nth(1)).to_contain_text("demo-en-commands — built-in demo")
+    expect(options.nth(2)).to_contain_text(
+        f"{DEFAULT_MODEL} — not installed: python setup_local_models.py --download {DEFAULT_MODEL}"
+    )
+    expect(options.last).to_have_accessible_name("Browse for a .nemo file…")
+
+
+def test_the_demo_notice_shows_only_while_the_demo_model_is_chosen(page, tiny_rnnt):
+    from playwright.sync_api import expect
+
+    notice = page.locator("#demo-notice")
+    expect(notice).to_be_hidden()
+    choose_model(page, "demo-en-commands")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("English digits (zero to nine)")
+    expect(notice).to_contain_text("yes, no, stop, go")
+    expect(notice).to_contain_text(f"python setup_local_models.py --download {DEFAULT_MODEL}")
+    choose_model(page, tiny_rnnt)
+    expect(notice).to_be_hidden()
+
+
+def test_the_chosen_model_is_remembered_after_a_reload(page):
+    from playwright.sync_api import expect
+
+    expect(model_box(page)).to_have_value(re.compile(r"tiny-rnnt\.nemo$"))
+    choose_model(page, "demo-en-commands")
+    expect(page.locator("#demo-notice")).to_be_visible()
+    page.reload()
+    expect(model_box(page)).to_have_value(re.compile("^demo-en-commands"))
+    expect(page.locator("#demo-notice")).to_be_visible()
+
+
+def test_a_model_file_chosen_with_browse_is_used(page, clips, tmp_path, tiny_rnnt):
+    from playwright.sync_api import expect
+
+    mine = shutil.copy(tiny_rnnt, tmp_path / "my-model.nemo")
+    file_box = page.locator("#model-file")
+    expect(file_box).to_be_hidden()
+    choose_model(page, "Browse for a .nemo file")
+    expect(file_box).to_be_visible()
+    file_box.locator("input[type=file]").set_input_files(mine)
+    expect(model_box(page)).to_have_value("my-model.nemo (uploaded)")
+    expect(file_box).to_be_hidden()
+    transcribe_one(page, clips["short"])
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value(
+        re.compile(r"^nine( nine)+$"), timeout=RESULT_TIMEOUT_MS
+    )
+
+
+def test_a_model_that_is_not_installed_says_how_to_install_it(page, clips, monkeypatch):
+    from nemo.collections.asr.models import ASRModel
+    from playwright.sync_api import expect
+
+    def offline(cls, name, **kwargs):
+        raise OSError(f"cannot reach huggingface.co to fetch {name}")
+
+    monkeypatch.setattr(ASRModel, "from_pretrained", classmethod(offline))
+    choose_model(page, "nvidia/parakeet-ctc-0.6b")
+    transcribe_one(page, clips["short"])
+    message = page.get_by_text("Model nvidia/parakeet-ctc-0.6b is not installed and could not be downloaded")
+    expect(message).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(page.get_by_text("python setup_local_models.py --download nvidia/parakeet-ctc-0.6b").last).to_be_visible()
+
+
+def test_a_typed_model_that_is_not_a_nemo_file_is_refused(page, clips):
+    from playwright.sync_api import expect
+
+    box = model_box(page)
+    box.fill("../../secret.txt")
+    box.press("Enter")
+    transcribe_one(page, clips["short"])
+    expect(page.get_by_text("'../../secret.txt' is not a model this app offers")).to_be_visible(
+        timeout=RESULT_TIMEOUT_MS
+    )
+
+
+# --- Upload size cap --------------------------------------------------------------------------------------------------
+
+CAP_BYTES = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def capped_url(model_setup, launch_app, tiny_rnnt):
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, max_file_size=CAP_BYTES)
+
+
+def test_a_file_over_the_upload_cap_is_refused_with_its_name(open_page, capped_url, clips, tmp_path):
+    from playwright.sync_api import expect
+
+    big = tmp_path / "long lecture.wav"
+    sf.write(big, np.zeros(4 * SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)  # 256 KB
+    page = open_page(capped_url)
+    page.get_by_role("tab", name="Several files").click()
+    batch_tab(page).locator("#batch-files input[type=file]").set_input_files([str(big), clips["short"]])
+    expect(page.get_by_text('exceed the maximum allowed size of 64.0 Kb: "long lecture.wav"')).to_be_visible()

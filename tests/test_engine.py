@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from transcriber.engine import Engine, load_nemo_model
+from model_doubles import stalling_engine
+from transcriber.engine import Engine
 from transcriber.errors import (
     ModelLoadError,
     ModelNotAvailableError,
@@ -182,32 +183,6 @@ def test_cancel_stops_a_long_file_between_windows(engine, tiny_rnnt, tmp_path):
     (after,) = engine.transcribe_files([write_wav(tmp_path / "short.wav", 1.0)], model=tiny_rnnt,
                                        options=TranscribeOptions(timeout=5))
     assert after.ok, after.error
-
-
-class StallingModel:
-    """A real tiny model whose ``transcribe`` hangs until released, like a stuck GPU driver or a deadlock."""
-
-    def __init__(self, model, release: threading.Event):
-        self._model = model
-        self._release = release
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def transcribe(self, audio, **kwargs):
-        self._release.wait(30)
-        return self._model.transcribe(audio, **kwargs)
-
-
-def stalling_engine(release: threading.Event, stall_first: int = 1) -> Engine:
-    loads = []
-
-    def loader(source, device):
-        model = load_nemo_model(source, device)
-        loads.append(model)
-        return StallingModel(model, release) if len(loads) <= stall_first else model
-
-    return Engine(device="cpu", loader=loader)
 
 
 def test_a_stuck_job_ends_with_a_clear_error_and_the_next_one_works(tiny_rnnt, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -20,16 +21,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from model_doubles import stalling_engine
 from transcribe_ui import (
+    BROWSE_CHOICE,
     CancelFlags,
+    ModelRefusedError,
     OutputFolders,
     RequestFolder,
     build_parser,
+    check_model_choice,
     model_choices,
     status_rows,
 )
-from transcriber.engine import Engine, load_nemo_model
-from transcriber.models import DEFAULT_MODEL, KNOWN_MODELS, model_file_name
+from transcriber import models
+from transcriber.engine import Engine
+from transcriber.models import DEFAULT_MODEL, DEMO_MODEL, KNOWN_MODELS, model_file_name
 from transcriber.types import SAMPLE_RATE, FileResult, Transcript, Word
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +62,19 @@ def write_not_audio(path: Path) -> str:
 
 def test_flags_default_to_a_private_local_server():
     args = build_parser().parse_args([])
-    assert (args.host, args.port, args.model, args.share) == ("127.0.0.1", None, DEFAULT_MODEL, False)
-    assert args.temp_dir is None and args.device is None
+    assert (args.host, args.port, args.share) == ("127.0.0.1", None, False)
+    assert args.model is None  # main() then picks models.default_model()
+    assert args.temp_dir is None and args.device is None and args.timeout is None
+    assert args.max_file_size == 2 * 1024**3
+
+
+def test_timeout_and_upload_cap_flags():
+    args = build_parser().parse_args(["--timeout", "90", "--max-file-size", "500MB"])
+    assert args.timeout == 90.0 and args.max_file_size == 500 * 1024**2
+    assert build_parser().parse_args(["--max-file-size", "1048576"]).max_file_size == 1048576
+    for bad in (["--timeout", "0"], ["--max-file-size", "lots"], ["--max-file-size", "2 parsecs"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(bad)
 
 
 def test_importing_the_app_loads_neither_gradio_nor_nemo():
@@ -75,13 +92,34 @@ def redirect(folder):
     return real_redirect(folder)
 ui.redirect_temp = redirect
 ui.serve = lambda demo, **options: print("serve", type(demo).__name__, options, os.environ["GRADIO_TEMP_DIR"])
-ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000"])
+ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000", "--max-file-size", "1GB"])
 """
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "imported before the redirect: []" in run.stdout
-    options = "{'host': '127.0.0.1', 'port': 7000, 'share': False}"
+    options = "{'host': '127.0.0.1', 'port': 7000, 'share': False, 'max_file_size': 1073741824}"
     assert f"serve Blocks {options} {tmp_path / 'gradio'}" in run.stdout
+
+
+@pytest.mark.parametrize("demo_present", [True, False], ids=["demo model present", "no demo model"])
+def test_main_starts_with_the_default_model_and_passes_the_time_limit_on(tmp_path, demo_present):
+    code = """
+import pathlib, sys, transcribe_ui as ui
+from transcriber import models
+models.DEMO_MODEL_PATH = pathlib.Path(sys.argv[1])
+ui.build_demo = lambda **options: print("build", options["default_model"], options["timeout"])
+ui.serve = lambda demo, **options: None
+ui.main(["--timeout", "30"])
+"""
+    demo_file = tmp_path / "demo.nemo"
+    if demo_present:
+        demo_file.write_bytes(b"x")
+    environment = {**os.environ, "TRANSCRIBER_MODEL_DIR": str(tmp_path / "models"), "HF_HUB_CACHE": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(demo_file)], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == f"build {DEMO_MODEL if demo_present else DEFAULT_MODEL} 30.0\n"
 
 
 def test_a_request_folder_never_reuses_a_name(tmp_path):
@@ -111,17 +149,61 @@ def test_stop_only_cancels_its_own_session():
     assert flags.cancel("alice") == 0  # finished requests are forgotten
 
 
-def test_model_choices_offer_known_models_and_the_default_first(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
-    custom = tmp_path / "mine.nemo"
-    custom.write_bytes(b"")
+@pytest.fixture
+def model_folder(tmp_path, monkeypatch):
+    """An empty model folder, an empty Hugging Face cache, and no built-in demo model."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(folder))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(models, "DEMO_MODEL_PATH", tmp_path / "no-demo.nemo")
+    return folder
+
+
+def test_model_choices_list_installed_models_then_downloadable_ones_then_browse(model_folder, tmp_path, monkeypatch):
+    (model_folder / model_file_name(DEFAULT_MODEL)).write_bytes(b"x")  # installed by hand
+    dummy = tmp_path / "mine.nemo"
+    dummy.write_bytes(b"x")
+    models.install_file(dummy, "team/meeting-model")  # installed through the manifest
+    loose = model_folder / "loose.nemo"
+    loose.write_bytes(b"x")
+    monkeypatch.setattr(models, "DEMO_MODEL_PATH", dummy)
+
+    choices = model_choices()
+    values = [value for _, value in choices]
+    labels = dict((value, label) for label, value in choices)
+    not_installed = [info.name for info in KNOWN_MODELS if info.name != DEFAULT_MODEL]
+    assert values == [DEFAULT_MODEL, "team/meeting-model", str(loose), DEMO_MODEL, *not_installed, BROWSE_CHOICE]
+    assert "not installed" not in labels[DEFAULT_MODEL]
+    for name in not_installed:
+        assert labels[name].endswith(f"— not installed: python setup_local_models.py --download {name}")
+    assert "demo" in labels[DEMO_MODEL]
+    assert labels[BROWSE_CHOICE] == "Browse for a .nemo file…"
+
+
+def test_model_choices_offer_a_named_model_first_once(model_folder):
     values = [value for _, value in model_choices("/models/tiny.nemo")]
-    assert values[0] == "/models/tiny.nemo"
-    assert set(values) == {"/models/tiny.nemo", str(custom), *(info.name for info in KNOWN_MODELS)}
-    (tmp_path / model_file_name(DEFAULT_MODEL)).write_bytes(b"")  # an installed model is listed once, by name
-    choices = model_choices(DEFAULT_MODEL)
-    assert [value for _, value in choices].count(DEFAULT_MODEL) == 1
-    assert dict((value, label) for label, value in choices)[DEFAULT_MODEL].endswith("; installed)")
+    assert values[0] == "/models/tiny.nemo" and values.count("/models/tiny.nemo") == 1
+    assert DEMO_MODEL not in values  # its file is not there
+    assert [value for _, value in model_choices(DEFAULT_MODEL)].count(DEFAULT_MODEL) == 1
+
+
+def test_a_damaged_manifest_does_not_keep_the_page_from_opening(model_folder):
+    (model_folder / "manifest.json").write_text("{not json")
+    assert [value for _, value in model_choices()][-1] == BROWSE_CHOICE
+
+
+def test_only_offered_models_and_nemo_paths_are_accepted(model_folder):
+    for name in (DEFAULT_MODEL, DEMO_MODEL, "/any/where/model.nemo", "../relative/Model.NEMO", " padded.nemo "):
+        assert check_model_choice(name) == name.strip()
+    assert check_model_choice("team/started-with", trusted={"team/started-with"}) == "team/started-with"
+    for name in ("/etc/passwd", "../../secret.txt", "someone/unknown-model", "C:\\Windows\\win.ini"):
+        with pytest.raises(ModelRefusedError, match="not a model this app offers"):
+            check_model_choice(name)
+    with pytest.raises(ModelRefusedError, match="Choose a model first"):
+        check_model_choice("  ")
+    with pytest.raises(ModelRefusedError, match="Choose a .nemo file first"):
+        check_model_choice(BROWSE_CHOICE)
 
 
 def test_status_rows_show_errors_in_their_row():
@@ -155,10 +237,10 @@ def app(launch_app, tiny_rnnt):
 
 
 @pytest.fixture
-def client(app):
+def client(app, tmp_path):
     from gradio_client import Client
 
-    return Client(app[0], verbose=False)
+    return Client(app[0], verbose=False, download_files=str(tmp_path))
 
 
 def file_arg(path: str):
@@ -340,31 +422,13 @@ def test_a_ten_second_clip_within_a_minute_with_progress_and_a_clean_log(
     assert not CONFIG_TROUBLE.search(log), CONFIG_TROUBLE.search(log)
 
 
-class StallingModel:
-    """A real tiny model whose ``transcribe`` signals that it started, then hangs until released."""
-
-    def __init__(self, model, started: threading.Event, release: threading.Event):
-        self._model, self._started, self._release = model, started, release
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    def transcribe(self, audio, **kwargs):
-        self._started.set()
-        self._release.wait(30)
-        return self._model.transcribe(audio, **kwargs)
-
-
 @pytest.mark.integration
 def test_stop_ends_the_running_job_within_seconds(launch_app, tiny_rnnt, clips):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
     started, release = threading.Event(), threading.Event()
-    engine = Engine(
-        device="cpu", loader=lambda source, device: StallingModel(load_nemo_model(source, device), started, release)
-    )
-    url = launch_app(engine=engine, model=tiny_rnnt)
+    url = launch_app(engine=stalling_engine(release, started=started), model=tiny_rnnt)
     client = Client(url, verbose=False)
     try:
         job = client.submit(file_arg(clips["one"]), api_name="/transcribe")

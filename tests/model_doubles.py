@@ -1,0 +1,48 @@
+"""Test doubles around real tiny NeMo models, shared by the engine, UI and hardening tests."""
+
+from __future__ import annotations
+
+import threading
+
+from transcriber.engine import Engine, load_nemo_model
+
+STALL_LIMIT_S = 30.0
+"""A stalled call goes on after this long even if never released, so a failing test cannot hang the run."""
+
+
+class StallingModel:
+    """A real tiny model whose ``transcribe`` hangs until released, like a stuck GPU driver or a deadlock.
+
+    Args:
+        model: The real model; every attribute but ``transcribe`` is the real model's.
+        release: Set it to let stalled calls go on.
+        started: Set when a call to ``transcribe`` begins (optional).
+    """
+
+    def __init__(self, model, release: threading.Event, started: threading.Event | None = None):
+        self._model = model
+        self._release = release
+        self._started = started
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def transcribe(self, audio, **kwargs):
+        if self._started is not None:
+            self._started.set()
+        self._release.wait(STALL_LIMIT_S)
+        return self._model.transcribe(audio, **kwargs)
+
+
+def stalling_engine(
+    release: threading.Event, stall_first: int = 1, *, started: threading.Event | None = None
+) -> Engine:
+    """A CPU engine whose first ``stall_first`` model loads give a :class:`StallingModel`; later loads are real."""
+    loads = []
+
+    def loader(source, device):
+        model = load_nemo_model(source, device)
+        loads.append(model)
+        return StallingModel(model, release, started) if len(loads) <= stall_first else model
+
+    return Engine(device="cpu", loader=loader)
