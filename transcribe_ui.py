@@ -531,7 +531,10 @@ def progress_reporter(progress: Callable[..., Any]) -> Callable[[Progress], None
     """Adapt a ``gr.Progress`` to the engine's progress callback."""
 
     def report(update: Progress) -> None:
-        progress((update.done, update.total), desc=update.description, unit="files")
+        if float(update.done).is_integer():
+            progress((int(update.done), update.total), desc=update.description, unit="files")
+        else:  # part-way through a long file: a fraction, since "2.5/4 files" reads oddly
+            progress(update.done / update.total, desc=update.description)
 
     return report
 

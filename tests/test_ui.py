@@ -440,3 +440,15 @@ def test_stop_ends_the_running_job_within_seconds(launch_app, tiny_rnnt, clips):
         assert time.monotonic() - stop_pressed < STOP_LIMIT_S
     finally:
         release.set()
+
+
+def test_progress_shows_whole_files_as_counts_and_parts_of_a_long_file_as_a_fraction():
+    from transcribe_ui import progress_reporter
+    from transcriber.types import Progress
+
+    calls = []
+    report = progress_reporter(lambda *args, **kwargs: calls.append((args, kwargs)))
+    report(Progress(1, 4, "Transcribing b.wav"))
+    report(Progress(2.5, 4, "Transcribing c.wav (part 2 of 4)"))
+    assert calls[0] == (((1, 4),), {"desc": "Transcribing b.wav", "unit": "files"})
+    assert calls[1] == ((0.625,), {"desc": "Transcribing c.wav (part 2 of 4)"})
