@@ -11,11 +11,13 @@ built on it. Both sides resample with soxr "HQ". Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -70,18 +72,29 @@ def decode_only(path: Path) -> None:
                 pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of each test file")
-    parser.add_argument("--repeats", type=int, default=7, help="runs per file and loader; the best is reported")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class DecodeTiming:
+    """Best seconds per loader for one format, and how alike the two loaders' outputs are."""
 
+    format: str
+    ours_s: float
+    librosa_s: float
+    decode_only_s: float
+    correlation: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster than librosa load_audio is."""
+        return self.librosa_s / self.ours_s
+
+
+def measure(*, seconds: float = 60.0, repeats: int = 7) -> list[DecodeTiming]:
+    """Time both loaders (and the bare decoder) on a WAV, a FLAC and an MP3 of ``seconds``."""
     import librosa  # imported here so that `--help` stays fast
 
-    signal = make_signal(args.seconds)
+    signal = make_signal(seconds)
+    timings = []
     with tempfile.TemporaryDirectory() as folder:
-        print(f"{args.seconds:.0f} s of {SOURCE_RATE} Hz stereo -> {SAMPLE_RATE} Hz mono, best of {args.repeats}")
-        print(f"{'format':<8}{'ours (s)':>10}{'librosa (s)':>13}{'ratio':>8}{'decode only (s)':>17}")
         for suffix in FORMATS:
             path = write_samples(Path(folder) / f"bench{suffix}", signal, SOURCE_RATE)
             ours = load_audio(path).samples
@@ -91,19 +104,33 @@ def main() -> None:
             # Same length, same signal: the comparison is only fair if both did the same work.
             assert abs(len(ours) - len(theirs)) <= SAMPLE_RATE // 100, (len(ours), len(theirs))
             overlap = min(len(ours), len(theirs))
-            correlation = np.corrcoef(ours[:overlap], theirs[:overlap])[0, 1]
+            correlation = float(np.corrcoef(ours[:overlap], theirs[:overlap])[0, 1])
             ours_s, theirs_s, floor_s = best_times(
                 [
                     lambda: load_audio(path),
                     lambda: librosa.load(path, sr=SAMPLE_RATE, mono=True),
                     lambda: decode_only(path),
                 ],
-                args.repeats,
+                repeats,
             )
-            print(
-                f"{suffix[1:]:<8}{ours_s:>10.4f}{theirs_s:>13.4f}{theirs_s / ours_s:>7.2f}x{floor_s:>17.4f}"
-                f"   (r={correlation:.4f})"
-            )
+            timings.append(DecodeTiming(suffix[1:], ours_s, theirs_s, floor_s, correlation))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each test file")
+    parser.add_argument("--repeats", type=int, default=7, help="runs per file and loader; the best is reported")
+    args = parser.parse_args()
+
+    print(f"{args.seconds:.0f} s of {SOURCE_RATE} Hz stereo -> {SAMPLE_RATE} Hz mono, best of {args.repeats}")
+    print(f"{'format':<8}{'ours (s)':>10}{'librosa (s)':>13}{'ratio':>8}{'decode only (s)':>17}")
+    for t in measure(seconds=args.seconds, repeats=args.repeats):
+        print(
+            f"{t.format:<8}{t.ours_s:>10.4f}{t.librosa_s:>13.4f}{t.speedup:>7.2f}x{t.decode_only_s:>17.4f}"
+            f"   (r={t.correlation:.4f})"
+        )
+    print(f"({os.getloadavg()[0]:.2f} load average, 1 min)")
 
 
 if __name__ == "__main__":
