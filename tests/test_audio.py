@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis.extra.numpy import arrays
 
 import audio_fixtures as fx
-from transcriber.audio import audio_from_array, load_audio
+from transcriber.audio import AudioReader, audio_from_array, load_audio
 from transcriber.errors import (
     AudioDecodeError,
     AudioError,
@@ -503,3 +503,40 @@ def test_empty_array_is_empty_audio(empty: np.ndarray) -> None:
 def test_arrays_that_are_not_samples_are_rejected(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         audio_from_array(bad, SAMPLE_RATE)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3", ".ogg", ".m4a"])
+def test_a_reader_gives_the_samples_of_load_audio_a_stretch_at_a_time(tmp_path: Path, suffix: str) -> None:
+    path = fx.write_tone(tmp_path / f"tone{suffix}", seconds=5.0, channels=2)
+    whole = load_audio(path).samples
+
+    stretches = []
+    with AudioReader(path) as reader:
+        for size in [1, 777, 16_000, 3, 40_000] * 10:
+            stretch = reader.read(size)
+            stretches.append(stretch)
+            if len(stretch) < size:  # only at the end, and nothing after it
+                assert len(reader.read(size)) == 0
+                break
+        estimate = reader.estimated_duration
+        position = reader.position
+
+    np.testing.assert_array_equal(np.concatenate(stretches), whole)
+    assert position == len(whole)
+    assert estimate == pytest.approx(5.0, abs=0.1)
+
+
+def test_a_reader_names_a_missing_file_at_once(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileNotFoundError, match="missing.wav"):
+        AudioReader(tmp_path / "missing.wav")
+
+
+def test_a_reader_raises_for_bad_samples_when_it_reaches_them(tmp_path: Path) -> None:
+    samples = fx.tone(seconds=10.0, sample_rate=16_000)
+    samples[round(9.5 * 16_000)] = np.nan
+    path = fx.write_samples(tmp_path / "late nan.wav", samples, 16_000, subtype="FLOAT")
+
+    with AudioReader(path) as reader:
+        assert len(reader.read(4 * SAMPLE_RATE)) == 4 * SAMPLE_RATE
+        with pytest.raises(InvalidSamplesError, match="late nan.wav"):
+            reader.read(6 * SAMPLE_RATE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -158,6 +159,33 @@ def test_ten_minute_file_is_stitched_without_lost_or_doubled_words(engine, tiny_
     parts = [p.description for p in seen if "part" in p.description]
     assert parts[0] == "Transcribing long.wav (part 1 of 11)" and len(parts) > 1
     assert all(0 <= p.done <= 1 for p in seen)
+
+
+def test_a_long_file_is_transcribed_while_it_is_decoded_so_memory_stays_flat(engine, tiny_rnnt, tmp_path, monkeypatch):
+    import transcriber.engine as engine_module
+
+    # Two 60 s windows per transcribe() call (the default is about ten): the same code path, at a test's scale.
+    monkeypatch.setattr(engine_module, "CALL_MAX_AUDIO_S", 120.0)
+    options = TranscribeOptions(timestamps=True, batch_size=2)
+    short, long = write_wav(tmp_path / "five minutes.wav", 300.0), write_wav(tmp_path / "ten minutes.wav", 600.0)
+    engine.transcribe_files([short], model=tiny_rnnt, options=options)  # warm-up: NeMo's one-off allocations
+
+    peaks = {}
+    for path in (short, long):
+        tracemalloc.start()  # NumPy's allocations are traced: decoded audio, windows, energy tracks
+        (result,) = engine.transcribe_files([path], model=tiny_rnnt, options=options)
+        peaks[path] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert result.ok, result.error
+    decoded_ten_minutes = 600 * SAMPLE_RATE * 4
+    assert peaks[long] < 0.8 * decoded_ten_minutes  # the whole recording was never in memory at once
+    assert peaks[long] < 1.2 * peaks[short]  # twice the audio, about the same memory
+
+    # Decoding as it goes gives exactly what transcribing the whole decoded recording gives.
+    in_memory = AudioData(sf.read(long, dtype="float32")[0], SAMPLE_RATE, long)
+    (streamed,), (whole,) = (engine.transcribe_files([item], model=tiny_rnnt, options=options) for item in (long, in_memory))
+    assert streamed.transcript == whole.transcript
+    assert len(streamed.transcript.words) == pytest.approx(600.0 / FRAME_S, abs=1)
 
 
 def test_long_audio_without_timestamps_gives_text_only(engine, tiny_rnnt, tmp_path):

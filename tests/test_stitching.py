@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from transcriber.engine import LONG_AUDIO_S, OVERLAP_S, WINDOW_S, segments_from_words, split_windows, stitch_words
+from transcriber.engine import (
+    LONG_AUDIO_S,
+    OVERLAP_S,
+    WINDOW_S,
+    segments_from_words,
+    split_windows,
+    stitch_words,
+    stream_windows,
+    window_count,
+)
 from transcriber.types import AudioData, Word
 
 
@@ -22,6 +31,30 @@ def test_long_audio_windows_overlap_and_cover_everything():
     last_offset, last = windows[-1]
     assert last.samples[-1] == audio.samples[-1] and last_offset + last.duration == pytest.approx(200.0)
     assert np.shares_memory(windows[1][1].samples, audio.samples)  # views, not copies
+
+
+@pytest.mark.parametrize("seconds", [75.5, 116.0, 116.0 + 1 / 16000, 200.0, 600.0, 601.3])
+@pytest.mark.parametrize("read_size", [1000, 16000 * 7 + 3])
+def test_windows_taken_from_a_stream_are_the_windows_of_the_whole(seconds, read_size):
+    samples = np.arange(round(seconds * 16000), dtype=np.float32)
+    position = 0
+
+    def read(count):  # hands out at most read_size samples per call
+        nonlocal position
+        pieces = []
+        while count > 0 and position < len(samples):
+            size = min(count, read_size, len(samples) - position)
+            pieces.append(samples[position : position + size])
+            position += size
+            count -= size
+        return np.concatenate(pieces) if pieces else samples[:0]
+
+    streamed = list(stream_windows(read, 16000, "stream"))
+    whole = split_windows(AudioData(samples, 16000))
+    assert [offset for offset, _ in streamed] == [offset for offset, _ in whole]
+    for (_, a), (_, b) in zip(streamed, whole):
+        np.testing.assert_array_equal(a.samples, b.samples)
+    assert window_count(seconds) == len(whole)
 
 
 def words(*spec):

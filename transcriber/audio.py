@@ -10,6 +10,9 @@ every full buffer goes through a ``soxr.ResampleStream``. So apart from the 16 k
 source-rate audio is held at once, never the whole file at its own rate and channel count. Resampling in blocks
 takes the same time as one ``soxr.resample`` call at the end (measured: within 10%, a little faster on long files),
 so the choice is made on memory. The quality is soxr's "HQ", the same as ``librosa.load``'s default.
+
+:class:`AudioReader` hands the 16 kHz result out as it is decoded, so a long recording never has to be in memory
+whole; :func:`load_audio` reads it all.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -56,6 +59,9 @@ them (MP3 included) and print its parser's complaints on stderr."""
 MAGIC_BYTES = 4
 """How many leading bytes of a file are compared with SOUNDFILE_MAGIC."""
 
+READ_ALL_CHUNK = 1 << 22
+"""Samples per step of :meth:`AudioReader.read_all` (about 4 minutes at 16 kHz)."""
+
 NOT_MEDIA_DEMUXERS = frozenset({"image2", "tty"})
 """FFmpeg demuxers that open still images and text files (shown as ANSI art) as a one-frame video; a file opened by
 one of these, or by a ``*_pipe`` image demuxer, is not a video that lacks audio but not media at all."""
@@ -74,6 +80,7 @@ _SAMPLE_FORMATS = {
     **{name + "p": (dtype, True) for name, dtype in _SAMPLE_DTYPES.items()},
 }
 """(NumPy dtype, is planar) of each FFmpeg sample format name."""
+_EMPTY = np.empty(0, dtype=np.float32)
 
 
 def load_audio(path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE) -> AudioData:
@@ -97,14 +104,101 @@ def load_audio(path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE) 
         AudioError: The file exists but cannot be opened, for example for lack of permission.
         ValueError: ``sample_rate`` is not positive.
     """
-    _check_rate(sample_rate)
-    source = os.fspath(path)
-    samples = None
-    if _inspect_file(source).startswith(SOUNDFILE_MAGIC):
-        samples = _read_with_soundfile(source, sample_rate)
-    if samples is None:
-        samples = _read_with_pyav(source, sample_rate)
-    return _audio_data(samples, sample_rate, source)
+    with AudioReader(path, sample_rate=sample_rate) as reader:
+        return _audio_data(reader.read_all(), sample_rate, reader.source)
+
+
+class AudioReader:
+    """A file's audio decoded while it is read: mono float32 at ``sample_rate``, a stretch at a time.
+
+    Only what has been decoded and not yet read is held (plus one block at the source rate), so a three-hour
+    recording can be transcribed a window at a time without the whole of it in memory. :func:`load_audio` is
+    ``read_all()`` of a reader: both give the same samples and raise the same errors, a reader when it reaches them.
+
+    Args:
+        path: An audio file, or a video file with an audio track.
+        sample_rate: Sample rate of the samples read, in Hz.
+
+    Raises:
+        AudioFileNotFoundError, EmptyFileError, AudioDecodeError, AudioError: At once, as :func:`load_audio` does,
+            when the path is missing, empty, a folder or unreadable. Decoding errors come from :meth:`read`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE) -> None:
+        _check_rate(sample_rate)
+        self.source = os.fspath(path)
+        self.sample_rate = sample_rate
+        self.estimated_duration: float | None = None
+        """Length in seconds that the file's header claims, once known (after the first read); may be wrong."""
+        self.position = 0
+        """Samples read so far."""
+        self._chunks = self._decode(_inspect_file(self.source).startswith(SOUNDFILE_MAGIC))
+        self._pending: list[np.ndarray] = []
+        self._pending_count = 0
+        self._ended = False
+
+    def read(self, count: int) -> np.ndarray:
+        """The next ``count`` samples; fewer only at the end of the audio, none after it.
+
+        Raises:
+            AudioDecodeError, NoAudioTrackError, InvalidSamplesError: As :func:`load_audio` does.
+        """
+        while self._pending_count < count and not self._ended:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._ended = True
+                break
+            self._pending.append(chunk)
+            self._pending_count += len(chunk)
+        joined = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending or [_EMPTY])
+        taken, rest = joined[:count], joined[count:]
+        self._pending = [rest] if len(rest) else []
+        self._pending_count = len(rest)
+        self.position += len(taken)
+        return taken
+
+    def read_all(self) -> np.ndarray:
+        """Every sample not read yet."""
+        chunks = []
+        while len(chunk := self.read(READ_ALL_CHUNK)):
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks or [_EMPTY])
+
+    def close(self) -> None:
+        """Close the file (also done by leaving a ``with`` block)."""
+        self._chunks.close()
+        self._ended = True
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _decode(self, try_soundfile: bool) -> Iterator[np.ndarray]:
+        # WAV and FLAC go to libsndfile first. A file it cannot open goes to PyAV; so does one it fails on part way,
+        # and PyAV then carries on from where libsndfile stopped (the samples already given are skipped).
+        given = 0
+        if try_soundfile:
+            try:
+                for chunk in _soundfile_chunks(self.source, self.sample_rate, self._set_estimate):
+                    given += len(chunk)
+                    yield chunk
+                if given:
+                    return
+            except _UseFFmpeg:
+                pass
+        skip = given
+        for chunk in _pyav_chunks(self.source, self.sample_rate, self._set_estimate):
+            if skip:
+                dropped = min(skip, len(chunk))
+                chunk, skip = chunk[dropped:], skip - dropped
+            if len(chunk):
+                yield chunk
+
+    def _set_estimate(self, seconds: float | None) -> None:
+        self.estimated_duration = seconds
 
 
 def audio_from_array(
@@ -195,12 +289,17 @@ class _MonoResampler:
             if self._filled == BLOCK_FRAMES:
                 self._flush_block(last=False)
 
+    def take(self) -> np.ndarray:
+        """Return the samples resampled since the last call, as one float32 array at the target rate."""
+        output, self._output = self._output, []
+        if len(output) == 1:
+            return output[0]
+        return np.concatenate(output) if output else _EMPTY
+
     def finish(self) -> np.ndarray:
-        """Return everything written so far as one float32 array at the target rate."""
+        """Flush the resampler's tail and return what :meth:`take` has not returned yet."""
         self._flush_block(last=True)
-        if len(self._output) == 1:
-            return self._output[0]
-        return np.concatenate(self._output) if self._output else np.empty(0, dtype=np.float32)
+        return self.take()
 
     def _start(self, rate: int) -> None:
         # A few streams change sample rate part way through; finish the old rate's tail before starting the new one.
@@ -279,36 +378,44 @@ def _audio_data(samples: np.ndarray, sample_rate: int, source: str) -> AudioData
     return AudioData(samples=samples, sample_rate=sample_rate, source=source)
 
 
-def _read_with_soundfile(path: str, target_rate: int) -> np.ndarray | None:
-    """Decode a WAV or FLAC file with libsndfile; return None to leave the file to PyAV.
+class _UseFFmpeg(Exception):
+    """libsndfile cannot read this file (or stopped part way); PyAV takes over."""
 
-    Files libsndfile cannot open, other formats, files it fails on part way and files it finds no samples in all go
-    to PyAV, which decides what the error is.
+
+def _soundfile_chunks(path: str, target_rate: int, estimate: Callable[[float | None], None]) -> Iterator[np.ndarray]:
+    """Decode a WAV or FLAC file with libsndfile, yielding resampled mono chunks.
+
+    Raises:
+        _UseFFmpeg: libsndfile cannot open the file, it is of another format, or it fails part way. Files it finds
+            no samples in yield nothing; PyAV then decides what the error is.
     """
     try:
         sound_file = sf.SoundFile(path)
     except (sf.SoundFileError, RuntimeError) as exc:
         logger.debug("%s: libsndfile cannot open it (%s); using FFmpeg", path, exc)
-        return None
+        raise _UseFFmpeg from exc
     with sound_file:
         if sound_file.format not in SOUNDFILE_FORMATS:
-            return None
+            raise _UseFFmpeg
+        estimate(sound_file.frames / sound_file.samplerate if sound_file.samplerate else None)
         mixer = _MonoResampler(target_rate, path)
-        try:
-            while True:
+        while True:
+            try:
                 block = sound_file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
-                if not len(block):
-                    break
-                mixer.write([block[:, index] for index in range(block.shape[1])], sound_file.samplerate)
-        except (sf.SoundFileError, RuntimeError) as exc:
-            logger.debug("%s: libsndfile failed part way (%s); using FFmpeg", path, exc)
-            return None
-    samples = mixer.finish()
-    return samples if len(samples) else None
+            except (sf.SoundFileError, RuntimeError) as exc:
+                logger.debug("%s: libsndfile failed part way (%s); using FFmpeg", path, exc)
+                raise _UseFFmpeg from exc
+            if not len(block):
+                break
+            mixer.write([block[:, index] for index in range(block.shape[1])], sound_file.samplerate)
+            if len(chunk := mixer.take()):
+                yield chunk
+        if len(chunk := mixer.finish()):
+            yield chunk
 
 
-def _read_with_pyav(path: str, target_rate: int) -> np.ndarray:
-    """Decode the first audio stream of any file FFmpeg can read.
+def _pyav_chunks(path: str, target_rate: int, estimate: Callable[[float | None], None]) -> Iterator[np.ndarray]:
+    """Decode the first audio stream of any file FFmpeg can read, yielding resampled mono chunks.
 
     Packets that fail to decode are skipped, and a file that ends early or breaks part way keeps the audio decoded up
     to there, as the ``ffmpeg`` command does. AudioDecodeError is raised only when no audio at all can be decoded.
@@ -323,6 +430,7 @@ def _read_with_pyav(path: str, target_rate: int) -> np.ndarray:
                 raise NoAudioTrackError(path)
             raise AudioDecodeError(path)
         stream = container.streams.audio[0]
+        estimate(_header_duration(container, stream))
         mixer = _MonoResampler(target_rate, path)
         decoded_samples = 0
         failures = 0
@@ -339,6 +447,8 @@ def _read_with_pyav(path: str, target_rate: int) -> np.ndarray:
                 for frame in frames:
                     mixer.write(_frame_channels(frame), frame.sample_rate)
                     decoded_samples += frame.samples
+                if len(chunk := mixer.take()):
+                    yield chunk
         except av.FFmpegError as exc:
             last_error = exc
             stopped_early = True
@@ -348,7 +458,17 @@ def _read_with_pyav(path: str, target_rate: int) -> np.ndarray:
         logger.warning("%s: skipped %d audio packets that could not be decoded", path, failures)
     if stopped_early:
         logger.warning("%s: reading stopped early (%s); keeping the audio decoded so far", path, last_error)
-    return mixer.finish()
+    if len(chunk := mixer.finish()):
+        yield chunk
+
+
+def _header_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    """The stream's length as its container states it, in seconds, or None when it does not say."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
 
 
 def _is_not_media(container: av.container.InputContainer) -> bool:

@@ -15,6 +15,8 @@ Three decisions shape it:
   one-hour file in one piece runs out of memory or takes hours; windows keep memory flat and time linear. The windows
   are stitched at word level: inside each overlap the cut goes into the widest pause between words, and each word is
   kept from the window whose side of the cut its centre lies on, so no word is doubled or lost at a seam.
+  A long file is decoded while it is transcribed, about :data:`CALL_MAX_AUDIO_S` of windows per ``transcribe()``
+  call, and only the words of the windows already done are kept: memory does not grow with the recording's length.
 * Every call runs in a worker thread that the caller watches. A job that passes its time bound, or that the user
   cancels, returns control at once with an error; a forward pre-hook on the encoder stops the worker at its next
   batch, and a model whose worker never comes back is dropped from the cache so the next job gets a fresh one.
@@ -23,10 +25,11 @@ Three decisions shape it:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -35,9 +38,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .alignment import refine_segments, refine_words
-from .audio import load_audio
+from .audio import AudioReader, load_audio
 from .errors import (
     AudioError,
+    EmptyAudioError,
     ModelLoadError,
     ModelNotAvailableError,
     TranscriberError,
@@ -62,8 +66,9 @@ POLL_S = 0.1
 """How often a waiting caller looks at the cancel flag."""
 GROUP_BATCHES = 8
 """Batches handed to one ``transcribe()`` call: each call has fixed set-up costs, so fewer calls are faster."""
-GROUP_MAX_AUDIO_S = 1200.0
-"""Audio decoded ahead of one ``transcribe()`` call, which bounds the memory held by decoded files."""
+CALL_MAX_AUDIO_S = 600.0
+"""Audio handed to one ``transcribe()`` call, rounded up to whole batches. It bounds the decoded audio held at once
+and what NeMo holds for it (features, hypotheses), so memory stays flat however long the recording."""
 LONG_AUDIO_S = 75.0
 """Audio longer than this is transcribed in overlapping windows."""
 WINDOW_S = 60.0
@@ -305,13 +310,22 @@ def _pad_short(audio: AudioData) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Piece:
-    """A window of one input: which input, where in it (seconds), which window of how many."""
+    """What one ``transcribe()`` input is: which input of the job, where in it (seconds), which window of about how
+    many, and whether it is a window of a longer recording at all."""
 
     item: int
     offset: float
     part: int
     parts: int
+    windowed: bool
     audio: AudioData
+
+
+def window_count(seconds: float) -> int:
+    """How many windows :func:`split_windows` makes of ``seconds`` of audio."""
+    if seconds <= LONG_AUDIO_S:
+        return 1
+    return 1 + max(0, math.ceil((seconds - WINDOW_S) / (WINDOW_S - OVERLAP_S)))
 
 
 def split_windows(audio: AudioData) -> list[tuple[float, AudioData]]:
@@ -326,6 +340,49 @@ def split_windows(audio: AudioData) -> list[tuple[float, AudioData]]:
         if start + window >= len(audio.samples):
             break
     return pieces
+
+
+def stream_windows(read: Callable[[int], np.ndarray], rate: int, source: str) -> Iterator[tuple[float, AudioData]]:
+    """The windows :func:`split_windows` makes of a recording longer than :data:`WINDOW_S`, taken from ``read`` (which
+    returns the next n samples, fewer only at the end) as they are needed: only one window is held at a time."""
+    window, hop = round(WINDOW_S * rate), round((WINDOW_S - OVERLAP_S) * rate)
+    buffer = read(window + 1)  # one sample more than a window tells whether another window follows
+    start = 0
+    while True:
+        yield start / rate, AudioData(buffer[:window], rate, source)
+        if len(buffer) <= window:
+            return
+        buffer = np.concatenate((buffer[hop:], read(window + 1 - (len(buffer) - hop))))
+        start += hop
+
+
+def _groups(pieces: Iterable[_Piece], batch_size: int) -> Iterator[list[_Piece]]:
+    """``pieces`` in consecutive groups of whole batches holding about :data:`CALL_MAX_AUDIO_S` of audio each, taken
+    from ``pieces`` only as each group is needed."""
+    group: list[_Piece] = []
+    seconds = 0.0
+    for piece in pieces:
+        group.append(piece)
+        seconds += piece.audio.duration
+        if seconds >= CALL_MAX_AUDIO_S and len(group) % batch_size == 0:
+            yield group
+            group, seconds = [], 0.0
+    if group:
+        yield group
+
+
+def _prepended(head: np.ndarray, read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    """A ``read`` function that gives ``head`` first, then what ``read`` gives."""
+    rest = head
+
+    def read_next(count: int) -> np.ndarray:
+        nonlocal rest
+        taken, rest = rest[:count], rest[count:]
+        if len(taken) < count:
+            taken = np.concatenate((taken, read(count - len(taken))))
+        return taken
+
+    return read_next
 
 
 def _cut_time(words: Sequence[Word], start: float, end: float) -> float:
@@ -374,16 +431,18 @@ def segments_from_words(words: Sequence[Word]) -> list[Segment]:
     return segments
 
 
-def _merge_windows(pieces: Sequence[tuple[_Piece, Transcript]], audio: AudioData, model: str, timestamps: bool) -> Transcript:
-    """One transcript from the transcripts of an input's windows."""
-    if len(pieces) == 1:
-        return pieces[0][1]
-    words = stitch_words([(piece.offset, piece.audio.duration, transcript.words) for piece, transcript in pieces])
-    words = [Word(w.text, min(w.start, audio.duration), min(w.end, audio.duration)) for w in words]
+def _merge_windows(
+    parts: Sequence[tuple[float, float, Transcript]], duration: float, model: str, timestamps: bool
+) -> Transcript:
+    """One transcript of ``duration`` seconds from (offset, duration, transcript) of each of its windows."""
+    if len(parts) == 1:
+        return parts[0][2]
+    words = stitch_words([(offset, length, transcript.words) for offset, length, transcript in parts])
+    words = [Word(w.text, min(w.start, duration), min(w.end, duration)) for w in words]
     text = " ".join(w.text for w in words)
     if not timestamps:
-        return Transcript(text=text, duration=audio.duration, model=model)
-    return Transcript(text, tuple(words), tuple(segments_from_words(words)), audio.duration, model)
+        return Transcript(text=text, duration=duration, model=model)
+    return Transcript(text, tuple(words), tuple(segments_from_words(words)), duration, model)
 
 
 def _refined(transcript: Transcript, audio: AudioData) -> Transcript:
@@ -439,30 +498,85 @@ class Engine:
         cancel: threading.Event | None = None,
         on_piece: Callable[[int, int, int], None] | None = None,
     ) -> list[Transcript]:
-        """Transcribe decoded audio in one guarded ``model.transcribe()`` call; results keep input order.
+        """Transcribe decoded audio in guarded ``model.transcribe()`` calls; results keep input order.
 
-        Long audio is split into overlapping windows that are batched with the rest and stitched afterwards.
+        Long audio is split into overlapping windows that are batched with the rest and stitched afterwards. Each call
+        gets about :data:`CALL_MAX_AUDIO_S` of audio, so a short batch is one call.
 
         Args:
             on_piece: Called before each batch with (input index, window number from 0, windows of that input).
 
         Raises:
-            TranscriptionTimeoutError: The call ran past its time bound (the model is then reloaded next time).
+            TranscriptionTimeoutError: A call ran past its time bound (the model is then reloaded next time).
             TranscriptionCancelledError: ``cancel`` was set.
             TranscriptionFailedError: NeMo raised.
         """
-        if not audios:
-            return []
         pieces = []
         for item, audio in enumerate(audios):
             windows = split_windows(audio)
-            pieces += [_Piece(item, offset, part, len(windows), window) for part, (offset, window) in enumerate(windows)]
+            pieces += [
+                _Piece(item, offset, part, len(windows), len(windows) > 1, window)
+                for part, (offset, window) in enumerate(windows)
+            ]
+        parts: list[list[tuple[float, float, Transcript]]] = [[] for _ in audios]
+        for group in _groups(pieces, options.batch_size):
+            for piece, transcript in zip(group, self._transcribe_pieces(group, model, options, cancel, on_piece)):
+                parts[piece.item].append((piece.offset, piece.audio.duration, transcript))
+        return [
+            _merge_windows(item_parts, audio.duration, model, options.timestamps)
+            for item_parts, audio in zip(parts, audios, strict=True)
+        ]
+
+    def _transcribe_stream(
+        self,
+        reader: AudioReader,
+        head: np.ndarray,
+        *,
+        model: str,
+        options: TranscribeOptions,
+        cancel: threading.Event | None,
+        on_piece: Callable[[int, int, int], None],
+    ) -> Transcript:
+        """Transcribe a long recording window by window as ``reader`` decodes it, ``head`` being what it gave so far.
+
+        Only one group of windows (:data:`CALL_MAX_AUDIO_S`) is in memory at a time, and the words of the windows
+        done, so memory does not grow with the length of the recording.
+
+        Raises:
+            AudioError: The file breaks part way in a way that loses its audio (NaN samples).
+            TranscriptionTimeoutError, TranscriptionCancelledError, TranscriptionFailedError: As in
+                :meth:`transcribe_arrays`.
+        """
+        estimate = window_count(reader.estimated_duration) if reader.estimated_duration else 0
+        windows = stream_windows(_prepended(head, reader.read), reader.sample_rate, reader.source)
+        del head
+        pieces = (
+            _Piece(0, offset, part, max(estimate, part + 1), True, window)
+            for part, (offset, window) in enumerate(windows)
+        )
+        parts: list[tuple[float, float, Transcript]] = []
+        for group in _groups(pieces, options.batch_size):
+            for piece, transcript in zip(group, self._transcribe_pieces(group, model, options, cancel, on_piece)):
+                parts.append((piece.offset, piece.audio.duration, transcript))
+            group.clear()  # the next group is read while this name still holds the list
+        return _merge_windows(parts, reader.position / reader.sample_rate, model, options.timestamps)
+
+    def _transcribe_pieces(
+        self,
+        pieces: Sequence[_Piece],
+        model: str,
+        options: TranscribeOptions,
+        cancel: threading.Event | None,
+        on_piece: Callable[[int, int, int], None] | None,
+    ) -> list[Transcript]:
+        """One guarded ``model.transcribe()`` call: a transcript of each piece, in its own time (not yet stitched)."""
         # Windows are stitched by word timings, and words heard in the padding of short clips are dropped by their
         # timings, so both need timestamps even when the caller does not.
-        timestamps = options.timestamps or len(pieces) > len(audios) or any(_is_padded(p.audio) for p in pieces)
+        timestamps = options.timestamps or any(p.windowed or _is_padded(p.audio) for p in pieces)
         loaded = self.load(model, cancel=cancel)
-        what = ", ".join(Path(a.source).name for a in audios[:3]) + (" and more" if len(audios) > 3 else "")
-        bound = time_bound(sum(a.duration for a in audios), options)
+        names = list(dict.fromkeys(Path(p.audio.source).name for p in pieces))
+        what = ", ".join(names[:3]) + (" and more" if len(names) > 3 else "")
+        bound = time_bound(sum(p.audio.duration for p in pieces), options)
 
         def on_batch(first: int) -> None:
             if on_piece is not None:
@@ -507,25 +621,21 @@ class Engine:
         except Exception as exc:
             raise TranscriptionFailedError(f"{what}: transcription failed ({type(exc).__name__}: {exc}).") from exc
         frame_s = _frame_seconds(nemo_model)
-        by_item: list[list[tuple[_Piece, Transcript]]] = [[] for _ in audios]
+        transcripts = []
         for piece, hypothesis in zip(pieces, hypotheses, strict=True):
             padded = _is_padded(piece.audio)
             transcript = hypothesis_to_transcript(
                 hypothesis,
                 duration=piece.audio.duration,
                 model_name=model,
-                timestamps=timestamps if piece.parts > 1 or padded else options.timestamps,
+                timestamps=timestamps if piece.windowed or padded else options.timestamps,
                 frame_s=frame_s,
             )
             if padded:
                 transcript = _text_from_words(transcript, keep_timings=options.timestamps)
-            by_item[piece.item].append((piece, transcript))
-        transcripts = [
-            _merge_windows(item_pieces, audio, model, options.timestamps)
-            for item_pieces, audio in zip(by_item, audios, strict=True)
-        ]
-        if options.timestamps and options.refine_timestamps:
-            transcripts = [_refined(transcript, audio) for transcript, audio in zip(transcripts, audios, strict=True)]
+            if options.timestamps and options.refine_timestamps:
+                transcript = _refined(transcript, piece.audio)
+            transcripts.append(transcript)
         return transcripts
 
     def transcribe_files(
@@ -538,6 +648,9 @@ class Engine:
         cancel: threading.Event | None = None,
     ) -> list[FileResult]:
         """Transcribe files (or decoded audio) in batches; one result per input, in input order.
+
+        Short files are decoded and batched together. A file longer than :data:`LONG_AUDIO_S` is transcribed window
+        by window while it is decoded, so it is never held in memory whole.
 
         A file that cannot be decoded or transcribed gets an error entry and the others carry on. A cancel stops the
         job: files not finished by then get a "cancelled" error entry. Model problems (not installed, cannot load)
@@ -558,22 +671,27 @@ class Engine:
         def report(description: str) -> None:
             report_at(done, description)
 
+        def report_piece(start_done: int, name: str, part: int, parts: int) -> None:
+            where = f" (part {part + 1} of {parts})" if parts > 1 else ""
+            report_at(start_done + part / parts, f"Transcribing {name}{where}")
+
+        def ensure_loaded() -> None:
+            if not self.cache.is_loaded(model, pick_device(self.device)):
+                report(f"Loading model {model}")
+            self.load(model, cancel=cancel)
+
         pending: list[tuple[int, AudioData, float]] = []
 
         def flush() -> None:
             nonlocal done
             if not pending:
                 return
-            if not self.cache.is_loaded(model, pick_device(self.device)):
-                report(f"Loading model {model}")
-            self.load(model, cancel=cancel)
+            ensure_loaded()
             audios = [audio for _, audio, _ in pending]
             start_done = done
 
             def on_piece(item: int, part: int, parts: int) -> None:
-                name = Path(audios[item].source).name
-                where = f" (part {part + 1} of {parts})" if parts > 1 else ""
-                report_at(start_done + item + part / parts, f"Transcribing {name}{where}")
+                report_piece(start_done + item, Path(audios[item].source).name, part, parts)
 
             outcomes = self._transcribe_isolated(audios, model, options, cancel, on_piece)
             for (index, _, decode_s), (outcome, seconds) in zip(pending, outcomes, strict=True):
@@ -586,21 +704,49 @@ class Engine:
             pending.clear()
             report(f"Transcribed {done} of {total}")
 
+        def long_file(reader: AudioReader, head: np.ndarray) -> Transcript:
+            ensure_loaded()
+            start_done, name = done, Path(reader.source).name
+            return self._transcribe_stream(
+                reader,
+                head,
+                model=model,
+                options=options,
+                cancel=cancel,
+                on_piece=lambda _item, part, parts: report_piece(start_done, name, part, parts),
+            )
+
         try:
             for index, item in enumerate(files):
                 if cancel is not None and cancel.is_set():
                     raise TranscriptionCancelledError("Cancelled.")
                 started = time.perf_counter()
-                try:
-                    audio = item if isinstance(item, AudioData) else load_audio(item)
-                except AudioError as exc:
-                    results[index] = FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started)
-                    done += 1
-                    continue
+                if isinstance(item, AudioData):
+                    audio = item
+                else:
+                    try:
+                        with AudioReader(item) as reader:
+                            head = reader.read(round(LONG_AUDIO_S * reader.sample_rate) + 1)
+                            if not len(head):
+                                raise EmptyAudioError(reader.source)
+                            if len(head) / reader.sample_rate > LONG_AUDIO_S:
+                                transcript = long_file(reader, head)
+                                del head
+                                results[index] = FileResult(
+                                    str(item), transcript=transcript, seconds=time.perf_counter() - started
+                                )
+                                done += 1
+                                report(f"Transcribed {done} of {total}")
+                                continue
+                    except (AudioError, TranscriptionTimeoutError, TranscriptionFailedError) as exc:
+                        results[index] = FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started)
+                        done += 1
+                        continue
+                    audio = AudioData(head, reader.sample_rate, reader.source)
                 pending.append((index, audio, time.perf_counter() - started))
                 if (
                     len(pending) >= options.batch_size * GROUP_BATCHES
-                    or sum(audio.duration for _, audio, _ in pending) >= GROUP_MAX_AUDIO_S
+                    or sum(audio.duration for _, audio, _ in pending) >= CALL_MAX_AUDIO_S
                 ):
                     flush()
             flush()
