@@ -82,7 +82,10 @@ def main() -> None:
     print(f"{'bare model.transcribe (arrays)':<34}{result.bare_s:>10.3f}")
     print(f"{'Engine.transcribe_files (paths)':<34}{result.ours_s:>10.3f}")
     print(f"{f'ratio (goal <= {RATIO_GOAL})':<34}{result.ratio:>10.3f}")
-    print(f"({FILES} files x {args.seconds:g} s, batch size {BATCH_SIZE}, timestamps {args.timestamps}; {load_average()})")
+    print(
+        f"({FILES} files x {args.seconds:g} s, batch size {BATCH_SIZE}, timestamps {args.timestamps}; "
+        f"{load_average()})"
+    )
 
 
 if __name__ == "__main__":

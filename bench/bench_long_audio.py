@@ -4,8 +4,9 @@
                                      [--window 60] [--overlap 4] [--even] [--attention local:128] [--one-pass]
     python bench/bench_long_audio.py --compare [--model parakeet] [--minutes 5]     # engine variants at one length
 
-Each length runs in a child process that loads the model, warms it up on 5 s, resets its peak-memory mark and times
-``Engine.transcribe_files`` on the whole recording with timestamps, then times a bare NeMo ``transcribe()`` of one
+Each length runs in a child process that loads the model, warms it up on 5 s, writes the recording to a 16 kHz WAV
+file, resets its peak-memory mark and times ``Engine.transcribe_files`` on that file with timestamps (decoding
+included: the engine decodes a long file while it transcribes it, as it does for users), then times a bare NeMo ``transcribe()`` of one
 60 s array (full attention, batch size 1, timestamps: the reference; called from a worker thread as the engine does,
 see ``_common.in_worker_thread``). The ratio is ours RTFx / bare RTFx, from wall time and (``cpu ratio``) from the
 process's CPU time, which other work on the machine hardly changes: when the load shifts between the two calls, trust
@@ -20,7 +21,8 @@ Variant flags change the engine inside the child only (monkeypatched constants, 
 ``--overlap`` set ``WINDOW_S``/``OVERLAP_S``; ``--even`` spreads windows evenly so that all have one length (the
 engine's last window is a short remainder, padded up to a full window when it shares a batch); ``--attention
 local:N`` switches to ``rel_pos_local_attn`` with N frames each side and automatic subsampling-conv chunking;
-``--one-pass`` sends the whole recording in one piece (only sensible with local attention).
+``--one-pass`` sends the whole recording in one piece (only sensible with local attention). ``--even`` and
+``--one-pass`` need the whole recording at once, so they hand the engine the decoded array instead of the file.
 
 Children run with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set (see ``_common.use_passive_openmp``).
 """
@@ -28,13 +30,16 @@ Children run with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set (see ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -78,8 +83,6 @@ class Variant:
     one_pass: bool = False
     refine: bool = True
     """``TranscribeOptions.refine_timestamps`` (snap word boundaries to the speech)."""
-    lean_mask: bool = False
-    """Replace ``alignment.speech_mask`` with :func:`lean_speech_mask` (same result, block-wise energy)."""
     omp_default: bool = False
     """Run the child with OpenMP's default wait policy instead of the benchmarks' PASSIVE (see ``_common``)."""
 
@@ -92,15 +95,17 @@ COMPARE_VARIANTS = (
     Variant("overlap 2 s", overlap_s=2.0),
     Variant("even, overlap 2 s", even=True, overlap_s=2.0),
     Variant("window 120 s", window_s=120.0),
+    Variant("window 30 s", window_s=30.0),
+    Variant("window 45 s", window_s=45.0),
+    Variant("even, window 30 s, overlap 2 s", even=True, window_s=30.0, overlap_s=2.0),
+    Variant("window 30 s, overlap 2 s", window_s=30.0, overlap_s=2.0),
+    Variant("window 30 s, overlap 2 s, batch 1", batch_size=1, window_s=30.0, overlap_s=2.0),
     Variant("local attn 128", attention=128),
     Variant("local attn 128, window 300 s", attention=128, window_s=300.0),
     Variant("local attn 128, one pass", attention=128, one_pass=True),
     Variant("no word-boundary refinement", refine=False),
-    Variant("lean speech mask", lean_mask=True),
     Variant("OpenMP default wait policy", omp_default=True),
 )
-ENERGY_BLOCK_FRAMES = 1 << 13
-"""Energy frames per block in :func:`lean_speech_mask`: 82 s of audio, 10 MB per float64 array."""
 
 
 @dataclass
@@ -174,47 +179,8 @@ def _even_windows(audio: Any) -> list[tuple[float, Any]]:
     ]
 
 
-def lean_speech_mask(audio: Any) -> Any:
-    """``transcriber.alignment.speech_mask`` with the energy track computed block by block.
-
-    The original squares and cumulates the whole recording in float64 at once, several arrays of 8 bytes per sample
-    alive together (about 0.9 GB more at the peak for an hour of audio). Here only one block of samples is in
-    float64 at a time; the mask is the same.
-    """
-    import numpy as np
-
-    from transcriber import alignment
-
-    hop = max(1, round(alignment.HOP_S * audio.sample_rate))
-    window = max(hop, round(alignment.WINDOW_S * audio.sample_rate))
-    samples = audio.samples
-    frames = max(0, (len(samples) - window) // hop + 1)
-    if frames == 0:
-        return np.zeros(0, dtype=bool)
-    energy = np.empty(frames)
-    for first in range(0, frames, ENERGY_BLOCK_FRAMES):
-        count = min(ENERGY_BLOCK_FRAMES, frames - first)
-        block = samples[first * hop : (first + count - 1) * hop + window].astype(np.float64)
-        squares = np.zeros(len(block) + 1)
-        np.cumsum(np.square(block, out=block), out=squares[1:])
-        starts = np.arange(count) * hop
-        energy[first : first + count] = (squares[starts + window] - squares[starts]) / window
-    db = 10 * np.log10(energy + alignment.EPS_DB)
-    threshold = max(
-        np.percentile(db, alignment.NOISE_PERCENTILE) + alignment.SPEECH_ABOVE_NOISE_DB,
-        db.max() - alignment.SPEECH_BELOW_PEAK_DB,
-    )
-    mask = db > threshold
-    alignment._fill_runs(mask, value=False, shorter_than=round(alignment.MIN_PAUSE_S / alignment.HOP_S))
-    alignment._fill_runs(mask, value=True, shorter_than=round(alignment.MIN_SPEECH_S / alignment.HOP_S))
-    return mask
-
-
 def _apply_variant(variant: Variant) -> None:
-    from transcriber import alignment, engine
-
-    if variant.lean_mask:
-        alignment.speech_mask = lean_speech_mask
+    from transcriber import engine
 
     if variant.window_s is not None:
         engine.WINDOW_S = variant.window_s
@@ -260,15 +226,34 @@ def _load(model_path: str) -> tuple[Any, Any, float]:
     return engine, nemo_model, time.perf_counter() - started
 
 
-def child_engine(model_path: str, seconds: float, variant: Variant, bare_no_timestamps: bool) -> Measurement:
+def _recording(seconds: float, variant: Variant, folder: Path) -> tuple[Any, list[float]]:
+    """The input for the engine: a 16 kHz WAV file of speech-like noise, read from disk as users' files are (decoded
+    while it is transcribed), or the decoded array itself for variants that need the whole recording at once (even
+    windows, one pass). Also the window lengths the engine will use."""
+    import soundfile as sf
+
+    from transcriber import engine
+    from transcriber.types import AudioData
+
+    audio = AudioData(speechlike(seconds, SEED + 2), 16_000, f"speechlike-{seconds:g}s.wav")
+    windows = [window.duration for _, window in engine.split_windows(audio)]
+    if variant.even or variant.one_pass:
+        return audio, windows
+    path = folder / audio.source
+    sf.write(path, audio.samples, audio.sample_rate, subtype="PCM_16")
+    return str(path), windows
+
+
+def child_engine(
+    model_path: str, seconds: float, variant: Variant, bare_no_timestamps: bool, scratch: str
+) -> Measurement:
     """The engine on ``seconds`` of audio, then the bare 60 s reference (see the module docstring).
 
     Ours runs first: memory a bare call leaves in its thread's malloc arena would count towards our peak otherwise.
     """
     import gc
 
-    from transcriber import engine as engine_module
-    from transcriber.types import AudioData, TranscribeOptions
+    from transcriber.types import TranscribeOptions
 
     result = Measurement("engine", seconds, asdict(variant), load_before=list(os.getloadavg()))
     engine, nemo_model, result.load_s = _load(model_path)
@@ -276,8 +261,7 @@ def child_engine(model_path: str, seconds: float, variant: Variant, bare_no_time
     if variant.attention is not None:
         _set_attention(nemo_model, variant.attention)
     _bare(nemo_model, speechlike(WARMUP_S, SEED))
-    audio = AudioData(speechlike(seconds, SEED + 2), 16_000, f"speechlike-{seconds:g}s")
-    result.windows = [window.duration for _, window in engine_module.split_windows(audio)]
+    audio, result.windows = _recording(seconds, variant, Path(scratch))
     gc.collect()
     _reset_peak_rss()
     result.rss_before_mb = rss_mb()
@@ -298,6 +282,71 @@ def child_engine(model_path: str, seconds: float, variant: Variant, bare_no_time
         result.bare_no_timestamps_wall_s, _ = _bare(nemo_model, reference, timestamps=False)
     result.load_after = list(os.getloadavg())
     return result
+
+
+@contextlib.contextmanager
+def _patched(variant: Variant, model: Any) -> Iterator[None]:
+    """The engine (and the model's attention) as ``variant`` has it, put back afterwards."""
+    from transcriber import engine
+
+    saved = {name: getattr(engine, name) for name in ("WINDOW_S", "OVERLAP_S", "LONG_AUDIO_S", "split_windows")}
+    _apply_variant(variant)
+    if variant.attention is not None:
+        _set_attention(model, variant.attention)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(engine, name, value)
+        if variant.attention is not None:
+            _set_attention(model, None)
+
+
+def child_interleaved(
+    model_path: str, seconds: float, variants: list[Variant], rounds: int, scratch: str
+) -> dict[str, Any]:
+    """Every variant on ``seconds`` of audio and the bare 60 s reference, taking turns for ``rounds`` rounds in one
+    process: slow drifts of the machine's speed hit all of them alike. Wall and CPU seconds of every run."""
+    from transcriber.types import TranscribeOptions
+
+    engine, nemo_model, _ = _load(model_path)
+    _bare(nemo_model, speechlike(WARMUP_S, SEED))
+    inputs = {v.name: _recording(seconds, v, Path(scratch))[0] for v in variants}
+    reference = speechlike(REFERENCE_S, SEED + 1)
+    runs: dict[str, list[tuple[float, float]]] = {v.name: [] for v in variants} | {"bare 60 s": []}
+    for _ in range(rounds):
+        for variant in variants:
+            options = TranscribeOptions(
+                timestamps=True, batch_size=variant.batch_size, refine_timestamps=variant.refine
+            )
+            with _patched(variant, nemo_model):
+                started, cpu = time.perf_counter(), time.process_time()
+                (file_result,) = engine.transcribe_files([inputs[variant.name]], model=model_path, options=options)
+                runs[variant.name].append((time.perf_counter() - started, time.process_time() - cpu))
+            if not file_result.ok:
+                raise RuntimeError(file_result.error)
+        runs["bare 60 s"].append(_bare(nemo_model, reference))
+    return {"runs": runs, "load_after": list(os.getloadavg())}
+
+
+def run_interleaved(model_path: str, seconds: float, variants: tuple[Variant, ...], rounds: int) -> None:
+    """Print medians of :func:`child_interleaved`, run in a fresh process."""
+    if any(v.omp_default for v in variants):
+        raise ValueError("the OpenMP wait policy is fixed per process: compare it without --interleaved")
+    job = {"kind": "interleaved", "model": model_path, "seconds": seconds, "rounds": rounds,
+           "variants": [asdict(v) for v in variants]}
+    print(f"variants at {seconds / 60:g} min, interleaved, median of {rounds} rounds; {load_average()}", flush=True)
+    result = run_child_json(job)
+    bare_wall, bare_cpu = (statistics.median(x) for x in zip(*result["runs"].pop("bare 60 s")))
+    print(f"{'variant':<32}{'wall s':>8}{'RTFx':>7}{'ratio':>7}{'cpu ratio':>10}  wall s of each round")
+    print(f"{'bare 60 s (reference)':<32}{bare_wall:>8.1f}{REFERENCE_S / bare_wall:>7.2f}")
+    for name, runs in result["runs"].items():
+        wall, cpu = (statistics.median(x) for x in zip(*runs))
+        ratio = (seconds / wall) / (REFERENCE_S / bare_wall)
+        cpu_ratio = (seconds / cpu) / (REFERENCE_S / bare_cpu)
+        each = " ".join(f"{w:.1f}" for w, _ in runs)
+        print(f"{name:<32}{wall:>8.1f}{seconds / wall:>7.2f}{ratio:>7.3f}{cpu_ratio:>10.3f}  {each}")
+    print(f"(load average at the end {format_load(result['load_after'])})")
 
 
 def child_bare(model_path: str, seconds: float) -> Measurement:
@@ -332,8 +381,8 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def run_child(job: dict[str, Any]) -> Measurement:
-    """Run one measurement in a fresh Python process; its whole-process peak RSS comes from ``wait4``."""
+def run_child_json(job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job`` in a fresh Python process; its result, with the process's peak RSS (``wait4``) as ``_maxrss_mb``."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job)]
     env = dict(os.environ)
     if job.get("variant", {}).get("omp_default"):
@@ -348,10 +397,15 @@ def run_child(job: dict[str, Any]) -> Measurement:
             stderr.seek(0)
             raise RuntimeError(f"child {job} failed ({process.returncode}):\n{stderr.read()[-STDERR_TAIL_CHARS:]}")
     line = next(line for line in output.splitlines()[::-1] if line.startswith(RESULT_PREFIX))
-    data = json.loads(line[len(RESULT_PREFIX) :])
+    return json.loads(line[len(RESULT_PREFIX) :]) | {"_maxrss_mb": usage.ru_maxrss / 1024}  # kB on Linux
+
+
+def run_child(job: dict[str, Any]) -> Measurement:
+    """Run one measurement in a fresh Python process."""
+    data = run_child_json(job)
     known = {f.name for f in fields(Measurement)}
     measurement = Measurement(**{key: value for key, value in data.items() if key in known})
-    measurement.process_peak_mb = usage.ru_maxrss / 1024  # kB on Linux
+    measurement.process_peak_mb = data["_maxrss_mb"]
     return measurement
 
 
@@ -391,7 +445,8 @@ def print_goals(rows: list[Measurement]) -> None:
     for name, ratio in (("wall", lambda m: m.ratio), ("CPU", lambda m: m.cpu_ratio)):
         worst = min(rows, key=ratio)
         verdict = "met" if ratio(worst) >= RTFX_GOAL else "NOT met"
-        print(f"RTFx >= {RTFX_GOAL}x bare 60 s, by {name} time: {verdict} (lowest {ratio(worst):.3f} at {worst.seconds / 60:g} min)")
+        lowest = f"lowest {ratio(worst):.3f} at {worst.seconds / 60:g} min"
+        print(f"RTFx >= {RTFX_GOAL}x bare 60 s, by {name} time: {verdict} ({lowest})")
     by_minutes = {round(m.seconds / 60): m for m in rows}
     if 5 in by_minutes and 60 in by_minutes:
         growth = by_minutes[60].peak_mb / by_minutes[5].peak_mb
@@ -400,7 +455,10 @@ def print_goals(rows: list[Measurement]) -> None:
     if len(rows) >= 2:
         per_minute = [m.wall_s / (m.seconds / 60) for m in rows]
         spread = max(per_minute) / min(per_minute)
-        print(f"linear time: seconds per audio minute {min(per_minute):.2f}..{max(per_minute):.2f} ({spread:.2f}x spread)")
+        print(
+            f"linear time: seconds per audio minute {min(per_minute):.2f}..{max(per_minute):.2f} "
+            f"({spread:.2f}x spread)"
+        )
 
 
 def run_lengths(model_path: str, minutes: list[float], variant: Variant = Variant()) -> list[Measurement]:
@@ -416,7 +474,10 @@ def run_lengths(model_path: str, minutes: list[float], variant: Variant = Varian
 
 def run_bare(model_path: str, lengths_s: tuple[float, ...] = BARE_LENGTHS_S) -> list[Measurement]:
     """The bare reference in fresh processes, printing rows as they come."""
-    print(f"{'bare':>8}{'wall s':>9}{'RTFx':>8}{'cpu s':>8}{'peak MB':>9}{'before MB':>10}  load (1/5/15 min, end)", flush=True)
+    print(
+        f"{'bare':>8}{'wall s':>9}{'RTFx':>8}{'cpu s':>8}{'peak MB':>9}{'before MB':>10}  load (1/5/15 min, end)",
+        flush=True,
+    )
     rows = []
     for seconds in lengths_s:
         m = measure_bare(model_path, seconds)
@@ -444,7 +505,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="tiny", help="tiny, parakeet, or a .nemo path (default: %(default)s)")
-    parser.add_argument("--minutes", type=float, nargs="+", help=f"lengths (default: {' '.join(map(str, DEFAULT_MINUTES))}; add 180 for 3 h)")
+    parser.add_argument(
+        "--minutes", type=float, nargs="+",
+        help=f"lengths (default: {' '.join(f'{m:g}' for m in DEFAULT_MINUTES)}; add 180 for 3 h)",
+    )
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--window", type=float, help="WINDOW_S for this run")
     parser.add_argument("--overlap", type=float, help="OVERLAP_S for this run")
@@ -453,6 +517,10 @@ def main() -> None:
     parser.add_argument("--one-pass", action="store_true", help="no windows: the whole recording in one piece")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare 60 s / 120 s fresh-process runs")
     parser.add_argument("--compare", action="store_true", help="engine variants at one length (first of --minutes)")
+    parser.add_argument(
+        "--interleaved", type=int, metavar="ROUNDS",
+        help="with --compare: all variants in one process, taking turns for ROUNDS rounds (medians; no memory figures)",
+    )
     parser.add_argument(
         "--variants", nargs="+", choices=[v.name for v in COMPARE_VARIANTS], metavar="NAME",
         help="with --compare: only these variants (quoted names, as printed)",
@@ -463,18 +531,30 @@ def main() -> None:
 
     if args.child:
         job = json.loads(args.child)
-        if job["kind"] == "engine":
-            result = child_engine(job["model"], job["seconds"], Variant(**job["variant"]), job["bare_no_timestamps"])
-        else:
-            result = child_bare(job["model"], job["seconds"])
-        print(RESULT_PREFIX + json.dumps(asdict(result)), flush=True)
+        with tempfile.TemporaryDirectory(prefix="bench-long-audio-") as scratch:
+            if job["kind"] == "interleaved":
+                variants = [Variant(**v) for v in job["variants"]]
+                data = child_interleaved(job["model"], job["seconds"], variants, job["rounds"], scratch)
+            elif job["kind"] == "engine":
+                variant = Variant(**job["variant"])
+                data = asdict(
+                    child_engine(job["model"], job["seconds"], variant, job["bare_no_timestamps"], scratch)
+                )
+            else:
+                data = asdict(child_bare(job["model"], job["seconds"]))
+        print(RESULT_PREFIX + json.dumps(data), flush=True)
         return
 
     model_path = resolve_model(args.model)
-    print(f"model {args.model} ({model_path}); {os.cpu_count()} CPUs; {OMP_WAIT_POLICY_ENV}={os.environ[OMP_WAIT_POLICY_ENV]}")
+    policy = f"{OMP_WAIT_POLICY_ENV}={os.environ[OMP_WAIT_POLICY_ENV]}"
+    print(f"model {args.model} ({model_path}); {os.cpu_count()} CPUs; {policy}")
     if args.compare:
         chosen = tuple(v for v in COMPARE_VARIANTS if not args.variants or v.name in args.variants)
-        run_compare(model_path, (args.minutes or [5.0])[0] * 60, chosen)
+        seconds = (args.minutes or [5.0])[0] * 60
+        if args.interleaved:
+            run_interleaved(model_path, seconds, chosen, args.interleaved)
+        else:
+            run_compare(model_path, seconds, chosen)
         return
     attention = int(args.attention.split(":")[1]) if args.attention else None
     variant = Variant(

@@ -178,7 +178,8 @@ def part_long(_repeats: int, minutes: list[float]) -> list[Figure]:
     figures = [
         Figure(
             f"long audio {m.seconds / 60:g} min (tiny)",
-            f"RTFx {m.rtfx:.1f} ({m.ratio:.2f}x bare 60 s; CPU {m.cpu_ratio:.2f}x), peak {m.peak_mb:.0f} MB, {m.wall_s:.0f} s",
+            f"RTFx {m.rtfx:.1f} ({m.ratio:.2f}x bare 60 s; CPU {m.cpu_ratio:.2f}x), peak {m.peak_mb:.0f} MB,"
+            f" {m.wall_s:.0f} s",
             f">= {long_audio.RTFX_GOAL}x bare",
             m.load_after[0],
         )
@@ -187,7 +188,8 @@ def part_long(_repeats: int, minutes: list[float]) -> list[Figure]:
     by_minutes = {round(m.seconds / 60): m for m in rows}
     if 5 in by_minutes and 60 in by_minutes:
         growth = by_minutes[60].peak_mb / by_minutes[5].peak_mb
-        figures.append(Figure("peak RSS 60 min / 5 min (tiny)", f"{growth:.3f}x", f"<= {long_audio.MEMORY_GOAL}x", _load()))
+        goal = f"<= {long_audio.MEMORY_GOAL}x"
+        figures.append(Figure("peak RSS 60 min / 5 min (tiny)", f"{growth:.3f}x", goal, _load()))
     return figures
 
 
