@@ -572,6 +572,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, slower for small ones",
+    )
+    parser.add_argument(
         "--timeout", type=positive_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
     )
     parser.add_argument(
@@ -635,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = args.model or models.default_model()
     if model == DEMO_MODEL:
         logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
-    demo = build_demo(engine=Engine(device=args.device), default_model=model, timeout=args.timeout)
+    demo = build_demo(engine=Engine(device=args.device, int8=args.int8), default_model=model, timeout=args.timeout)
     serve(demo, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size)
 
 

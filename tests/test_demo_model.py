@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from demo_model.make_data import ESPEAK, SAMPLE_RATE, silence, synthesise, trim
 from transcriber.engine import Engine
@@ -64,6 +65,19 @@ def test_phrases_transcribe_exactly(demo_engine, text):
     (result,) = demo_engine.transcribe_files([phrase_clip(text)], model=str(DEMO_MODEL))
     assert result.ok, result.error
     assert result.transcript.text == text
+
+
+def test_an_int8_engine_gives_the_same_transcripts(demo_engine):
+    clips = [phrase_clip(text) for text in ("seven three go", "hello please stop", "open left five")]
+    int8_engine = Engine(device="cpu", int8=True)
+    plain = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
+    quantised = int8_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
+    linear = int8_engine.load(str(DEMO_MODEL)).model.encoder.layers[0].self_attn.linear_q
+    assert linear.weight().dtype == torch.qint8  # the model really runs on int8 weights
+    for a, b in zip(plain, quantised, strict=True):
+        assert b.ok, b.error
+        assert b.transcript.text == a.transcript.text
+        assert [w.start for w in b.transcript.words] == pytest.approx([w.start for w in a.transcript.words], abs=0.05)
 
 
 UNSEEN_PHRASES = ("nine up right", "two four six eight", "open close", "go left", "stop", "play next back",

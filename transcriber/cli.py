@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, slower for small ones",
+    )
+    parser.add_argument(
         "--timeout", type=positive_float, help="seconds before a stuck job is stopped (default: from audio length)"
     )
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
@@ -107,7 +112,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     model = args.model or default_model()
     if model == DEMO_MODEL:
         print(DEMO_NOTICE, file=sys.stderr)
-    engine = Engine(device=args.device)
+    engine = Engine(device=args.device, int8=args.int8)
     options = TranscribeOptions(
         timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout
     )

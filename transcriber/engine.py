@@ -122,6 +122,26 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
     return model
 
 
+def quantize_int8(model: Any) -> Any:
+    """Quantise the model's linear layers to int8 in place (dynamic quantisation: weights stored as int8, activations
+    quantised on the fly). CPU only. Linear layers carry nearly all of a Conformer's compute, so large models run
+    faster; on small ones the quantising costs more than it saves (see ``bench/bench_int8.py`` and the README)."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+
+def load_nemo_model_int8(source: ModelSource, device: str) -> Any:
+    """:func:`load_nemo_model`, then :func:`quantize_int8` on the CPU (on a GPU the model is left as it is)."""
+    model = load_nemo_model(source, device)
+    if device == "cpu":
+        return quantize_int8(model)
+    logger.warning("int8 quantisation applies to the CPU only; %s runs unquantised on %s", source.name, device)
+    return model
+
+
 def fetch_pretrained_file(name: str) -> Path:
     """Download a pretrained model's ``.nemo`` file into NeMo's cache (or find it there) without loading it.
 
@@ -471,12 +491,21 @@ class Engine:
 
     Args:
         device: ``"cpu"``, ``"cuda"``, or ``None`` for CUDA when available.
-        loader: Loads a model from a source onto a device; tests may wrap the real NeMo loader.
+        int8: Quantise models to int8 when they run on the CPU (:func:`quantize_int8`).
+        loader: Loads a model from a source onto a device; tests may wrap the real NeMo loader. Default:
+            :func:`load_nemo_model`, or :func:`load_nemo_model_int8` with ``int8``.
     """
 
-    def __init__(self, *, device: str | None = None, loader: Callable[[ModelSource, str], Any] = load_nemo_model):
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        int8: bool = False,
+        loader: Callable[[ModelSource, str], Any] | None = None,
+    ):
         self.device = device
-        self.cache: ModelCache[Any] = ModelCache(loader)
+        self.int8 = int8
+        self.cache: ModelCache[Any] = ModelCache(loader or (load_nemo_model_int8 if int8 else load_nemo_model))
 
     def load(
         self, model: str, *, cancel: threading.Event | None = None, progress: ProgressCallback | None = None
