@@ -188,6 +188,22 @@ def test_a_long_file_is_transcribed_while_it_is_decoded_so_memory_stays_flat(eng
     assert len(streamed.transcript.words) == pytest.approx(600.0 / FRAME_S, abs=1)
 
 
+def test_a_long_file_that_breaks_part_way_gets_its_own_error(engine, tiny_rnnt, tmp_path, monkeypatch):
+    import transcriber.engine as engine_module
+
+    # Two windows per transcribe() call, and the NaN far past the first: found only while the file is transcribed.
+    monkeypatch.setattr(engine_module, "CALL_MAX_AUDIO_S", 60.0)
+    samples = tone(200.0)
+    samples[round(190 * SAMPLE_RATE)] = np.nan
+    broken = tmp_path / "broken late.wav"
+    sf.write(broken, samples, SAMPLE_RATE, subtype="FLOAT")
+    good = write_wav(tmp_path / "good.wav", 2.0)
+    options = TranscribeOptions(batch_size=2)
+    results = engine.transcribe_files([str(broken), good], model=tiny_rnnt, options=options)
+    assert "broken late.wav" in results[0].error and "NaN" in results[0].error
+    assert results[1].ok and results[1].transcript.text.startswith("nine")
+
+
 def test_long_audio_without_timestamps_gives_text_only(engine, tiny_rnnt, tmp_path):
     (result,) = engine.transcribe_files([write_wav(tmp_path / "long.wav", 130.0)], model=tiny_rnnt)
     assert result.transcript.words == () and result.transcript.segments == ()
