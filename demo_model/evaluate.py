@@ -153,6 +153,9 @@ def evaluate(data: Path, model_path: Path, *, batch_size: int) -> None:
         refs = [c.text for c in clips if c.kind == kind]
         hyps = [h for c, h in zip(clips, hypotheses, strict=True) if c.kind == kind]
         logger.info("  %s clips: %d, WER %.2f %%", kind, len(refs), 100 * wer(refs, hyps))
+    noise = [h for c, h in zip(clips, hypotheses, strict=True) if c.kind == "noise"]
+    if noise:
+        logger.info("  noise clips (no speech): %d, with any word heard: %d", len(noise), sum(bool(h) for h in noise))
     wrong = [(c, h) for c, h in zip(clips, hypotheses, strict=True) if c.text != h]
     logger.info("clips with any error: %d of %d", len(wrong), len(clips))
     for clip, hypothesis in wrong[:15]:

@@ -7,7 +7,9 @@ Every clip says one to eight words of :data:`VOCABULARY`. Two kinds of clip:
   where each word starts and ends (``words``), which is what word-timing evaluation needs.
 
 Both kinds get leading and trailing silence, then (at random) reverberation from a synthetic exponential-decay
-impulse response, background noise, and a level change. Voices, voice variants and speeds are split up front: the
+impulse response, background noise, and a level change. A third kind, ``noise`` (:data:`NOISE_ONLY_SHARE` of the
+clips), holds no speech at all: steady noise from faint to loud, with empty text, so that the model learns to say
+nothing when nobody speaks (the per-feature normalisation of its input makes faint noise look as loud as speech). Voices, voice variants and speeds are split up front: the
 test clips use only ones that no training or validation clip uses, so test figures measure generalisation to new
 speakers, not memory. Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), so a
 run reproduces the same files whatever the number of worker processes.
@@ -84,6 +86,11 @@ SNR_DB = (5.0, 35.0)
 PEAK_DBFS = (-30.0, -1.0)
 
 SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
+NOISE_ONLY_SHARE = 0.08
+"""Share of clips that are noise without speech. Decided by a generator of its own, so the speech clips are the same
+files, index for index, as in a data set without noise clips."""
+NOISE_ONLY_S = (0.5, 6.0)
+NOISE_ONLY_RMS_DBFS = (-75.0, -15.0)
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,8 @@ def set_level(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def make_clip(split: str, index: int, out_dir: Path) -> dict:
     """Synthesise clip ``index`` of ``split`` into ``out_dir``; returns its manifest entry."""
+    if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < NOISE_ONLY_SHARE:
+        return make_noise_clip(split, index, out_dir)
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
     conditions = split_conditions(split)
     words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
@@ -219,6 +228,26 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     if spaced:
         entry["words"] = [{**t, "start": round(t["start"], 4), "end": round(t["end"], 4)} for t in timings]
     return entry
+
+
+def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
+    """Clip ``index`` of ``split`` as steady noise without speech (white, pink or brown, faint to loud)."""
+    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 2])
+    n = round(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE)
+    samples = coloured_noise(n, rng) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
+    if rng.random() < REVERB_PROB:
+        samples = reverberate(samples.astype(np.float32), rng)
+    path = out_dir / split / f"{split}-{index:05d}.wav"
+    sf.write(path, np.clip(samples, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
+    return {
+        "audio_filepath": str(path.resolve()),
+        "duration": round(n / SAMPLE_RATE, 4),
+        "text": "",
+        "kind": "noise",
+        "voice": "",
+        "speed": 0,
+        "pitch": 0,
+    }
 
 
 def _make_clip_job(job: tuple[str, int, str]) -> dict:
