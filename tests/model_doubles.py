@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from transcriber.engine import Engine, load_nemo_model
 
@@ -44,5 +45,19 @@ def stalling_engine(
         model = load_nemo_model(source, device)
         loads.append(model)
         return StallingModel(model, release, started) if len(loads) <= stall_first else model
+
+    return Engine(device="cpu", loader=loader)
+
+
+def slowed_engine(seconds_per_batch: float) -> Engine:
+    """A CPU engine whose real models take ``seconds_per_batch`` longer per encoder batch: a tiny model made as slow as
+    a real one, so that the progress a user would watch through a transcription is there long enough to be seen
+    (Gradio sends the latest progress every 10 ms; a tiny model can finish in less)."""
+
+    def loader(source, device):
+        model = load_nemo_model(source, device)
+        # After the forward pass: the engine reports a batch's progress just before it (a pre-hook registered later).
+        model.encoder.register_forward_hook(lambda *_: time.sleep(seconds_per_batch))
+        return model
 
     return Engine(device="cpu", loader=loader)

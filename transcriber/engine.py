@@ -24,6 +24,7 @@ Three decisions shape it:
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import os
@@ -209,7 +210,10 @@ def _run_watched(
             if on_exit is not None:
                 on_exit()
 
-    worker = threading.Thread(target=target, name="transcriber-worker", daemon=True)
+    # The worker runs in a copy of the caller's context, as asyncio.to_thread does: progress callbacks that find
+    # their request through context variables (Gradio's gr.Progress) then work from the worker thread too.
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="transcriber-worker", daemon=True)
     deadline = time.monotonic() + timeout
     worker.start()
     while worker.is_alive():
