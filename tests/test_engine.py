@@ -164,7 +164,7 @@ def test_ten_minute_file_is_stitched_without_lost_or_doubled_words(engine, tiny_
 def test_a_long_file_is_transcribed_while_it_is_decoded_so_memory_stays_flat(engine, tiny_rnnt, tmp_path, monkeypatch):
     import transcriber.engine as engine_module
 
-    # Two 60 s windows per transcribe() call (the default is about ten): the same code path, at a test's scale.
+    # 120 s of windows per transcribe() call (the default is 600 s): the same code path, at a test's scale.
     monkeypatch.setattr(engine_module, "CALL_MAX_AUDIO_S", 120.0)
     options = TranscribeOptions(timestamps=True, batch_size=2)
     short, long = write_wav(tmp_path / "five minutes.wav", 300.0), write_wav(tmp_path / "ten minutes.wav", 600.0)
