@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--int8",
         action="store_true",
-        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, slower for small ones",
+        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, no gain for small ones",
     )
     parser.add_argument(
         "--timeout", type=positive_float, help="seconds before a stuck job is stopped (default: from audio length)"

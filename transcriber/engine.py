@@ -126,7 +126,7 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
 def quantize_int8(model: Any) -> Any:
     """Quantise the model's linear layers to int8 in place (dynamic quantisation: weights stored as int8, activations
     quantised on the fly). CPU only. Linear layers carry nearly all of a Conformer's compute, so large models run
-    faster; on small ones the quantising costs more than it saves (see ``bench/bench_int8.py`` and the README)."""
+    faster; on small ones quantising the activations costs about what it saves (see ``bench/bench_int8.py``)."""
     import torch
     from torch.ao.quantization import quantize_dynamic
 
@@ -557,9 +557,8 @@ class Engine:
                 for part, (offset, window) in enumerate(windows)
             ]
         parts: list[list[tuple[float, float, Transcript]]] = [[] for _ in audios]
-        for group in _groups(pieces, options.batch_size):
-            for piece, transcript in zip(group, self._transcribe_pieces(group, model, options, cancel, on_piece)):
-                parts[piece.item].append((piece.offset, piece.audio.duration, transcript))
+        for piece, transcript in self._transcribe_grouped(pieces, model, options, cancel, on_piece):
+            parts[piece.item].append((piece.offset, piece.audio.duration, transcript))
         return [
             _merge_windows(item_parts, audio.duration, model, options.timestamps)
             for item_parts, audio in zip(parts, audios, strict=True)
@@ -593,11 +592,24 @@ class Engine:
             for part, (offset, window) in enumerate(windows)
         )
         parts: list[tuple[float, float, Transcript]] = []
-        for group in _groups(pieces, options.batch_size):
-            for piece, transcript in zip(group, self._transcribe_pieces(group, model, options, cancel, on_piece)):
-                parts.append((piece.offset, piece.audio.duration, transcript))
-            group.clear()  # the next group is read while this name still holds the list
+        for piece, transcript in self._transcribe_grouped(pieces, model, options, cancel, on_piece):
+            parts.append((piece.offset, piece.audio.duration, transcript))
         return _merge_windows(parts, reader.position / reader.sample_rate, model, options.timestamps)
+
+    def _transcribe_grouped(
+        self,
+        pieces: Iterable[_Piece],
+        model: str,
+        options: TranscribeOptions,
+        cancel: threading.Event | None,
+        on_piece: Callable[[int, int, int], None] | None,
+    ) -> Iterator[tuple[_Piece, Transcript]]:
+        """Each piece with its transcript, one guarded call per :func:`_groups` group; pieces are taken from
+        ``pieces`` only as each group is needed, and a group's audio is let go before the next is read."""
+        for group in _groups(pieces, options.batch_size):
+            transcripts = self._transcribe_pieces(group, model, options, cancel, on_piece)
+            yield from zip(group, transcripts, strict=True)
+            group.clear()  # the next group is read while this name still holds the list
 
     def _transcribe_pieces(
         self,
