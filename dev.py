@@ -20,7 +20,18 @@ VENV = ROOT / ".venv"
 RUNTIME_REQUIREMENTS = ROOT / "requirements.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 BROWSER = Path("/usr/bin/chromium")
-TEST_SYSTEM_PACKAGES = ("chromium", "espeak-ng", "sox")
+# Debian package -> a command or file it installs, to tell whether it is there.
+TEST_SYSTEM_PACKAGES = {
+    "chromium": "chromium",  # browser tests
+    "sox": "sox",
+    # Synthesizers of the demo voice pool (demo_model/voices.py).
+    "espeak-ng": "espeak-ng",
+    "flite": "flite",
+    "festival": "text2wave",
+    "festvox-kallpc16k": "/usr/share/festival/voices/english/kal_diphone",
+    "festvox-kdlpc16k": "/usr/share/festival/voices/english/ked_diphone",
+    "festvox-us-slt-hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
+}
 MIN_PYTHON = (3, 11)
 
 
@@ -72,8 +83,11 @@ def ensure_venv(requirement_files: list[Path]) -> Path:
 
 
 def ensure_test_system_packages() -> None:
-    """Install Chromium (browser tests) and espeak-ng/sox (synthetic speech) with apt when missing and allowed."""
-    missing = [name for name in TEST_SYSTEM_PACKAGES if shutil.which(name) is None]
+    """Install Chromium (browser tests) and the synthesizers (synthetic speech) with apt when missing and allowed."""
+    missing = [
+        name for name, marker in TEST_SYSTEM_PACKAGES.items()
+        if not (Path(marker).exists() if marker.startswith("/") else shutil.which(marker))
+    ]
     if not missing or not sys.platform.startswith("linux"):
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
@@ -84,23 +98,39 @@ def ensure_test_system_packages() -> None:
     run("apt-get", "install", "-y", "-qq", *missing, env=env)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    app = sub.add_parser("app", help="set up, then start the web app (extra arguments go to transcribe_ui.py)")
-    app.add_argument("args", nargs=argparse.REMAINDER)
-    test = sub.add_parser("test", help="set up, then run the whole test suite (extra arguments go to pytest)")
-    test.add_argument("args", nargs=argparse.REMAINDER)
-    options = parser.parse_args()
+COMMANDS = {
+    "app": "set up, then start the web app (extra arguments go to transcribe_ui.py)",
+    "test": "set up, then run the whole test suite (extra arguments go to pytest)",
+}
 
-    if options.command == "app":
+
+def parse_command(argv: list[str]) -> tuple[str, list[str]]:
+    """Split ``argv`` into the command and the arguments passed on to it untouched.
+
+    argparse cannot be trusted with the pass-through part: ``REMAINDER`` after a sub-command refuses arguments that
+    look like options (``app --port 8000`` gives "unrecognized arguments"), so only the command is parsed here.
+    """
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="\n".join(f"{name}: {help_}" for name, help_ in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv[:1])  # prints usage and exits: help, or an unknown or missing command
+    return argv[0], argv[1:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    command, args = parse_command(sys.argv[1:] if argv is None else argv)
+    if command == "app":
         python = ensure_venv([RUNTIME_REQUIREMENTS])
         entry = "transcribe_ui.py" if (ROOT / "transcribe_ui.py").exists() else "-m transcriber"
-        run(python, *entry.split(), *options.args)
+        run(python, *entry.split(), *args)
     else:
         python = ensure_venv([RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS])
         ensure_test_system_packages()
-        run(python, "-m", "pytest", *options.args)
+        run(python, "-m", "pytest", *args)
 
 
 if __name__ == "__main__":
