@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_loads(source: ModelSource) -> None:
-    from transcriber.engine import load_nemo_model  # NeMo is heavy: only when something is installed
+    from transcriber.nemo_models import load_nemo_model  # NeMo is heavy: only when something is installed
 
     load_nemo_model(source, "cpu")
 
@@ -78,7 +78,7 @@ def list_installed() -> int:
 
 
 def download(names: Sequence[str]) -> int:
-    from transcriber.engine import fetch_pretrained_file
+    from transcriber.nemo_models import fetch_pretrained_file
 
     status = EXIT_OK
     for name in names:

@@ -164,7 +164,7 @@ class Measurement:
 
 def _even_windows(audio: Any) -> list[tuple[float, Any]]:
     """Like the engine's ``split_windows``, but all windows of one length (at most ``WINDOW_S``), evenly spread."""
-    from transcriber import engine
+    from transcriber import windows as engine
     from transcriber.types import AudioData
 
     if audio.duration <= engine.LONG_AUDIO_S:
@@ -180,7 +180,7 @@ def _even_windows(audio: Any) -> list[tuple[float, Any]]:
 
 
 def _apply_variant(variant: Variant) -> None:
-    from transcriber import engine
+    from transcriber import windows as engine
 
     if variant.window_s is not None:
         engine.WINDOW_S = variant.window_s
@@ -232,7 +232,7 @@ def _recording(seconds: float, variant: Variant, folder: Path) -> tuple[Any, lis
     windows, one pass). Also the window lengths the engine will use."""
     import soundfile as sf
 
-    from transcriber import engine
+    from transcriber import windows as engine
     from transcriber.types import AudioData
 
     audio = AudioData(speechlike(seconds, SEED + 2), 16_000, f"speechlike-{seconds:g}s.wav")
@@ -287,7 +287,7 @@ def child_engine(
 @contextlib.contextmanager
 def _patched(variant: Variant, model: Any) -> Iterator[None]:
     """The engine (and the model's attention) as ``variant`` has it, put back afterwards."""
-    from transcriber import engine
+    from transcriber import windows as engine
 
     saved = {name: getattr(engine, name) for name in ("WINDOW_S", "OVERLAP_S", "LONG_AUDIO_S", "split_windows")}
     _apply_variant(variant)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from transcriber.engine import Engine, load_nemo_model
+from transcriber.engine import Engine
+from transcriber.nemo_models import load_nemo_model
 
 STALL_LIMIT_S = 30.0
 """A stalled call goes on after this long even if never released, so a failing test cannot hang the run."""

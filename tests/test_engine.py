@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 
 from model_doubles import stalling_engine
-from transcriber.engine import Engine, window_count
+from transcriber.engine import Engine
+from transcriber.windows import window_count
 from transcriber.errors import (
     ModelLoadError,
     ModelNotAvailableError,
     TranscriptionCancelledError,
-    TranscriptionTimeoutError,
 )
 from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
 

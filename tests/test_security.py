@@ -18,7 +18,8 @@ import pytest
 import raw_api
 from audio_fixtures import write_tone
 from transcribe_ui import build_demo, serve
-from transcriber.engine import Engine, load_nemo_model
+from transcriber.engine import Engine
+from transcriber.nemo_models import load_nemo_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "the-secret-content-7f3a"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from transcriber.engine import (
+from transcriber.windows import (
     LONG_AUDIO_S,
     OVERLAP_S,
     WINDOW_S,

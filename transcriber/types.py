@@ -12,6 +12,8 @@ import numpy as np
 
 SAMPLE_RATE = 16_000
 """The sample rate every NeMo ASR model we ship or know of expects."""
+MAX_SPEAKERS = 8
+"""The most speakers ``num_speakers`` may ask for; a diarizer may support fewer (Sortformer models: 4)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,20 +38,33 @@ class AudioData:
 
 @dataclass(frozen=True)
 class Word:
-    """One recognised word with its start and end in seconds from the start of the audio."""
+    """One recognised word with its start and end in seconds from the start of the audio, and who said it
+    (``"S1"``, ``"S2"``, ...) when speakers were identified."""
 
     text: str
     start: float
     end: float
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A run of words (a phrase or sentence) with its start and end in seconds."""
+    """A run of words (a phrase, a sentence or a speaker's turn) with its start and end in seconds; one speaker's
+    when speakers were identified."""
 
     text: str
     start: float
     end: float
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of time in which one speaker talks, as a diarizer reports it (turns of two speakers may overlap)."""
+
+    start: float
+    end: float
+    speaker: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ class Transcript:
         segments: Segment timings, in order; empty unless timestamps were requested.
         duration: Length of the audio in seconds.
         model: Name of the model that produced it.
+        speakers: The speakers heard, in order of first appearance, when speakers were identified (then every word
+            and segment has one); empty otherwise.
     """
 
     text: str
@@ -69,6 +86,12 @@ class Transcript:
     segments: tuple[Segment, ...] = ()
     duration: float = 0.0
     model: str = ""
+    speakers: tuple[str, ...] = ()
+
+    @property
+    def has_speakers(self) -> bool:
+        """Whether speakers were identified (silence identified gives no speakers and is not "with speakers")."""
+        return bool(self.speakers)
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,10 @@ class TranscribeOptions:
         timeout: Seconds after which a job is abandoned with an error; ``None`` derives a bound from the audio length.
         refine_timestamps: Snap word boundaries to speech onsets and offsets in the audio (see
             :mod:`transcriber.alignment`); off gives the model's own times.
+        speakers: Identify who speaks when (needs word timings, so it implies ``timestamps``).
+        num_speakers: With ``speakers``, at most this many speakers (1 to :data:`MAX_SPEAKERS`); ``None``: as many
+            as the diarizer hears.
+        diarizer: The diarization model, a name or a ``.nemo`` path; ``None``: the best installed one.
     """
 
     timestamps: bool = False
@@ -89,6 +116,14 @@ class TranscribeOptions:
     verbose: bool = False
     timeout: float | None = None
     refine_timestamps: bool = True
+    speakers: bool = False
+    num_speakers: int | None = None
+    diarizer: str | None = None
+
+    @property
+    def word_timings(self) -> bool:
+        """Whether words need timings: asked for, or needed to give words their speakers."""
+        return self.timestamps or self.speakers
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""Load NeMo speech-recognition models, and what the pipeline needs to know about one.
+
+With :mod:`transcriber.diarization`, the only modules that import NeMo, lazily, inside functions, so that
+``import transcriber`` stays fast and the temporary-folder redirect can run first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError, ModelNotAvailableError
+from .models import ModelSource, not_available_message
+
+logger = logging.getLogger(__name__)
+
+NEMO_LOGS_TO_STDERR_ENV = "NEMO_REDIRECT_LOGS_TO_STDERR"
+
+
+def load_nemo_model(source: ModelSource, device: str) -> Any:
+    """Load a NeMo ASR model: ``restore_from`` for a local file, ``from_pretrained`` otherwise.
+
+    Raises:
+        ModelNotAvailableError: The model is not local and could not be downloaded.
+        ModelLoadError: The file exists but is not a NeMo ASR model NeMo can load.
+    """
+    # NeMo logs INFO to stdout unless told otherwise; stdout belongs to our results (the CLI prints JSON there).
+    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    from nemo.collections.asr.models import ASRModel
+
+    try:
+        if source.path is not None:
+            model = ASRModel.restore_from(str(source.path), map_location=device)
+        else:
+            model = ASRModel.from_pretrained(source.name, map_location=device)
+    except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
+        if source.path is None:
+            raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
+        raise ModelLoadError(f"Model file {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).") from exc
+    if not callable(getattr(model, "transcribe", None)):
+        raise ModelLoadError(f"Model {source.name} is not a speech-recognition model.")
+    model.eval()
+    return model
+
+
+def quantize_int8(model: Any) -> Any:
+    """Quantise the model's linear layers to int8 in place (dynamic quantisation: weights stored as int8, activations
+    quantised on the fly). CPU only. Linear layers carry nearly all of a Conformer's compute, so large models run
+    faster; on small ones quantising the activations costs about what it saves (see ``bench/bench_int8.py``)."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+
+def load_nemo_model_int8(source: ModelSource, device: str) -> Any:
+    """:func:`load_nemo_model`, then :func:`quantize_int8` on the CPU (on a GPU the model is left as it is)."""
+    model = load_nemo_model(source, device)
+    if device == "cpu":
+        return quantize_int8(model)
+    logger.warning("int8 quantisation applies to the CPU only; %s runs unquantised on %s", source.name, device)
+    return model
+
+
+def fetch_pretrained_file(name: str) -> Path:
+    """Download a pretrained model's ``.nemo`` file into NeMo's cache (or find it there) without loading it.
+
+    Raises:
+        ModelNotAvailableError: The model hub cannot be reached or has no such model.
+    """
+    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    from nemo.collections.asr.models import ASRModel
+
+    try:
+        path = ASRModel.from_pretrained(name, return_model_file=True)
+    except Exception as exc:  # network, hub and NeMo errors all mean "cannot fetch"
+        raise ModelNotAvailableError(
+            f"Model {name} could not be downloaded ({type(exc).__name__}: {exc}); "
+            f"check the name and the internet connection."
+        ) from exc
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotAvailableError(f"Model {name} is not published as a single .nemo file; it cannot be installed.")
+    return path
+
+
+def frame_seconds(model: Any) -> float:
+    """Duration of one encoder output frame: window stride times the encoder's subsampling factor."""
+    stride = float(model.cfg.preprocessor.get("window_stride", 0.01))
+    factor = getattr(model.encoder, "subsampling_factor", None) or model.cfg.encoder.get("subsampling_factor", 1)
+    return stride * int(factor)

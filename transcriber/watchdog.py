@@ -1,0 +1,113 @@
+"""The watchdog: every model call runs in a worker thread that the caller watches, so no job can hang.
+
+A job that passes its time bound, or that the user cancels, returns control at once with an error; a forward
+pre-hook on the model (:class:`Guard`) stops the worker at its next batch. What to do with a model whose worker never
+comes back (drop it from the cache) is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import TranscriptionCancelledError, TranscriptionTimeoutError
+from .types import TranscribeOptions
+
+TIMEOUT_BASE_S = 120.0
+"""Fixed part of a job's time bound: first-call warm-up and allocations."""
+TIMEOUT_PER_AUDIO_S = 2.0
+"""Seconds allowed per second of audio; a 0.6B model on two CPU cores runs about five times faster than real time."""
+CANCEL_GRACE_S = 1.0
+"""How long a cancelled or timed-out worker gets to stop at its next batch before it is abandoned."""
+POLL_S = 0.1
+"""How often a waiting caller looks at the cancel flag."""
+
+T = TypeVar("T")
+
+
+class Aborted(Exception):
+    """Raised inside NeMo's forward pass to stop a job that was cancelled or ran out of time."""
+
+
+@dataclass
+class Guard:
+    """What the encoder hook consults: stop now?"""
+
+    abort: threading.Event = field(default_factory=threading.Event)
+    on_batch: Callable[[int], None] | None = None
+    batch_size: int = 1
+    batches: int = 0
+
+    def hook(self, _module: Any, _args: Any) -> None:
+        if self.abort.is_set():
+            raise Aborted
+        if self.on_batch is not None:
+            self.on_batch(self.batches * self.batch_size)
+        self.batches += 1
+
+
+def run_watched(
+    work: Callable[[], T],
+    *,
+    timeout: float,
+    cancel: threading.Event | None,
+    what: str,
+    guard: Guard | None = None,
+    on_exit: Callable[[], None] | None = None,
+) -> T:
+    """Run ``work`` in a worker thread and wait for it, but never past ``timeout`` or a cancel.
+
+    ``on_exit`` runs in the worker when ``work`` returns or raises, even after the caller stopped waiting.
+
+    Raises:
+        TranscriptionTimeoutError: ``work`` ran past ``timeout`` seconds.
+        TranscriptionCancelledError: ``cancel`` was set.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread, which re-raises it
+            outcome["error"] = exc
+        finally:
+            if on_exit is not None:
+                on_exit()
+
+    # The worker runs in a copy of the caller's context, as asyncio.to_thread does: progress callbacks that find
+    # their request through context variables (Gradio's gr.Progress) then work from the worker thread too.
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="transcriber-worker", daemon=True)
+    deadline = time.monotonic() + timeout
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_S)
+        if cancel is not None and cancel.is_set() and worker.is_alive():
+            _stop(worker, guard)
+            raise TranscriptionCancelledError(f"{what}: cancelled.")
+        if time.monotonic() > deadline and worker.is_alive():
+            _stop(worker, guard)
+            raise TranscriptionTimeoutError(
+                f"{what}: did not finish within {timeout:.0f} s and was stopped "
+                f"(raise the time limit if your computer is slow)."
+            )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _stop(worker: threading.Thread, guard: Guard | None) -> None:
+    if guard is not None:
+        guard.abort.set()
+    worker.join(CANCEL_GRACE_S)
+
+
+def time_bound(audio_seconds: float, options: TranscribeOptions) -> float:
+    """Seconds a transcription of ``audio_seconds`` of audio may take before it is stopped."""
+    if options.timeout is not None:
+        return options.timeout
+    return TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio_seconds

@@ -1,0 +1,149 @@
+"""Long audio in overlapping windows, and their words stitched back into one transcript.
+
+Audio longer than :data:`LONG_AUDIO_S` is transcribed in windows of :data:`WINDOW_S` that overlap by
+:data:`OVERLAP_S`, batched like separate files. Full attention costs grow with the square of the length, so a
+one-hour file in one piece runs out of memory or takes hours; windows keep memory flat and time linear. The windows
+are stitched at word level: inside each overlap the cut goes into the widest pause between words, and each word is
+kept from the window whose side of the cut its centre lies on, so no word is doubled or lost at a seam.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .types import AudioData, Segment, Transcript, Word
+
+LONG_AUDIO_S = 75.0
+"""Audio longer than this is transcribed in overlapping windows."""
+WINDOW_S = 30.0
+"""Length of one window. Attention grows with the square of the length, so shorter windows cost less per second of
+audio, down to where the overlap starts to dominate: with a 0.6B FastConformer-TDT on a CPU (``bench/``), 30 s windows
+overlapping by 2 s ran at 1.02x the speed of one full-attention pass over 60 s; 60 s windows overlapping by 4 s at
+0.68x (padding of the short last window included), and 300 s of local attention at 0.89x. 30 s is also well inside the
+segment lengths speech models are trained on."""
+OVERLAP_S = 2.0
+"""Audio shared by neighbouring windows; the cut between them lies inside it, away from both windows' edges (words
+are kept from the window that heard them whole)."""
+SEGMENT_PAUSE_S = 0.8
+"""In stitched transcripts, a pause this long between words ends a segment."""
+SENTENCE_END = (".", "?", "!")
+
+
+def window_count(seconds: float) -> int:
+    """How many windows :func:`split_windows` makes of ``seconds`` of audio."""
+    if seconds <= LONG_AUDIO_S:
+        return 1
+    return 1 + max(0, math.ceil((seconds - WINDOW_S) / (WINDOW_S - OVERLAP_S)))
+
+
+def split_windows(audio: AudioData) -> list[tuple[float, AudioData]]:
+    """``audio`` as (offset in seconds, window) pairs: one pair for short audio, overlapping windows for long."""
+    if audio.duration <= LONG_AUDIO_S:
+        return [(0.0, audio)]
+    rate = audio.sample_rate
+    window, hop = round(WINDOW_S * rate), round((WINDOW_S - OVERLAP_S) * rate)
+    pieces = []
+    for start in range(0, len(audio.samples), hop):
+        pieces.append((start / rate, AudioData(audio.samples[start : start + window], rate, audio.source)))
+        if start + window >= len(audio.samples):
+            break
+    return pieces
+
+
+def stream_windows(read: Callable[[int], np.ndarray], rate: int, source: str) -> Iterator[tuple[float, AudioData]]:
+    """The windows :func:`split_windows` makes of a recording longer than :data:`WINDOW_S`, taken from ``read`` (which
+    returns the next n samples, fewer only at the end) as they are needed: only one window is held at a time."""
+    window, hop = round(WINDOW_S * rate), round((WINDOW_S - OVERLAP_S) * rate)
+    buffer = read(window + 1)  # one sample more than a window tells whether another window follows
+    start = 0
+    while True:
+        yield start / rate, AudioData(buffer[:window], rate, source)
+        if len(buffer) <= window:
+            return
+        buffer = np.concatenate((buffer[hop:], read(window + 1 - (len(buffer) - hop))))
+        start += hop
+
+
+def prepended(head: np.ndarray, read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    """A ``read`` function that gives ``head`` first, then what ``read`` gives."""
+    rest = head
+
+    def read_next(count: int) -> np.ndarray:
+        nonlocal rest
+        taken, rest = rest[:count], rest[count:]
+        if len(taken) < count:
+            taken = np.concatenate((taken, read(count - len(taken))))
+        return taken
+
+    return read_next
+
+
+def _cut_time(words: Sequence[Word], start: float, end: float) -> float:
+    """Where to cut inside the overlap [start, end]: the middle of the widest pause between words there, nearest
+    the overlap's middle on ties; the overlap's middle when no two words lie in it."""
+    middle = (start + end) / 2
+    gaps = [
+        (a.end, b.start) for a, b in zip(words, words[1:]) if start <= a.end and b.start <= end and b.start >= a.end
+    ]
+    if not gaps:
+        return middle
+    left, right = max(gaps, key=lambda gap: (round(gap[1] - gap[0], 3), -abs((gap[0] + gap[1]) / 2 - middle)))
+    return (left + right) / 2
+
+
+def stitch_words(windows: Sequence[tuple[float, float, Sequence[Word]]]) -> list[Word]:
+    """Join the words of overlapping windows into one list with absolute times.
+
+    Args:
+        windows: (offset, duration, words relative to the window) per window, in order.
+    """
+    words: list[Word] = []
+    previous_end = 0.0
+    for offset, duration, window_words in windows:
+        shifted = [Word(w.text, w.start + offset, w.end + offset) for w in window_words]
+        if words:
+            cut = _cut_time(words, offset, previous_end)
+            words = [w for w in words if (w.start + w.end) / 2 < cut]
+            shifted = [w for w in shifted if (w.start + w.end) / 2 >= cut]
+        words += shifted
+        previous_end = offset + duration
+    return words
+
+
+def segments_from_words(words: Sequence[Word]) -> list[Segment]:
+    """Sentences (or, without punctuation, runs between pauses) as segments; a speaker change always ends one."""
+    segments: list[Segment] = []
+    run: list[Word] = []
+
+    def close() -> None:
+        segments.append(Segment(" ".join(w.text for w in run), run[0].start, run[-1].end, run[0].speaker))
+
+    for word in words:
+        if run and (
+            run[-1].text.endswith(SENTENCE_END)
+            or word.start - run[-1].end >= SEGMENT_PAUSE_S
+            or word.speaker != run[-1].speaker
+        ):
+            close()
+            run = []
+        run.append(word)
+    if run:
+        close()
+    return segments
+
+
+def merge_windows(
+    parts: Sequence[tuple[float, float, Transcript]], duration: float, model: str, timestamps: bool
+) -> Transcript:
+    """One transcript of ``duration`` seconds from (offset, duration, transcript) of each of its windows."""
+    if len(parts) == 1:
+        return parts[0][2]
+    words = stitch_words([(offset, length, transcript.words) for offset, length, transcript in parts])
+    words = [Word(w.text, min(w.start, duration), min(w.end, duration)) for w in words]
+    text = " ".join(w.text for w in words)
+    if not timestamps:
+        return Transcript(text=text, duration=duration, model=model)
+    return Transcript(text, tuple(words), tuple(segments_from_words(words)), duration, model)
