@@ -46,11 +46,19 @@ def test_ctc_style_errors_are_corrected():
     assert refined[1].end == pytest.approx(1.05, abs=0.03)
 
 
-def test_late_transducer_style_starts_move_only_within_their_word():
+def test_late_starts_move_back_to_the_onset_of_their_speech_and_no_further():
     reported = [Word("one", 0.40, 0.64), Word("two", 0.80, 1.10), Word("three", 2.16, 2.48), Word("four", 2.60, 2.96)]
     refined = refine_words(reported, AUDIO)
-    assert [w.start for w in refined] == pytest.approx([0.40, 0.80, 2.16, 2.60], abs=0.011)  # inside speech: unchanged
+    # "one" and "three" open a run of speech that began after the word before them: they start at its onset (the
+    # truth, 0.30 and 2.07). "two" and "four" follow the previous word without a pause: their starts stay.
+    assert [w.start for w in refined] == pytest.approx([0.30, 0.80, 2.07, 2.60], abs=0.03)
     assert refined[1].end == pytest.approx(1.05, abs=0.03)  # ended in the pause: pulled back to the speech
+
+
+def test_a_start_far_inside_speech_stays():
+    long_run = speech_at([(0.2, 2.5)], 3.0)
+    # The run began 1.3 s earlier, more than MAX_ONSET_SHIFT_S: that speech is not this word's, so nothing moves.
+    assert refine_words([Word("late", 1.5, 2.0)], long_run)[0].start == pytest.approx(1.5, abs=0.011)
 
 
 def test_words_stay_ordered_and_inside_the_audio():

@@ -9,6 +9,8 @@ word the blank frames before it, so after a one-second pause "three" was reporte
   it works for quiet and loud recordings alike);
 * a word that starts inside a pause starts at the next speech onset instead, and a word that ends inside a pause ends
   at the last speech before it;
+* a word reported to start a little after the onset of speech that began after the previous word (a model that
+  emits a word late, inside its sound) starts at that onset, at most :data:`MAX_ONSET_SHIFT_S` earlier;
 * a word whose speech runs on past its end ends where that speech ends: at the pause that follows, or where the next
   word starts.
 
@@ -39,6 +41,9 @@ MIN_PAUSE_S = 0.15
 MIN_SPEECH_S = 0.05
 """Louder blips shorter than this (clicks) are not speech."""
 EPS_DB = 1e-10
+MAX_ONSET_SHIFT_S = 0.3
+"""A start inside speech moves back to the onset of that speech by at most this much (a word is rarely longer before
+the frame where a model emits it)."""
 
 
 def speech_mask(audio: AudioData) -> np.ndarray:
@@ -84,10 +89,18 @@ def refine_words(words: Sequence[Word], audio: AudioData) -> list[Word]:
     spans = [(frame(w.start), max(frame(w.start), frame(w.end - HOP_S))) for w in words]
     # Starts: a word whose reported span crosses a pause begins with the speech after the last such pause.
     firsts = []
-    for first, last in spans:
+    max_shift = round(MAX_ONSET_SHIFT_S / HOP_S)
+    for index, (first, last) in enumerate(spans):
         pauses = np.flatnonzero(~mask[first : last + 1])
         if len(pauses) and first + int(pauses[-1]) < last:
             first += int(pauses[-1]) + 1
+        elif mask[first]:  # starts inside speech: back to that speech's onset if it began after the previous word
+            floor = spans[index - 1][1] if index else -1
+            onset = first
+            while onset > 0 and mask[onset - 1] and first - onset < max_shift:
+                onset -= 1
+            if onset > floor and (onset == 0 or not mask[onset - 1]):
+                first = onset
         firsts.append(max(first, firsts[-1] if firsts else 0))
     refined = []
     for index, ((_, last), first) in enumerate(zip(spans, firsts)):
