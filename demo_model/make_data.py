@@ -1,126 +1,146 @@
-"""Synthesise the demo model's speech-command data set with espeak-ng.
+"""Synthesise the demo model's speech-command data set from the voice pool (``demo_model/voices.py``).
 
-Every clip says one to eight words of :data:`VOCABULARY`. Two kinds of clip:
+Every clip says one to eight words of :data:`VOCABULARY`. Two kinds of speech clip:
 
-* ``phrase``: the whole phrase in one espeak-ng call, so words run into each other as they do in speech;
+* ``phrase``: the whole phrase in one synthesizer call, so words run into each other as they do in speech;
 * ``spaced``: each word synthesised on its own, trimmed, and joined with known silences, so the manifest can record
   where each word starts and ends (``words``), which is what word-timing evaluation needs.
 
-Both kinds get leading and trailing silence, then (at random) reverberation from a synthetic exponential-decay
-impulse response, background noise, and a level change. A third kind, ``noise`` (:data:`NOISE_ONLY_SHARE` of the
-clips), holds no speech at all: steady noise from faint to loud, with empty text, so that the model learns to say
-nothing when nobody speaks (the per-feature normalisation of its input makes faint noise look as loud as speech). Voices, voice variants and speeds are split up front: the
-test clips use only ones that no training or validation clip uses, so test figures measure generalisation to new
-speakers, not memory. Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), so a
-run reproduces the same files whatever the number of worker processes.
+A third kind, ``noise``, holds no speech at all: steady noise or distant babble from faint to loud, with empty text,
+so that the model learns to say nothing when nobody speaks (the per-feature normalisation of its input makes faint
+noise look as loud as speech).
+
+Each split draws its voices from its own part of the pool, so no evaluation clip is spoken by a voice (or a voice
+family) that training used, and applies its own :class:`Conditions`:
+
+========== ============================ ===============================================================
+split      voices                       conditions
+========== ============================ ===============================================================
+train      pool train voices            speed 0.85-1.2, pitch, level -35..-3 dBFS, noise 0-30 dB SNR
+                                        (white, pink, brown, babble of other train voices), reverb,
+                                        telephone band (8 kHz), mild clipping, 8 % noise-only clips
+validation pool validation voices       as train
+test       pool test voices             clear: speed 0.9-1.1, reverb, noise only at 20-30 dB SNR
+held_out   the held-out synthesizer     as test (a synthesizer training never heard)
+noisy      pool test voices             noise or babble at 0-10 dB SNR
+noise      none                         noise-only clips
+========== ============================ ===============================================================
+
+Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), so a run reproduces the same
+files whatever the number of worker processes.
 
 Usage::
 
-    python -m demo_model.make_data --out /tmp/demo-data            # train 4000, validation 200, test 300
-    python -m demo_model.make_data --out /tmp/tiny --train 64 --validation 16 --test 16
+    python -m demo_model.make_data --out /tmp/demo-data
+    python -m demo_model.make_data --out /tmp/tiny --train 64 --validation 16 --test 16 --held-out 8 --noisy 8 --noise 4
 
-Writes ``<out>/{train,validation,test}/*.wav`` (16 kHz mono, 16-bit) and ``<out>/{train,validation,test}.json``
-manifests (JSON lines ``{"audio_filepath", "duration", "text", "kind", "voice", "speed", "words"?}``).
+Writes ``<out>/<split>/*.wav`` (16 kHz mono, 16-bit) and ``<out>/<split>.json`` manifests (JSON lines
+``{"audio_filepath", "duration", "text", "kind", "voice", "synthesizer", "rate", "snr_db", "words"?}``).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import multiprocessing
-import shutil
-import subprocess
+import multiprocessing.pool
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
-from scipy.signal import fftconvolve
+from scipy.signal import butter, fftconvolve, sosfilt
+
+from demo_model.voices import SAMPLE_RATE, Voice, installed_synthesizers, split_voices
 
 logger = logging.getLogger(__name__)
 
-SEED = 20250101
-SAMPLE_RATE = 16_000
-ESPEAK = "espeak-ng"
-ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
-
+SEED = 20261201
 VOCABULARY = tuple(
     "zero one two three four five six seven eight nine "
     "yes no stop go left right up down on off start open close play pause next back hello please help".split()
 )
 MIN_WORDS, MAX_WORDS = 1, 8
-
-# English espeak-ng voices (the mbrola ones, such as en-uk, need data files Debian does not ship).
-TRAIN_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-029")
-TEST_VOICES = ("en-gb-x-gbcwmd", "en-us-nyc")
-# Variants (voices/!v) kept out of training; every other variant on disk is used for training.
-TEST_VARIANTS = ("m4", "f3", "klatt3", "iven2", "Andy", "belinda", "john", "steph2", "robosoft3", "max", "travis", "Gene")
-# Words per minute (espeak-ng -s; its default is 175). Test speeds lie between training speeds.
-TRAIN_SPEEDS = (100, 120, 140, 160, 180, 200, 230, 260)
-TEST_SPEEDS = (130, 170, 215)
-PITCH_RANGE = (15, 85)  # espeak-ng -p, 0..99
-
-PLAIN_VOICE_SHARE = 0.2
-"""Share of clips spoken by the plain voice, without a variant."""
 SPACED_SHARE = 0.5
-"""Share of clips built word by word with known silences."""
+"""Share of speech clips built word by word with known silences."""
 LEAD_SILENCE_S = (0.05, 1.0)
 TRAIL_SILENCE_S = (0.05, 1.0)
 WORD_GAP_S = (0.12, 0.9)
-PHRASE_GAP_MAX = 25
-"""espeak-ng -g: extra pause between words of a phrase clip, in units of 10 ms."""
+PHRASE_GAP_MAX_S = 0.25
+"""Extra pause between the words of an espeak-ng phrase clip (its -g), at most."""
 TRIM_DB = -40.0
 """A word's audio starts and ends where its 5 ms frame energy comes within this many dB of its loudest frame."""
 TRIM_FRAME_S = 0.005
-
-REVERB_PROB = 0.35
+SYNTHESIZER_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "festival": 1.0}
+"""How often a split picks each of its synthesizers (flite has 5 voices against espeak-ng's 800; they get near
+equal shares so that both are learnt and measured on enough words)."""
+ESPEAK_PITCH = (0.15, 0.85)
 RT60_S = (0.1, 0.6)
 WET_GAIN = (0.1, 0.6)
-NOISE_PROB = 0.7
-SNR_DB = (5.0, 35.0)
-PEAK_DBFS = (-30.0, -1.0)
-
-SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
-NOISE_ONLY_SHARE = 0.08
-"""Share of clips that are noise without speech. Decided by a generator of its own, so the speech clips are the same
-files, index for index, as in a data set without noise clips."""
+TELEPHONE_BAND_HZ = (300.0, 3400.0)
+TELEPHONE_RATE = 8_000
+CLIP_PERCENTILE = (99.0, 99.8)
+"""Mild clipping: the loudest 0.2-1 % of samples are cut flat."""
 NOISE_ONLY_S = (0.5, 6.0)
 NOISE_ONLY_RMS_DBFS = (-75.0, -15.0)
+BABBLE_TRACKS = 12
+BABBLE_TALKERS = (3, 6)
+BABBLE_TRACK_S = 8.0
+BABBLE_SENTENCES = (
+    "the weather was cold and the river ran slowly under the old bridge",
+    "she bought bread and cheese at the market before the rain started",
+    "we talked about the garden the neighbours and the price of coffee",
+    "a small boat crossed the lake while the children watched from the shore",
+    "the meeting moved to thursday because the manager was travelling",
+    "my brother keeps his bicycle in the kitchen which annoys everyone",
+    "there is a new library in town with a cafe on the second floor",
+    "they painted the fence white and planted roses along the path",
+)
+"""Babble is made of sentences without vocabulary words, so the model learns to ignore background talk."""
+SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2, "held_out": 3, "noisy": 4, "noise": 5}
+DEFAULT_COUNTS = {"train": 8000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60}
 
 
 @dataclass(frozen=True)
 class Conditions:
-    """The voices, variants and speeds one split may use."""
+    """How one split's clips are made.
 
-    voices: tuple[str, ...]
-    variants: tuple[str, ...]
-    speeds: tuple[int, ...]
+    ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
+    is babble. ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
+    """
+
+    voices: str
+    rate: tuple[float, float] = (0.7, 1.4)
+    speed_perturb: tuple[float, float] = (0.85, 1.2)
+    pitch_shift_semitones: float = 3.0
+    pitch_shift_prob: float = 0.5
+    reverb_prob: float = 0.35
+    noise_prob: float = 0.75
+    noise_snr_db: tuple[float, float] = (0.0, 30.0)
+    babble_share: float = 0.3
+    telephone_prob: float = 0.1
+    clipping_prob: float = 0.05
+    peak_dbfs: tuple[float, float] = (-35.0, -3.0)
+    noise_only_share: float = 0.08
 
 
-def espeak_variants() -> tuple[str, ...]:
-    """Variant names installed with espeak-ng (names with spaces cannot be passed on the command line)."""
-    return tuple(sorted(p.name for p in ESPEAK_VARIANT_DIR.iterdir() if p.is_file() and " " not in p.name))
-
-
-def split_conditions(split: str) -> Conditions:
-    """Training and validation share conditions; test uses held-out voices, variants and speeds only."""
-    installed = espeak_variants()
-    if split == "test":
-        return Conditions(TEST_VOICES, tuple(v for v in TEST_VARIANTS if v in installed), TEST_SPEEDS)
-    return Conditions(TRAIN_VOICES, tuple(v for v in installed if v not in TEST_VARIANTS), TRAIN_SPEEDS)
-
-
-def synthesise(text: str, *, voice: str, speed: int, pitch: int, gap: int = 0) -> np.ndarray:
-    """espeak-ng speech for ``text`` as float32 samples at :data:`SAMPLE_RATE`."""
-    command = [ESPEAK, "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(gap), "--stdout", text]
-    wav = subprocess.run(command, check=True, capture_output=True).stdout
-    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    return soxr.resample(samples, rate, SAMPLE_RATE).astype(np.float32)
+TRAINING = Conditions("train")
+CLEAR = Conditions("test", rate=(0.8, 1.25), speed_perturb=(0.9, 1.1), pitch_shift_prob=0.0, reverb_prob=0.2,
+                   noise_prob=0.3, noise_snr_db=(20.0, 30.0), babble_share=0.0, telephone_prob=0.0, clipping_prob=0.0,
+                   peak_dbfs=(-25.0, -3.0), noise_only_share=0.0)
+SPLIT_CONDITIONS = {
+    "train": TRAINING,
+    "validation": replace(TRAINING, voices="validation"),
+    "test": CLEAR,
+    "held_out": replace(CLEAR, voices="held_out"),
+    "noisy": replace(CLEAR, noise_prob=1.0, noise_snr_db=(0.0, 10.0), babble_share=0.3),
+    "noise": replace(CLEAR, noise_only_share=1.0, reverb_prob=0.35, babble_share=0.3),
+}
 
 
 def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
@@ -163,30 +183,105 @@ def coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return (noise / (np.sqrt((noise**2).mean()) + 1e-12)).astype(np.float32)
 
 
-def add_noise(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+@cache
+def babble_bank(voice_split: str) -> tuple[np.ndarray, ...]:
+    """Tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed seed)."""
+    rng = np.random.default_rng([SEED, 99, SPLIT_INDEX[voice_split]])
+    voices = split_voices()[voice_split]
+    length = round(BABBLE_TRACK_S * SAMPLE_RATE)
+    tracks = []
+    for _ in range(BABBLE_TRACKS):
+        track = np.zeros(length, dtype=np.float32)
+        for _ in range(int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1))):
+            voice = voices[int(rng.integers(len(voices)))]
+            speech = trim(voice.speak(str(rng.choice(BABBLE_SENTENCES)), rate=rng.uniform(0.8, 1.3)))
+            speech = speech / (np.sqrt((speech**2).mean()) + 1e-12)
+            offset = int(rng.integers(-len(speech) // 2, length))
+            lo, hi = max(0, offset), min(length, offset + len(speech))
+            if hi > lo:
+                track[lo:hi] += speech[lo - offset : hi - offset]
+        tracks.append(track / (np.sqrt((track**2).mean()) + 1e-12))
+    return tuple(tracks)
+
+
+def babble(n: int, voice_split: str, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of babble with unit RMS, cut from a random track at a random point (tiled if needed)."""
+    track = babble_bank(voice_split)[int(rng.integers(BABBLE_TRACKS))]
+    start = int(rng.integers(len(track)))
+    return np.resize(np.roll(track, -start), n).astype(np.float32)
+
+
+def background(n: int, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS noise for one clip: babble with ``babble_share``, else coloured noise."""
+    if rng.random() < conditions.babble_share:
+        # Training babble comes from training voices only; evaluation babble from the split's own unseen voices.
+        return babble(n, "train" if conditions.voices == "validation" else conditions.voices, rng)
+    return coloured_noise(n, rng)
+
+
+def add_noise(samples: np.ndarray, conditions: Conditions, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     start, end = speech_bounds(samples)
     speech_rms = np.sqrt((samples[start:end] ** 2).mean()) + 1e-12
-    snr = rng.uniform(*SNR_DB)
-    return samples + coloured_noise(len(samples), rng) * speech_rms / 10 ** (snr / 20)
+    snr = float(rng.uniform(*conditions.noise_snr_db))
+    return samples + background(len(samples), conditions, rng) * speech_rms / 10 ** (snr / 20), snr
 
 
-def set_level(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def telephone(samples: np.ndarray) -> np.ndarray:
+    """Narrow-band telephone speech: band-passed to 300-3400 Hz and sent through an 8 kHz sample rate."""
+    sos = butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    narrow = soxr.resample(sosfilt(sos, samples), SAMPLE_RATE, TELEPHONE_RATE)
+    return soxr.resample(narrow, TELEPHONE_RATE, SAMPLE_RATE)[: len(samples)].astype(np.float32)
+
+
+def clip_peaks(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    limit = np.percentile(np.abs(samples), rng.uniform(*CLIP_PERCENTILE)) + 1e-9
+    return np.clip(samples, -limit, limit)
+
+
+def set_level(samples: np.ndarray, peak_dbfs: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     peak = np.abs(samples).max() + 1e-12
-    return (samples * 10 ** (rng.uniform(*PEAK_DBFS) / 20) / peak).astype(np.float32)
+    return (samples * 10 ** (rng.uniform(*peak_dbfs) / 20) / peak).astype(np.float32)
+
+
+def speed_perturb(samples: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``factor`` times faster (tempo and pitch together, as a tape would): the same resampling NeMo uses."""
+    if abs(factor - 1.0) < 1e-3:
+        return samples
+    return soxr.resample(samples, SAMPLE_RATE * factor, SAMPLE_RATE).astype(np.float32)
+
+
+def pick_voice(voices: tuple[Voice, ...], rng: np.random.Generator) -> Voice:
+    """A synthesizer by :data:`SYNTHESIZER_WEIGHTS`, then one of its voices, uniformly."""
+    synthesizers = sorted({v.synthesizer for v in voices})
+    weights = np.array([SYNTHESIZER_WEIGHTS[s] for s in synthesizers])
+    synthesizer = synthesizers[int(rng.choice(len(synthesizers), p=weights / weights.sum()))]
+    own = [v for v in voices if v.synthesizer == synthesizer]
+    return own[int(rng.integers(len(own)))]
+
+
+def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, gap_s: float = 0.0) -> np.ndarray:
+    """The voice's trimmed speech; ``shift`` semitones of pitch shift (kept duration) for voices without -p."""
+    speech = trim(voice.speak(text, rate=rate, pitch=pitch, word_gap_s=gap_s))
+    if shift:
+        import librosa  # only here: it is slow to import and only the pitch shift needs it
+
+        speech = librosa.effects.pitch_shift(speech, sr=SAMPLE_RATE, n_steps=shift).astype(np.float32)
+    return speech
 
 
 def make_clip(split: str, index: int, out_dir: Path) -> dict:
     """Synthesise clip ``index`` of ``split`` into ``out_dir``; returns its manifest entry."""
-    if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < NOISE_ONLY_SHARE:
+    conditions = SPLIT_CONDITIONS[split]
+    if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < conditions.noise_only_share:
         return make_noise_clip(split, index, out_dir)
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
-    conditions = split_conditions(split)
+    voice = pick_voice(split_voices()[conditions.voices], rng)
     words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
-    base = str(rng.choice(conditions.voices))
-    variant = None if rng.random() < PLAIN_VOICE_SHARE else str(rng.choice(conditions.variants))
-    voice = base if variant is None else f"{base}+{variant}"
-    speed = int(rng.choice(conditions.speeds))
-    pitch = int(rng.integers(*PITCH_RANGE))
+    rate = float(rng.uniform(*conditions.rate))
+    pitch = float(rng.uniform(*ESPEAK_PITCH))
+    shift = 0.0
+    if voice.synthesizer != "espeak-ng" and rng.random() < conditions.pitch_shift_prob:
+        shift = float(rng.uniform(-conditions.pitch_shift_semitones, conditions.pitch_shift_semitones))
     spaced = rng.random() < SPACED_SHARE
 
     parts = [silence(rng.uniform(*LEAD_SILENCE_S))]
@@ -198,21 +293,27 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
                 gap = silence(rng.uniform(*WORD_GAP_S))
                 parts.append(gap)
                 position += len(gap)
-            audio = trim(synthesise(word, voice=voice, speed=speed, pitch=pitch))
+            audio = speak(voice, word, rate=rate, pitch=pitch, shift=shift)
             parts.append(audio)
-            timings.append({"word": word, "start": position / SAMPLE_RATE, "end": (position + len(audio)) / SAMPLE_RATE})
+            timings.append((word, position, position + len(audio)))
             position += len(audio)
     else:
-        gap = int(rng.integers(0, PHRASE_GAP_MAX + 1))
-        parts.append(trim(synthesise(" ".join(words), voice=voice, speed=speed, pitch=pitch, gap=gap)))
+        gap_s = float(rng.uniform(0, PHRASE_GAP_MAX_S))
+        parts.append(speak(voice, " ".join(words), rate=rate, pitch=pitch, shift=shift, gap_s=gap_s))
     parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
-    samples = np.concatenate(parts)
+    factor = float(rng.uniform(*conditions.speed_perturb))
+    samples = speed_perturb(np.concatenate(parts), factor)
 
-    if rng.random() < REVERB_PROB:
+    if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples, rng)
-    if rng.random() < NOISE_PROB:
-        samples = add_noise(samples, rng)
-    samples = set_level(samples, rng)
+    snr = None
+    if rng.random() < conditions.noise_prob:
+        samples, snr = add_noise(samples, conditions, rng)
+    if rng.random() < conditions.telephone_prob:
+        samples = telephone(samples)
+    if rng.random() < conditions.clipping_prob:
+        samples = clip_peaks(samples, rng)
+    samples = set_level(samples, conditions.peak_dbfs, rng)
 
     path = out_dir / split / f"{split}-{index:05d}.wav"
     sf.write(path, samples, SAMPLE_RATE, subtype="PCM_16")
@@ -221,33 +322,29 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
         "duration": round(len(samples) / SAMPLE_RATE, 4),
         "text": " ".join(words),
         "kind": "spaced" if spaced else "phrase",
-        "voice": voice,
-        "speed": speed,
-        "pitch": pitch,
+        "voice": voice.id,
+        "synthesizer": voice.synthesizer,
+        "rate": round(rate * factor, 3),
+        "snr_db": None if snr is None else round(snr, 1),
     }
     if spaced:
-        entry["words"] = [{**t, "start": round(t["start"], 4), "end": round(t["end"], 4)} for t in timings]
+        seconds = 1.0 / (SAMPLE_RATE * factor)
+        entry["words"] = [{"word": w, "start": round(a * seconds, 4), "end": round(b * seconds, 4)} for w, a, b in timings]
     return entry
 
 
 def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
-    """Clip ``index`` of ``split`` as steady noise without speech (white, pink or brown, faint to loud)."""
+    """Clip ``index`` of ``split`` without speech: steady noise or distant babble, faint to loud."""
+    conditions = SPLIT_CONDITIONS[split]
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 2])
     n = round(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE)
-    samples = coloured_noise(n, rng) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
-    if rng.random() < REVERB_PROB:
+    samples = background(n, conditions, rng) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
+    if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples.astype(np.float32), rng)
     path = out_dir / split / f"{split}-{index:05d}.wav"
     sf.write(path, np.clip(samples, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
-    return {
-        "audio_filepath": str(path.resolve()),
-        "duration": round(n / SAMPLE_RATE, 4),
-        "text": "",
-        "kind": "noise",
-        "voice": "",
-        "speed": 0,
-        "pitch": 0,
-    }
+    return {"audio_filepath": str(path.resolve()), "duration": round(n / SAMPLE_RATE, 4), "text": "", "kind": "noise",
+            "voice": "", "synthesizer": "", "rate": 0.0, "snr_db": None}
 
 
 def _make_clip_job(job: tuple[str, int, str]) -> dict:
@@ -255,34 +352,36 @@ def _make_clip_job(job: tuple[str, int, str]) -> dict:
     return make_clip(split, index, Path(out_dir))
 
 
-def write_split(split: str, count: int, out_dir: Path, workers: int) -> Path:
-    """Synthesise ``count`` clips of ``split`` and write ``<out_dir>/<split>.json``."""
+def write_split(split: str, count: int, out_dir: Path, pool: multiprocessing.pool.Pool) -> Path:
+    """Synthesise ``count`` clips of ``split`` with ``pool``'s processes and write ``<out_dir>/<split>.json``."""
     (out_dir / split).mkdir(parents=True, exist_ok=True)
     jobs = [(split, i, str(out_dir)) for i in range(count)]
-    with multiprocessing.Pool(workers) as pool:
-        entries = pool.map(_make_clip_job, jobs, chunksize=16)
+    entries = pool.map(_make_clip_job, jobs, chunksize=16)
     manifest = out_dir / f"{split}.json"
     manifest.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
     hours = sum(e["duration"] for e in entries) / 3600
-    logger.info("%s: %d clips, %.2f h -> %s", split, len(entries), hours, manifest)
+    voices = len({e["voice"] for e in entries if e["voice"]})
+    logger.info("%s: %d clips, %.2f h, %d voices -> %s", split, len(entries), hours, voices, manifest)
     return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for WAVs and manifests")
-    parser.add_argument("--train", type=int, default=4000, help="training clips")
-    parser.add_argument("--validation", type=int, default=200, help="validation clips (training conditions)")
-    parser.add_argument("--test", type=int, default=300, help="test clips (held-out voices, variants, speeds)")
+    for split, count in DEFAULT_COUNTS.items():
+        parser.add_argument(f"--{split.replace('_', '-')}", type=int, default=count, help=f"{split} clips")
     parser.add_argument("--workers", type=int, default=2, help="parallel synthesis processes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if shutil.which(ESPEAK) is None:
-        parser.error(f"{ESPEAK} is not installed")
+    missing = {"espeak-ng", "flite"} - set(installed_synthesizers())
+    if missing:
+        parser.error(f"not installed: {', '.join(sorted(missing))} (python3 dev.py test installs them on Linux)")
 
     started = time.perf_counter()
-    for split, count in (("train", args.train), ("validation", args.validation), ("test", args.test)):
-        write_split(split, count, args.out, args.workers)
+    with multiprocessing.Pool(args.workers) as pool:  # one pool for all splits: each process keeps its babble
+        for split in DEFAULT_COUNTS:
+            if count := getattr(args, split):
+                write_split(split, count, args.out, pool)
     logger.info("wall time %.1f s", time.perf_counter() - started)
     return 0
 

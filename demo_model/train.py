@@ -1,4 +1,4 @@
-"""Train the embedded demo model: a small FastConformer-CTC (NeMo ``EncDecCTCModelBPE``) on the espeak-ng data set.
+"""Train the embedded demo model: a small FastConformer-CTC (NeMo ``EncDecCTCModelBPE``) on the voice-pool data set.
 
 Why these choices:
 
@@ -51,7 +51,7 @@ DROPOUT = 0.1
 BATCH_SIZE = 16
 PEAK_LR = 2.5e-3
 WARMUP_STEPS = 100
-DEFAULT_STEPS = 2000
+DEFAULT_STEPS = 4000
 VALIDATION_EVERY = 100
 LOG_EVERY = 25
 MAX_CLIP_S = 12.0

@@ -1,28 +1,30 @@
 """The committed demo model (``transcriber/assets/demo-en-commands.nemo``) through the app's engine, on speech made
-with espeak-ng at test time (see ``demo_model/``)."""
+at test time by voices of the pool's test split and of the held-out synthesizer (``demo_model/voices.py``): voices
+the model never trained on."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from demo_model.make_data import ESPEAK, SAMPLE_RATE, silence, synthesise, trim
+from demo_model.evaluate import wer
+from demo_model.make_data import SAMPLE_RATE, silence, trim
+from demo_model.voices import Voice, by_id, installed_synthesizers, split_voices, unseen_voices
 from transcriber.engine import Engine
 from transcriber.types import AudioData, TranscribeOptions
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which(ESPEAK) is None, reason="espeak-ng is not installed"),
+    pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed"),
 ]
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "transcriber" / "assets" / "demo-en-commands.nemo"
-VOICE = "en-us"
-SPEED = 160
-PITCH = 50
+VOICE_ID = "espeak-ng:en-us+m2"
+"""The voice of the exact-phrase tests: an American accent in a timbre (variant m2) that training never used."""
+PITCH = 0.5
 LEAD_S = 0.4
 GAP_S = 0.6
 FRAME_S = 0.04
@@ -33,22 +35,29 @@ TIMESTAMPS = TranscribeOptions(timestamps=True)
 
 
 @pytest.fixture(scope="module")
+def voice() -> Voice:
+    voice = by_id(VOICE_ID)
+    assert voice in split_voices()["test"]  # a fixture voice is never a training voice
+    return voice
+
+
+@pytest.fixture(scope="module")
 def demo_engine():
     """One engine for the module, so the model is loaded once."""
     return Engine(device="cpu")
 
 
-def phrase_clip(text: str, *, voice: str = VOICE, speed: int = SPEED) -> AudioData:
-    """``text`` in one espeak-ng call, between silences."""
-    speech = trim(synthesise(text, voice=voice, speed=speed, pitch=PITCH))
+def phrase_clip(text: str, voice: Voice, *, rate: float = 1.0) -> AudioData:
+    """``text`` in one synthesizer call, between silences."""
+    speech = trim(voice.speak(text, rate=rate, pitch=PITCH))
     return AudioData(np.concatenate([silence(LEAD_S), speech, silence(LEAD_S)]), SAMPLE_RATE, f"{text}.wav")
 
 
-def spaced_clip(words: list[str]) -> tuple[AudioData, list[tuple[float, float]]]:
+def spaced_clip(words: list[str], voice: Voice) -> tuple[AudioData, list[tuple[float, float]]]:
     """Each word on its own, joined by :data:`GAP_S` of silence; also returns each word's true (start, end)."""
     parts, spans, position = [silence(LEAD_S)], [], LEAD_S
     for word in words:
-        speech = trim(synthesise(word, voice=VOICE, speed=SPEED, pitch=PITCH))
+        speech = trim(voice.speak(word, pitch=PITCH))
         parts += [speech, silence(GAP_S)]
         spans.append((position, position + len(speech) / SAMPLE_RATE))
         position += len(speech) / SAMPLE_RATE + GAP_S
@@ -61,14 +70,14 @@ def test_the_demo_model_is_committed_and_small():
 
 
 @pytest.mark.parametrize("text", ["seven three go", "hello please stop", "open left five", "zero"])
-def test_phrases_transcribe_exactly(demo_engine, text):
-    (result,) = demo_engine.transcribe_files([phrase_clip(text)], model=str(DEMO_MODEL))
+def test_phrases_transcribe_exactly(demo_engine, voice, text):
+    (result,) = demo_engine.transcribe_files([phrase_clip(text, voice)], model=str(DEMO_MODEL))
     assert result.ok, result.error
     assert result.transcript.text == text
 
 
-def test_an_int8_engine_gives_the_same_transcripts(demo_engine):
-    clips = [phrase_clip(text) for text in ("seven three go", "hello please stop", "open left five")]
+def test_an_int8_engine_gives_the_same_transcripts(demo_engine, voice):
+    clips = [phrase_clip(text, voice) for text in ("seven three go", "hello please stop", "open left five")]
     int8_engine = Engine(device="cpu", int8=True)
     plain = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
     quantised = int8_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
@@ -84,16 +93,28 @@ UNSEEN_PHRASES = ("nine up right", "two four six eight", "open close", "go left"
                   "one zero zero", "hello please help", "close down off", "yes no yes", "seven", "pause start on")
 
 
-def test_unseen_voices_and_speeds_are_mostly_transcribed_exactly(demo_engine):
-    # en-gb-x-gbcwmd, en-us-nyc and speeds 130/215 are held out of training (demo_model/make_data.py).
+UNSEEN_RATES = (0.8, 1.0, 1.2)
+MAX_WER = {"espeak-ng": 0.15, "flite": 0.45, "festival": 0.45}
+"""Regression guards a little above what the committed model does on these 12 phrases (espeak-ng 10 %, flite 32 %),
+and below the model before the voice pool (flite 50 % and festival 46 % in demo_model/evaluate.py, whose figures
+over hundreds of clips are the accuracy numbers; see demo_model/README.md)."""
+
+
+@pytest.mark.parametrize("synthesizer", ["espeak-ng", "flite", "festival"])
+def test_unseen_voices_of_each_synthesizer_are_understood(demo_engine, synthesizer):
+    if synthesizer not in installed_synthesizers():
+        pytest.skip(f"{synthesizer} is not installed")
+    voices = unseen_voices(synthesizer)
+    assert voices and not set(voices) & set(split_voices()["train"])
+    # Spread over the unseen voices: every k-th, so the 12 phrases meet as many of them as they can.
+    step = max(1, len(voices) // len(UNSEEN_PHRASES))
     clips = [
-        phrase_clip(text, voice=("en-gb-x-gbcwmd", "en-us-nyc")[i % 2], speed=(130, 215)[i // 2 % 2])
+        phrase_clip(text, voices[(i * step) % len(voices)], rate=UNSEEN_RATES[i % len(UNSEEN_RATES)])
         for i, text in enumerate(UNSEEN_PHRASES)
     ]
     results = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL))
-    exact = sum(result.transcript.text == want for result, want in zip(results, UNSEEN_PHRASES, strict=True))
-    # A regression guard, not the accuracy figure: that is demo_model/evaluate.py's WER on 300 held-out clips.
-    assert exact >= 2 * len(UNSEEN_PHRASES) // 3, [r.transcript.text for r in results]
+    heard = [result.transcript.text for result in results]
+    assert wer(list(UNSEEN_PHRASES), heard) <= MAX_WER[synthesizer], list(zip(UNSEEN_PHRASES, heard))
 
 
 def test_faint_noise_without_speech_gives_no_words(demo_engine):
@@ -103,8 +124,8 @@ def test_faint_noise_without_speech_gives_no_words(demo_engine):
     assert result.transcript.words == ()
 
 
-def test_batch_and_single_calls_give_the_same_words(demo_engine):
-    clips = [phrase_clip(text) for text in ("one two", "back next pause play", "yes")]
+def test_batch_and_single_calls_give_the_same_words(demo_engine, voice):
+    clips = [phrase_clip(text, voice) for text in ("one two", "back next pause play", "yes")]
     batch = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
     single = [demo_engine.transcribe_files([clip], model=str(DEMO_MODEL), options=TIMESTAMPS)[0] for clip in clips]
     assert [r.transcript.text for r in batch] == ["one two", "back next pause play", "yes"]
@@ -115,9 +136,9 @@ def test_batch_and_single_calls_give_the_same_words(demo_engine):
             assert a.end == pytest.approx(b.end, abs=FRAME_S + 1e-6)
 
 
-def test_word_times_fall_in_windows_around_the_spoken_words(demo_engine):
+def test_word_times_fall_in_windows_around_the_spoken_words(demo_engine, voice):
     words = ["four", "stop", "hello", "down"]
-    clip, spans = spaced_clip(words)
+    clip, spans = spaced_clip(words, voice)
     (result,) = demo_engine.transcribe_files([clip], model=str(DEMO_MODEL), options=TIMESTAMPS)
     transcript = result.transcript
     assert [w.text for w in transcript.words] == words
@@ -135,12 +156,12 @@ LONG_WORDS = 120
 SHORT_CLIP_WORDS = 10
 
 
-def test_a_long_recording_gives_the_same_words_as_short_clips_of_it(demo_engine):
+def test_a_long_recording_gives_the_same_words_as_short_clips_of_it(demo_engine, voice):
     vocabulary = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "zero", "yes", "no", "stop",
                   "go", "left", "right", "up", "down", "open", "close", "play", "pause", "next", "back", "hello"]
     rng = np.random.default_rng(7)
     words = [str(word) for word in rng.choice(vocabulary, LONG_WORDS)]
-    long_clip, spans = spaced_clip(words)
+    long_clip, spans = spaced_clip(words, voice)
     assert long_clip.duration > 100
 
     (long_result,) = demo_engine.transcribe_files([long_clip], model=str(DEMO_MODEL), options=TIMESTAMPS)

@@ -1,0 +1,217 @@
+"""The voice pool: every synthetic English voice this project can make, each with a stable id, split once for all.
+
+Three synthesizers from Debian's packages, each with its own way of making speech, so that a model trained on some
+can be measured on voices, and on a whole synthesizer, it has never heard:
+
+* **espeak-ng** (formant synthesis): its eight English voices (accents) times every installed voice variant (timbre:
+  pitch range, formants, breathiness), plus the plain voice. The mbrola voices (``en-uk``, ``us-mbrola-*``) are
+  left out: Debian ships no mbrola data, and espeak-ng then silently speaks with its default voice.
+* **flite** (unit selection and diphones, from CMU): ``kal16``, ``kal`` (the same speaker at 8 kHz), ``awb``,
+  ``rms`` and ``slt``. ``awb_time`` is a limited-domain voice that can only say the time of day.
+* **festival** (diphones and HTS): ``kal_diphone``, ``ked_diphone`` and ``cmu_us_slt_arctic_hts``.
+
+A voice's id is ``synthesizer:name`` or, for an espeak-ng variant, ``espeak-ng:name+variant``. Voices that share a
+timbre share a *family* (an espeak-ng variant across all accents; ``kal`` and ``kal16``), and a family always falls
+in one split, so no test voice is a training voice in another accent or at another sample rate.
+
+:func:`split_voices` puts each synthesizer's families in train / validation / test by the SHA-256 of the family
+name (not by position in a list, so a voice added later does not move the others), and one synthesizer
+(:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator, the tests'
+fixtures and the conversation generator all take their voices from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16_000
+SPLIT_SEED = "voices-2026-12"
+"""Part of the hash that orders families; changing it reshuffles every split."""
+VALIDATION_SHARE = 0.1
+TEST_SHARE = 0.15
+HELD_OUT_SYNTHESIZER = "festival"
+SPLITS = ("train", "validation", "test", "held_out")
+
+ESPEAK = "espeak-ng"
+FLITE = "flite"
+FESTIVAL = "text2wave"
+ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
+ESPEAK_BASES = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+ESPEAK_DEFAULT_WPM = 175
+ESPEAK_PITCH_RANGE = (0, 99)
+FLITE_VOICES = {"kal16": "kal", "kal": "kal", "awb": "awb", "rms": "rms", "slt": "slt"}
+"""flite voice -> family (``kal`` is ``kal16`` at 8 kHz)."""
+FESTIVAL_VOICES = {
+    "kal_diphone": "/usr/share/festival/voices/english/kal_diphone",
+    "ked_diphone": "/usr/share/festival/voices/english/ked_diphone",
+    "cmu_us_slt_arctic_hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
+}
+SYNTH_TIMEOUT_S = 60
+
+
+class SynthesisError(RuntimeError):
+    """A synthesizer failed or is not installed."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic voice.
+
+    Attributes:
+        synthesizer: ``espeak-ng``, ``flite`` or ``festival``.
+        name: the synthesizer's own voice name (an espeak-ng accent, a flite or festival voice).
+        variant: an espeak-ng voice variant (``m4``, ``f3``, ...), or "" for none.
+        family: voices of one timbre; a family is never split between train and test.
+    """
+
+    synthesizer: str
+    name: str
+    variant: str = ""
+    family: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.synthesizer}:{self.name}" + (f"+{self.variant}" if self.variant else "")
+
+    def speak(self, text: str, *, rate: float = 1.0, pitch: float = 0.5, word_gap_s: float = 0.0) -> np.ndarray:
+        """``text`` spoken by this voice, as float32 samples at :data:`SAMPLE_RATE`.
+
+        Args:
+            text: what to say.
+            rate: speaking rate, 1.0 the voice's default; 1.2 is 20% faster (festival ignores it: text2wave's
+                duration parameter has no effect on its voices).
+            pitch: 0..1 across the voice's pitch range, where the synthesizer has one (espeak-ng); others ignore it.
+            word_gap_s: extra pause between words (espeak-ng only).
+        """
+        if self.synthesizer == "espeak-ng":
+            voice = self.name + (f"+{self.variant}" if self.variant else "")
+            low, high = ESPEAK_PITCH_RANGE
+            command = [ESPEAK, "-v", voice, "-s", str(round(ESPEAK_DEFAULT_WPM * rate)),
+                       "-p", str(round(low + pitch * (high - low))), "-g", str(round(word_gap_s * 100)), "--stdout", text]
+            return _decode(_run(command, self), self)
+        if self.synthesizer == "flite":
+            command = [FLITE, "-voice", self.name, "--setf", f"duration_stretch={1 / rate:.3f}", "-t", text, "-o", "-"]
+            return _run_to_file(command, self)
+        if self.synthesizer == "festival":
+            return _run_to_file([FESTIVAL, "-eval", f"(voice_{self.name})", "-o", "-"], self, stdin=text)
+        raise SynthesisError(f"unknown synthesizer {self.synthesizer!r}")
+
+
+def _run(command: list[str], voice: Voice, stdin: str | None = None) -> bytes:
+    """Run a synthesizer; returns what it printed. Raises :class:`SynthesisError` naming the voice."""
+    try:
+        done = subprocess.run(command, input=None if stdin is None else stdin.encode(), capture_output=True,
+                              timeout=SYNTH_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SynthesisError(f"{command[0]} failed for {voice.id}: {exc}") from exc
+    if done.returncode != 0:
+        raise SynthesisError(f"{command[0]} failed for {voice.id}: {done.stderr.decode(errors='replace')[:200]}")
+    return done.stdout
+
+
+def _run_to_file(command: list[str], voice: Voice, stdin: str | None = None) -> np.ndarray:
+    """flite and text2wave write a WAV whose header needs seeking, so they get a real file (``-o -`` replaced)."""
+    with tempfile.TemporaryDirectory(prefix="voice-") as folder:
+        path = Path(folder) / "speech.wav"
+        at = command.index("-o") + 1
+        _run([*command[:at], str(path), *command[at + 1 :]], voice, stdin)
+        if not path.exists():
+            raise SynthesisError(f"{command[0]} wrote no audio for {voice.id}")
+        return _decode(path.read_bytes(), voice)
+
+
+def _decode(wav: bytes, voice: Voice) -> np.ndarray:
+    samples, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    if samples.size == 0:
+        raise SynthesisError(f"{voice.id} produced no audio")
+    mono = samples.mean(axis=1)
+    return (mono if rate == SAMPLE_RATE else soxr.resample(mono, rate, SAMPLE_RATE)).astype(np.float32)
+
+
+def installed_synthesizers() -> tuple[str, ...]:
+    """The synthesizers whose programs (and, for festival, at least one English voice) are installed."""
+    found = []
+    if shutil.which(ESPEAK):
+        found.append("espeak-ng")
+    if shutil.which(FLITE):
+        found.append("flite")
+    if shutil.which(FESTIVAL) and any(Path(p).is_dir() for p in FESTIVAL_VOICES.values()):
+        found.append("festival")
+    return tuple(found)
+
+
+def espeak_variants() -> tuple[str, ...]:
+    """Variant names installed with espeak-ng (names with spaces cannot be passed on its command line)."""
+    if not ESPEAK_VARIANT_DIR.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in ESPEAK_VARIANT_DIR.iterdir() if p.is_file() and " " not in p.name))
+
+
+@cache
+def pool() -> tuple[Voice, ...]:
+    """Every voice of every installed synthesizer, in a stable order."""
+    synthesizers = installed_synthesizers()
+    voices: list[Voice] = []
+    if "espeak-ng" in synthesizers:
+        for variant in ("", *espeak_variants()):
+            voices += [Voice("espeak-ng", base, variant, family=f"espeak-ng:{variant or 'plain'}") for base in ESPEAK_BASES]
+    if "flite" in synthesizers:
+        voices += [Voice("flite", name, family=f"flite:{family}") for name, family in FLITE_VOICES.items()]
+    if "festival" in synthesizers:
+        voices += [Voice("festival", name, family=f"festival:{name}")
+                   for name, folder in FESTIVAL_VOICES.items() if Path(folder).is_dir()]
+    return tuple(voices)
+
+
+def _family_order(family: str) -> str:
+    return hashlib.sha256(f"{SPLIT_SEED}:{family}".encode()).hexdigest()
+
+
+def split_voices(voices: tuple[Voice, ...] | None = None, *,
+                 held_out: str | None = HELD_OUT_SYNTHESIZER) -> dict[str, tuple[Voice, ...]]:
+    """Assign every voice to one of :data:`SPLITS`.
+
+    Per synthesizer, its families are ordered by hash; the first :data:`TEST_SHARE` of them (at least one) are test,
+    the next :data:`VALIDATION_SHARE` validation (none where that rounds to zero, as for flite's four), the rest
+    train (at least one). The ``held_out`` synthesizer's voices all go to ``held_out``.
+    """
+    voices = pool() if voices is None else voices
+    splits: dict[str, list[Voice]] = {name: [] for name in SPLITS}
+    for synthesizer in dict.fromkeys(v.synthesizer for v in voices):
+        own = [v for v in voices if v.synthesizer == synthesizer]
+        if synthesizer == held_out:
+            splits["held_out"] += own
+            continue
+        families = sorted({v.family for v in own}, key=_family_order)
+        n_test = max(1, round(len(families) * TEST_SHARE)) if len(families) > 1 else 0
+        n_validation = min(round(len(families) * VALIDATION_SHARE), len(families) - n_test - 1)
+        assigned = {f: "test" for f in families[:n_test]}
+        assigned |= {f: "validation" for f in families[n_test : n_test + n_validation]}
+        for voice in own:
+            splits[assigned.get(voice.family, "train")].append(voice)
+    return {name: tuple(members) for name, members in splits.items()}
+
+
+def by_id(voice_id: str) -> Voice:
+    """The pool's voice with this id."""
+    for voice in pool():
+        if voice.id == voice_id:
+            return voice
+    raise KeyError(f"no voice {voice_id!r} in the pool (is its synthesizer installed?)")
+
+
+def unseen_voices(synthesizer: str) -> tuple[Voice, ...]:
+    """The unseen (test split) voices of one synthesizer; the held-out synthesizer's voices are all unseen."""
+    splits = split_voices()
+    return tuple(v for v in splits["test"] + splits["held_out"] if v.synthesizer == synthesizer)

@@ -1,0 +1,76 @@
+"""The voice pool (``demo_model/voices.py``): stable ids, splits that never share a voice family."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from demo_model.voices import HELD_OUT_SYNTHESIZER, SAMPLE_RATE, Voice, installed_synthesizers, pool, split_voices
+
+needs_synthesizers = pytest.mark.skipif(
+    not {"espeak-ng", "flite"} <= set(installed_synthesizers()), reason="espeak-ng and flite are needed"
+)
+
+
+def synthetic_pool() -> tuple[Voice, ...]:
+    """A pool of made-up voices: the split rules do not depend on what is installed."""
+    espeak = [Voice("espeak-ng", base, variant, family=f"espeak-ng:{variant or 'plain'}")
+              for variant in ("", *(f"v{i}" for i in range(40))) for base in ("en-gb", "en-us", "en-029")]
+    flite = [Voice("flite", name, family=f"flite:{name.rstrip('16')}") for name in ("kal16", "kal", "awb", "rms", "slt")]
+    festival = [Voice("festival", name, family=f"festival:{name}") for name in ("a", "b", "c")]
+    return (*espeak, *flite, *festival)
+
+
+def test_every_voice_falls_in_exactly_one_split_and_families_are_never_split():
+    voices = synthetic_pool()
+    splits = split_voices(voices)
+    assigned = [voice for members in splits.values() for voice in members]
+    assert sorted(v.id for v in assigned) == sorted(v.id for v in voices)
+    family_split = {}
+    for name, members in splits.items():
+        for voice in members:
+            assert family_split.setdefault(voice.family, name) == name, voice.family
+
+
+def test_each_synthesizer_has_unseen_voices_and_one_synthesizer_is_held_out_whole():
+    splits = split_voices(synthetic_pool())
+    assert {v.synthesizer for v in splits["held_out"]} == {HELD_OUT_SYNTHESIZER}
+    for name in ("train", "validation", "test"):
+        assert HELD_OUT_SYNTHESIZER not in {v.synthesizer for v in splits[name]}
+    for synthesizer in ("espeak-ng", "flite"):
+        assert any(v.synthesizer == synthesizer for v in splits["test"])
+        assert any(v.synthesizer == synthesizer for v in splits["train"])
+    assert {v.id for v in split_voices(synthetic_pool(), held_out=None)["held_out"]} == set()
+
+
+def test_the_split_does_not_depend_on_order_and_a_new_voice_moves_no_other():
+    voices = synthetic_pool()
+    before = split_voices(voices)
+    reordered = split_voices(tuple(reversed(voices)))
+    assert {k: set(v) for k, v in reordered.items()} == {k: set(v) for k, v in before.items()}
+    grown = split_voices((*voices, Voice("espeak-ng", "en-gb", "v40", family="espeak-ng:v40")))
+    where = {voice: name for name, members in before.items() for voice in members}
+    moved = [v for name, members in grown.items() for v in members if v in where and where[v] != name]
+    # At most the two families at the test and validation boundaries change sides (3 accents each).
+    assert len(moved) <= 2 * 3
+
+
+def test_ids_are_stable_and_unique():
+    assert Voice("espeak-ng", "en-us", "m4").id == "espeak-ng:en-us+m4"
+    assert Voice("flite", "slt").id == "flite:slt"
+    ids = [voice.id for voice in pool()]
+    assert len(ids) == len(set(ids))
+
+
+@needs_synthesizers
+@pytest.mark.parametrize("synthesizer", ["espeak-ng", "flite", "festival"])
+def test_every_synthesizer_speaks_at_16_khz(synthesizer):
+    if synthesizer not in installed_synthesizers():
+        pytest.skip(f"{synthesizer} is not installed")
+    voice = next(v for v in pool() if v.synthesizer == synthesizer)
+    samples = voice.speak("seven three go")
+    assert samples.dtype == np.float32
+    assert 0.5 * SAMPLE_RATE < len(samples) < 4 * SAMPLE_RATE
+    assert np.abs(samples).max() > 0.05
+    if synthesizer != "festival":  # festival has no rate control
+        assert len(voice.speak("seven three go", rate=1.5)) < 0.85 * len(samples)
