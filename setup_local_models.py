@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Install NeMo speech models once, so the app and the command line run offline afterwards.
+"""Install NeMo speech models and speaker diarizers once, so the app and the command line run offline afterwards.
 
     python setup_local_models.py --list                      known models, their size and languages
     python setup_local_models.py --download nvidia/parakeet-tdt-0.6b-v2
-    python setup_local_models.py --import my-model.nemo [--name my/model]
+    python setup_local_models.py --download nvidia/diar_streaming_sortformer_4spk-v2
+    python setup_local_models.py --import my-model.nemo [--name my/model] [--diarizer]
     python setup_local_models.py --installed
     python setup_local_models.py --remove nvidia/parakeet-tdt-0.6b-v2
 
@@ -22,7 +23,11 @@ from pathlib import Path
 
 from transcriber.errors import TranscriberError
 from transcriber.models import (
+    ASR,
+    DEMO_DIARIZER,
     DEMO_MODEL,
+    DIARIZER,
+    KNOWN_DIARIZERS,
     KNOWN_MODELS,
     MODEL_DIR_ENV,
     ModelSource,
@@ -30,6 +35,7 @@ from transcriber.models import (
     is_installed,
     model_dir,
     read_manifest,
+    model_kind,
     remove_model,
     verify,
 )
@@ -49,14 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument("--installed", action="store_true", help="list installed models")
     actions.add_argument("--remove", nargs="+", metavar="NAME", help="delete installed models")
     parser.add_argument("--name", help="with --import: the name to install it under (default: the file's stem)")
+    parser.add_argument("--diarizer", action="store_true", help="with --import: the file is a speaker diarizer")
     parser.add_argument("--model-dir", help=f"model folder (default: ${MODEL_DIR_ENV} or {model_dir()})")
     return parser
 
 
-def _check_loads(source: ModelSource) -> None:
-    from transcriber.nemo_models import load_nemo_model  # NeMo is heavy: only when something is installed
+def _check_loads(source: ModelSource, kind: str) -> None:
+    """Load the model once, as the app will, so a broken or wrong file is refused before it is installed."""
+    if kind == DIARIZER:
+        from transcriber.diarization import load_diarizer  # NeMo is heavy: only when something is installed
 
-    load_nemo_model(source, "cpu")
+        load_diarizer(source, "cpu")
+    else:
+        from transcriber.nemo_models import load_nemo_model
+
+        load_nemo_model(source, "cpu")
 
 
 def list_known() -> int:
@@ -65,6 +78,13 @@ def list_known() -> int:
         mark = " (installed)" if is_installed(info.name) else ""
         print(f"{info.name:<40}{info.size_mb:>6} MB  {info.languages:<20}{info.description}{mark}")
     print(f"{DEMO_MODEL:<40}{'built in':>9}  {'en':<20}small demo: digits and command words only")
+    print()
+    print(f"{'speaker diarizer':<40}{'size':>9}  {'licence':<20}description")
+    for info in KNOWN_DIARIZERS:
+        mark = " (installed)" if is_installed(info.name) else ""
+        print(f"{info.name:<40}{info.size_mb:>6} MB  {info.licence.split(':')[0]:<20}{info.description}"
+              f"{'; ' + info.licence.split(': ', 1)[1] if ': ' in info.licence else ''}{mark}")
+    print(f"{DEMO_DIARIZER:<40}{'built in':>9}  {'':<20}small demo: trained on synthetic voices, up to 4 speakers")
     return EXIT_OK
 
 
@@ -89,8 +109,9 @@ def download(names: Sequence[str]) -> int:
                 print(f"{name}: already installed in {entry.path}")
                 continue
             cached = fetch_pretrained_file(name)
-            _check_loads(ModelSource(name, cached))
-            entry = install_file(cached, name)
+            kind = model_kind(name)
+            _check_loads(ModelSource(name, cached), kind)
+            entry = install_file(cached, name, kind)
             print(f"{name}: installed in {entry.path} ({entry.size / BYTES_PER_MB:.1f} MB)")
         except TranscriberError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -98,18 +119,18 @@ def download(names: Sequence[str]) -> int:
     return status
 
 
-def import_file(path_text: str, name: str | None) -> int:
+def import_file(path_text: str, name: str | None, kind: str = ASR) -> int:
     path = Path(path_text).expanduser()
     if not path.is_file():
         print(f"error: {path} does not exist.", file=sys.stderr)
         return EXIT_FAILED
     name = name or path.stem
     try:
-        _check_loads(ModelSource(name, path))
+        _check_loads(ModelSource(name, path), kind)
     except TranscriberError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    entry = install_file(path, name)
+    entry = install_file(path, name, kind)
     print(f"{name}: installed in {entry.path} ({entry.size / BYTES_PER_MB:.1f} MB)")
     return EXIT_OK
 
@@ -139,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.download:
             return download(args.download)
         if args.import_path:
-            return import_file(args.import_path, args.name)
+            return import_file(args.import_path, args.name, DIARIZER if args.diarizer else ASR)
         return remove(args.remove)
     except (TranscriberError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -30,13 +30,14 @@ import uuid
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transcriber import models
 from transcriber.engine import Engine, default_engine
 from transcriber.errors import ModelLoadError, TranscriberError
-from transcriber.formats import word_list_markdown
+from transcriber.formats import reading_text, word_list_markdown
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL, INSTALL_HINT, KNOWN_MODELS, NEMO_SUFFIX, model_file_name
 from transcriber.outputs import safe_stem, write_transcript
 from transcriber.tempdir import redirect_temp
@@ -65,6 +66,8 @@ GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
 ZIP_NAME = "transcripts.zip"
 WORD_HEADERS = ["word", "start (s)", "end (s)"]
+AUTO_SPEAKERS = "auto"
+SPEAKER_CHOICES = [AUTO_SPEAKERS, "2", "3", "4"]
 STATUS_HEADERS = ["file", "duration (s)", "status", "seconds"]
 STATUS_COLUMN_WIDTHS = ["25%", "15%", "45%", "15%"]
 STATUS_DONE = "done"
@@ -121,7 +124,9 @@ def offered_models() -> list[tuple[str, str]]:
         manifest, installed = {}, []
     known_names = {info.name for info in KNOWN_MODELS}
     choices = [(f"{info.name} — {info.description}", info.name) for info in installed]
-    choices += [(name, name) for name in sorted(manifest) if name not in known_names]
+    choices += [
+        (name, name) for name in sorted(manifest) if name not in known_names and models.model_kind(name) == models.ASR
+    ]
     taken_files = {entry.path.name for entry in manifest.values()} | {model_file_name(name) for name in known_names}
     loose = sorted(path for path in models.model_dir().glob(f"*{NEMO_SUFFIX}") if path.name not in taken_files)
     choices += [(f"{path.name} — in the model folder", str(path)) for path in loose]
@@ -179,7 +184,9 @@ def parse_file_size(text: str) -> int:
 
 
 def word_rows(words: Sequence[Word]) -> list[list[Any]]:
-    """The full word table: word, start and end in seconds."""
+    """The full word table: word, start and end in seconds, and the speaker when speakers were identified."""
+    if any(word.speaker for word in words):
+        return [[word.text, round(word.start, 3), round(word.end, 3), word.speaker] for word in words]
     return [[word.text, round(word.start, 3), round(word.end, 3)] for word in words]
 
 
@@ -212,7 +219,9 @@ def error_reason(result: FileResult) -> str:
 
 def batch_text(results: Sequence[FileResult]) -> str:
     """Each transcribed file's text under its name, in input order."""
-    return "\n\n".join(f"[{display_name(r.file)}]\n{r.transcript.text}" for r in results if r.transcript is not None)
+    return "\n\n".join(
+        f"[{display_name(r.file)}]\n{reading_text(r.transcript)}" for r in results if r.transcript is not None
+    )
 
 
 class RequestFolder:
@@ -308,15 +317,31 @@ class CancelFlags:
         return len(flags)
 
 
-def options_from(batch_size: float, timestamps: bool, timeout: float | None = None) -> TranscribeOptions:
+def speaker_count(choice: str | int | None) -> int | None:
+    """The "Speakers" choice as a number, ``None`` for "auto"."""
+    if choice in (None, "", AUTO_SPEAKERS):
+        return None
+    try:
+        return int(choice)
+    except (TypeError, ValueError):
+        raise TranscriberError(f"Speakers must be {AUTO_SPEAKERS} or a number; got {choice!r}.") from None
+
+
+def options_from(
+    batch_size: float, timestamps: bool, speakers: bool = False, num_speakers: str | int | None = None, *,
+    timeout: float | None = None,
+) -> TranscribeOptions:
     """Engine options from widget values; NeMo's own progress bar stays on for the terminal log.
 
     Args:
         timeout: Seconds after which a job is stopped with an error; ``None`` lets the engine derive it from the
             audio's length.
+        speakers: Identify speakers (the "Identify speakers" box).
+        num_speakers: The "Speakers" choice: "auto" or a number.
     """
     return TranscribeOptions(
-        timestamps=bool(timestamps), batch_size=max(1, int(batch_size)), verbose=True, timeout=timeout
+        timestamps=bool(timestamps), batch_size=max(1, int(batch_size)), verbose=True, timeout=timeout,
+        speakers=bool(speakers), num_speakers=speaker_count(num_speakers) if speakers else None,
     )
 
 
@@ -328,6 +353,7 @@ def build_demo(
     engine: Engine | None = None,
     default_model: str | None = None,
     timeout: float | None = None,
+    diarizer: str | None = None,
 ) -> "gr.Blocks":
     """Build the page without launching it.
 
@@ -336,6 +362,8 @@ def build_demo(
         default_model: The model selected when the page opens (a pretrained name or a ``.nemo`` path); default:
             :func:`~transcriber.models.default_model`. A page remembers its user's last choice instead.
         timeout: Seconds after which a job is stopped with an error; default: derived from the audio's length.
+        diarizer: The diarizer "Identify speakers" uses (a name or a ``.nemo`` path); default:
+            :func:`~transcriber.models.default_diarizer`.
     """
     import gradio as gr
 
@@ -358,33 +386,42 @@ def build_demo(
             logger.exception("Transcription request failed")
             raise gr.Error(UNEXPECTED_ERROR, print_exception=False) from exc
 
-    def run(files: list[str], model: str, batch_size: float, timestamps: bool, request: gr.Request, progress):
+    def run(files: list[str], model: str, settings: tuple, request: gr.Request, progress):
         session = request.session_hash or uuid.uuid4().hex
         with user_errors(), cancel_flags.running(session) as cancel:
             return engine.transcribe_files(
                 files,
                 model=check_model_choice(model, trusted_models),
-                options=options_from(batch_size, timestamps, timeout),
+                options=replace(options_from(*settings, timeout=timeout), diarizer=diarizer),
                 progress=progress_reporter(progress),
                 cancel=cancel,
             )
 
     def transcribe(
-        audio: str | None, model: str, batch_size: float, timestamps: bool, request: gr.Request, progress=gr.Progress()
+        audio: str | None,
+        model: str,
+        batch_size: float,
+        timestamps: bool,
+        speakers: bool = False,
+        num_speakers: str = AUTO_SPEAKERS,
+        request: gr.Request = None,
+        progress=gr.Progress(),
     ):
         if not audio:
             raise gr.Error("Upload or record an audio file first.", print_exception=False)
-        (result,) = run([audio], model, batch_size, timestamps, request, progress)
+        (result,) = run([audio], model, (batch_size, timestamps, speakers, num_speakers), request, progress)
         if result.transcript is None:
             raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
         if not result.transcript.text:
             gr.Warning("No speech was recognised.")
         downloads = outputs.new().write(audio, result.transcript)
         words = result.transcript.words
+        timed = bool(timestamps or speakers)
+        headers = WORD_HEADERS + (["speaker"] if result.transcript.has_speakers else [])
         return (
-            result.transcript.text,
-            gr.Markdown(f"**Word timings**\n\n{word_list_markdown(words)}", visible=bool(timestamps)),
-            gr.Dataframe(word_rows(words), visible=bool(timestamps)),
+            reading_text(result.transcript),
+            gr.Markdown(f"**Word timings**\n\n{word_list_markdown(words)}", visible=timed),
+            gr.Dataframe(word_rows(words), headers=headers, visible=timed),
             [str(path) for path in downloads],
         )
 
@@ -393,12 +430,14 @@ def build_demo(
         model: str,
         batch_size: float,
         timestamps: bool,
-        request: gr.Request,
+        speakers: bool = False,
+        num_speakers: str = AUTO_SPEAKERS,
+        request: gr.Request = None,
         progress=gr.Progress(),
     ):
         if not files:
             raise gr.Error("Add one or more files first.", print_exception=False)
-        results = run(list(files), model, batch_size, timestamps, request, progress)
+        results = run(list(files), model, (batch_size, timestamps, speakers, num_speakers), request, progress)
         downloads = outputs.new().write_batch(results)
         return status_rows(results), batch_text(results), [str(path) for path in downloads]
 
@@ -440,6 +479,11 @@ def build_demo(
             )
             batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=DEFAULT_BATCH_SIZE, step=1, label="Batch size", scale=1)
             timestamps = gr.Checkbox(label="Include word timestamps", scale=1)
+            with gr.Column(scale=1, min_width=160):
+                speakers = gr.Checkbox(label="Identify speakers", elem_id="speakers")
+                num_speakers = gr.Dropdown(
+                    SPEAKER_CHOICES, value=AUTO_SPEAKERS, label="Speakers", elem_id="num-speakers", min_width=120
+                )
         model_file = gr.File(
             label="Model file (.nemo)",
             file_types=[NEMO_SUFFIX],
@@ -504,7 +548,7 @@ def build_demo(
         model.change(model_changed, model, [demo_notice, model_file, saved_model], **page_only)
         model_file.upload(use_model_file, model_file, model, **page_only)
 
-        settings = [model, batch_size, timestamps]
+        settings = [model, batch_size, timestamps, speakers, num_speakers]
         one = run_one.click(
             transcribe,
             [audio, *settings],
@@ -567,6 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         help=f"model selected at start: a name or a .nemo path (default: {DEFAULT_MODEL} when installed, else an "
         f"installed model, else the built-in demo model)",
+    )
+    parser.add_argument(
+        "--diarizer",
+        metavar="NAME_OR_PATH",
+        help="diarizer for Identify speakers (default: nvidia/diar_streaming_sortformer_4spk-v2 when installed, else "
+        "an installed one, else the built-in demo diarizer)",
     )
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (needs internet)")
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
@@ -640,7 +690,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = args.model or models.default_model()
     if model == DEMO_MODEL:
         logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
-    demo = build_demo(engine=Engine(device=args.device, int8=args.int8), default_model=model, timeout=args.timeout)
+    demo = build_demo(
+        engine=Engine(device=args.device, int8=args.int8), default_model=model, timeout=args.timeout,
+        diarizer=args.diarizer,
+    )
     serve(demo, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiny_models import build_tiny_model
+from tiny_models import build_tiny_model, build_tiny_sortformer
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,12 @@ def tiny_any(request, tiny_model_dir):
     return request.param, str(build_tiny_model(request.param, tiny_model_dir))
 
 
+@pytest.fixture(scope="session")
+def tiny_sortformer(tiny_model_dir):
+    """A tiny untrained Sortformer diarizer with 2 speaker outputs and 20 s windows."""
+    return str(build_tiny_sortformer(tiny_model_dir))
+
+
 @pytest.fixture
 def engine():
     """A fresh engine on the CPU with an empty model cache."""
@@ -58,8 +64,11 @@ def launch_app():
 
     demos = []
 
-    def launch(*, engine, model: str, timeout: float | None = None, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> str:
-        demo = build_demo(engine=engine, default_model=model, timeout=timeout)
+    def launch(
+        *, engine, model: str, timeout: float | None = None, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        diarizer: str | None = None,
+    ) -> str:
+        demo = build_demo(engine=engine, default_model=model, timeout=timeout, diarizer=diarizer)
         demos.append(demo)
         return serve(demo, max_file_size=max_file_size, block=False, quiet=True)
 

@@ -62,3 +62,39 @@ def slowed_engine(seconds_per_batch: float) -> Engine:
         return model
 
     return Engine(device="cpu", loader=loader)
+
+
+class StallingDiarizer:
+    """A real tiny diarizer whose ``diarize`` hangs until released (or counts its calls when never stalled)."""
+
+    def __init__(self, model, release: threading.Event | None, started: threading.Event | None = None):
+        self._model = model
+        self._release = release
+        self._started = started
+        self.calls: list[float] = []  # seconds of audio per call
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def diarize(self, audio, **kwargs):
+        self.calls.append(len(audio[0]) / kwargs["sample_rate"])
+        if self._started is not None:
+            self._started.set()
+        if self._release is not None:
+            self._release.wait(STALL_LIMIT_S)
+        return self._model.diarize(audio, **kwargs)
+
+
+def diarizer_engine(release: threading.Event | None = None, stall_first: int = 1) -> tuple[Engine, list]:
+    """A CPU engine whose first ``stall_first`` diarizer loads stall until ``release`` (none with ``release=None``);
+    also the list of every diarizer it loaded (:class:`StallingDiarizer`, whose ``calls`` tests can read)."""
+    from transcriber.diarization import load_diarizer
+
+    loads: list[StallingDiarizer] = []
+
+    def loader(source, device):
+        stall = release if len(loads) < stall_first else None
+        loads.append(StallingDiarizer(load_diarizer(source, device), stall))
+        return loads[-1]
+
+    return Engine(device="cpu", diarizer_loader=loader), loads

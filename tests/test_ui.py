@@ -457,3 +457,55 @@ def test_progress_shows_whole_files_as_counts_and_parts_of_a_long_file_as_a_frac
     report(Progress(2.5, 4, "Transcribing c.wav (part 2 of 4)"))
     assert calls[0] == (((1, 4),), {"desc": "Transcribing b.wav", "unit": "files"})
     assert calls[1] == ((0.625,), {"desc": "Transcribing c.wav (part 2 of 4)"})
+
+
+@pytest.fixture(scope="module")
+def speaker_app(launch_app, tiny_rnnt, tiny_sortformer):
+    """The app with a tiny Sortformer (two outputs, biased to hear speaker 0 all the time) as its diarizer."""
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, diarizer=tiny_sortformer)
+
+
+@pytest.fixture
+def speaker_client(speaker_app, tmp_path):
+    from gradio_client import Client
+
+    return Client(speaker_app, verbose=False, download_files=str(tmp_path))
+
+
+@pytest.mark.integration
+def test_identify_speakers_shows_turns_and_a_speaker_column(speaker_client, clips):
+    text, word_list, word_table, downloads = speaker_client.predict(
+        file_arg(clips["two"]), speakers=True, num_speakers="2", api_name="/transcribe"
+    )
+    assert text.startswith("S1  00:00:00  nine nine")
+    assert word_table["visible"] is True and word_table["value"]["headers"][-1] == "speaker"
+    assert {row[3] for row in word_table["value"]["data"]} == {"S1"}
+    assert read(downloads, ".txt").startswith("S1: nine")
+    assert "\n[S1] nine" in read(downloads, ".srt") and "<v S1>nine" in read(downloads, ".vtt")
+    assert json.loads(read(downloads, ".json"))["speakers"] == ["S1"]
+    assert read(downloads, ".csv").startswith("start,end,text,speaker\n")
+
+
+@pytest.mark.integration
+def test_a_batch_with_speakers_gives_turns_per_file_and_the_bad_file_its_reason(speaker_client, clips):
+    status, texts, downloads = speaker_client.predict(
+        [file_arg(clips["two"]), file_arg(clips["bad"])], speakers=True, api_name="/transcribe_batch"
+    )
+    assert status["data"][0][2] == "done" and "not a readable audio file" in status["data"][1][2]
+    assert texts.startswith("[two.wav]\nS1  00:00:00  nine")
+
+
+@pytest.mark.integration
+def test_more_speakers_than_the_diarizer_has_is_one_sentence(speaker_client, clips):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="at most 2 speakers; 4 were asked for"):
+        speaker_client.predict(file_arg(clips["one"]), speakers=True, num_speakers="4", api_name="/transcribe")
+
+
+@pytest.mark.integration
+def test_without_the_box_ticked_nothing_mentions_speakers(speaker_client, clips):
+    text, _, word_table, downloads = speaker_client.predict(file_arg(clips["one"]), timestamps=True,
+                                                            api_name="/transcribe")
+    assert not text.startswith("S1") and word_table["value"]["headers"][-1] == "end (s)"
+    assert "speakers" not in json.loads(read(downloads, ".json"))

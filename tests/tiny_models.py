@@ -356,6 +356,47 @@ def build_tiny_model(
     return path
 
 
+def build_tiny_sortformer(
+    out_dir: Path, *, speakers: int = 2, session_len_s: float = 20.0, seed: int = SEED,
+    active_speaker: Optional[int] = 0, filename: Optional[str] = None,
+) -> Path:
+    """Build a tiny untrained NeMo Sortformer diarizer (``SortformerEncLabelModel``, random weights) from the demo
+    diarizer's config made small: 1 Conformer layer and 1 Transformer layer of width 32, ``speakers`` outputs, and a
+    ``session_len_s`` window (so that long files are diarized in several windows).
+
+    ``active_speaker``: the output layer is biased so that this speaker talks all the time and the others never
+    (a known answer through the real ``diarize()``); ``-1``: nobody ever talks; ``None`` leaves the random weights'
+    arbitrary output.
+    Returns its ``.nemo`` path."""
+    import torch
+    from nemo.collections.asr.models import SortformerEncLabelModel
+    from omegaconf import OmegaConf
+
+    from demo_model.train_diarizer import model_config
+
+    cfg = model_config()
+    width = 32
+    cfg.update(max_num_of_spks=speakers, session_len_sec=session_len_s, model_defaults={"fc_d_model": width, "tf_d_model": width})
+    cfg["sortformer_modules"].update(num_spks=speakers, fc_d_model=width, tf_d_model=width)
+    cfg["encoder"].update(d_model=width, n_layers=1, n_heads=2, subsampling_conv_channels=16)
+    cfg["transformer_encoder"].update(hidden_size=width, inner_size=2 * width, num_layers=1, num_attention_heads=2)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _quiet_nemo():
+        torch.manual_seed(seed)
+        model = SortformerEncLabelModel(cfg=OmegaConf.create(cfg))
+        model.eval()
+        if active_speaker is not None:
+            with torch.no_grad():
+                bias = model.sortformer_modules.single_hidden_to_spks.bias
+                bias -= 20.0
+                if active_speaker >= 0:
+                    bias[active_speaker] += 40.0
+        path = out_dir / (filename or f"tiny-sortformer-{speakers}spk.nemo")
+        model.save_to(str(path))
+    return path
+
+
 __all__ = [
     "BLANK",
     "KINDS",
@@ -364,6 +405,7 @@ __all__ = [
     "SUBSAMPLING_FACTOR",
     "WINDOW_STRIDE",
     "build_tiny_model",
+    "build_tiny_sortformer",
     "build_tokenizer",
     "model_class",
     "tiny_model_config",

@@ -17,14 +17,18 @@ from typing import TextIO
 from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch
 from .engine import Engine
 from .errors import TranscriberError
-from .formats import FORMATS, result_to_dict
-from .models import DEMO_MODEL, DEFAULT_MODEL, INSTALL_HINT, default_model
+from .formats import FORMATS, result_to_dict, to_text
+from .models import DEMO_DIARIZER, DEMO_MODEL, DEFAULT_DIARIZER, DEFAULT_MODEL, INSTALL_HINT, default_diarizer, default_model
 from .tempdir import redirect_temp
-from .types import FileResult, TranscribeOptions
+from .types import MAX_SPEAKERS, FileResult, TranscribeOptions
 
 DEMO_NOTICE = (
     f"Using the built-in demo model: it knows only English digits and a few command words. "
     f"For real speech install a model: {INSTALL_HINT.format(name=DEFAULT_MODEL)}"
+)
+DEMO_DIARIZER_NOTICE = (
+    f"Using the built-in demo diarizer, trained on synthetic voices only. "
+    f"For real recordings install one: {INSTALL_HINT.format(name=DEFAULT_DIARIZER)}"
 )
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -46,6 +50,14 @@ def positive_float(value: str) -> float:
     number = float(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return number
+
+
+def speaker_count(value: str) -> int:
+    """argparse type: a number of speakers, 1 to MAX_SPEAKERS."""
+    number = int(value)
+    if not 1 <= number <= MAX_SPEAKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SPEAKERS}, got {value}")
     return number
 
 
@@ -71,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"installed model, else the built-in demo model)",
     )
     parser.add_argument("--timestamps", action="store_true", help="include word and segment timings")
+    parser.add_argument(
+        "--speakers", action="store_true", help="identify who speaks when (words and segments get S1, S2, ...)"
+    )
+    parser.add_argument(
+        "--num-speakers", type=speaker_count, metavar="N", help="with --speakers: at most N speakers (default: auto)"
+    )
+    parser.add_argument(
+        "--diarizer",
+        metavar="NAME_OR_PATH",
+        help=f"with --speakers: diarizer name or .nemo path (default: {DEFAULT_DIARIZER} when installed, else the "
+        f"installed one, else the built-in demo diarizer)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="files per forward pass")
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
     parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR (resumable) instead of printing")
@@ -96,15 +120,19 @@ def _print_plain(result: FileResult, out: TextIO) -> None:
     if result.transcript is None:
         print(f"error: {result.error}", file=out)
         return
-    print(result.transcript.text, file=out)
+    print(to_text(result.transcript).rstrip("\n"), file=out)
     for word in result.transcript.words:
-        print(f"  [{word.start:7.2f} - {word.end:7.2f}] {word.text}", file=out)
+        speaker = f" {word.speaker}" if word.speaker else ""
+        print(f"  [{word.start:7.2f} - {word.end:7.2f}]{speaker} {word.text}", file=out)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 all succeeded, 1 some failed, 2 usage error)."""
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.num_speakers or args.diarizer) and not args.speakers:
+        parser.error("--num-speakers and --diarizer need --speakers")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     redirect_temp(args.temp_dir)
 
@@ -113,8 +141,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if model == DEMO_MODEL:
         print(DEMO_NOTICE, file=sys.stderr)
     engine = Engine(device=args.device, int8=args.int8)
+    diarizer = None
+    if args.speakers:
+        diarizer = args.diarizer or default_diarizer()
+        if diarizer == DEMO_DIARIZER:
+            print(DEMO_DIARIZER_NOTICE, file=sys.stderr)
     options = TranscribeOptions(
-        timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout
+        timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout,
+        speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
     )
     inputs = [str(path) for path in collect_inputs(args.files)]
     if args.out:

@@ -25,24 +25,27 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .alignment import refine_segments, refine_words
 from .audio import AudioReader, load_audio
+from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer, window_seconds
 from .errors import (
     AudioError,
     EmptyAudioError,
+    SpeakerOptionsError,
     TranscriberError,
     TranscriptionCancelledError,
     TranscriptionFailedError,
     TranscriptionTimeoutError,
 )
 from .hypotheses import hypothesis_to_transcript, is_padded, normalise_output, pad_short, text_from_words
-from .models import LoadedModel, ModelCache, ModelSource, pick_device
+from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick_device
+from .speakers import with_speakers
 from .nemo_models import frame_seconds, load_nemo_model, load_nemo_model_int8
-from .types import AudioData, FileResult, Progress, TranscribeOptions, Transcript
+from .types import MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
 from .watchdog import Aborted, Guard, run_watched, time_bound
 from . import windows
 
@@ -57,6 +60,7 @@ CALL_MAX_AUDIO_S = 600.0
 and what NeMo holds for it (features, hypotheses), so memory stays flat however long the recording."""
 
 ProgressCallback = Callable[[Progress], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,60 @@ def _shift_item(on_piece: Callable[[int, int, int], None], item: int, _: int, pa
     on_piece(item, part, parts)
 
 
+def _shift_speakers(on_speakers: Callable[[int], None], item: int, _: int) -> None:
+    """Report diarizing a file retried on its own under the file's index in the whole batch."""
+    on_speakers(item)
+
+
 def _file_label(item: str | Path | AudioData) -> str:
     return item.source if isinstance(item, AudioData) else str(item)
+
+
+def _call_guarded(
+    cache: ModelCache[Any],
+    name: str,
+    loaded: LoadedModel[Any],
+    work: Callable[[Any], T],
+    *,
+    bound: float,
+    cancel: threading.Event | None,
+    what: str,
+    guard: Guard,
+    failure: str,
+) -> T:
+    """``work(model)`` with the model's lock held, under the watchdog, with ``guard`` hooked into its encoder.
+
+    A model whose worker ran past its time (or did not stop after a cancel) is dropped from ``cache``, so the next
+    job gets a fresh one.
+
+    Raises:
+        TranscriptionTimeoutError, TranscriptionCancelledError: From the watchdog.
+        TranscriptionFailedError: NeMo raised; the message says what ``failure`` failed.
+    """
+    if not loaded.lock.acquire(timeout=bound):
+        raise TranscriptionTimeoutError(f"{what}: the model stayed busy with another job for too long.")
+    handle = loaded.model.encoder.register_forward_pre_hook(guard.hook)
+
+    def release() -> None:
+        handle.remove()
+        loaded.lock.release()
+
+    try:
+        return run_watched(lambda: work(loaded.model), timeout=bound, cancel=cancel, what=what, guard=guard,
+                           on_exit=release)
+    except TranscriptionTimeoutError:
+        cache.evict(name, loaded.device)
+        raise
+    except TranscriptionCancelledError:
+        if loaded.lock.locked():  # the worker did not stop within the grace period: it may never give it back
+            cache.evict(name, loaded.device)
+        raise
+    except TranscriberError:
+        raise
+    except Aborted as exc:  # the caller stopped waiting in the same instant the hook fired
+        raise TranscriptionCancelledError(f"{what}: cancelled.") from exc
+    except Exception as exc:
+        raise TranscriptionFailedError(f"{what}: {failure} failed ({type(exc).__name__}: {exc}).") from exc
 
 
 class Engine:
@@ -111,6 +167,7 @@ class Engine:
         int8: Quantise models to int8 when they run on the CPU (:func:`quantize_int8`).
         loader: Loads a model from a source onto a device; tests may wrap the real NeMo loader. Default:
             :func:`load_nemo_model`, or :func:`load_nemo_model_int8` with ``int8``.
+        diarizer_loader: Loads a diarizer the same way. Default: :func:`~transcriber.diarization.load_diarizer`.
     """
 
     def __init__(
@@ -119,10 +176,63 @@ class Engine:
         device: str | None = None,
         int8: bool = False,
         loader: Callable[[ModelSource, str], Any] | None = None,
+        diarizer_loader: Callable[[ModelSource, str], Any] | None = None,
     ):
         self.device = device
         self.int8 = int8
         self.cache: ModelCache[Any] = ModelCache(loader or (load_nemo_model_int8 if int8 else load_nemo_model))
+        self.diarizers: ModelCache[Any] = ModelCache(diarizer_loader or load_diarizer)
+
+    def load_diarizer(self, name: str, *, cancel: threading.Event | None = None) -> LoadedModel[Any]:
+        """The cached diarizer, loading it first if needed (cancellable; bounded by :data:`MODEL_LOAD_TIMEOUT_S`)."""
+        device = pick_device(self.device)
+        if self.diarizers.is_loaded(name, device):
+            return self.diarizers.get(name, device)
+        return run_watched(
+            lambda: self.diarizers.get(name, device),
+            timeout=MODEL_LOAD_TIMEOUT_S,
+            cancel=cancel,
+            what=f"Loading diarizer {name}",
+        )
+
+    def prepare_speakers(self, options: TranscribeOptions, cancel: threading.Event | None = None) -> TranscribeOptions:
+        """Check the speaker options and load the diarizer; returns the options with the diarizer named and word
+        timings on (speakers are given to words by their times).
+
+        Raises:
+            SpeakerOptionsError: ``num_speakers`` is out of range or above what the diarizer can tell apart.
+            ModelNotAvailableError, ModelLoadError: The diarizer cannot be had.
+        """
+        count = options.num_speakers
+        if count is not None and not 1 <= count <= MAX_SPEAKERS:
+            raise SpeakerOptionsError(f"The number of speakers must be between 1 and {MAX_SPEAKERS}; got {count}.")
+        name = options.diarizer or default_diarizer()
+        loaded = self.load_diarizer(name, cancel=cancel)
+        if count is not None and count > capacity(loaded.model):
+            raise SpeakerOptionsError(
+                f"Diarizer {name} tells apart at most {capacity(loaded.model)} speakers; {count} were asked for."
+            )
+        return replace(options, diarizer=name, timestamps=True)
+
+    def _speaker_feeder(
+        self, options: TranscribeOptions, source: str, sample_rate: int, cancel: threading.Event | None,
+        on_window: Callable[[], None] | None,
+    ) -> WindowFeeder:
+        """A feeder whose windows go through the diarizer in guarded calls (see :class:`WindowFeeder`)."""
+        name = options.diarizer or default_diarizer()
+        loaded = self.load_diarizer(name, cancel=cancel)
+        what = f"{Path(source).name}: identifying speakers"
+
+        def diarize(samples: np.ndarray) -> list[SpeakerTurn]:
+            if on_window is not None:
+                on_window()
+            return _call_guarded(
+                self.diarizers, name, loaded, lambda model: diarize_window(model, samples, sample_rate),
+                bound=time_bound(len(samples) / sample_rate, options), cancel=cancel, what=what, guard=Guard(),
+                failure="identifying speakers",
+            )
+
+        return WindowFeeder(window_seconds(loaded.model), sample_rate, diarize)
 
     def load(
         self, model: str, *, cancel: threading.Event | None = None, progress: ProgressCallback | None = None
@@ -148,20 +258,26 @@ class Engine:
         options: TranscribeOptions = TranscribeOptions(),
         cancel: threading.Event | None = None,
         on_piece: Callable[[int, int, int], None] | None = None,
+        on_speakers: Callable[[int], None] | None = None,
     ) -> list[Transcript]:
         """Transcribe decoded audio in guarded ``model.transcribe()`` calls; results keep input order.
 
         Long audio is split into overlapping windows that are batched with the rest and stitched afterwards. Each call
         gets about :data:`CALL_MAX_AUDIO_S` of audio, so a short batch is one call.
 
+        With ``options.speakers`` each input is then diarized and its words get their speakers.
+
         Args:
             on_piece: Called before each batch with (input index, window number from 0, windows of that input).
+            on_speakers: Called with the input index before each diarization window of that input.
 
         Raises:
             TranscriptionTimeoutError: A call ran past its time bound (the model is then reloaded next time).
             TranscriptionCancelledError: ``cancel`` was set.
             TranscriptionFailedError: NeMo raised.
         """
+        if options.speakers:
+            options = self.prepare_speakers(options, cancel)
         pieces = []
         for item, audio in enumerate(audios):
             cut = windows.split_windows(audio)
@@ -172,10 +288,19 @@ class Engine:
         parts: list[list[tuple[float, float, Transcript]]] = [[] for _ in audios]
         for piece, transcript in self._transcribe_grouped(pieces, model, options, cancel, on_piece):
             parts[piece.item].append((piece.offset, piece.audio.duration, transcript))
-        return [
+        transcripts = [
             windows.merge_windows(item_parts, audio.duration, model, options.timestamps)
             for item_parts, audio in zip(parts, audios, strict=True)
         ]
+        if not options.speakers:
+            return transcripts
+        labelled = []
+        for item, (audio, transcript) in enumerate(zip(audios, transcripts, strict=True)):
+            feeder = self._speaker_feeder(options, audio.source, audio.sample_rate, cancel,
+                                          None if on_speakers is None else partial(on_speakers, item))
+            feeder.feed(0.0, audio.samples)
+            labelled.append(with_speakers(transcript, feeder.finish(), num_speakers=options.num_speakers))
+        return labelled
 
     def _transcribe_stream(
         self,
@@ -186,11 +311,13 @@ class Engine:
         options: TranscribeOptions,
         cancel: threading.Event | None,
         on_piece: Callable[[int, int, int], None],
+        on_speakers: Callable[[], None] | None = None,
     ) -> Transcript:
         """Transcribe a long recording window by window as ``reader`` decodes it, ``head`` being what it gave so far.
 
         Only one group of windows (:data:`CALL_MAX_AUDIO_S`) is in memory at a time, and the words of the windows
-        done, so memory does not grow with the length of the recording.
+        done, so memory does not grow with the length of the recording. With ``options.speakers`` the same windows
+        are handed to the diarizer as they pass (:class:`~transcriber.diarization.WindowFeeder`).
 
         Raises:
             AudioError: The file breaks part way in a way that loses its audio (NaN samples).
@@ -204,10 +331,18 @@ class Engine:
             _Piece(0, offset, part, max(estimate, part + 1), True, window)
             for part, (offset, window) in enumerate(stream)
         )
+        feeder = None
+        if options.speakers:
+            feeder = self._speaker_feeder(options, reader.source, reader.sample_rate, cancel, on_speakers)
         parts: list[tuple[float, float, Transcript]] = []
         for piece, transcript in self._transcribe_grouped(pieces, model, options, cancel, on_piece):
             parts.append((piece.offset, piece.audio.duration, transcript))
-        return windows.merge_windows(parts, reader.position / reader.sample_rate, model, options.timestamps)
+            if feeder is not None:
+                feeder.feed(piece.offset, piece.audio.samples)
+        merged = windows.merge_windows(parts, reader.position / reader.sample_rate, model, options.timestamps)
+        if feeder is None:
+            return merged
+        return with_speakers(merged, feeder.finish(), num_speakers=options.num_speakers)
 
     def _transcribe_grouped(
         self,
@@ -247,16 +382,8 @@ class Engine:
                 on_piece(piece.item, piece.part, piece.parts)
 
         guard = Guard(on_batch=on_batch, batch_size=options.batch_size)
-        if not loaded.lock.acquire(timeout=bound):
-            raise TranscriptionTimeoutError(f"{what}: the model stayed busy with another job for too long.")
-        nemo_model = loaded.model
-        handle = nemo_model.encoder.register_forward_pre_hook(guard.hook)
 
-        def release() -> None:
-            handle.remove()
-            loaded.lock.release()
-
-        def work() -> list[Any]:
+        def work(nemo_model: Any) -> list[Any]:
             return normalise_output(
                 nemo_model.transcribe(
                     [pad_short(piece.audio) for piece in pieces],
@@ -268,21 +395,9 @@ class Engine:
                 )
             )
 
-        try:
-            hypotheses = run_watched(work, timeout=bound, cancel=cancel, what=what, guard=guard, on_exit=release)
-        except TranscriptionTimeoutError:
-            self.cache.evict(model, loaded.device)
-            raise
-        except TranscriptionCancelledError:
-            if loaded.lock.locked():  # the worker did not stop within the grace period: it may never give it back
-                self.cache.evict(model, loaded.device)
-            raise
-        except TranscriberError:
-            raise
-        except Aborted as exc:  # the caller stopped waiting in the same instant the hook fired
-            raise TranscriptionCancelledError(f"{what}: cancelled.") from exc
-        except Exception as exc:
-            raise TranscriptionFailedError(f"{what}: transcription failed ({type(exc).__name__}: {exc}).") from exc
+        hypotheses = _call_guarded(self.cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
+                                   failure="transcription")
+        nemo_model = loaded.model
         frame_s = frame_seconds(nemo_model)
         transcripts = []
         for piece, hypothesis in zip(pieces, hypotheses, strict=True):
@@ -323,6 +438,8 @@ class Engine:
             ModelNotAvailableError: The model is not installed and cannot be downloaded.
             ModelLoadError: The model file cannot be loaded.
         """
+        if options.speakers:
+            options = self.prepare_speakers(options, cancel)
         total = len(files)
         results: list[FileResult | None] = [None] * total
         done = 0
@@ -356,7 +473,10 @@ class Engine:
             def on_piece(item: int, part: int, parts: int) -> None:
                 report_piece(start_done + item, Path(audios[item].source).name, part, parts)
 
-            outcomes = self._transcribe_isolated(audios, model, options, cancel, on_piece)
+            def on_speakers(item: int) -> None:
+                report_at(start_done + item + 0.9, f"Identifying speakers in {Path(audios[item].source).name}")
+
+            outcomes = self._transcribe_isolated(audios, model, options, cancel, on_piece, on_speakers)
             for (index, _, decode_s), (outcome, seconds) in zip(pending, outcomes, strict=True):
                 label = _file_label(files[index])
                 if isinstance(outcome, Transcript):
@@ -377,6 +497,7 @@ class Engine:
                 options=options,
                 cancel=cancel,
                 on_piece=lambda _item, part, parts: report_piece(start_done, name, part, parts),
+                on_speakers=lambda: report_at(start_done + 0.95, f"Identifying speakers in {name}"),
             )
 
         try:
@@ -426,6 +547,7 @@ class Engine:
         options: TranscribeOptions,
         cancel: threading.Event | None,
         on_piece: Callable[[int, int, int], None] | None = None,
+        on_speakers: Callable[[int], None] | None = None,
     ) -> list[tuple[Transcript | str, float]]:
         """Transcribe a batch; if NeMo fails on it, retry file by file so only the culprit gets the error.
 
@@ -434,7 +556,7 @@ class Engine:
         started = time.perf_counter()
         try:
             transcripts = self.transcribe_arrays(
-                audios, model=model, options=options, cancel=cancel, on_piece=on_piece
+                audios, model=model, options=options, cancel=cancel, on_piece=on_piece, on_speakers=on_speakers
             )
         except TranscriptionTimeoutError as exc:
             return [(str(exc), time.perf_counter() - started) for _ in audios]
@@ -445,7 +567,8 @@ class Engine:
             outcomes = []
             for item, audio in enumerate(audios):
                 shifted = None if on_piece is None else partial(_shift_item, on_piece, item)
-                outcomes += self._transcribe_isolated([audio], model, options, cancel, shifted)
+                speakers = None if on_speakers is None else partial(_shift_speakers, on_speakers, item)
+                outcomes += self._transcribe_isolated([audio], model, options, cancel, shifted, speakers)
             return outcomes
         share = (time.perf_counter() - started) / len(audios)
         return [(transcript, share) for transcript in transcripts]

@@ -78,3 +78,7 @@ class TranscriptionCancelledError(TranscriberError):
 
 class TranscriptionFailedError(TranscriberError):
     """NeMo raised while transcribing."""
+
+
+class SpeakerOptionsError(TranscriberError):
+    """The speaker options cannot be met: a speaker count out of range, or more speakers than the diarizer has."""

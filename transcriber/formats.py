@@ -4,8 +4,12 @@ Pure functions of their inputs, no I/O. Times are rounded to whole milliseconds 
 integer arithmetic, so 2.3 s prints as ``00:00:02,300`` (not ``,299``) and hours above 99 still print.
 
 Subtitle cues are built from word timings, not from the model's segments: a segment is often a whole sentence, too
-long to read on screen. Cues break at pauses and sentence ends first, then at commas, and only then where the lines
-are full; a word is never split and cues never overlap.
+long to read on screen. Cues break at speaker changes, pauses and sentence ends first, then at commas, and only then
+where the lines are full; a word is never split and cues never overlap.
+
+When speakers were identified every format says who speaks: TXT is written as turns (``S1: ...`` paragraphs), SRT
+cues start with ``[S1] ``, VTT cues carry voice tags (``<v S1>``), JSON and CSV have a speaker field. Without
+speakers nothing changes, field for field.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ CLAUSE_END = (",", ";", ":")
 
 @dataclass(frozen=True)
 class Cue:
-    """One subtitle: its lines of text and when it is shown."""
+    """One subtitle: its lines of text, when it is shown, and who speaks (``None`` without speakers)."""
 
     lines: tuple[str, ...]
     start: float
     end: float
+    speaker: str | None = None
 
     @property
     def text(self) -> str:
@@ -59,9 +64,45 @@ def format_timestamp(seconds: float, *, decimal_marker: str = ",", always_includ
     return f"{hours_part}{minutes:02d}:{secs:02d}{decimal_marker}{ms:03d}"
 
 
+@dataclass(frozen=True)
+class Turn:
+    """What one speaker says before another speaks."""
+
+    speaker: str
+    start: float
+    end: float
+    text: str
+
+
+def speaker_turns(transcript: Transcript) -> list[Turn]:
+    """The transcript as turns: runs of words of one speaker (empty without speakers)."""
+    turns: list[Turn] = []
+    run: list[Word] = []
+    for word in (*transcript.words, None):
+        if run and (word is None or word.speaker != run[-1].speaker):
+            turns.append(Turn(run[0].speaker or "", run[0].start, run[-1].end, " ".join(w.text for w in run)))
+            run = []
+        if word is not None:
+            run.append(word)
+    return turns if transcript.has_speakers else []
+
+
 def to_text(transcript: Transcript) -> str:
-    """The recognised text with a final newline (empty string for silence)."""
+    """The recognised text with a final newline (empty string for silence); with speakers, one ``S1: ...`` paragraph
+    per turn."""
+    if transcript.has_speakers:
+        return "\n\n".join(f"{turn.speaker}: {turn.text}" for turn in speaker_turns(transcript)) + "\n"
     return f"{transcript.text}\n" if transcript.text else ""
+
+
+def reading_text(transcript: Transcript) -> str:
+    """The page's reading of a transcript: its text, or with speakers one paragraph per turn,
+    ``S1  00:00:03  Hello there...``."""
+    if not transcript.has_speakers:
+        return transcript.text
+    return "\n\n".join(
+        f"{turn.speaker}  {format_timestamp(turn.start)[:8]}  {turn.text}" for turn in speaker_turns(transcript)
+    )
 
 
 def wrap_lines(words: Sequence[str], max_line_chars: int) -> list[str]:
@@ -114,7 +155,11 @@ def group_words(words: Sequence[Word], options: SubtitleOptions = SubtitleOption
     for word in words:
         if current:
             previous = current[-1]
-            if word.start - previous.end >= options.pause_s or previous.text.endswith(SENTENCE_END):
+            if (
+                word.speaker != previous.speaker
+                or word.start - previous.end >= options.pause_s
+                or previous.text.endswith(SENTENCE_END)
+            ):
                 groups.append(current)
                 current = []
             elif not _fits([*current, word], options):
@@ -137,25 +182,29 @@ def build_cues(transcript: Transcript, options: SubtitleOptions = SubtitleOption
     shorter than ``min_cue_s`` stay up longer where the next cue (and the audio) leaves room.
     """
     if transcript.words:
-        spans = [([w.text for w in group], group[0].start, group[-1].end) for group in group_words(transcript.words, options)]
+        spans = [
+            ([w.text for w in group], group[0].start, group[-1].end, group[0].speaker)
+            for group in group_words(transcript.words, options)
+        ]
     elif transcript.segments:
-        spans = [(s.text.split(), s.start, s.end) for s in transcript.segments if s.text.strip()]
+        spans = [(s.text.split(), s.start, s.end, s.speaker) for s in transcript.segments if s.text.strip()]
     elif transcript.text:
-        spans = [(transcript.text.split(), 0.0, transcript.duration)]
+        spans = [(transcript.text.split(), 0.0, transcript.duration, None)]
     else:
         spans = []
     cues = []
-    for index, (texts, start, end) in enumerate(spans):
+    for index, (texts, start, end, speaker) in enumerate(spans):
         limit = spans[index + 1][1] if index + 1 < len(spans) else max(transcript.duration, end)
         end = max(end, min(start + options.min_cue_s, limit))
-        cues.append(Cue(_balanced_lines(texts, options), start, end))
+        cues.append(Cue(_balanced_lines(texts, options), start, end, speaker))
     return cues
 
 
 def to_srt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions()) -> str:
     """SubRip subtitles: numbered cues built by :func:`build_cues`."""
     blocks = [
-        f"{index}\n{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}\n{cue.text}\n"
+        f"{index}\n{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}\n"
+        f"{f'[{cue.speaker}] ' if cue.speaker else ''}{cue.text}\n"
         for index, cue in enumerate(build_cues(transcript, options), start=1)
     ]
     return "\n".join(blocks)
@@ -166,27 +215,34 @@ def to_vtt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions())
     blocks = ["WEBVTT\n"]
     blocks += [
         f"{format_timestamp(cue.start, decimal_marker='.')} --> {format_timestamp(cue.end, decimal_marker='.')}\n"
-        f"{cue.text}\n"
+        f"{f'<v {cue.speaker}>' if cue.speaker else ''}{cue.text}\n"
         for cue in build_cues(transcript, options)
     ]
     return "\n".join(blocks)
 
 
-def _timed(items: Iterable[Word | Segment], key: str) -> list[dict[str, object]]:
+def _timed(items: Iterable[Word | Segment], key: str, *, speakers: bool) -> list[dict[str, object]]:
+    if speakers:
+        return [{key: item.text, "start": item.start, "end": item.end, "speaker": item.speaker} for item in items]
     return [{key: item.text, "start": item.start, "end": item.end} for item in items]
 
 
 def result_to_dict(result: FileResult) -> dict[str, object]:
-    """The JSON shape of one file's result: file, text, duration, words, segments, error."""
+    """The JSON shape of one file's result: file, text, duration, words, segments, error; with speakers also
+    ``speakers`` and a ``speaker`` on every word and segment."""
     transcript = result.transcript or Transcript(text="")
-    return {
+    speakers = transcript.has_speakers
+    data: dict[str, object] = {
         "file": result.file,
         "text": transcript.text,
         "duration": transcript.duration,
-        "words": _timed(transcript.words, "word"),
-        "segments": _timed(transcript.segments, "text"),
-        "error": result.error,
+        "words": _timed(transcript.words, "word", speakers=speakers),
+        "segments": _timed(transcript.segments, "text", speakers=speakers),
     }
+    if speakers:
+        data["speakers"] = list(transcript.speakers)
+    data["error"] = result.error
+    return data
 
 
 def to_json(transcript: Transcript, *, file: str = "", indent: int | None = 2) -> str:
@@ -198,13 +254,16 @@ def to_json(transcript: Transcript, *, file: str = "", indent: int | None = 2) -
 
 
 def to_csv(transcript: Transcript) -> str:
-    """CSV of segments (start, end, text); one row for the whole text when there are no timings."""
+    """CSV of segments (start, end, text, and speaker when speakers were identified); one row for the whole text
+    when there are no timings."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["start", "end", "text"])
+    speakers = transcript.has_speakers
+    writer.writerow(["start", "end", "text", *(["speaker"] if speakers else [])])
     rows = transcript.segments or ([Segment(transcript.text, 0.0, transcript.duration)] if transcript.text else [])
     for segment in rows:
-        writer.writerow([f"{segment.start:.3f}", f"{segment.end:.3f}", segment.text.strip()])
+        writer.writerow([f"{segment.start:.3f}", f"{segment.end:.3f}", segment.text.strip(),
+                         *([segment.speaker or ""] if speakers else [])])
     return buffer.getvalue()
 
 

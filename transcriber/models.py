@@ -42,6 +42,13 @@ HASH_CHUNK_BYTES = 1 << 20
 DEMO_MODEL = "demo-en-commands"
 """The model inside the package: English digits and command words only, trained on synthetic speech."""
 DEMO_MODEL_PATH = Path(__file__).resolve().parent / "assets" / f"{DEMO_MODEL}.nemo"
+DEMO_DIARIZER = "demo-diarizer"
+"""The diarizer inside the package: a small Sortformer trained on synthetic conversations of 2-4 voices."""
+DEMO_DIARIZER_PATH = DEMO_MODEL_PATH.parent / f"{DEMO_DIARIZER}.nemo"
+DEMO_FILES = {DEMO_MODEL: DEMO_MODEL_PATH, DEMO_DIARIZER: DEMO_DIARIZER_PATH}
+DEFAULT_DIARIZER = "nvidia/diar_streaming_sortformer_4spk-v2"
+ASR = "asr"
+DIARIZER = "diarizer"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class ModelInfo:
     description: str
     languages: str
     size_mb: int
+    licence: str = ""
 
 
 KNOWN_MODELS: tuple[ModelInfo, ...] = (
@@ -75,6 +83,15 @@ class ModelSource:
     def is_local(self) -> bool:
         """True when the model loads from a file on disk."""
         return self.path is not None
+
+
+KNOWN_DIARIZERS: tuple[ModelInfo, ...] = (
+    ModelInfo(DEFAULT_DIARIZER, "Streaming Sortformer, up to 4 speakers (recommended)", "any", 470, "CC-BY-4.0"),
+    ModelInfo(
+        "nvidia/diar_sortformer_4spk-v1", "Sortformer, up to 4 speakers", "any", 470,
+        "CC-BY-NC-4.0: non-commercial use only",
+    ),
+)
 
 
 def user_data_dir() -> Path:
@@ -119,8 +136,8 @@ def resolve_model(name: str) -> ModelSource:
     Raises:
         ModelNotAvailableError: ``name`` is a path to a ``.nemo`` file that does not exist.
     """
-    if name == DEMO_MODEL and DEMO_MODEL_PATH.is_file():
-        return ModelSource(name=name, path=DEMO_MODEL_PATH)
+    if name in DEMO_FILES and DEMO_FILES[name].is_file():
+        return ModelSource(name=name, path=DEMO_FILES[name])
     if looks_like_path(name):
         path = Path(name).expanduser()
         if not path.is_file():
@@ -146,6 +163,7 @@ class InstalledModel:
     path: Path
     size: int
     sha256: str
+    kind: str = ASR
 
 
 def manifest_path() -> Path:
@@ -161,7 +179,9 @@ def read_manifest() -> dict[str, InstalledModel]:
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["models"]
         return {
-            name: InstalledModel(name, path.parent / entry["file"], int(entry["size"]), str(entry["sha256"]))
+            name: InstalledModel(
+                name, path.parent / entry["file"], int(entry["size"]), str(entry["sha256"]), entry.get("kind", ASR)
+            )
             for name, entry in entries.items()
         }
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -171,7 +191,8 @@ def read_manifest() -> dict[str, InstalledModel]:
 def _write_manifest(models: dict[str, InstalledModel]) -> None:
     data = {
         "models": {
-            m.name: {"file": m.path.name, "size": m.size, "sha256": m.sha256} for m in sorted(models.values(), key=lambda m: m.name)
+            m.name: {"file": m.path.name, "size": m.size, "sha256": m.sha256, "kind": m.kind}
+            for m in sorted(models.values(), key=lambda m: m.name)
         }
     }
     _atomic_write_text(manifest_path(), json.dumps(data, indent=2) + "\n")
@@ -199,7 +220,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def install_file(source: Path, name: str) -> InstalledModel:
+def install_file(source: Path, name: str, kind: str = ASR) -> InstalledModel:
     """Copy a ``.nemo`` file into the model folder under ``name`` and record it in the manifest.
 
     The copy goes to a temporary name first and is renamed when complete, so an interrupted install leaves no
@@ -215,7 +236,7 @@ def install_file(source: Path, name: str) -> InstalledModel:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    installed = InstalledModel(name, target, target.stat().st_size, file_sha256(target))
+    installed = InstalledModel(name, target, target.stat().st_size, file_sha256(target), kind)
     models = read_manifest()
     models[name] = installed
     _write_manifest(models)
@@ -259,11 +280,36 @@ def is_installed(name: str) -> bool:
 def default_model() -> str:
     """The model to use when none is named: the preferred pretrained model if it is installed, else any installed
     model (known ones first), else the demo model that ships with the package."""
-    installed = sorted(read_manifest(), key=lambda name: (known_model(name) is None, name))
+    installed = sorted(installed_names(ASR), key=lambda name: (known_model(name) is None, name))
     for name in (DEFAULT_MODEL, *installed):
         if is_installed(name):
             return name
     return DEMO_MODEL if DEMO_MODEL_PATH.is_file() else DEFAULT_MODEL
+
+
+def installed_names(kind: str) -> list[str]:
+    """Names of the installed models of one kind (speech recognizers or diarizers)."""
+    return [entry.name for entry in read_manifest().values() if model_kind(entry.name, entry.kind) == kind]
+
+
+def model_kind(name: str, recorded: str | None = None) -> str:
+    """``"diarizer"`` for a known or demo diarizer, else what the manifest recorded, else ``"asr"``."""
+    if name == DEMO_DIARIZER or known_diarizer(name) is not None:
+        return DIARIZER
+    if recorded is None:
+        entry = read_manifest().get(name)
+        recorded = entry.kind if entry is not None else ASR
+    return recorded
+
+
+def default_diarizer() -> str:
+    """The diarizer to use when none is named: the recommended one if installed, else any installed diarizer
+    (known ones first), else the demo diarizer that ships with the package."""
+    installed = sorted(installed_names(DIARIZER), key=lambda name: (known_diarizer(name) is None, name))
+    for name in (DEFAULT_DIARIZER, *installed):
+        if is_installed(name):
+            return name
+    return DEMO_DIARIZER if DEMO_DIARIZER_PATH.is_file() else DEFAULT_DIARIZER
 
 
 def not_available_message(name: str, cause: BaseException | None = None) -> str:
@@ -350,7 +396,12 @@ def pick_device(requested: str | None = None) -> str:
 
 
 def known_model(name: str) -> ModelInfo | None:
-    """The registry entry for ``name``, if it is a known pretrained model."""
+    """The registry entry for ``name``, if it is a known pretrained speech recognizer."""
     return next((info for info in KNOWN_MODELS if info.name == name), None)
+
+
+def known_diarizer(name: str) -> ModelInfo | None:
+    """The registry entry for ``name``, if it is a known pretrained diarizer."""
+    return next((info for info in KNOWN_DIARIZERS if info.name == name), None)
 
 

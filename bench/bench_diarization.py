@@ -1,0 +1,110 @@
+"""Diarization time against recognition time on the same audio, and peak memory by length, each length in a fresh
+process.
+
+    python bench/bench_diarization.py [--minutes 5 20 60]
+
+The diarizer is a random-weight Sortformer of the released models' size and compute (``sortformer_like``: NVIDIA's
+``streaming_sortformer_diarizer_4spk-v2.yaml``: FastConformer of 17 layers at d_model 512, dw_striding x8 with 256
+channels, 128 mels; an 18-layer Transformer of 192; built offline, cached in ``.cache/bench/``), run in offline mode
+through the engine's windows (90 s, 15 s overlap), against the parakeet-size recognizer (``parakeet_like.py``). Each
+child process transcribes a WAV of speech-like noise read from disk, once without and once with speakers; the
+diarization time is the difference. Goals: diarization / recognition <= 0.25, peak memory at 60 min / 5 min <= 1.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile as sf
+
+from _common import CACHE_DIR, SAMPLE_RATE, peak_rss_mb, speechlike, use_passive_openmp
+
+ROOT = Path(__file__).resolve().parents[1]
+RATIO_GOAL = 0.25
+MEMORY_GOAL = 1.2
+
+
+def sortformer_like_path(cache_dir: Path = CACHE_DIR) -> Path:
+    """Build (once) and return a random-weight Sortformer of the released size."""
+    path = cache_dir / "sortformer-like-4spk.nemo"
+    if path.is_file():
+        return path
+    from nemo.collections.asr.models import SortformerEncLabelModel
+    from omegaconf import OmegaConf
+
+    from demo_model.train_diarizer import model_config
+
+    cfg = model_config()
+    cfg.update(session_len_sec=90.0, model_defaults={"fc_d_model": 512, "tf_d_model": 192})
+    cfg["preprocessor"].update(features=128)
+    cfg["sortformer_modules"].update(fc_d_model=512, tf_d_model=192)
+    cfg["encoder"].update(feat_in=128, d_model=512, n_layers=17, n_heads=8, subsampling_conv_channels=256)
+    cfg["transformer_encoder"].update(hidden_size=192, inner_size=768, num_layers=18, num_attention_heads=8)
+    model = SortformerEncLabelModel(cfg=OmegaConf.create(cfg))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    model.save_to(str(path))
+    return path
+
+
+def child(minutes: float, asr: str, diarizer: str) -> dict:
+    """In a fresh process: recognition alone, then recognition with speakers, on the same file."""
+    use_passive_openmp()
+    from transcriber.engine import Engine
+    from transcriber.types import TranscribeOptions
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "long.wav"
+        sf.write(path, speechlike(minutes * 60, seed=1), SAMPLE_RATE, subtype="PCM_16")
+        engine = Engine(device="cpu")
+        engine.load(asr)
+        engine.load_diarizer(diarizer)
+        started = time.perf_counter()
+        (plain,) = engine.transcribe_files([str(path)], model=asr, options=TranscribeOptions(batch_size=4))
+        asr_s = time.perf_counter() - started
+        started = time.perf_counter()
+        (spoken,) = engine.transcribe_files(
+            [str(path)], model=asr, options=TranscribeOptions(batch_size=4, speakers=True, diarizer=diarizer)
+        )
+        both_s = time.perf_counter() - started
+    if not (plain.ok and spoken.ok):
+        raise RuntimeError(plain.error or spoken.error)
+    return {"minutes": minutes, "asr_s": asr_s, "diarization_s": both_s - asr_s, "peak_rss_mb": peak_rss_mb()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0, 60.0])
+    parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--asr", help=argparse.SUPPRESS)
+    parser.add_argument("--diarizer", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.asr, args.diarizer)))
+        return
+    from parakeet_like import parakeet_like_path
+
+    asr, diarizer = str(parakeet_like_path()), str(sortformer_like_path())
+    rows = []
+    for minutes in args.minutes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(minutes), "--asr", asr, "--diarizer", diarizer],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        row = rows[-1]
+        print(f"{minutes:5.0f} min: recognition {row['asr_s']:7.1f} s, diarization {row['diarization_s']:7.1f} s, "
+              f"ratio {row['diarization_s'] / row['asr_s']:.2f} (goal <= {RATIO_GOAL}), "
+              f"peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+    if len(rows) > 1:
+        print(f"peak memory {rows[-1]['minutes']:.0f} min / {rows[0]['minutes']:.0f} min: "
+              f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f} (goal <= {MEMORY_GOAL})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""Train the embedded demo diarizer: a small NeMo ``SortformerEncLabelModel`` on synthetic conversations.
+
+The model is NVIDIA's Sortformer architecture (FastConformer encoder, Transformer encoder, one sigmoid per speaker
+and 80 ms frame, speakers in arrival order) at a size two CPU cores can train, built from a config: the app then
+runs it through exactly the code path of NVIDIA's released diarizers (``restore_from``, ``diarize()``).
+
+Why these choices:
+
+* A plain PyTorch loop, not Lightning: conversations are mixed in memory from an utterance bank for every step
+  (``demo_model/conversations.py``), so there is no data set on disk; the loss is NeMo's own (``BCELoss`` on the
+  arrival-time-sorted and the permutation-invariant targets, weighted by the config's ``ats_weight`` and
+  ``pil_weight``), computed as ``SortformerEncLabelModel.training_step`` does.
+* A curriculum from 8 s to :data:`MAX_CLIP_S` conversations: short clips teach speech activity and speaker changes
+  fast, long ones teach keeping a speaker's identity. The app diarizes long audio in windows of the model's
+  ``session_len_sec`` (set to :data:`MAX_CLIP_S`, the longest it trained on) and matches speakers between windows.
+* Learning rate and curriculum follow ``progress = max(step / steps, elapsed / budget)``: a run cut short by its
+  time budget still ends its schedule.
+* Voices: the pool's train split only (espeak-ng and flite); validation on the validation split's voices.
+
+Usage::
+
+    python -m demo_model.train_diarizer --out transcriber/assets/demo-diarizer.nemo
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from demo_model.conversations import assemble, frame_targets, pick_speakers, utterance_bank
+from demo_model.voices import SAMPLE_RATE, Voice, split_voices
+
+logger = logging.getLogger(__name__)
+
+SEED = 4321
+THREADS = 2
+N_MELS = 80
+D_MODEL = 96
+N_LAYERS = 4
+TF_LAYERS = 2
+MAX_SPEAKERS = 4
+SUBSAMPLING = 8
+FRAME_S = 0.01 * SUBSAMPLING
+BATCH_SIZE = 4
+PEAK_LR = 1e-3
+MIN_LR = 1e-5
+WARMUP_STEPS = 300
+DEFAULT_STEPS = 6000
+DEFAULT_MINUTES = 35.0
+MIN_CLIP_S = 8.0
+MAX_CLIP_S = 30.0
+CURRICULUM_SHARE = 0.6
+"""Clip length grows from MIN_CLIP_S to MAX_CLIP_S over this share of the schedule."""
+SPEAKER_COUNTS = (2, 3, 4)
+SPEAKER_WEIGHTS = (0.45, 0.3, 0.25)
+TWO_SPEAKERS_SHARE = 0.25
+"""The first share of the schedule uses two speakers only: telling two voices apart comes first."""
+BANK_VOICES = 260
+PHRASES_PER_VOICE = 6
+FLITE_PHRASES = 60
+"""flite has three training voices against espeak-ng's hundreds: each gets many phrases, so they are heard often."""
+FLITE_SHARE = 0.3
+"""Share of training conversations with one flite voice among the speakers."""
+VALIDATION_CONVERSATIONS = 24
+VALIDATION_S = 20.0
+VALIDATE_EVERY = 500
+LOG_EVERY = 50
+
+
+def model_config() -> dict[str, Any]:
+    """The demo diarizer's full NeMo config."""
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "pil_weight": 0.5,
+        "ats_weight": 0.5,
+        "max_num_of_spks": MAX_SPEAKERS,
+        "streaming_mode": False,
+        "session_len_sec": MAX_CLIP_S,
+        "model_defaults": {"fc_d_model": D_MODEL, "tf_d_model": D_MODEL},
+        "train_ds": None,
+        "validation_ds": None,
+        "test_ds": None,
+        "preprocessor": {
+            "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+            "normalize": "per_feature",
+            "window_size": 0.025,
+            "sample_rate": SAMPLE_RATE,
+            "window_stride": 0.01,
+            "window": "hann",
+            "features": N_MELS,
+            "n_fft": 512,
+            "frame_splicing": 1,
+            "dither": 1e-5,
+        },
+        "sortformer_modules": {
+            "_target_": "nemo.collections.asr.modules.sortformer_modules.SortformerModules",
+            "num_spks": MAX_SPEAKERS,
+            "dropout_rate": 0.1,
+            "fc_d_model": D_MODEL,
+            "tf_d_model": D_MODEL,
+            "subsampling_factor": SUBSAMPLING,  # not linked to the encoder's: set equal by hand
+        },
+        "encoder": {
+            "_target_": "nemo.collections.asr.modules.ConformerEncoder",
+            "feat_in": N_MELS,
+            "feat_out": -1,
+            "n_layers": N_LAYERS,
+            "d_model": D_MODEL,
+            "subsampling": "dw_striding",
+            "subsampling_factor": SUBSAMPLING,
+            "subsampling_conv_channels": 64,
+            "causal_downsampling": False,
+            "ff_expansion_factor": 4,
+            "self_attention_model": "rel_pos",
+            "n_heads": 4,
+            "att_context_size": [-1, -1],
+            "xscaling": True,
+            "untie_biases": True,
+            "pos_emb_max_len": 5000,
+            "conv_kernel_size": 9,
+            "conv_norm_type": "batch_norm",
+            "dropout": 0.1,
+            "dropout_pre_encoder": 0.1,
+            "dropout_emb": 0.0,
+            "dropout_att": 0.1,
+        },
+        "transformer_encoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder",
+            "num_layers": TF_LAYERS,
+            "hidden_size": D_MODEL,
+            "inner_size": 4 * D_MODEL,
+            "num_attention_heads": 4,
+            "attn_score_dropout": 0.1,
+            "attn_layer_dropout": 0.1,
+            "ffn_dropout": 0.1,
+            "hidden_act": "relu",
+            "pre_ln": False,
+            "pre_ln_final_layer_norm": True,
+        },
+        "loss": {"_target_": "nemo.collections.asr.losses.bce_loss.BCELoss", "weight": None, "reduction": "mean"},
+        "optim": {"name": "adamw", "lr": PEAK_LR},
+    }
+
+
+def build_model():
+    """A fresh demo-size Sortformer from :func:`model_config` (random weights)."""
+    from nemo.collections.asr.models import SortformerEncLabelModel
+    from omegaconf import OmegaConf
+
+    return SortformerEncLabelModel(cfg=OmegaConf.create(model_config()))
+
+
+def output_frames(samples: int) -> int:
+    """Frames the model gives for ``samples`` of audio: 10 ms frames, halved (rounding up) per stride-2 layer."""
+    frames = samples // 160
+    for _ in range(int(math.log2(SUBSAMPLING))):
+        frames = (frames - 1) // 2 + 1
+    return frames
+
+
+def _bank_job(job: tuple[str, int, int]) -> tuple[str, list[np.ndarray]]:
+    from demo_model.voices import by_id
+
+    voice_id, count, seed = job
+    return voice_id, utterance_bank((by_id(voice_id),), count, np.random.default_rng(seed))[voice_id]
+
+
+def build_bank(voices: tuple[Voice, ...], rng: np.random.Generator, workers: int) -> dict[str, list[np.ndarray]]:
+    """Phrases of :data:`BANK_VOICES` voices of ``voices`` (every flite voice among them), synthesised in parallel."""
+    flite = [v for v in voices if v.synthesizer == "flite"]
+    others = [v for v in voices if v.synthesizer != "flite"]
+    chosen = flite + [others[int(i)] for i in rng.choice(len(others), min(BANK_VOICES, len(others)), replace=False)]
+    jobs = [(v.id, FLITE_PHRASES if v.synthesizer == "flite" else PHRASES_PER_VOICE, int(rng.integers(2**31)))
+            for v in chosen]
+    with multiprocessing.Pool(workers) as pool:
+        return dict(pool.map(_bank_job, jobs, chunksize=4))
+
+
+def draw(bank: dict[str, list[np.ndarray]], voices: tuple[Voice, ...], seconds: float, rng: np.random.Generator,
+         speakers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One conversation of banked voices: samples and (frames, MAX_SPEAKERS) targets."""
+    if speakers is None:
+        speakers = int(rng.choice(SPEAKER_COUNTS, p=SPEAKER_WEIGHTS))
+    available = tuple(v for v in voices if v.id in bank)
+    flite = [v for v in available if v.synthesizer == "flite"]
+    if flite and rng.random() < FLITE_SHARE:  # few voices, so drawn on purpose, else they would hardly be heard
+        first = flite[int(rng.integers(len(flite)))]
+        chosen = [first, *pick_speakers(tuple(v for v in available if v.family != first.family), speakers - 1, rng)]
+        chosen = [chosen[int(i)] for i in rng.permutation(len(chosen))]
+    else:
+        chosen = pick_speakers(available, speakers, rng)
+    samples, turns = assemble([bank[v.id] for v in chosen], seconds, rng)
+    samples = samples[: round(seconds * SAMPLE_RATE)]
+    return samples, frame_targets(turns, output_frames(len(samples)), FRAME_S, MAX_SPEAKERS)
+
+
+def batch(bank, voices, seconds: float, rng: np.random.Generator, size: int, speakers: int | None = None):
+    import torch
+
+    items = [draw(bank, voices, seconds, rng, speakers) for _ in range(size)]
+    length = max(len(s) for s, _ in items)
+    audio = torch.zeros(size, length)
+    lengths = torch.tensor([len(s) for s, _ in items])
+    frames = output_frames(length)
+    targets = torch.zeros(size, frames, MAX_SPEAKERS)
+    for i, (samples, target) in enumerate(items):
+        audio[i, : len(samples)] = torch.from_numpy(samples)
+        targets[i, : len(target)] = torch.from_numpy(target)
+    target_lens = torch.tensor([output_frames(len(s)) for s, _ in items])
+    return audio, lengths, targets, target_lens
+
+
+def loss_of(model, audio, lengths, targets, target_lens):
+    """NeMo's Sortformer training loss (ATS + PIL), as ``training_step`` computes it."""
+    from nemo.collections.asr.parts.utils.asr_multispeaker_utils import get_ats_targets, get_pil_targets
+
+    preds = model(audio_signal=audio, audio_signal_length=lengths)
+    frames = min(preds.shape[1], targets.shape[1])
+    preds, targets, target_lens = preds[:, :frames], targets[:, :frames], target_lens.clamp(max=frames)
+    ats = get_ats_targets(targets.clone(), preds, speaker_permutations=model.speaker_permutations)
+    pil = get_pil_targets(targets.clone(), preds, speaker_permutations=model.speaker_permutations)
+    loss = model.ats_weight * model.loss(probs=preds, labels=ats, target_lens=target_lens) + model.pil_weight * model.loss(
+        probs=preds, labels=pil, target_lens=target_lens
+    )
+    return loss, preds, pil
+
+
+def frame_error(preds, pil_targets, target_lens) -> float:
+    """Share of (frame, speaker) cells wrong at threshold 0.5, after the best speaker permutation."""
+    wrong = total = 0
+    for i in range(preds.shape[0]):
+        n = int(target_lens[i])
+        wrong += int(((preds[i, :n] > 0.5).float() != pil_targets[i, :n]).sum())
+        total += n * preds.shape[2]
+    return wrong / max(1, total)
+
+
+def learning_rate(progress: float, step: int) -> float:
+    if step < WARMUP_STEPS:
+        return PEAK_LR * (step + 1) / WARMUP_STEPS
+    return MIN_LR + 0.5 * (PEAK_LR - MIN_LR) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def clip_seconds(progress: float) -> float:
+    return MIN_CLIP_S + (MAX_CLIP_S - MIN_CLIP_S) * min(1.0, progress / CURRICULUM_SHARE)
+
+
+def train(out: Path, *, steps: int, minutes: float, workers: int) -> Path:
+    import torch
+
+    started = time.perf_counter()
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    splits = split_voices()
+    train_voices, validation_voices = splits["train"], splits["validation"]
+    bank = build_bank(train_voices, rng, workers)
+    validation_bank = build_bank(validation_voices, np.random.default_rng(SEED + 1), workers)
+    logger.info("utterance banks: %d + %d voices, %.0f s", len(bank), len(validation_bank), time.perf_counter() - started)
+    validation_rng = np.random.default_rng(SEED + 2)
+    validation = [batch(validation_bank, validation_voices, VALIDATION_S, validation_rng, 1)
+                  for _ in range(VALIDATION_CONVERSATIONS)]
+
+    model = build_model()
+    model.train()
+    logger.info("model: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=PEAK_LR, betas=(0.9, 0.98), weight_decay=1e-3)
+    budget_s = minutes * 60
+    train_started = time.perf_counter()
+    best_error, best_state, best_step = float("inf"), None, -1
+    step = 0
+    for step in range(steps):
+        progress = max(step / steps, (time.perf_counter() - train_started) / budget_s)
+        if progress >= 1.0:
+            break
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(progress, step)
+        speakers = 2 if progress < TWO_SPEAKERS_SHARE else None
+        audio, lengths, targets, target_lens = batch(bank, train_voices, clip_seconds(progress), rng, BATCH_SIZE, speakers)
+        loss, _, _ = loss_of(model, audio, lengths, targets, target_lens)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        if step % LOG_EVERY == 0:
+            logger.info("step %d loss %.4f lr %.2e clip %.0f s  %.0f s", step, loss.item(),
+                        optimiser.param_groups[0]["lr"], clip_seconds(progress), time.perf_counter() - started)
+        if step and step % VALIDATE_EVERY == 0 or progress >= 0.98:
+            error = validate(model, validation)
+            logger.info("step %d validation frame error %.4f", step, error)
+            if error <= best_error:
+                best_error, best_state, best_step = error, copy.deepcopy(model.state_dict()), step
+            model.train()
+    error = validate(model, validation)
+    logger.info("final step %d validation frame error %.4f", step, error)
+    if error > best_error and best_state is not None:
+        logger.info("keeping step %d weights (validation frame error %.4f)", best_step, best_error)
+        model.load_state_dict(best_state)
+    model.eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_to(str(out))
+    logger.info("saved %s (%.1f MB); %d steps; wall time %.1f s", out, out.stat().st_size / 1e6, step + 1,
+                time.perf_counter() - started)
+    return out
+
+
+def validate(model, validation) -> float:
+    import torch
+
+    model.eval()
+    wrong = []
+    with torch.no_grad():
+        for audio, lengths, targets, target_lens in validation:
+            _, preds, pil = loss_of(model, audio, lengths, targets, target_lens)
+            wrong.append(frame_error(preds, pil, target_lens.clamp(max=preds.shape[1])))
+    return float(np.mean(wrong))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("transcriber/assets/demo-diarizer.nemo"))
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, help="time budget of the training loop")
+    parser.add_argument("--workers", type=int, default=2, help="processes synthesising the utterance banks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
+    train(args.out, steps=args.steps, minutes=args.minutes, workers=args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

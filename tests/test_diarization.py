@@ -1,0 +1,180 @@
+"""Speakers through the real NeMo ``diarize()`` path with a tiny Sortformer built from a config (random weights,
+output biased to a known answer), and what a user sees when something is wrong."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model_doubles import diarizer_engine
+from tiny_models import build_tiny_sortformer
+from transcriber import cli
+from transcriber.errors import ModelLoadError, SpeakerOptionsError
+from transcriber.formats import result_to_dict
+from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
+
+pytestmark = pytest.mark.integration
+SPEAKERS = TranscribeOptions(speakers=True)
+
+
+def tone(seconds: float, freq: float = 220.0) -> np.ndarray:
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_wav(path, seconds: float) -> str:
+    sf.write(path, tone(seconds), SAMPLE_RATE)
+    return str(path)
+
+
+def with_diarizer(path: str, **changes) -> TranscribeOptions:
+    return TranscribeOptions(speakers=True, diarizer=path, **changes)
+
+
+def test_every_word_gets_the_speaker_diarize_reports(tiny_rnnt, tiny_sortformer, tmp_path):
+    engine, loads = diarizer_engine()
+    (result,) = engine.transcribe_files([write_wav(tmp_path / "a.wav", 3.0)], model=tiny_rnnt,
+                                        options=with_diarizer(tiny_sortformer))
+    assert result.ok, result.error
+    transcript = result.transcript
+    assert transcript.speakers == ("S1",)
+    assert transcript.words and {w.speaker for w in transcript.words} == {"S1"}
+    assert {s.speaker for s in transcript.segments} == {"S1"}
+    data = result_to_dict(result)
+    assert data["speakers"] == ["S1"] and all(w["speaker"] == "S1" for w in data["words"])
+    assert len(loads) == 1 and loads[0].calls == [pytest.approx(3.0)]  # the same decoded audio, one window
+
+
+def test_without_speakers_no_diarizer_is_loaded_and_nothing_changes(tiny_rnnt, tmp_path):
+    engine, loads = diarizer_engine()
+    (result,) = engine.transcribe_files([write_wav(tmp_path / "a.wav", 2.0)], model=tiny_rnnt,
+                                        options=TranscribeOptions(timestamps=True))
+    assert loads == [] and engine.diarizers.loads == 0
+    assert result.transcript.speakers == () and all(w.speaker is None for w in result.transcript.words)
+    assert "speakers" not in result_to_dict(result)
+
+
+def test_the_diarizer_is_loaded_once_and_reused(tiny_rnnt, tiny_sortformer):
+    engine, loads = diarizer_engine()
+    for seconds in (1.5, 2.5):
+        (result,) = engine.transcribe_files([AudioData(tone(seconds), SAMPLE_RATE)], model=tiny_rnnt,
+                                            options=with_diarizer(tiny_sortformer))
+        assert result.ok
+    assert len(loads) == 1 and engine.diarizers.loads == 1
+
+
+def test_a_long_file_is_diarized_in_overlapping_windows_as_it_is_decoded(tiny_rnnt, tiny_sortformer, tmp_path):
+    engine, loads = diarizer_engine()
+    (result,) = engine.transcribe_files([write_wav(tmp_path / "long.wav", 130.0)], model=tiny_rnnt,
+                                        options=with_diarizer(tiny_sortformer))
+    assert result.ok, result.error
+    calls = loads[0].calls
+    # 20 s windows (the tiny model's session length) overlapping by 10 s: 0-20, 10-30, ... 110-130.
+    assert calls[:-1] == [pytest.approx(20.0)] * (len(calls) - 1) and len(calls) == 12
+    assert result.transcript.speakers == ("S1",)  # one voice all along keeps one label across every window
+    assert result.transcript.words[-1].end > 125
+
+
+def test_a_stalled_diarizer_ends_the_job_within_its_bound_and_the_next_job_works(tiny_rnnt, tiny_sortformer):
+    release = threading.Event()
+    engine, loads = diarizer_engine(release)
+    started = time.monotonic()
+    (result,) = engine.transcribe_files([AudioData(tone(2.0), SAMPLE_RATE, "stuck.wav")], model=tiny_rnnt,
+                                        options=with_diarizer(tiny_sortformer, timeout=2.0))
+    assert time.monotonic() - started < 15
+    assert not result.ok and "identifying speakers" in result.error and "did not finish within 2 s" in result.error
+    (after,) = engine.transcribe_files([AudioData(tone(2.0), SAMPLE_RATE)], model=tiny_rnnt,
+                                       options=with_diarizer(tiny_sortformer))
+    release.set()
+    assert after.ok and after.transcript.speakers == ("S1",)
+    assert len(loads) == 2  # the stuck diarizer was dropped and a fresh one loaded
+
+
+def test_cancel_while_identifying_speakers_stops_the_job(tiny_rnnt, tiny_sortformer):
+    release, cancel = threading.Event(), threading.Event()
+    engine, loads = diarizer_engine(release)
+    timer = threading.Timer(1.0, cancel.set)
+    timer.start()
+    try:
+        (result,) = engine.transcribe_files([AudioData(tone(2.0), SAMPLE_RATE, "talk.wav")], model=tiny_rnnt,
+                                            options=with_diarizer(tiny_sortformer), cancel=cancel)
+    finally:
+        release.set()
+        timer.cancel()
+    assert not result.ok and "cancelled" in result.error
+
+
+def test_a_bad_file_in_a_batch_gets_its_error_and_the_others_their_speakers(tiny_rnnt, tiny_sortformer, tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    engine, _ = diarizer_engine()
+    results = engine.transcribe_files([str(bad), write_wav(tmp_path / "good.wav", 2.0)], model=tiny_rnnt,
+                                      options=with_diarizer(tiny_sortformer))
+    assert not results[0].ok and "notes.wav" in results[0].error
+    assert results[1].ok and results[1].transcript.speakers == ("S1",)
+
+
+def test_a_diarizer_that_hears_nobody_gives_no_speakers_and_no_error(tiny_rnnt, tmp_path):
+    nobody = str(build_tiny_sortformer(tmp_path, active_speaker=-1, filename="nobody.nemo"))
+    engine, _ = diarizer_engine()
+    (quiet,) = engine.transcribe_files([AudioData(np.zeros(2 * SAMPLE_RATE, np.float32), SAMPLE_RATE)],
+                                       model=tiny_rnnt, options=with_diarizer(nobody))
+    assert quiet.ok, quiet.error
+    assert quiet.transcript.speakers == () and all(w.speaker is None for w in quiet.transcript.words)
+    assert "speakers" not in result_to_dict(quiet)
+
+
+def test_a_clip_of_a_third_of_a_second_gets_its_speaker(tiny_rnnt, tiny_sortformer):
+    engine, _ = diarizer_engine()
+    (short,) = engine.transcribe_files([AudioData(tone(0.3), SAMPLE_RATE)], model=tiny_rnnt,
+                                       options=with_diarizer(tiny_sortformer))
+    assert short.ok, short.error
+    assert {w.speaker for w in short.transcript.words} <= {"S1"}
+
+
+def test_a_diarizer_file_that_is_not_a_diarizer_is_named(tiny_rnnt, tiny_ctc):
+    engine, _ = diarizer_engine()
+    with pytest.raises(ModelLoadError, match="is not a speaker diarization model"):
+        engine.transcribe_files([AudioData(tone(1.0), SAMPLE_RATE)], model=tiny_rnnt, options=with_diarizer(tiny_ctc))
+
+
+@pytest.mark.parametrize("count", [0, 9])
+def test_a_speaker_count_out_of_range_is_refused(tiny_rnnt, tiny_sortformer, count):
+    engine, _ = diarizer_engine()
+    with pytest.raises(SpeakerOptionsError, match="between 1 and 8"):
+        engine.transcribe_files([AudioData(tone(1.0), SAMPLE_RATE)], model=tiny_rnnt,
+                                options=with_diarizer(tiny_sortformer, num_speakers=count))
+
+
+def test_more_speakers_than_the_diarizer_has_is_refused(tiny_rnnt, tiny_sortformer):
+    engine, _ = diarizer_engine()
+    with pytest.raises(SpeakerOptionsError, match="at most 2 speakers; 3 were asked for"):
+        engine.transcribe_files([AudioData(tone(1.0), SAMPLE_RATE)], model=tiny_rnnt,
+                                options=with_diarizer(tiny_sortformer, num_speakers=3))
+
+
+def test_the_command_line_prints_speakers_in_json(tiny_rnnt, tiny_sortformer, tmp_path, capsys):
+    from io import StringIO
+
+    out = StringIO()
+    status = cli.main([write_wav(tmp_path / "a.wav", 2.0), "--model", tiny_rnnt, "--speakers", "--diarizer",
+                       tiny_sortformer, "--num-speakers", "2", "--json"], out=out)
+    assert status == 0
+    (line,) = out.getvalue().splitlines()
+    data = json.loads(line)
+    assert data["speakers"] == ["S1"] and all(w["speaker"] == "S1" for w in data["words"])
+    assert all(s["speaker"] == "S1" for s in data["segments"])
+
+
+@pytest.mark.parametrize("argv", [["--speakers", "--num-speakers", "0"], ["--speakers", "--num-speakers", "9"],
+                                  ["--num-speakers", "2"]])
+def test_bad_speaker_options_on_the_command_line_are_usage_errors(argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main([write_wav(tmp_path / "a.wav", 1.0), *argv])
+    assert exited.value.code == 2
+    assert "speakers" in capsys.readouterr().err

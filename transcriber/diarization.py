@@ -1,0 +1,309 @@
+"""Who speaks when, with NVIDIA's Sortformer diarizers (NeMo ``SortformerEncLabelModel``).
+
+The diarizer gets the same decoded audio as the recognizer, as arrays with ``sample_rate`` (never a path), and is
+called as ``diarize(audio, sample_rate=..., batch_size=1, ...)`` with direct keyword arguments, never
+``override_config``. Batch size 1: offline Sortformers scale a batch by its loudest item, which would let one
+window's level change another's.
+
+Long audio is diarized in windows of the model's own session length (``session_len_sec`` in its config, 90 s for
+NVIDIA's models, which were trained on 90 s sessions) overlapping by :data:`OVERLAP_S`. A diarizer numbers speakers
+per window, so :class:`SpeakerTracker` matches each window's speakers to the speakers heard so far: first by their
+agreement on the overlap (who is talking there in both windows), then, for a speaker silent in the overlap, by a
+voice profile (the mean MFCCs of the frames where that speaker alone talks) against the profiles of everyone heard
+so far. Windows hold a few minutes of audio at most, so memory stays flat however long the recording.
+
+The streaming model (``diar_streaming_sortformer_4spk-v2``) runs in its streaming mode inside each window with the
+settings its model card gives for the best accuracy (:data:`STREAMING_SETTINGS`); its speaker cache keeps labels
+consistent inside a window, the tracker across windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelLoadError, ModelNotAvailableError
+from .models import ModelSource, not_available_message
+from .nemo_models import NEMO_LOGS_TO_STDERR_ENV
+from .types import SpeakerTurn
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_S = 90.0
+"""Session length of a diarizer whose config does not give one (NVIDIA's Sortformers train on 90 s)."""
+OVERLAP_S = 15.0
+"""Audio shared by neighbouring diarization windows: where their speakers are matched and the seam is cut."""
+MIN_AGREEMENT_S = 0.5
+"""Two windows' speakers are the same person when they talk together in the overlap for at least this long."""
+PROFILE_MATCH = 0.9
+"""A speaker silent in the overlap is someone heard before when their voice profiles' cosine similarity reaches
+this; otherwise a new speaker."""
+MIN_PROFILE_S = 1.0
+"""A voice profile needs at least this much solo speech."""
+STREAMING_SETTINGS = {
+    "chunk_len": 340,
+    "chunk_right_context": 40,
+    "chunk_left_context": 1,
+    "fifo_len": 40,
+    "spkcache_update_period": 300,
+    "spkcache_len": 188,
+}
+"""The streaming diarizer's settings for its highest-accuracy operating point (its model card's 30.4 s latency)."""
+SEGMENT_LINE = re.compile(r"^\s*([0-9.]+)\s+([0-9.]+)\s+(\S+)\s*$")
+PROFILE_FRAME_S = 0.025
+PROFILE_HOP_S = 0.01
+PROFILE_COEFFICIENTS = 20
+PROFILE_MELS = 40
+
+
+def load_diarizer(source: ModelSource, device: str) -> Any:
+    """Load a NeMo Sortformer diarizer: ``restore_from`` for a local file, ``from_pretrained`` otherwise.
+
+    Raises:
+        ModelNotAvailableError: The diarizer is not local and could not be downloaded.
+        ModelLoadError: The file is not a NeMo diarizer NeMo can load.
+    """
+    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    from nemo.collections.asr.models import SortformerEncLabelModel
+    from nemo.core.classes.modelPT import ModelPT
+
+    label = source.path.name if source.path is not None else source.name
+    try:
+        if source.path is not None:
+            model = ModelPT.restore_from(str(source.path), map_location=device)  # whatever class the file holds
+        else:
+            model = SortformerEncLabelModel.from_pretrained(source.name, map_location=device)
+    except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
+        if source.path is None:
+            raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
+        raise ModelLoadError(f"Diarizer file {label} could not be loaded ({type(exc).__name__}: {exc}).") from exc
+    if not isinstance(model, SortformerEncLabelModel):
+        raise ModelLoadError(
+            f"{label} is not a speaker diarization model (it is a {type(model).__name__}); "
+            f"choose a Sortformer diarizer such as nvidia/diar_streaming_sortformer_4spk-v2."
+        )
+    if model.cfg.get("streaming_mode", False):
+        for name, value in STREAMING_SETTINGS.items():
+            setattr(model.sortformer_modules, name, value)
+    model.eval()
+    return model
+
+
+def capacity(model: Any) -> int:
+    """How many speakers the diarizer can tell apart (its number of outputs)."""
+    return int(model.sortformer_modules.n_spk)
+
+
+def window_seconds(model: Any) -> float:
+    """The length of audio the diarizer takes at once (its training session length)."""
+    cfg = model.cfg
+    for value in (cfg.get("session_len_sec"), (cfg.get("train_ds") or {}).get("session_len_sec")):
+        if value:
+            return float(value)
+    return DEFAULT_WINDOW_S
+
+
+def parse_segments(lines: Sequence[str]) -> list[SpeakerTurn]:
+    """NeMo's ``"start end speaker_N"`` strings (grouped by speaker) as turns in time order.
+
+    Raises:
+        ValueError: A line is not of that shape.
+    """
+    turns = []
+    for line in lines:
+        match = SEGMENT_LINE.match(str(line))
+        if match is None:
+            raise ValueError(f"unexpected diarizer output line {line!r}")
+        start, end = float(match[1]), float(match[2])
+        if end > start:
+            turns.append(SpeakerTurn(start, end, match[3]))
+    return sorted(turns, key=lambda turn: (turn.start, turn.end, turn.speaker))
+
+
+def diarize_window(model: Any, samples: np.ndarray, sample_rate: int) -> list[SpeakerTurn]:
+    """One window through ``model.diarize()``: its turns, times relative to the window."""
+    output = model.diarize(
+        audio=[samples],
+        sample_rate=sample_rate,
+        batch_size=1,
+        include_tensor_outputs=False,
+        num_workers=0,
+        verbose=False,
+    )
+    return parse_segments(output[0])
+
+
+def window_starts(seconds: float, window_s: float, overlap_s: float = OVERLAP_S) -> list[float]:
+    """Where each diarization window starts: one window for audio that fits, else windows overlapping by
+    ``overlap_s``, the last one ending at the end."""
+    if seconds <= window_s:
+        return [0.0]
+    hop = window_s - overlap_s
+    starts = [index * hop for index in range(int(np.ceil((seconds - window_s) / hop)) + 1)]
+    return [min(start, seconds - window_s) for start in starts]
+
+
+def voice_profile(samples: np.ndarray, sample_rate: int, spans: Sequence[tuple[float, float]]) -> np.ndarray | None:
+    """Mean MFCCs (without the energy coefficient, so level does not count) over ``spans`` of ``samples``."""
+    pieces = [samples[round(a * sample_rate) : round(b * sample_rate)] for a, b in spans]
+    pieces = [p for p in pieces if len(p) >= PROFILE_FRAME_S * sample_rate * 4]
+    if sum(len(p) for p in pieces) < MIN_PROFILE_S * sample_rate:
+        return None
+    import librosa  # only here: slow to import, and only long recordings need profiles
+
+    frames = [
+        librosa.feature.mfcc(
+            y=piece.astype(np.float32), sr=sample_rate, n_mfcc=PROFILE_COEFFICIENTS + 1,
+            n_fft=round(PROFILE_FRAME_S * sample_rate), hop_length=round(PROFILE_HOP_S * sample_rate), n_mels=PROFILE_MELS,
+        )[1:]
+        for piece in pieces
+    ]
+    profile = np.concatenate(frames, axis=1).mean(axis=1)
+    return profile / (np.linalg.norm(profile) + 1e-9)
+
+
+def solo_spans(turns: Sequence[SpeakerTurn], speaker: str) -> list[tuple[float, float]]:
+    """The parts of ``speaker``'s turns where nobody else talks."""
+    others = [t for t in turns if t.speaker != speaker]
+    spans = []
+    for turn in turns:
+        if turn.speaker != speaker:
+            continue
+        pieces = [(turn.start, turn.end)]
+        for other in others:
+            pieces = [
+                part
+                for a, b in pieces
+                for part in ((a, min(b, other.start)), (max(a, other.end), b))
+                if part[1] - part[0] > 0
+            ] if other.start < turn.end and other.end > turn.start else pieces
+        spans += pieces
+    return spans
+
+
+def _overlap(a: SpeakerTurn, b: SpeakerTurn, start: float, end: float) -> float:
+    return max(0.0, min(a.end, b.end, end) - max(a.start, b.start, start))
+
+
+@dataclass
+class SpeakerTracker:
+    """Joins the turns of consecutive, overlapping diarization windows under one set of labels.
+
+    Windows must come in time order. Labels are ``spk0``, ``spk1``, ... in order of appearance (the engine renames
+    them ``S1``, ``S2``, ... by the words later).
+    """
+
+    turns: list[SpeakerTurn] = field(default_factory=list)
+    profiles: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
+    _previous: list[SpeakerTurn] = field(default_factory=list)
+    _previous_end: float = 0.0
+    _labels: int = 0
+
+    def add(self, offset: float, local: Sequence[SpeakerTurn], samples: np.ndarray, sample_rate: int) -> None:
+        """Add one window's turns (relative to ``offset``), heard in ``samples``."""
+        local = [SpeakerTurn(t.start + offset, t.end + offset, t.speaker) for t in local]
+        names = self._match(offset, local, samples, sample_rate)
+        labelled = [SpeakerTurn(t.start, t.end, names[t.speaker]) for t in local]
+        cut = (offset + self._previous_end) / 2 if self._previous and offset < self._previous_end else offset
+        kept = [t for t in self.turns if t.start < cut]
+        self.turns = [SpeakerTurn(t.start, min(t.end, cut), t.speaker) for t in kept]
+        self.turns += [SpeakerTurn(max(t.start, cut), t.end, t.speaker) for t in labelled if t.end > cut]
+        self._update_profiles(offset, labelled, samples, sample_rate)
+        self._previous, self._previous_end = labelled, offset + len(samples) / sample_rate
+
+    def _match(self, offset: float, local: list[SpeakerTurn], samples: np.ndarray, rate: int) -> dict[str, str]:
+        from scipy.optimize import linear_sum_assignment
+
+        speakers = sorted({t.speaker for t in local}, key=lambda s: min(t.start for t in local if t.speaker == s))
+        names: dict[str, str] = {}
+        if self._previous and offset < self._previous_end:
+            before = sorted({t.speaker for t in self._previous})
+            agreement = np.array([
+                [sum(_overlap(a, b, offset, self._previous_end) for a in local if a.speaker == new
+                     for b in self._previous if b.speaker == old) for old in before]
+                for new in speakers
+            ])
+            if agreement.size:
+                rows, cols = linear_sum_assignment(-agreement)
+                for row, col in zip(rows, cols, strict=True):
+                    if agreement[row, col] >= MIN_AGREEMENT_S:
+                        names[speakers[row]] = before[col]
+        taken = set(names.values())
+        for speaker in speakers:
+            if speaker in names:
+                continue
+            profile = voice_profile(samples, rate, [(a - offset, b - offset) for a, b in solo_spans(local, speaker)])
+            best, similarity = None, PROFILE_MATCH
+            if profile is not None:
+                for label, (known, _) in self.profiles.items():
+                    score = float(known @ profile / (np.linalg.norm(known) + 1e-9))
+                    if label not in taken and score >= similarity:
+                        best, similarity = label, score
+            if best is None:
+                best, self._labels = f"spk{self._labels}", self._labels + 1
+            names[speaker] = best
+            taken.add(best)
+        return names
+
+    def _update_profiles(self, offset: float, labelled: list[SpeakerTurn], samples: np.ndarray, rate: int) -> None:
+        for label in {t.speaker for t in labelled}:
+            spans = [(a - offset, b - offset) for a, b in solo_spans(labelled, label)]
+            profile = voice_profile(samples, rate, spans)
+            if profile is None:
+                self.profiles.setdefault(label, (np.zeros(PROFILE_COEFFICIENTS), 0.0))
+                continue
+            weight = sum(b - a for a, b in spans)
+            known, known_weight = self.profiles.get(label, (np.zeros_like(profile), 0.0))
+            self.profiles[label] = ((known * known_weight + profile * weight) / (known_weight + weight),
+                                    known_weight + weight)
+
+
+class WindowFeeder:
+    """Diarizes audio handed over in pieces (the recognizer's overlapping windows, in order) in windows of
+    ``window_s`` overlapping by :data:`OVERLAP_S`, holding only about one window of audio at a time.
+
+    Args:
+        window_s: The diarizer's window (:func:`window_seconds`).
+        sample_rate: Of the audio fed.
+        diarize: Turns of one window's samples (relative times); the engine's guarded model call.
+    """
+
+    def __init__(self, window_s: float, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]]):
+        self.window = round(window_s * sample_rate)
+        self.hop = round((window_s - min(OVERLAP_S, window_s / 2)) * sample_rate)
+        self.rate = sample_rate
+        self.diarize = diarize
+        self.tracker = SpeakerTracker()
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # sample index of _buffer[0]
+        self._covered = 0  # samples fed so far
+        self._last_end = 0  # end of the last window diarized, in samples
+
+    def feed(self, offset_s: float, samples: np.ndarray) -> None:
+        """Hand over audio that starts ``offset_s`` into the recording (it may repeat the end of the last piece)."""
+        start = round(offset_s * self.rate)
+        fresh = samples[max(0, self._covered - start) :]
+        if start > self._covered:  # a gap (not expected from the engine): silence keeps times in place
+            fresh = np.concatenate((np.zeros(start - self._covered, dtype=np.float32), fresh))
+        self._buffer = np.concatenate((self._buffer, fresh))
+        self._covered += len(fresh)
+        while self._covered > self._buffer_start + self.window:  # a full window, and more audio after it
+            self._run(self._buffer[: self.window])
+            self._buffer = self._buffer[self.hop :]
+            self._buffer_start += self.hop
+
+    def finish(self) -> list[SpeakerTurn]:
+        """Diarize what is left; the turns of the whole recording under one set of labels."""
+        if self._covered > self._last_end and len(self._buffer):
+            self._run(self._buffer)
+        return self.tracker.turns
+
+    def _run(self, samples: np.ndarray) -> None:
+        self.tracker.add(self._buffer_start / self.rate, self.diarize(samples), samples, self.rate)
+        self._last_end = self._buffer_start + len(samples)
