@@ -25,6 +25,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,13 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spikes", action="store_true", help="also the per-frame CTC spike diagnostic")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    report(lambda: evaluate(args.data, args.model, batch_size=args.batch_size, spikes=args.spikes), args.json)
+    return 0
+
+
+def report(evaluation: Callable[[], dict], json_path: Path | None) -> None:
+    """Run an evaluation with logging to the terminal, log its wall time, and write its figures to ``json_path``."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
-    figures = evaluate(args.data, args.model, batch_size=args.batch_size, spikes=args.spikes)
+    figures = evaluation()
     logger.info("wall time %.1f s", time.perf_counter() - started)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
-    return 0
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -28,6 +27,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from demo_model.conversations import SEED, Conversation, conversation
+from demo_model.evaluate import report
 from demo_model.voices import SAMPLE_RATE, split_voices
 
 logger = logging.getLogger(__name__)
@@ -145,12 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=45.0, help="length of each conversation")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    started = time.perf_counter()
-    figures = evaluate(args.diarizer, args.model, count=args.count, seconds=args.seconds)
-    logger.info("wall time %.1f s", time.perf_counter() - started)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    report(lambda: evaluate(args.diarizer, args.model, count=args.count, seconds=args.seconds), args.json)
     return 0
 
 

@@ -113,6 +113,26 @@ def _data_cfg(manifest: Path | None, *, shuffle: bool, batch_size: int) -> dict[
     }
 
 
+def preprocessor_config(features: int, *, pad_to: int = 0) -> dict[str, Any]:
+    """NeMo's log-mel front end as both demo models use it: 25 ms windows every 10 ms, per-feature normalisation;
+    ``pad_to`` pads the frames to a multiple of it (the demo diarizer was trained with NeMo's default, 16)."""
+    return {
+        "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+        "sample_rate": SAMPLE_RATE,
+        "normalize": "per_feature",
+        "window_size": 0.025,
+        "window_stride": WINDOW_STRIDE,
+        "window": "hann",
+        "features": features,
+        "n_fft": 512,
+        "log": True,
+        "frame_splicing": 1,
+        "dither": 1e-5,
+        "pad_to": pad_to,
+        "pad_value": 0.0,
+    }
+
+
 def model_config(tokenizer_dir: Path, train: Path, validation: Path, max_steps: int) -> dict[str, Any]:
     """The full NeMo config of the demo model."""
     return {
@@ -121,21 +141,7 @@ def model_config(tokenizer_dir: Path, train: Path, validation: Path, max_steps: 
         "ctc_reduction": "mean_volume",
         "skip_nan_grad": False,
         "tokenizer": {"dir": str(tokenizer_dir), "type": "bpe"},
-        "preprocessor": {
-            "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
-            "sample_rate": SAMPLE_RATE,
-            "normalize": "per_feature",
-            "window_size": 0.025,
-            "window_stride": WINDOW_STRIDE,
-            "window": "hann",
-            "features": N_MELS,
-            "n_fft": 512,
-            "log": True,
-            "frame_splicing": 1,
-            "dither": 1e-5,
-            "pad_to": 0,
-            "pad_value": 0.0,
-        },
+        "preprocessor": preprocessor_config(N_MELS),
         "spec_augment": {
             "_target_": "nemo.collections.asr.modules.SpectrogramAugmentation",
             "freq_masks": 2,

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from demo_model.conversations import assemble, frame_targets, pick_speakers, utterance_bank
+from demo_model.train import preprocessor_config
 from demo_model.voices import SAMPLE_RATE, Voice, split_voices
 
 logger = logging.getLogger(__name__)
@@ -90,18 +91,7 @@ def model_config() -> dict[str, Any]:
         "train_ds": None,
         "validation_ds": None,
         "test_ds": None,
-        "preprocessor": {
-            "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
-            "normalize": "per_feature",
-            "window_size": 0.025,
-            "sample_rate": SAMPLE_RATE,
-            "window_stride": 0.01,
-            "window": "hann",
-            "features": N_MELS,
-            "n_fft": 512,
-            "frame_splicing": 1,
-            "dither": 1e-5,
-        },
+        "preprocessor": preprocessor_config(N_MELS, pad_to=16),
         "sortformer_modules": {
             "_target_": "nemo.collections.asr.modules.sortformer_modules.SortformerModules",
             "num_spks": MAX_SPEAKERS,

@@ -161,6 +161,27 @@ def test_download_the_subtitles(page, clips):
     assert "nine" in srt
 
 
+@pytest.fixture(scope="module")
+def speaker_app_url(model_setup, launch_app, tiny_rnnt, tiny_sortformer):
+    """The app whose diarizer is a tiny Sortformer that hears one speaker all the time."""
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, diarizer=tiny_sortformer)
+
+
+def test_identify_speakers_shows_turns_with_speaker_labels(open_page, speaker_app_url, clips):
+    from playwright.sync_api import expect
+
+    page = open_page(speaker_app_url)
+    page.locator("#single-audio input[type=file]").set_input_files(clips["speech"])
+    page.get_by_label("Identify speakers").set_checked(True)
+    single_tab(page).get_by_role("button", name="Transcribe").click()
+    text = single_tab(page).get_by_label("Transcription Text")
+    expect(text).to_have_value(re.compile(r"^S1  00:00:00  nine( nine)+$"), timeout=RESULT_TIMEOUT_MS)
+    table = page.locator("#word-table")
+    expect(table.get_by_role("columnheader").filter(has_text="speaker")).to_have_count(1)
+    expect(table.get_by_role("row").filter(has_text="S1").first).to_be_visible()
+    expect(page.locator("#single-downloads a[download='speech.srt']")).to_be_visible()
+
+
 def test_a_batch_with_one_bad_file_shows_two_results_and_one_error(page, clips):
     from playwright.sync_api import expect
 

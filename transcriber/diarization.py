@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelLoadError, ModelNotAvailableError
-from .models import ModelSource, not_available_message
-from .nemo_models import NEMO_LOGS_TO_STDERR_ENV
+from .errors import ModelLoadError
+from .models import ModelSource
+from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, restore_or_download
 from .types import SpeakerTurn
 
 logger = logging.getLogger(__name__)
@@ -74,15 +74,9 @@ def load_diarizer(source: ModelSource, device: str) -> Any:
     from nemo.core.classes.modelPT import ModelPT
 
     label = source.path.name if source.path is not None else source.name
-    try:
-        if source.path is not None:
-            model = ModelPT.restore_from(str(source.path), map_location=device)  # whatever class the file holds
-        else:
-            model = SortformerEncLabelModel.from_pretrained(source.name, map_location=device)
-    except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
-        if source.path is None:
-            raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
-        raise ModelLoadError(f"Diarizer file {label} could not be loaded ({type(exc).__name__}: {exc}).") from exc
+    # restore_from of ModelPT builds whatever class the file holds, so a file of another kind is named below.
+    model = restore_or_download(source, device, ModelPT.restore_from, SortformerEncLabelModel.from_pretrained,
+                                what="Diarizer file")
     if not isinstance(model, SortformerEncLabelModel):
         raise ModelLoadError(
             f"{label} is not a speaker diarization model (it is a {type(model).__name__}); "

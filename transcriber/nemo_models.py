@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +31,30 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
     os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
     from nemo.collections.asr.models import ASRModel
 
-    try:
-        if source.path is not None:
-            model = ASRModel.restore_from(str(source.path), map_location=device)
-        else:
-            model = ASRModel.from_pretrained(source.name, map_location=device)
-    except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
-        if source.path is None:
-            raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
-        raise ModelLoadError(f"Model file {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).") from exc
+    model = restore_or_download(source, device, ASRModel.restore_from, ASRModel.from_pretrained, what="Model file")
     if not callable(getattr(model, "transcribe", None)):
         raise ModelLoadError(f"Model {source.name} is not a speech-recognition model.")
     model.eval()
     return model
+
+
+def restore_or_download(
+    source: ModelSource, device: str, restore: Callable[..., Any], download: Callable[..., Any], *, what: str
+) -> Any:
+    """``restore(path)`` for a local file, ``download(name)`` otherwise, onto ``device``.
+
+    Raises:
+        ModelNotAvailableError: The model is not local and could not be downloaded.
+        ModelLoadError: The file exists but NeMo could not load it (``what`` names it in the message).
+    """
+    try:
+        if source.path is not None:
+            return restore(str(source.path), map_location=device)
+        return download(source.name, map_location=device)
+    except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
+        if source.path is None:
+            raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
+        raise ModelLoadError(f"{what} {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).") from exc
 
 
 def quantize_int8(model: Any) -> Any:
