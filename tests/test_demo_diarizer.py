@@ -1,0 +1,83 @@
+"""The committed demo diarizer (``transcriber/assets/demo-diarizer.nemo``) with the demo recognizer through the
+engine, on conversations of voices neither model trained on (``demo_model/conversations.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from demo_model.conversations import conversation
+from demo_model.evaluate_diarizer import word_accuracy
+from demo_model.voices import installed_synthesizers, split_voices
+from transcriber.engine import Engine
+from transcriber.models import DEMO_DIARIZER, DEMO_DIARIZER_PATH, DEMO_MODEL
+from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed"),
+]
+SEED = 31337
+MIN_ACCURACY_2 = 0.65
+"""A regression guard: these three conversations give 70 % (chance is 50 %); demo_model/evaluate_diarizer.py
+measures 88 % over its six (demo_model/README.md). Single conversations vary a lot, so the test pools three."""
+LONG_MIN_ACCURACY = 0.9
+LONG_S = 20 * 60
+QUARTERS = 4
+
+
+@pytest.fixture(scope="module")
+def demo_engine():
+    return Engine(device="cpu")
+
+
+def test_the_demo_diarizer_ships_with_the_package_and_is_small():
+    assert DEMO_DIARIZER_PATH.is_file() and DEMO_DIARIZER_PATH.stat().st_size < 15_000_000
+
+
+def test_two_unseen_voices_are_told_apart(demo_engine):
+    convs = [conversation(split_voices()["test"], 2, 40.0, np.random.default_rng([SEED, 2, i]), clean=True)
+             for i in range(3)]
+    results = demo_engine.transcribe_files(
+        [AudioData(c.samples, SAMPLE_RATE, f"talk{i}.wav") for i, c in enumerate(convs)], model=DEMO_MODEL,
+        options=TranscribeOptions(speakers=True, diarizer=DEMO_DIARIZER),
+    )
+    right = scored = 0
+    for conv, result in zip(convs, results, strict=True):
+        assert result.ok, result.error
+        assert set(result.transcript.speakers) >= {"S1", "S2"}
+        r, n = word_accuracy(conv, result.transcript.words)
+        right, scored = right + r, scored + n
+    assert scored > 60
+    assert right / scored >= MIN_ACCURACY_2
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the demo diarizer does not yet keep two voices apart over 20 minutes: about "
+                   "60 % of words under one mapping (demo_model/README.md)")
+def test_a_20_minute_conversation_keeps_its_two_speakers_apart_from_start_to_end(demo_engine, tmp_path):
+    import soundfile as sf
+
+    conv = conversation(split_voices()["test"], 2, LONG_S, np.random.default_rng([SEED, 20]), per_voice=12, clean=True)
+    path = tmp_path / "interview.wav"
+    sf.write(path, conv.samples, SAMPLE_RATE, subtype="PCM_16")
+    (result,) = demo_engine.transcribe_files([str(path)], model=DEMO_MODEL,
+                                             options=TranscribeOptions(speakers=True, diarizer=DEMO_DIARIZER,
+                                                                       num_speakers=2))
+    assert result.ok, result.error
+    words = result.transcript.words
+    assert result.transcript.speakers == ("S1", "S2")
+    # One mapping of labels to voices for the whole recording (not one per stretch), checked quarter by quarter.
+    truth = {}
+    for word in words:
+        middle = (word.start + word.end) / 2
+        owners = {t.speaker for t in conv.turns if t.start <= middle <= t.end}
+        if len(owners) == 1:
+            truth[word] = owners.pop()
+    agree = sum((word.speaker == "S1") == (speaker == 0) for word, speaker in truth.items())
+    flip = agree < len(truth) / 2
+    for quarter in range(QUARTERS):
+        lo, hi = quarter * LONG_S / QUARTERS, (quarter + 1) * LONG_S / QUARTERS
+        inside = [(w, s) for w, s in truth.items() if lo <= w.start < hi]
+        right = sum(((w.speaker == "S1") == (s == 0)) != flip for w, s in inside)
+        assert len(inside) > 50 and right / len(inside) >= LONG_MIN_ACCURACY, (quarter, right, len(inside))
