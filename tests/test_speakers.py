@@ -79,15 +79,45 @@ def test_windows_cover_the_audio_and_overlap():
     assert all(b - a <= 20.0 for a, b in zip(starts, starts[1:]))
 
 
+RATE = 16_000
+
+
+def buzz(seconds: float, pitch_hz: float, brightness: float) -> np.ndarray:
+    """A voiced-sounding buzz: harmonics of ``pitch_hz`` falling off by ``brightness`` per harmonic."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    return sum(brightness**k * np.sin(2 * np.pi * pitch_hz * (k + 1) * t) for k in range(12)).astype(np.float32) * 0.1
+
+
+def window_audio(seconds: float, parts: list[tuple[float, float, np.ndarray]]) -> np.ndarray:
+    samples = np.zeros(round(seconds * RATE), dtype=np.float32)
+    for start, end, voice in parts:
+        a, b = round(start * RATE), round(end * RATE)
+        samples[a:b] = voice[: b - a]
+    return samples
+
+
+VOICE_A, VOICE_B, VOICE_C = buzz(30, 110, 0.9), buzz(30, 220, 0.5), buzz(30, 330, 0.2)
+
+
 def test_the_tracker_keeps_a_speaker_across_windows_by_the_overlap():
-    rate = 16_000
     tracker = SpeakerTracker()
-    silence = np.zeros(30 * rate, dtype=np.float32)
-    # Window 1 (0-30 s): A then B. Window 2 (15-45 s) numbers them the other way round: its "speaker_0" is B.
-    tracker.add(0.0, [SpeakerTurn(0, 10, "speaker_0"), SpeakerTurn(12, 30, "speaker_1")], silence, rate)
-    tracker.add(15.0, [SpeakerTurn(0, 10, "speaker_0"), SpeakerTurn(11, 30, "speaker_1")], silence, rate)
+    # Window 1 (0-30 s): A then B. Window 2 (15-45 s) numbers them the other way round: its "speaker_0" is B, and
+    # its "speaker_1" is a third voice C, who first speaks after the overlap.
+    first = window_audio(30, [(0, 10, VOICE_A), (12, 30, VOICE_B)])
+    second = window_audio(30, [(0, 10, VOICE_B), (11, 30, VOICE_C)])
+    tracker.add(0.0, [SpeakerTurn(0, 10, "speaker_0"), SpeakerTurn(12, 30, "speaker_1")], first, RATE)
+    tracker.add(15.0, [SpeakerTurn(0, 10, "speaker_0"), SpeakerTurn(11, 30, "speaker_1")], second, RATE)
     by_time = [(round(t.start, 1), round(t.end, 1), t.speaker) for t in tracker.turns]
     assert by_time == [(0, 10, "spk0"), (12, 22.5, "spk1"), (22.5, 25, "spk1"), (26, 45, "spk2")]
+
+
+def test_a_speaker_silent_in_the_overlap_is_recognised_by_voice():
+    tracker = SpeakerTracker()
+    first = window_audio(30, [(0, 10, VOICE_A), (12, 30, VOICE_B)])
+    second = window_audio(30, [(0, 10, VOICE_B), (11, 30, VOICE_A)])  # A comes back after the overlap
+    tracker.add(0.0, [SpeakerTurn(0, 10, "speaker_0"), SpeakerTurn(12, 30, "speaker_1")], first, RATE)
+    tracker.add(15.0, [SpeakerTurn(0, 10, "speaker_0"), SpeakerTurn(11, 30, "speaker_1")], second, RATE)
+    assert [t.speaker for t in tracker.turns if t.start >= 26] == ["spk0"]
 
 
 def test_the_feeder_diarizes_overlapping_windows_of_pieces_handed_over_with_repeats():
