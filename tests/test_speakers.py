@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transcriber.diarization import SpeakerTracker, WindowFeeder, parse_segments, window_starts
+from transcriber.diarization import SpeakerTracker, WindowFeeder, parse_segments
 from transcriber.speakers import assign_word_speakers, cap_speakers, relabel, with_speakers
 from transcriber.types import SpeakerTurn, Transcript, Word
 
@@ -70,13 +70,6 @@ def test_nemo_segment_strings_are_parsed_into_turns_in_time_order():
     assert turns == [SpeakerTurn(0.24, 1.92, "speaker_0"), SpeakerTurn(2.0, 3.5, "speaker_1")]
     with pytest.raises(ValueError, match="unexpected diarizer output"):
         parse_segments(["0.1 speaker_0"])
-
-
-def test_windows_cover_the_audio_and_overlap():
-    assert window_starts(20.0, 30.0) == [0.0]
-    starts = window_starts(100.0, 30.0, 10.0)
-    assert starts[0] == 0 and starts[-1] == 70.0
-    assert all(b - a <= 20.0 for a, b in zip(starts, starts[1:]))
 
 
 RATE = 16_000

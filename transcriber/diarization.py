@@ -133,16 +133,6 @@ def diarize_window(model: Any, samples: np.ndarray, sample_rate: int) -> list[Sp
     return parse_segments(output[0])
 
 
-def window_starts(seconds: float, window_s: float, overlap_s: float = OVERLAP_S) -> list[float]:
-    """Where each diarization window starts: one window for audio that fits, else windows overlapping by
-    ``overlap_s``, the last one ending at the end."""
-    if seconds <= window_s:
-        return [0.0]
-    hop = window_s - overlap_s
-    starts = [index * hop for index in range(int(np.ceil((seconds - window_s) / hop)) + 1)]
-    return [min(start, seconds - window_s) for start in starts]
-
-
 def voice_profile(samples: np.ndarray, sample_rate: int, spans: Sequence[tuple[float, float]]) -> np.ndarray | None:
     """Mean MFCCs (without the energy coefficient, so level does not count) over ``spans`` of ``samples``."""
     pieces = [samples[round(a * sample_rate) : round(b * sample_rate)] for a, b in spans]

@@ -79,8 +79,7 @@ def cap_speakers(turns: Sequence[SpeakerTurn], limit: int) -> list[SpeakerTurn]:
     """At most ``limit`` speakers: the least active one's turns go, one by one, to the speaker of the nearest turn
     of those that stay; repeated until ``limit`` hold."""
     capped = list(turns)
-    while len(talk_time(capped)) > limit:
-        totals = talk_time(capped)
+    while len(totals := talk_time(capped)) > limit:
         quietest = min(totals, key=lambda s: (totals[s], s))
         kept = [turn for turn in capped if turn.speaker != quietest]
         moved = []

@@ -120,11 +120,6 @@ class TranscribeOptions:
     num_speakers: int | None = None
     diarizer: str | None = None
 
-    @property
-    def word_timings(self) -> bool:
-        """Whether words need timings: asked for, or needed to give words their speakers."""
-        return self.timestamps or self.speakers
-
 
 @dataclass(frozen=True)
 class FileResult:
