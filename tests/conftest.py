@@ -54,23 +54,29 @@ def engine():
 
 
 @pytest.fixture(scope="module")
-def launch_app():
+def launch_app(tmp_path_factory):
     """Serve the app from a background thread: ``launch(engine=..., model=...)`` returns its local URL.
 
-    ``timeout`` goes to :func:`~transcribe_ui.build_demo`, ``max_file_size`` to :func:`~transcribe_ui.serve`.
-    Every app launched through it is closed at the end of the test module.
+    ``timeout`` and ``diarizer`` go to :func:`~transcriber_ui.app.build_demo`, ``max_file_size`` and ``auth`` to
+    :func:`~transcriber_ui.app.serve`. Each app saves into a fresh library of its own unless ``library`` is given
+    (``False``: none). Every app launched through it is closed at the end of the test module.
     """
     from transcribe_ui import DEFAULT_MAX_FILE_SIZE, build_demo, serve
+    from transcriber.library import Library
 
     demos = []
 
     def launch(
         *, engine, model: str, timeout: float | None = None, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-        diarizer: str | None = None,
+        diarizer: str | None = None, library=None, auth=None, library_notice: str = "",
     ) -> str:
-        demo = build_demo(engine=engine, default_model=model, timeout=timeout, diarizer=diarizer)
+        if library is None:
+            library = Library(tmp_path_factory.mktemp("library") / "library.sqlite")
+        library = library or None
+        demo = build_demo(engine=engine, default_model=model, timeout=timeout, diarizer=diarizer, library=library,
+                          library_notice=library_notice, logins=auth is not None)
         demos.append(demo)
-        return serve(demo, max_file_size=max_file_size, block=False, quiet=True)
+        return serve(demo, max_file_size=max_file_size, block=False, quiet=True, auth=auth, library=library)
 
     yield launch
     for demo in demos:

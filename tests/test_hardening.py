@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 FRAME_S = 0.08
 RESULT_TIMEOUT_S = 60.0
 DONE = "done"
-FORMATS = (".txt", ".srt", ".vtt", ".json", ".csv")
+FORMATS = (".txt", ".srt", ".vtt", ".json", ".csv", ".docx")
 
 
 # --- Fixtures ---------------------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_a_bad_or_awkward_file_gets_its_own_row_and_the_batch_completes(
     job = connect(app[0]).submit(
         [file_arg(good[0]), file_arg(odd), file_arg(good[1])], api_name="/transcribe_batch"
     )
-    status, texts, downloads = job.result(timeout=RESULT_TIMEOUT_S)
+    status, texts, downloads, _ = job.result(timeout=RESULT_TIMEOUT_S)
 
     before_row, odd_row, after_row = status["data"]
     assert before_row[:3] == ["before.wav", "1.0", DONE] and after_row[:3] == ["after.wav", "2.0", DONE]
@@ -208,7 +208,7 @@ def test_two_files_of_one_awkward_name_get_their_own_safe_downloads(app, connect
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first, second = write_tone(tmp_path / "a" / name), write_tone(tmp_path / "b" / name, seconds=2.0)
-    status, texts, downloads = connect(app[0]).predict(
+    status, texts, downloads, _ = connect(app[0]).predict(
         [file_arg(first), file_arg(second)], api_name="/transcribe_batch"
     )
     assert [row[:3] for row in status["data"]] == [[name, "1.0", DONE], [name, "2.0", DONE]]
@@ -252,7 +252,7 @@ def test_three_hours_of_silence_give_empty_text_in_bounded_time(connect, launch_
     url = launch_app(engine=Engine(device="cpu"), model=str(blank))
     started = time.monotonic()
     job = connect(url).submit([file_arg(silence), file_arg(good[0])], api_name="/transcribe_batch")
-    status, texts, _ = job.result(timeout=180)
+    status, texts, _, _ = job.result(timeout=180)
     assert time.monotonic() - started < 180
     assert [row[:3] for row in status["data"]] == [["three hours.flac", "10800.0", DONE], ["before.wav", "1.0", DONE]]
     assert texts == "[three hours.flac]\n\n\n[before.wav]\n"
@@ -276,7 +276,7 @@ def test_four_clients_sending_three_requests_each_get_their_own_results(connect,
         for _ in range(3)
     ]
     for length, job in jobs:
-        text, _, _, downloads = job.result(timeout=RESULT_TIMEOUT_S)
+        text, _, _, downloads, _ = job.result(timeout=RESULT_TIMEOUT_S)
         assert words_in(text) == pytest.approx(length / FRAME_S, abs=1)
         (txt,) = [path for path in downloads if path.endswith(".txt")]
         assert Path(txt).read_text(encoding="utf-8") == text + "\n"

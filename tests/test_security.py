@@ -113,7 +113,7 @@ def test_only_its_own_uploads_and_outputs_are_served(app, secret, tiny_rnnt, tmp
     assert raw_api.get(url, f"/gradio_api/file={uploaded}") == (200, SECRET.encode())  # the route works
     clip = raw_api.upload(url, write_tone(tmp_path / "clip.wav"))
     result = raw_api.call(url, "transcribe", [raw_api.file_data(clip), tiny_rnnt, 4, False, False, "auto"])
-    output = result["output"]["data"][-1][0]["path"]  # where the server keeps the first download
+    output = result["output"]["data"][3][0]["path"]  # where the server keeps the first download
     status, body = raw_api.get(url, f"/gradio_api/file={output}")
     assert status == 200 and body.startswith(b"nine")
 
@@ -182,7 +182,7 @@ def test_an_upload_over_the_cap_is_refused_with_a_message_saying_so(capped_app, 
     client = Client(capped_app, verbose=False, download_files=str(tmp_path / "downloads"))
     with pytest.raises(ValueError, match=rf"big\.wav exceeds the maximum file size of {CAP_BYTES} bytes"):
         client.predict([handle_file(str(big)), handle_file(str(small))], api_name="/transcribe_batch")
-    status, _, _ = client.predict([handle_file(str(small))], api_name="/transcribe_batch")
+    status, _, _, _ = client.predict([handle_file(str(small))], api_name="/transcribe_batch")
     assert [row[:3] for row in status["data"]] == [["small.wav", "1.0", "done"]]
 
 

@@ -22,17 +22,10 @@ import pytest
 import soundfile as sf
 
 from model_doubles import slowed_engine, stalling_engine
-from transcribe_ui import (
-    BROWSE_CHOICE,
-    CancelFlags,
-    ModelRefusedError,
-    OutputFolders,
-    RequestFolder,
-    build_parser,
-    check_model_choice,
-    model_choices,
-    status_rows,
-)
+from transcriber_ui.app import build_parser
+from transcriber_ui.jobs import CancelFlags, OutputFolders, RequestFolder
+from transcriber_ui.model_choice import BROWSE_CHOICE, ModelRefusedError, check_model_choice, model_choices
+from transcriber_ui.widgets import status_rows
 from transcriber import models
 from transcriber.engine import Engine
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL, KNOWN_MODELS, model_file_name
@@ -40,7 +33,7 @@ from transcriber.types import SAMPLE_RATE, FileResult, Transcript, Word
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME_S = 0.08
-FORMATS = {".txt", ".srt", ".vtt", ".json", ".csv"}
+FORMATS = {".txt", ".srt", ".vtt", ".json", ".csv", ".docx"}
 ACCEPTANCE_LIMIT_S = 60.0
 STOP_LIMIT_S = 5.0
 CONFIG_TROUBLE = re.compile(r"override_config|Config\w*Error|config(uration)? error", re.IGNORECASE)
@@ -85,26 +78,27 @@ def test_importing_the_app_loads_neither_gradio_nor_nemo():
 
 def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):
     code = """
-import os, sys, transcribe_ui as ui
+import os, sys, transcriber_ui.app as ui
 real_redirect = ui.redirect_temp
 def redirect(folder):
     print("imported before the redirect:", sorted({"gradio", "nemo"} & set(sys.modules)))
     return real_redirect(folder)
 ui.redirect_temp = redirect
 ui.serve = lambda demo, **options: print("serve", type(demo).__name__, options, os.environ["GRADIO_TEMP_DIR"])
-ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000", "--max-file-size", "1GB"])
+ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000", "--max-file-size", "1GB",
+         "--library", sys.argv[1] + "/lib.sqlite"])
 """
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "imported before the redirect: []" in run.stdout
-    options = "{'host': '127.0.0.1', 'port': 7000, 'share': False, 'max_file_size': 1073741824}"
-    assert f"serve Blocks {options} {tmp_path / 'gradio'}" in run.stdout
+    options = "{'host': '127.0.0.1', 'port': 7000, 'share': False, 'max_file_size': 1073741824, 'auth': None, 'library'"
+    assert f"serve Blocks {options}" in run.stdout and f"{tmp_path / 'gradio'}\n" in run.stdout
 
 
 @pytest.mark.parametrize("demo_present", [True, False], ids=["demo model present", "no demo model"])
 def test_main_starts_with_the_default_model_and_passes_the_time_limit_on(tmp_path, demo_present):
     code = """
-import pathlib, sys, transcribe_ui as ui
+import pathlib, sys, transcriber_ui.app as ui
 from transcriber import models
 models.DEMO_MODEL_PATH = pathlib.Path(sys.argv[1])
 ui.build_demo = lambda **options: print("build", options["default_model"], options["timeout"])
@@ -114,7 +108,8 @@ ui.main(["--timeout", "30"])
     demo_file = tmp_path / "demo.nemo"
     if demo_present:
         demo_file.write_bytes(b"x")
-    environment = {**os.environ, "TRANSCRIBER_MODEL_DIR": str(tmp_path / "models"), "HF_HUB_CACHE": str(tmp_path)}
+    environment = {**os.environ, "TRANSCRIBER_MODEL_DIR": str(tmp_path / "models"), "HF_HUB_CACHE": str(tmp_path),
+                   "TRANSCRIBER_LIBRARY": str(tmp_path / "library.sqlite")}
     run = subprocess.run(
         [sys.executable, "-c", code, str(demo_file)], cwd=ROOT, env=environment, capture_output=True, text=True
     )
@@ -260,7 +255,7 @@ def words_in(text: str) -> int:
 
 @pytest.mark.integration
 def test_one_file_without_timestamps(client, clips):
-    text, word_list, word_table, downloads = client.predict(file_arg(clips["two"]), api_name="/transcribe")
+    text, word_list, word_table, downloads, _ = client.predict(file_arg(clips["two"]), api_name="/transcribe")
     assert text.split()[0] == "nine"
     assert words_in(text) == pytest.approx(2.0 / FRAME_S, abs=1)
     assert word_list["visible"] is False and word_table["visible"] is False
@@ -274,7 +269,7 @@ def test_one_file_without_timestamps(client, clips):
 
 @pytest.mark.integration
 def test_one_file_with_timestamps(client, clips):
-    text, word_list, word_table, downloads = client.predict(
+    text, word_list, word_table, downloads, _ = client.predict(
         file_arg(clips["ten"]), timestamps=True, api_name="/transcribe"
     )
     assert word_list["visible"] is True and word_table["visible"] is True
@@ -291,7 +286,7 @@ def test_one_file_with_timestamps(client, clips):
 
 @pytest.mark.integration
 def test_a_batch_with_one_bad_file(client, clips):
-    status, texts, downloads = client.predict(
+    status, texts, downloads, _ = client.predict(
         [file_arg(clips["two"]), file_arg(clips["bad"]), file_arg(clips["two_elsewhere"])],
         timestamps=True,
         api_name="/transcribe_batch",
@@ -319,7 +314,7 @@ def test_video_files_are_transcribed_from_their_audio_track(client, tmp_path):
     with_sound = write_video_with_audio(tmp_path / "talk.mp4", seconds=1.5)
     silent_film = write_video_without_audio(tmp_path / "silent.mp4")
     files = [file_arg(str(with_sound)), file_arg(str(silent_film))]
-    status, texts, _ = client.predict(files, api_name="/transcribe_batch")
+    status, texts, _, _ = client.predict(files, api_name="/transcribe_batch")
     rows = [row[:3] for row in status["data"]]
     assert rows == [["talk.mp4", "1.5", "done"], ["silent.mp4", "", "the file has no audio track"]]
     assert texts.startswith("[talk.mp4]\nnine")
@@ -351,7 +346,8 @@ def test_two_sessions_at_once_get_their_own_results(app, clips):
         alice.submit(file_arg(clips["two"]), api_name="/transcribe"),
         bob.submit(file_arg(clips["two_elsewhere"]), api_name="/transcribe"),
     ]
-    (text_a, *_, files_a), (text_b, *_, files_b) = [job.result(timeout=120) for job in jobs]
+    (text_a, *_, files_a, id_a), (text_b, *_, files_b, id_b) = [job.result(timeout=120) for job in jobs]
+    assert isinstance(id_a, int) and isinstance(id_b, int) and id_a != id_b  # both saved, each under its own id
     assert words_in(text_a) == pytest.approx(2.0 / FRAME_S, abs=1)
     assert words_in(text_b) == pytest.approx(1.0 / FRAME_S, abs=1)
     assert read(files_a, ".txt") == text_a + "\n" and read(files_b, ".txt") == text_b + "\n"
@@ -448,7 +444,7 @@ def test_stop_ends_the_running_job_within_seconds(launch_app, tiny_rnnt, clips):
 
 
 def test_progress_shows_whole_files_as_counts_and_parts_of_a_long_file_as_a_fraction():
-    from transcribe_ui import progress_reporter
+    from transcriber_ui.jobs import progress_reporter
     from transcriber.types import Progress
 
     calls = []
@@ -474,7 +470,7 @@ def speaker_client(speaker_app, tmp_path):
 
 @pytest.mark.integration
 def test_identify_speakers_shows_turns_and_a_speaker_column(speaker_client, clips):
-    text, word_list, word_table, downloads = speaker_client.predict(
+    text, word_list, word_table, downloads, _ = speaker_client.predict(
         file_arg(clips["two"]), speakers=True, num_speakers="2", api_name="/transcribe"
     )
     assert text.startswith("S1  00:00:00  nine nine")
@@ -488,7 +484,7 @@ def test_identify_speakers_shows_turns_and_a_speaker_column(speaker_client, clip
 
 @pytest.mark.integration
 def test_a_batch_with_speakers_gives_turns_per_file_and_the_bad_file_its_reason(speaker_client, clips):
-    status, texts, downloads = speaker_client.predict(
+    status, texts, downloads, _ = speaker_client.predict(
         [file_arg(clips["two"]), file_arg(clips["bad"])], speakers=True, api_name="/transcribe_batch"
     )
     assert status["data"][0][2] == "done" and "not a readable audio file" in status["data"][1][2]
@@ -505,7 +501,7 @@ def test_more_speakers_than_the_diarizer_has_is_one_sentence(speaker_client, cli
 
 @pytest.mark.integration
 def test_without_the_box_ticked_nothing_mentions_speakers(speaker_client, clips):
-    text, _, word_table, downloads = speaker_client.predict(file_arg(clips["one"]), timestamps=True,
+    text, _, word_table, downloads, _ = speaker_client.predict(file_arg(clips["one"]), timestamps=True,
                                                             api_name="/transcribe")
     assert not text.startswith("S1") and word_table["value"]["headers"][-1] == "end (s)"
     assert "speakers" not in json.loads(read(downloads, ".json"))

@@ -18,6 +18,7 @@ from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, Bat
 from .engine import Engine
 from .errors import TranscriberError
 from .formats import FORMATS, result_to_dict, to_text
+from .outputs import ALL_FORMATS
 from .models import DEMO_DIARIZER, DEMO_MODEL, DEFAULT_DIARIZER, DEFAULT_MODEL, INSTALL_HINT, default_diarizer, default_model
 from .tempdir import redirect_temp
 from .types import MAX_SPEAKERS, FileResult, TranscribeOptions
@@ -64,9 +65,9 @@ def speaker_count(value: str) -> int:
 def format_list(value: str) -> list[str]:
     """argparse type: comma-separated output formats."""
     formats = [part.strip().lower() for part in value.split(",") if part.strip()]
-    unknown = sorted(set(formats) - set(FORMATS))
+    unknown = sorted(set(formats) - set(ALL_FORMATS))
     if unknown or not formats:
-        raise argparse.ArgumentTypeError(f"choose from {','.join(FORMATS)}; got {value!r}")
+        raise argparse.ArgumentTypeError(f"choose from {','.join(ALL_FORMATS)}; got {value!r}")
     return list(dict.fromkeys(formats))
 
 
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
     parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR (resumable) instead of printing")
     parser.add_argument(
-        "--formats", type=format_list, default=list(FORMATS), help=f"with --out: any of {','.join(FORMATS)} (default: all)"
+        "--formats", type=format_list, default=list(FORMATS), help=f"with --out: any of {','.join(ALL_FORMATS)} (default: {','.join(FORMATS)})"
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(

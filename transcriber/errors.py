@@ -82,3 +82,11 @@ class TranscriptionFailedError(TranscriberError):
 
 class SpeakerOptionsError(TranscriberError):
     """The speaker options cannot be met: a speaker count out of range, or more speakers than the diarizer has."""
+
+
+class LibraryError(TranscriberError):
+    """The transcript library cannot be opened, read or written."""
+
+
+class TranscriptNotFoundError(LibraryError):
+    """No transcript with that id belongs to the user who asked (it never existed, was deleted, or is another's)."""

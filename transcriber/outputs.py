@@ -12,8 +12,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from .docx_format import to_docx
 from .formats import FORMATS, render, to_json
 from .types import Transcript
+
+DOCX = "docx"
+ALL_FORMATS = (*FORMATS, DOCX)
+"""Every format a transcript can be written in: the text formats and DOCX."""
 
 SAFE_STEM_MAX = 80
 """Longest file-name stem used for outputs."""
@@ -36,10 +41,15 @@ def safe_stem(name: str) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -52,7 +62,14 @@ def output_paths(folder: Path, stem: str, formats: Iterable[str] = FORMATS) -> l
 
 
 def write_transcript(
-    transcript: Transcript, folder: Path, stem: str, *, source_name: str, formats: Iterable[str] = FORMATS
+    transcript: Transcript,
+    folder: Path,
+    stem: str,
+    *,
+    source_name: str,
+    formats: Iterable[str] = FORMATS,
+    title: str | None = None,
+    created: str = "",
 ) -> list[Path]:
     """Write ``transcript`` in each format; returns the paths in the order of ``formats``.
 
@@ -60,12 +77,18 @@ def write_transcript(
         transcript: What to write.
         folder: An existing folder.
         stem: The file-name stem (see :func:`safe_stem`).
-        source_name: The input's file name, recorded in the JSON output.
-        formats: Any of :data:`~transcriber.formats.FORMATS`.
+        source_name: The input's file name, recorded in the JSON and DOCX outputs.
+        formats: Any of :data:`ALL_FORMATS`.
+        title: The DOCX document's title; default: ``source_name``.
+        created: When the transcript was made, for the DOCX document.
     """
+    formats = list(formats)
     paths = []
     for fmt, path in zip(formats, output_paths(folder, stem, formats)):
-        text = to_json(transcript, file=source_name) if fmt == "json" else render(transcript, fmt)
-        atomic_write_text(path, text)
+        if fmt == DOCX:
+            atomic_write_bytes(path, to_docx(transcript, title=title or source_name, source_name=source_name,
+                                             created=created))
+        else:
+            atomic_write_text(path, to_json(transcript, file=source_name) if fmt == "json" else render(transcript, fmt))
         paths.append(path)
     return paths

@@ -1,0 +1,56 @@
+"""Word documents (DOCX) of a transcript, with python-docx: for people who edit and share transcripts in an office
+suite rather than as subtitles.
+
+The document has a title, a line saying where the transcript came from (file, date, model), then one paragraph per
+speaker turn (with speakers) or per segment (without), each starting with its time and speaker; a transcript
+without timings is one paragraph of text.
+"""
+
+from __future__ import annotations
+
+import io
+
+from .formats import format_timestamp, speaker_turns
+from .types import Transcript
+
+TIME_FORMAT = {"decimal_marker": ".", "always_include_hours": True}
+
+
+def paragraphs(transcript: Transcript) -> list[tuple[str, str]]:
+    """(label, text) per paragraph: the label is ``"00:00:03.200  S1"`` (time, and speaker with speakers)."""
+    if transcript.has_speakers:
+        return [
+            (f"{format_timestamp(turn.start, **TIME_FORMAT)}  {turn.speaker}", turn.text)
+            for turn in speaker_turns(transcript)
+        ]
+    if transcript.segments:
+        return [(format_timestamp(s.start, **TIME_FORMAT), s.text.strip()) for s in transcript.segments]
+    return [("", transcript.text)] if transcript.text else []
+
+
+def to_docx(transcript: Transcript, *, title: str, source_name: str = "", created: str = "") -> bytes:
+    """The transcript as a DOCX file's bytes.
+
+    Args:
+        transcript: What to write.
+        title: The document's title (the transcript's name).
+        source_name: The audio file it was made from.
+        created: When it was made, as text.
+    """
+    import docx  # python-docx; imported here so the text formats never need it
+
+    document = docx.Document()
+    document.core_properties.title = title
+    document.add_heading(title, level=1)
+    details = [f"Source: {source_name}" if source_name else "", f"Date: {created}" if created else "",
+               f"Model: {transcript.model}" if transcript.model else ""]
+    document.add_paragraph("  ·  ".join(item for item in details if item))
+    for label, text in paragraphs(transcript):
+        paragraph = document.add_paragraph()
+        if label:
+            paragraph.add_run(label).bold = True
+            paragraph.add_run("\n")
+        paragraph.add_run(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

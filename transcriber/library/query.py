@@ -1,0 +1,80 @@
+"""What a user types into the search box, as an SQLite FTS5 query, and which word of a hit matched.
+
+A query is words and ``"quoted phrases"``; a word ending in ``*`` matches every word it begins (``budg*``). Every
+term must occur. Each term is passed to FTS5 as a quoted string, so nothing a user types (``AND``, ``NEAR``, ``:``,
+``-``, unbalanced quotes) is ever read as FTS5 syntax. Matching ignores case and accents the way the index's
+``unicode61 remove_diacritics 2`` tokenizer does, and :func:`fold` does the same in Python to find the hit's word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+TOKEN = re.compile(r"\w+", re.UNICODE)
+TERM = re.compile(r'"([^"]*)"?|(\S+)')
+PREFIX_MARK = "*"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One search term: a word, a prefix (``budg*``) or a phrase (``"the budget"``), as folded tokens."""
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+    def fts(self) -> str:
+        """The term in FTS5 syntax: a quoted string, with ``*`` after it for a prefix."""
+        quoted = '"' + " ".join(self.tokens) + '"'
+        return f"{quoted} {PREFIX_MARK}" if self.prefix else quoted
+
+    def matches_at(self, words: list[str], index: int) -> bool:
+        """Whether the folded ``words`` match this term starting at ``index``."""
+        if index + len(self.tokens) > len(words):
+            return False
+        *whole, last = self.tokens
+        if any(words[index + offset] != token for offset, token in enumerate(whole)):
+            return False
+        word = words[index + len(whole)]
+        return word.startswith(last) if self.prefix else word == last
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased with accents removed (``"Évian"`` -> ``"evian"``), as the index compares words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def tokens(text: str) -> list[str]:
+    """The folded words of ``text``, split where the index splits them."""
+    return TOKEN.findall(fold(text))
+
+
+def parse(query: str) -> list[Term]:
+    """The terms of a search box's text; empty when it holds no word (then the library lists everything)."""
+    terms = []
+    for match in TERM.finditer(query):
+        phrase, word = match.groups()
+        if phrase is not None:
+            found = tokens(phrase)
+            if found:
+                terms.append(Term(tuple(found)))
+            continue
+        found = tokens(word)
+        if found:
+            terms.append(Term(tuple(found), prefix=word.endswith(PREFIX_MARK)))
+    return terms
+
+
+def fts_query(terms: list[Term]) -> str:
+    """The FTS5 MATCH expression for ``terms``: all of them."""
+    return " AND ".join(term.fts() for term in terms)
+
+
+def first_match(terms: list[Term], words: list[str]) -> int | None:
+    """The index of the first of ``words`` (folded) where any term matches, or ``None``."""
+    for index in range(len(words)):
+        if any(term.matches_at(words, index) for term in terms):
+            return index
+    return None

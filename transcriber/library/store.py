@@ -1,0 +1,502 @@
+"""The library: every transcript kept in one SQLite database, its audio in a media folder beside it.
+
+Decisions:
+
+* **Standard library only** (``sqlite3``): the schema is the SQL files in ``schema/``, applied in order, and
+  ``PRAGMA user_version`` says how many have been applied, so a database made by an older version is migrated when it
+  is opened. A database from a newer version is refused, never altered.
+* **Stored exactly**: a transcript's words, segments and speakers are kept as JSON in its row (Python writes floats
+  so that they read back equal), so a loaded transcript equals the saved one. Search reads a second, derived copy: one
+  row per segment in an FTS5 index.
+* **Crash-safe**: WAL journal, one transaction per save or delete, so a process killed at any point leaves every
+  earlier transcript intact. Audio is copied under a temporary name and renamed to its SHA-256 before the row that
+  names it is committed; a file no row names (a save killed in between) is removed on a later open.
+* **Ownership**: every row has an owner (the logged-in user, ``""`` without logins) and every read, write and media
+  lookup is filtered by it, so one user's ids mean nothing to another.
+* One connection per thread (Gradio runs handlers in threads); writers take the write lock up front
+  (``BEGIN IMMEDIATE``) and wait for each other up to :data:`BUSY_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import LibraryError, TranscriptNotFoundError
+from ..types import Segment, Transcript, Word
+from . import query as search_query
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+BUSY_TIMEOUT_S = 30.0
+HASH_CHUNK_BYTES = 1 << 20
+MEDIA_SUFFIX = ".media"
+"""The media folder of ``library.sqlite`` is ``library.media`` beside it."""
+PART_SUFFIX = ".part"
+ORPHAN_AGE_S = 3600.0
+"""Media files no transcript names are removed when the library is opened, once they are this old (younger ones may
+belong to a save that is still under way in another process)."""
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+DEFAULT_LIST_LIMIT = 500
+DEFAULT_HIT_LIMIT = 50
+PASSAGES_PER_HIT = 8
+"""Search ranks this many matching passages per transcript it returns, then keeps each transcript's best."""
+SNIPPET_MARK = "**"
+SNIPPET_ELLIPSIS = "…"
+SNIPPET_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A transcript's row in the library, without its words."""
+
+    id: int
+    name: str
+    source_name: str
+    created: str
+    duration: float
+    model: str
+    speakers: tuple[str, ...]
+    edited: bool
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A transcript that matches a search: its entry, the best passage with the matches in ``**bold**``, and when
+    the first matching word of that passage is spoken (``None`` for a transcript without timings)."""
+
+    entry: Entry
+    snippet: str
+    time: float | None
+
+
+def schema_files() -> list[Path]:
+    """The migrations in the order they are applied: ``schema/0001_*.sql``, ``0002_*.sql``, ..."""
+    return sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def schema_version() -> int:
+    """The schema version this code writes: the number of migrations."""
+    return len(schema_files())
+
+
+def transcript_to_json(transcript: Transcript) -> str:
+    """The stored form of a transcript: compact JSON that :func:`transcript_from_json` reads back equal."""
+    return json.dumps(
+        {
+            "text": transcript.text,
+            "duration": transcript.duration,
+            "model": transcript.model,
+            "speakers": list(transcript.speakers),
+            "words": [[w.text, w.start, w.end, w.speaker] for w in transcript.words],
+            "segments": [[s.text, s.start, s.end, s.speaker] for s in transcript.segments],
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def transcript_from_json(body: str) -> Transcript:
+    """The transcript stored by :func:`transcript_to_json`."""
+    data = json.loads(body)
+    return Transcript(
+        text=data["text"],
+        words=tuple(Word(*item) for item in data["words"]),
+        segments=tuple(Segment(*item) for item in data["segments"]),
+        duration=data["duration"],
+        model=data["model"],
+        speakers=tuple(data["speakers"]),
+    )
+
+
+def passages(transcript: Transcript) -> list[tuple[float | None, str, str]]:
+    """What search indexes: (start, text, words JSON) per segment, or the whole text when there are no segments."""
+    if not transcript.segments:
+        return [(None, transcript.text, "[]")] if transcript.text else []
+    rows = []
+    words = iter(transcript.words)
+    pending = next(words, None)
+    for segment in transcript.segments:
+        inside = []
+        while pending is not None and pending.start < segment.end:
+            inside.append([pending.text, pending.start])
+            pending = next(words, None)
+        rows.append((segment.start, segment.text, json.dumps(inside, ensure_ascii=False, separators=(",", ":"))))
+    return rows
+
+
+def utc_now() -> str:
+    """The current time as the library stores it."""
+    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Library:
+    """A library of transcripts in the SQLite database at ``path``.
+
+    Args:
+        path: The database file; created, with its folder, when missing.
+        keep_audio: Copy each transcript's audio into the media folder (else text only).
+
+    Raises:
+        LibraryError: The database cannot be created or opened, is from a newer version, or is not a library.
+        sqlite3.DatabaseError: The file is not an SQLite database, or is damaged (see :func:`open_library`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, keep_audio: bool = True) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.media_dir = self.path.with_name(self.path.stem + MEDIA_SUFFIX)
+        self.keep_audio = keep_audio
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.media_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"Cannot create the library folder {self.path.parent}: {exc.strerror or exc}.") from exc
+        try:
+            self._migrate()
+            self._sweep_orphans()
+        except sqlite3.OperationalError as exc:
+            self.close()
+            raise LibraryError(f"Cannot open the library {self.path}: {exc}.") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # --- connections and schema ---------------------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                         check_same_thread=False)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against crashes, not power cuts
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back when it raises."""
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        files = schema_files()
+        with self._write() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(files):
+                raise LibraryError(
+                    f"The library {self.path} was made by a newer version of this app (schema {version}; this one "
+                    f"knows {len(files)}); update the app or choose another library."
+                )
+            if version == 0 and connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise LibraryError(f"{self.path} is an SQLite database but not a transcript library.")
+            for number, script in enumerate(files[version:], start=version + 1):
+                for statement in split_statements(script.read_text(encoding="utf-8")):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {number}")
+                logger.info("Library %s: applied schema %d (%s)", self.path, number, script.name)
+
+    def version(self) -> int:
+        """The schema version of the database."""
+        return self._connection().execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close every connection (the library cannot be used afterwards)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
+
+    # --- saving ---------------------------------------------------------------------------------------------------------
+
+    def save(
+        self, transcript: Transcript, *, name: str, audio: str | os.PathLike[str] | None = None, owner: str = ""
+    ) -> int:
+        """Store ``transcript`` (and a copy of its audio, unless the library keeps text only); returns its id.
+
+        Args:
+            transcript: What to store.
+            name: Its name in the listing, usually the source file's name.
+            audio: The audio file it was made from.
+            owner: The user it belongs to.
+        """
+        media = self._store_media(Path(audio)) if audio is not None and self.keep_audio else None
+        with self._write() as connection:
+            if media is not None:
+                connection.execute("INSERT OR IGNORE INTO media (sha256, suffix, size) VALUES (?, ?, ?)", media)
+            cursor = connection.execute(
+                "INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers, media, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, name, utc_now(), transcript.duration, transcript.model, transcript_to_json(transcript),
+                 ", ".join(transcript.speakers), media[0] if media else None, owner),
+            )
+            transcript_id = cursor.lastrowid
+            connection.executemany(
+                "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
+                [(transcript_id, *row) for row in passages(transcript)],
+            )
+        return transcript_id
+
+    def _store_media(self, source: Path) -> tuple[str, str, int]:
+        """Copy ``source`` into the media folder under its SHA-256 (once, however often it is saved)."""
+        suffix = source.suffix.lower()[:16]
+        handle, part = tempfile.mkstemp(dir=self.media_dir, suffix=PART_SUFFIX)
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(handle, "wb") as target, source.open("rb") as file:
+                while chunk := file.read(HASH_CHUNK_BYTES):
+                    digest.update(chunk)
+                    target.write(chunk)
+            sha256 = digest.hexdigest()
+            final = self.media_dir / (sha256 + suffix)
+            if final.is_file():
+                os.unlink(part)
+            else:
+                os.replace(part, final)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+        return sha256, suffix, final.stat().st_size
+
+    # --- reading --------------------------------------------------------------------------------------------------------
+
+    ENTRY_COLUMNS = "t.id, t.name, t.source_name, t.created, t.duration, t.model, t.speakers, t.edited, t.media"
+
+    @staticmethod
+    def _entry(row: tuple) -> Entry:
+        transcript_id, name, source_name, created, duration, model, speakers, edited, media = row
+        return Entry(transcript_id, name, source_name, created, duration, model,
+                     tuple(speakers.split(", ")) if speakers else (), bool(edited), media is not None)
+
+    def entries(self, *, owner: str = "", limit: int = DEFAULT_LIST_LIMIT) -> list[Entry]:
+        """The owner's transcripts, newest first."""
+        rows = self._connection().execute(
+            f"SELECT {self.ENTRY_COLUMNS} FROM transcripts t WHERE t.owner = ? ORDER BY t.created DESC, t.id DESC"
+            " LIMIT ?",
+            (owner, limit),
+        )
+        return [self._entry(row) for row in rows]
+
+    def get(self, transcript_id: int, *, owner: str = "") -> tuple[Entry, Transcript]:
+        """One of the owner's transcripts with its entry.
+
+        Raises:
+            TranscriptNotFoundError: The owner has no transcript with this id.
+        """
+        row = self._connection().execute(
+            f"SELECT {self.ENTRY_COLUMNS}, t.body FROM transcripts t WHERE t.id = ? AND t.owner = ?",
+            (int(transcript_id), owner),
+        ).fetchone()
+        if row is None:
+            raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+        return self._entry(row[:-1]), transcript_from_json(row[-1])
+
+    def media_path(self, transcript_id: int, *, owner: str = "") -> Path | None:
+        """The stored audio of one of the owner's transcripts; ``None`` when it was saved without audio.
+
+        Raises:
+            TranscriptNotFoundError: The owner has no transcript with this id.
+        """
+        row = self._connection().execute(
+            "SELECT m.sha256, m.suffix FROM transcripts t LEFT JOIN media m ON m.sha256 = t.media"
+            " WHERE t.id = ? AND t.owner = ?",
+            (int(transcript_id), owner),
+        ).fetchone()
+        if row is None:
+            raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+        if row[0] is None:
+            return None
+        path = self.media_dir / (row[0] + row[1])
+        return path if path.is_file() else None
+
+    def search(self, text: str, *, owner: str = "", limit: int = DEFAULT_HIT_LIMIT) -> list[Hit]:
+        """The owner's transcripts that contain every term of ``text``, best first (bm25), one hit each.
+
+        ``text`` is words, ``"phrases"`` and ``prefixes*`` (see :mod:`transcriber.library.query`); with no word in
+        it, every transcript is returned, newest first, without a snippet.
+        """
+        terms = search_query.parse(text)
+        if not terms:
+            return [Hit(entry, "", None) for entry in self.entries(owner=owner, limit=limit)]
+        rows = self._connection().execute(
+            f"SELECT {self.ENTRY_COLUMNS}, p.start, p.words,"
+            f" snippet(passages_fts, 0, ?, ?, ?, {SNIPPET_TOKENS}) FROM passages_fts"
+            " JOIN passages p ON p.id = passages_fts.rowid JOIN transcripts t ON t.id = p.transcript_id"
+            " WHERE passages_fts MATCH ? AND t.owner = ? ORDER BY bm25(passages_fts) LIMIT ?",
+            (SNIPPET_MARK, SNIPPET_MARK, SNIPPET_ELLIPSIS, search_query.fts_query(terms), owner,
+             limit * PASSAGES_PER_HIT),
+        )
+        hits: dict[int, Hit] = {}
+        for row in rows:
+            if row[0] in hits:
+                continue
+            start, words, snippet = row[-3:]
+            hits[row[0]] = Hit(self._entry(row[:-3]), snippet, hit_time(terms, start, json.loads(words)))
+            if len(hits) == limit:
+                break
+        return list(hits.values())
+
+    def size_bytes(self) -> int:
+        """Bytes the library takes on disk: the database, its journal and the media folder."""
+        files = [self.path, self.path.with_name(self.path.name + "-wal"), *self.media_dir.iterdir()]
+        return sum(path.stat().st_size for path in files if path.is_file())
+
+    def count(self, *, owner: str = "") -> int:
+        """How many transcripts the owner has."""
+        return self._connection().execute("SELECT count(*) FROM transcripts WHERE owner = ?", (owner,)).fetchone()[0]
+
+    # --- changing -------------------------------------------------------------------------------------------------------
+
+    def rename(self, transcript_id: int, name: str, *, owner: str = "") -> None:
+        """Give one of the owner's transcripts a new name.
+
+        Raises:
+            LibraryError: ``name`` is empty.
+            TranscriptNotFoundError: The owner has no transcript with this id.
+        """
+        name = name.strip()
+        if not name:
+            raise LibraryError("A transcript's name cannot be empty.")
+        with self._write() as connection:
+            cursor = connection.execute(
+                "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, int(transcript_id), owner)
+            )
+            if cursor.rowcount == 0:
+                raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+
+    def delete(self, transcript_id: int, *, owner: str = "") -> None:
+        """Delete one of the owner's transcripts, and its audio unless another transcript uses the same file.
+
+        Raises:
+            TranscriptNotFoundError: The owner has no transcript with this id.
+        """
+        with self._write() as connection:
+            row = connection.execute(
+                "SELECT media FROM transcripts WHERE id = ? AND owner = ?", (int(transcript_id), owner)
+            ).fetchone()
+            if row is None:
+                raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+            connection.execute("DELETE FROM transcripts WHERE id = ?", (int(transcript_id),))
+            unused = row[0] is not None and connection.execute(
+                "SELECT count(*) FROM transcripts WHERE media = ?", (row[0],)
+            ).fetchone()[0] == 0
+            if unused:
+                suffix = connection.execute("SELECT suffix FROM media WHERE sha256 = ?", (row[0],)).fetchone()[0]
+                connection.execute("DELETE FROM media WHERE sha256 = ?", (row[0],))
+        if unused:  # after the commit: a crash in between leaves an orphan file, which the next open removes
+            (self.media_dir / (row[0] + suffix)).unlink(missing_ok=True)
+
+    def _sweep_orphans(self) -> None:
+        named = {sha + suffix for sha, suffix in self._connection().execute("SELECT sha256, suffix FROM media")}
+        cutoff = time.time() - ORPHAN_AGE_S
+        for path in self.media_dir.iterdir():
+            try:
+                if path.name not in named and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    logger.info("Library %s: removed %s, which no transcript uses", self.path, path.name)
+            except OSError as exc:
+                logger.warning("Could not remove the unused media file %s: %s", path, exc)
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of an SQL script, split with SQLite's own notion of a complete statement (triggers hold ``;``
+    inside ``BEGIN ... END``)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if not current and line.lstrip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+def hit_time(terms: list[search_query.Term], start: float | None, words: list[list]) -> float | None:
+    """When the first word of a passage that matches a term is spoken; the passage's start if none is found."""
+    folded: list[str] = []
+    owners: list[int] = []
+    for index, (word, _) in enumerate(words):
+        for token in search_query.tokens(word):
+            folded.append(token)
+            owners.append(index)
+    found = search_query.first_match(terms, folded)
+    return words[owners[found]][1] if found is not None else start
+
+
+def default_library_path() -> Path:
+    """Where the library lives: ``TRANSCRIBER_LIBRARY`` or ``<user data dir>/library.sqlite`` (beside the models)."""
+    from ..models import user_data_dir
+
+    return Path(os.environ.get(LIBRARY_ENV) or user_data_dir() / LIBRARY_NAME).expanduser()
+
+
+LIBRARY_ENV = "TRANSCRIBER_LIBRARY"
+LIBRARY_NAME = "library.sqlite"
+
+
+def open_library(path: str | os.PathLike[str] | None = None, *, keep_audio: bool = True) -> tuple[Library | None, str]:
+    """Open the library for an app that must start whatever state it is in.
+
+    A file that is not an SQLite database, or a damaged one, is moved aside as ``<name>.corrupt-<time>`` and a fresh
+    library is started; a library that cannot be opened at all (a folder that cannot be written) gives ``None``.
+
+    Returns:
+        The library (or ``None``) and a sentence for the user about what happened (empty when all is well).
+    """
+    path = Path(path) if path is not None else default_library_path()
+    try:
+        return Library(path, keep_audio=keep_audio), ""
+    except LibraryError as exc:
+        logger.warning("%s", exc)
+        return None, f"{exc} Transcripts will not be saved."
+    except sqlite3.DatabaseError as exc:
+        aside = path.with_name(f"{path.name}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                shutil.move(companion, aside.with_name(aside.name + suffix))
+        notice = f"The library {path} could not be read ({exc}); it was moved aside as {aside.name} and a new one started."
+        logger.warning("%s", notice)
+        try:
+            return Library(path, keep_audio=keep_audio), notice
+        except (LibraryError, sqlite3.DatabaseError) as again:
+            return None, f"{notice} The new library cannot be opened either ({again}); transcripts will not be saved."

@@ -1,0 +1,264 @@
+"""The page as a whole: :func:`build_demo` puts the tabs together, :func:`serve` runs it, :func:`main` is the
+command line of ``python transcribe_ui.py``.
+
+Gradio is imported inside :func:`build_demo`, never at the top of a module, so that :func:`main` can redirect the
+temporary folder first (Gradio picks its upload folder when it is imported) and tests can import the package without
+side effects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Callable
+
+from transcriber import models
+from transcriber.engine import Engine, default_engine
+from transcriber.errors import TranscriberError
+from transcriber.library import Library, default_library_path, open_library
+from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
+from transcriber.tempdir import redirect_temp
+
+from . import auth as logins
+from .library_tab import build_library_tab
+from .transcribe_tab import TRANSCRIBE_CONCURRENCY, build_settings, build_tabs
+from .widgets import AppContext
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+logger = logging.getLogger(__name__)
+
+TITLE = "Transcriber"
+DEFAULT_HOST = "127.0.0.1"
+QUEUE_MAX_SIZE = 64
+"""Requests that may wait in the queue; more are refused with a "queue is full" message."""
+DEFAULT_MAX_FILE_SIZE = 2 * 1024**3
+"""Largest upload, in bytes (2 GB: three hours of 48 kHz stereo WAV); a larger one is refused with a message."""
+FILE_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+"""Units ``--max-file-size`` accepts; binary multiples, as Gradio counts them."""
+GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
+"""Every hour, Gradio deletes uploads and copied downloads older than a day."""
+
+
+def build_demo(
+    *,
+    engine: Engine | None = None,
+    default_model: str | None = None,
+    timeout: float | None = None,
+    diarizer: str | None = None,
+    library: Library | None = None,
+    library_notice: str = "",
+    logins: bool = False,
+) -> "gr.Blocks":
+    """Build the page without launching it.
+
+    Args:
+        engine: Runs the transcriptions; default: the process-wide :func:`~transcriber.engine.default_engine`.
+        default_model: The model selected when the page opens (a pretrained name or a ``.nemo`` path); default:
+            :func:`~transcriber.models.default_model`. A page remembers its user's last choice instead.
+        timeout: Seconds after which a job is stopped with an error; default: derived from the audio's length.
+        diarizer: The diarizer "Identify speakers" uses (a name or a ``.nemo`` path); default:
+            :func:`~transcriber.models.default_diarizer`.
+        library: Where transcripts are saved; ``None``: nowhere (the Library tab says so).
+        library_notice: A sentence the Library tab shows (the library was moved aside, cannot be written, ...).
+        logins: Users log in (:func:`serve` with ``auth``): each sees only their own transcripts.
+    """
+    import gradio as gr
+
+    default_model = default_model or models.default_model()
+    context = AppContext(
+        engine=engine or default_engine(),
+        default_model=default_model,
+        trusted_models=frozenset({default_model}),
+        timeout=timeout,
+        diarizer=diarizer,
+        library=library,
+        library_notice=library_notice,
+        logins=logins,
+    )
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=GRADIO_CACHE_CLEANUP) as demo:
+        gr.Markdown(f"# {TITLE}\nSpeech to text on this computer with NVIDIA NeMo. Nothing leaves your machine.")
+        settings = build_settings(context, demo)
+        with gr.Tabs():
+            build_tabs(context, settings)
+            build_library_tab(context)
+    return demo
+
+
+def serve(
+    demo: "gr.Blocks",
+    *,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    share: bool = False,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    block: bool = True,
+    quiet: bool = False,
+    auth: Callable[[str, str], bool] | None = None,
+    library: Library | None = None,
+) -> str:
+    """Put ``demo`` behind the queue and serve it.
+
+    Every setting that matters for safety is passed explicitly, so Gradio's environment variables
+    (``GRADIO_SERVER_NAME``, ``GRADIO_SHARE``, ``GRADIO_SSR_MODE``, ``GRADIO_RUN_HISTORY``) cannot change it.
+
+    Args:
+        demo: The page from :func:`build_demo`.
+        host: Address to listen on.
+        port: Port to listen on; ``None`` takes 7860 or the next free port.
+        share: Also publish a public link through Gradio's share servers.
+        max_file_size: Largest upload in bytes; larger ones are refused with a message saying so.
+        block: Serve until interrupted; with ``False`` return at once and serve from a background thread (tests).
+        quiet: Print nothing about the server.
+        auth: Checks a login (see :func:`transcriber_ui.auth.checker`); ``None``: no logins.
+        library: The page's library: its files are never served by URL, only copies of a user's own audio.
+
+    Returns:
+        The local URL of the page (once serving stops, when ``block`` is true).
+    """
+    demo.queue(default_concurrency_limit=TRANSCRIBE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+    blocked = None
+    if library is not None:
+        blocked = [str(library.media_dir), *(str(library.path.with_name(library.path.name + end)) for end in ("", "-wal", "-shm"))]
+    _, local_url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        max_file_size=max_file_size,
+        # Gradio's run history keeps every transcript in the browser and offers to copy it to a cloud bucket.
+        run_history=False,
+        ssr_mode=False,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        auth=auth,
+        blocked_paths=blocked,
+    )
+    return local_url
+
+
+# --- Command line -----------------------------------------------------------------------------------------------------
+
+
+def parse_file_size(text: str) -> int:
+    """Bytes from a size such as ``2GB``, ``500 MB`` or ``1048576`` (binary units: 1 KB = 1024 bytes).
+
+    Raises:
+        ValueError: ``text`` is not a positive whole number with an optional unit b, kb, mb, gb or tb.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", text.lower())
+    if match is None or match.group(2) not in FILE_SIZE_UNITS or int(match.group(1)) < 1:
+        raise ValueError(f"expected a size such as 2GB, 500MB or 1048576 (bytes), got {text!r}")
+    return int(match.group(1)) * FILE_SIZE_UNITS[match.group(2)]
+
+
+def file_size(value: str) -> int:
+    """argparse type: a size such as ``2GB`` (see :func:`parse_file_size`)."""
+    try:
+        return parse_file_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a number of seconds above 0."""
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return seconds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The app's command-line parser."""
+    parser = argparse.ArgumentParser(description="Serve the transcription page in your browser.")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this PC)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: 7860, or the next free one)")
+    parser.add_argument(
+        "--model",
+        help=f"model selected at start: a name or a .nemo path (default: {DEFAULT_MODEL} when installed, else an "
+        f"installed model, else the built-in demo model)",
+    )
+    parser.add_argument(
+        "--diarizer",
+        metavar="NAME_OR_PATH",
+        help="diarizer for Identify speakers (default: nvidia/diar_streaming_sortformer_4spk-v2 when installed, else "
+        "an installed one, else the built-in demo diarizer)",
+    )
+    parser.add_argument(
+        "--library", metavar="PATH",
+        help=f"the transcript library, an SQLite file (default: $TRANSCRIBER_LIBRARY, else {default_library_path()})",
+    )
+    parser.add_argument("--no-keep-audio", action="store_true", help="keep transcripts' text only, not their audio")
+    parser.add_argument(
+        "--auth", action="append", default=[], metavar="USER:PASSWORD",
+        help="require a login (repeat for more users); each user sees only their own transcripts",
+    )
+    parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:password per line (hashed allowed)")
+    parser.add_argument(
+        "--hash-password", action="store_true", help="print a hashed password for --auth-file, then exit"
+    )
+    parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (needs internet)")
+    parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, no gain for small ones",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
+    )
+    parser.add_argument(
+        "--max-file-size",
+        type=file_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="SIZE",
+        help="largest upload, e.g. 500MB or 4GB (default: 2GB)",
+    )
+    return parser
+
+
+def print_password_hash() -> None:
+    """Ask for a password (twice, not echoed) and print its hash for an auth file."""
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if sys.stdin.isatty() and getpass.getpass("Again: ") != password:
+        sys.exit("The passwords differ.")
+    if not password:
+        sys.exit("The password is empty.")
+    print(logins.hash_password(password))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse flags, redirect the temporary folder, then build and serve the page until interrupted."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.hash_password:
+        print_password_hash()
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's start-up self-checks, one line per request
+    try:
+        users = logins.collect_logins(args.auth, args.auth_file)
+    except TranscriberError as exc:
+        parser.error(str(exc))
+    redirect_temp(args.temp_dir)  # before Gradio and NeMo are imported: both pick their temporary folder then
+    model = args.model or models.default_model()
+    if model == DEMO_MODEL:
+        logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
+    library, notice = open_library(args.library, keep_audio=not args.no_keep_audio)
+    exposed = logins.exposure_warning(args.host, bool(users))
+    if exposed:
+        logger.warning("%s", exposed)
+        notice = f"{notice}\n\n**{exposed}**".strip()
+    if library is not None:
+        logger.info("Library: %s", library.path)
+    demo = build_demo(
+        engine=Engine(device=args.device, int8=args.int8), default_model=model, timeout=args.timeout,
+        diarizer=args.diarizer, library=library, library_notice=notice, logins=bool(users),
+    )
+    serve(demo, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size,
+          auth=logins.checker(users) if users else None, library=library)

@@ -1,0 +1,170 @@
+"""The "Library" tab: every transcript made on the page, searched, reopened, renamed, deleted and exported again.
+
+The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``/rename_transcript``,
+``/delete_transcript``) call the same functions as the tab's buttons. Every one of them looks up the transcript by id
+*and* owner (the logged-in user), so with logins on an id that belongs to someone else is simply not found.
+"""
+
+from typing import Any
+
+from transcriber.errors import LibraryError
+from transcriber.formats import reading_text, result_to_dict
+from transcriber.library import Entry, Hit
+from transcriber.outputs import ALL_FORMATS
+from transcriber.types import FileResult
+
+from .widgets import WORD_HEADERS, AppContext, owner_of, user_errors, word_headers, word_rows
+
+LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers", "edited", "match", "time (s)"]
+LIBRARY_TYPES = ["number", "str", "str", "number", "str", "str", "bool", "markdown", "number"]
+LIBRARY_COLUMN_WIDTHS = ["6%", "16%", "14%", "8%", "14%", "8%", "6%", "20%", "8%"]
+EXPORT_DEFAULT = "docx"
+NO_LIBRARY = "The library is off: transcripts are not saved."
+SEARCH_HELP = 'Words, "a phrase" or a prefix*. Case and accents do not matter. Empty: everything, newest first.'
+BYTES_PER_MB = 1024**2
+
+
+def hit_row(hit: Hit) -> list[Any]:
+    """One row of the library table (and of the ``/library`` API's answer)."""
+    entry = hit.entry
+    return [entry.id, entry.name, entry.created, round(entry.duration, 1), entry.model, ", ".join(entry.speakers),
+            entry.edited, hit.snippet, None if hit.time is None else round(hit.time, 2)]
+
+
+def transcript_object(entry: Entry, result: FileResult) -> dict[str, Any]:
+    """What ``/get_transcript`` answers: the CLI's ``--json`` object plus the library's id, name, created, edited."""
+    data = result_to_dict(result)
+    data.update(model=result.transcript.model, id=entry.id, name=entry.name, created=entry.created,
+                edited=entry.edited)
+    return data
+
+
+def summary(context: AppContext, owner: str) -> str:
+    """The line above the table: how many transcripts, how much disk, and any notice about the library."""
+    if context.library is None:
+        return f"**{NO_LIBRARY}** {context.library_notice}".strip()
+    count = context.library.count(owner=owner)
+    size = context.library.size_bytes() / BYTES_PER_MB
+    line = f"{count} transcript{'s' if count != 1 else ''} · library {size:.1f} MB on disk"
+    return f"{line}\n\n{context.library_notice}" if context.library_notice else line
+
+
+def build_library_tab(context: AppContext) -> None:
+    """The Library tab and its events (inside a ``gr.Tabs``)."""
+    import gradio as gr
+
+    def library_of():
+        if context.library is None:
+            raise gr.Error(NO_LIBRARY, print_exception=False)
+        return context.library
+
+    def search(query: str, request: gr.Request) -> list[list[Any]]:
+        """The transcripts that match ``query`` (all of them, newest first, when it is empty)."""
+        with user_errors():
+            return [hit_row(hit) for hit in library_of().search(query or "", owner=owner_of(request))]
+
+    def get_transcript(transcript_id: int, request: gr.Request) -> dict[str, Any]:
+        """One transcript as JSON: text, words, segments, speakers, and its id, name, created and edited."""
+        with user_errors():
+            entry, transcript = library_of().get(int(transcript_id), owner=owner_of(request))
+            return transcript_object(entry, FileResult(file=entry.source_name, transcript=transcript))
+
+    def export_transcript(transcript_id: float | None, fmt: str, request: gr.Request) -> str:
+        """One transcript written in ``fmt`` (txt, srt, vtt, json, csv or docx); returns the file."""
+        with user_errors():
+            if transcript_id is None:
+                raise LibraryError("Open a transcript first.")
+            if fmt not in ALL_FORMATS:
+                raise LibraryError(f"Cannot export as {fmt!r}; choose from {', '.join(ALL_FORMATS)}.")
+            entry, transcript = library_of().get(int(transcript_id), owner=owner_of(request))
+            (path,) = context.outputs.new().write(entry.source_name, transcript, formats=[fmt], title=entry.name,
+                                                  created=entry.created)
+            return str(path)
+
+    def rename_transcript(transcript_id: int, name: str, request: gr.Request) -> str:
+        """Give a transcript a new name; returns the name."""
+        with user_errors():
+            library_of().rename(int(transcript_id), name, owner=owner_of(request))
+            return name.strip()
+
+    def delete_transcript(transcript_id: int, request: gr.Request) -> int:
+        """Delete a transcript and its audio (unless another transcript uses the same file); returns the id."""
+        with user_errors():
+            library_of().delete(int(transcript_id), owner=owner_of(request))
+            return int(transcript_id)
+
+    def open_selected(rows: Any, event: gr.SelectData, request: gr.Request):
+        """Open the transcript of the clicked row: its name, audio, text and words."""
+        with user_errors():
+            row = event.index[0]
+            values = rows.values.tolist() if hasattr(rows, "values") else rows
+            transcript_id = int(values[row][0])
+            entry, transcript = library_of().get(transcript_id, owner=owner_of(request))
+            media = library_of().media_path(transcript_id, owner=owner_of(request))
+            audio = str(context.outputs.new().copy_in(media, entry.name)) if media else None
+            timed = bool(transcript.words)
+            return (
+                transcript_id,
+                gr.Textbox(value=entry.name),
+                gr.Audio(value=audio, visible=audio is not None),
+                reading_text(transcript),
+                gr.Dataframe(word_rows(transcript.words), headers=word_headers(transcript), visible=timed),
+                gr.Column(visible=True),
+            )
+
+    def show_summary(request: gr.Request) -> str:
+        return summary(context, owner_of(request))
+
+    def refresh(query: str, request: gr.Request):
+        return search(query, request), summary(context, owner_of(request))
+
+    def delete_confirmed(transcript_id: float | None, query: str, request: gr.Request):
+        """The Delete button, once the browser's confirmation was accepted (``None`` when it was not)."""
+        if transcript_id is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        delete_transcript(transcript_id, request)
+        rows, line = refresh(query, request)
+        return rows, line, None, gr.Column(visible=False)
+
+    with gr.Tab("Library", elem_id="library-tab") as tab:
+        overview = gr.Markdown(elem_id="library-summary")
+        with gr.Row():
+            query = gr.Textbox(label="Search", info=SEARCH_HELP, scale=4, elem_id="library-search")
+            search_button = gr.Button("Search", scale=1)
+        table = gr.Dataframe(
+            headers=LIBRARY_HEADERS,
+            datatype=LIBRARY_TYPES,
+            column_widths=LIBRARY_COLUMN_WIDTHS,
+            interactive=False,
+            wrap=True,
+            label="Transcripts (click one to open it)",
+            elem_id="library-table",
+        )
+        selected = gr.Number(label="Transcript id", precision=0, visible=False, elem_id="library-id")
+        with gr.Column(visible=False, elem_id="library-details") as details:
+            with gr.Row():
+                name = gr.Textbox(label="Name", scale=3, elem_id="library-name")
+                rename_button = gr.Button("Rename", scale=1, elem_id="library-rename")
+                delete_button = gr.Button("Delete", variant="stop", scale=1, elem_id="library-delete")
+            audio = gr.Audio(label="Audio", type="filepath", interactive=False, elem_id="library-audio")
+            text = gr.Textbox(label="Transcript", lines=10, elem_id="library-text")
+            words = gr.Dataframe(headers=WORD_HEADERS, label="Word timings", visible=False, elem_id="library-words")
+            with gr.Row():
+                fmt = gr.Dropdown(list(ALL_FORMATS), value=EXPORT_DEFAULT, label="Format", scale=1,
+                                  elem_id="library-format")
+                export_button = gr.Button("Export", scale=1, elem_id="library-export")
+                exported = gr.File(label="Exported file", scale=2, elem_id="library-exported")
+
+    private = {"api_visibility": "private"}
+    tab.select(refresh, query, [table, overview], **private)
+    gr.on([query.submit, search_button.click], search, query, table, api_name="library").then(show_summary, None, overview, **private)
+    table.select(open_selected, table, [selected, name, audio, text, words, details], **private)
+    export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
+    rename_button.click(rename_transcript, [selected, name], name, **private).then(refresh, query, [table, overview],
+                                                                                   **private)
+    delete_button.click(delete_confirmed, [selected, query], [table, overview, selected, details],
+                        js="(id, query) => [confirm('Delete this transcript and its audio?') ? id : null, query]",
+                        **private)
+    gr.api(get_transcript, api_name="get_transcript")
+    gr.api(rename_transcript, api_name="rename_transcript")
+    gr.api(delete_transcript, api_name="delete_transcript")

@@ -1,0 +1,259 @@
+"""The model settings row and the "One file" and "Several files" tabs: upload, transcribe, see and download.
+
+Both transcribe events share one queue slot (:data:`TRANSCRIBE_CONCURRENCY`). The engine lets one job at a time use
+a model anyway; waiting in Gradio's queue shows a user their place in line, where waiting on the engine's model lock
+would be silent and would count against the job's time limit. Each finished transcript is saved to the library, and
+the events' last output is the library id (or ids) of what was saved.
+"""
+
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from transcriber.formats import reading_text, word_list_markdown
+from transcriber.models import DEMO_MODEL, NEMO_SUFFIX
+from transcriber.types import FileResult
+
+from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, display_name, options_from, progress_reporter
+from .model_choice import (
+    BROWSE_CHOICE,
+    DEMO_NOTICE,
+    check_model_choice,
+    is_nemo_path,
+    model_choices,
+    offered_models,
+)
+from .widgets import (
+    STATUS_COLUMN_WIDTHS,
+    STATUS_HEADERS,
+    WORD_HEADERS,
+    AppContext,
+    batch_text,
+    error_reason,
+    owner_of,
+    save_results,
+    status_rows,
+    user_errors,
+    word_headers,
+    word_rows,
+)
+
+DEFAULT_BATCH_SIZE = 4
+MAX_BATCH_SIZE = 32
+TRANSCRIBE_CONCURRENCY = 1
+"""Transcriptions that run at once, across all users; the others wait in the queue and see their place."""
+WORD_LIST_HEIGHT_PX = 320
+"""The word list scrolls beyond this height."""
+MODEL_FILE_HEIGHT_PX = 140
+MODEL_STORAGE_KEY = "transcriber-model"
+"""Where the browser keeps the last chosen model (localStorage), so a reload selects it again."""
+PAGE_ONLY = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+"""Events of the page alone: never queued behind a transcription, and not part of the API."""
+
+
+@dataclass
+class Settings:
+    """The settings row's widgets, which both transcribe tabs read."""
+
+    model: Any
+    batch_size: Any
+    timestamps: Any
+    speakers: Any
+    num_speakers: Any
+
+    def inputs(self) -> list[Any]:
+        """The widgets in the order the transcribe handlers take them."""
+        return [self.model, self.batch_size, self.timestamps, self.speakers, self.num_speakers]
+
+
+def build_settings(context: AppContext, demo: Any) -> Settings:
+    """The model dropdown, batch size, timestamps and speaker settings above the tabs, inside ``demo``."""
+    import gradio as gr
+
+    with gr.Row():
+        model = gr.Dropdown(
+            model_choices(context.default_model),
+            value=context.default_model,
+            allow_custom_value=True,
+            label="Model",
+            info="Installed models first. Or type the path of a .nemo file on this computer.",
+            scale=3,
+            elem_id="model",
+        )
+        batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=DEFAULT_BATCH_SIZE, step=1, label="Batch size", scale=1)
+        timestamps = gr.Checkbox(label="Include word timestamps", scale=1)
+        with gr.Column(scale=1, min_width=160):
+            speakers = gr.Checkbox(label="Identify speakers", elem_id="speakers")
+            num_speakers = gr.Dropdown(
+                SPEAKER_CHOICES, value=AUTO_SPEAKERS, label="Speakers", elem_id="num-speakers", min_width=120
+            )
+    model_file = gr.File(
+        label="Model file (.nemo)",
+        file_types=[NEMO_SUFFIX],
+        type="filepath",
+        height=MODEL_FILE_HEIGHT_PX,
+        visible=False,
+        elem_id="model-file",
+    )
+    demo_notice = gr.Markdown(DEMO_NOTICE, visible=context.default_model == DEMO_MODEL, elem_id="demo-notice")
+    saved_model = gr.BrowserState(None, storage_key=MODEL_STORAGE_KEY)
+
+    def restore_model(saved: str | None, current: str):
+        """On page load: the choices as they are now, and the model this browser chose last if it is still there.
+
+        The value is set only when it changes, so a model typed in while the page loads stays.
+        """
+        offered = {value for _, value in offered_models()}
+        if saved and saved != current and (saved in offered or (is_nemo_path(saved) and Path(saved).is_file())):
+            return gr.Dropdown(choices=model_choices(saved), value=saved)
+        return gr.Dropdown(choices=model_choices(current))
+
+    def model_changed(name: str | None):
+        """Show the demo notice for the demo model and the file box for "Browse"; remember any other choice."""
+        remember = gr.skip() if not name or name == BROWSE_CHOICE else name
+        return gr.Markdown(visible=name == DEMO_MODEL), gr.File(visible=name == BROWSE_CHOICE), remember
+
+    def use_model_file(path: str | None):
+        if not path:
+            return gr.skip()
+        return gr.Dropdown(choices=[(f"{Path(path).name} (uploaded)", path), *model_choices()], value=path)
+
+    demo.load(restore_model, [saved_model, model], model, **PAGE_ONLY)
+    model.change(model_changed, model, [demo_notice, model_file, saved_model], **PAGE_ONLY)
+    model_file.upload(use_model_file, model_file, model, **PAGE_ONLY)
+    return Settings(model, batch_size, timestamps, speakers, num_speakers)
+
+
+def build_tabs(context: AppContext, settings: Settings) -> None:
+    """The "One file" and "Several files" tabs and their events (inside a ``gr.Tabs``)."""
+    import gradio as gr
+
+    def run(files: list[str], model: str, values: tuple, request: gr.Request, progress) -> list[FileResult]:
+        session = request.session_hash or uuid.uuid4().hex
+        with user_errors(), context.cancel_flags.running(session) as cancel:
+            return context.engine.transcribe_files(
+                files,
+                model=check_model_choice(model, context.trusted_models),
+                options=replace(options_from(*values, timeout=context.timeout), diarizer=context.diarizer),
+                progress=progress_reporter(progress),
+                cancel=cancel,
+            )
+
+    def transcribe(
+        audio: str | None,
+        model: str,
+        batch_size: float,
+        timestamps: bool,
+        speakers: bool = False,
+        num_speakers: str = AUTO_SPEAKERS,
+        request: gr.Request = None,
+        progress=gr.Progress(),
+    ):
+        if not audio:
+            raise gr.Error("Upload or record an audio file first.", print_exception=False)
+        (result,) = run([audio], model, (batch_size, timestamps, speakers, num_speakers), request, progress)
+        if result.transcript is None:
+            raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
+        if not result.transcript.text:
+            gr.Warning("No speech was recognised.")
+        downloads = context.outputs.new().write(audio, result.transcript)
+        (saved,) = save_results(context, [result], owner_of(request))
+        words = result.transcript.words
+        timed = bool(timestamps or speakers)
+        return (
+            reading_text(result.transcript),
+            gr.Markdown(f"**Word timings**\n\n{word_list_markdown(words)}", visible=timed),
+            gr.Dataframe(word_rows(words), headers=word_headers(result.transcript), visible=timed),
+            [str(path) for path in downloads],
+            saved,
+        )
+
+    def transcribe_batch(
+        files: list[str] | None,
+        model: str,
+        batch_size: float,
+        timestamps: bool,
+        speakers: bool = False,
+        num_speakers: str = AUTO_SPEAKERS,
+        request: gr.Request = None,
+        progress=gr.Progress(),
+    ):
+        if not files:
+            raise gr.Error("Add one or more files first.", print_exception=False)
+        results = run(list(files), model, (batch_size, timestamps, speakers, num_speakers), request, progress)
+        downloads = context.outputs.new().write_batch(results)
+        saved = [i for i in save_results(context, results, owner_of(request)) if i is not None]
+        return status_rows(results), batch_text(results), [str(path) for path in downloads], saved
+
+    def stop(request: gr.Request) -> None:
+        if context.cancel_flags.cancel(request.session_hash or ""):
+            gr.Info("Stopping…")
+
+    with gr.Tab("One file", elem_id="single-tab"):
+        with gr.Row():
+            with gr.Column():
+                audio = gr.Audio(
+                    sources=["upload", "microphone"], type="filepath", label="Audio", elem_id="single-audio"
+                )
+                gr.Markdown("Video, or many files at once? Use the **Several files** tab.")
+                with gr.Row():
+                    run_one = gr.Button("Transcribe", variant="primary")
+                    stop_one = gr.Button("Stop", variant="stop")
+            with gr.Column():
+                text = gr.Textbox(label="Transcription Text", lines=8, elem_id="single-text")
+                words_md = gr.Markdown(
+                    label="Word timings",
+                    visible=False,
+                    container=True,
+                    padding=True,
+                    max_height=WORD_LIST_HEIGHT_PX,
+                    elem_id="word-list",
+                )
+                words_table = gr.Dataframe(
+                    headers=WORD_HEADERS, label="All word timings", visible=False, elem_id="word-table"
+                )
+                downloads = gr.File(label="Downloads", file_count="multiple", elem_id="single-downloads")
+                saved_one = gr.Number(label="Library id", precision=0, visible=False, elem_id="single-saved")
+    with gr.Tab("Several files", elem_id="batch-tab"):
+        with gr.Row():
+            with gr.Column():
+                files = gr.File(
+                    file_count="multiple", type="filepath", label="Audio or video files", elem_id="batch-files"
+                )
+                with gr.Row():
+                    run_batch = gr.Button("Transcribe", variant="primary")
+                    stop_batch = gr.Button("Stop", variant="stop")
+            with gr.Column():
+                status = gr.Dataframe(
+                    headers=STATUS_HEADERS,
+                    label="Files",
+                    wrap=True,
+                    column_widths=STATUS_COLUMN_WIDTHS,
+                    elem_id="batch-status",
+                )
+                batch_texts = gr.Textbox(label="Transcription Text", lines=8, elem_id="batch-text")
+                batch_downloads = gr.File(
+                    label="Downloads (zip first)", file_count="multiple", elem_id="batch-downloads"
+                )
+                saved_many = gr.JSON(label="Library ids", visible=False, elem_id="batch-saved")
+
+    one = run_one.click(
+        transcribe,
+        [audio, *settings.inputs()],
+        [text, words_md, words_table, downloads, saved_one],
+        api_name="transcribe",
+        show_progress_on=text,
+        concurrency_id="transcription",
+        concurrency_limit=TRANSCRIBE_CONCURRENCY,
+    )
+    many = run_batch.click(
+        transcribe_batch,
+        [files, *settings.inputs()],
+        [status, batch_texts, batch_downloads, saved_many],
+        api_name="transcribe_batch",
+        show_progress_on=status,
+        concurrency_id="transcription",
+        concurrency_limit=TRANSCRIBE_CONCURRENCY,
+    )
+    gr.on([stop_one.click, stop_batch.click], stop, api_name="stop", concurrency_limit=None, cancels=[one, many])
