@@ -95,6 +95,43 @@ ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000", "--m
     assert f"serve Blocks {options}" in run.stdout and f"{tmp_path / 'gradio'}\n" in run.stdout
 
 
+@pytest.mark.parametrize(
+    "flags, warned",
+    [(["--host", "0.0.0.0"], True), (["--host", "0.0.0.0", "--auth", "anna:pw"], False), ([], False),
+     (["--host", "::1"], False)],
+    ids=["network, no logins", "network with logins", "this PC", "IPv6 loopback"],
+)
+def test_a_page_open_to_the_network_without_logins_warns_that_anyone_can_read_the_library(tmp_path, flags, warned):
+    code = """
+import sys, transcriber_ui.app as ui
+ui.build_demo = lambda **options: print("notice:", options["library_notice"], "logins:", options["logins"])
+ui.serve = lambda demo, **options: print("auth:", options["auth"] is not None)
+ui.main(["--library", sys.argv[1], *sys.argv[2:]])
+"""
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lib.sqlite"), *flags], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert ("anyone who can reach this computer" in run.stderr) == warned
+    assert ("anyone who can reach this computer" in run.stdout) == warned  # on the page too
+    assert ("auth: True" in run.stdout) == ("--auth" in flags)
+
+
+def test_a_bad_login_flag_is_a_usage_error(tmp_path):
+    run = subprocess.run([sys.executable, "transcribe_ui.py", "--auth", "no-colon"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert run.returncode == 2 and "expected user:password" in run.stderr
+
+
+def test_hash_password_prints_a_hash_an_auth_file_accepts():
+    from transcriber_ui.auth import password_matches
+
+    run = subprocess.run([sys.executable, "transcribe_ui.py", "--hash-password"], cwd=ROOT, input="s3cret\n",
+                         capture_output=True, text=True, check=True)
+    hashed = run.stdout.strip()
+    assert hashed.startswith("pbkdf2_sha256$") and password_matches(hashed, "s3cret")
+    assert not password_matches(hashed, "s3cre")
+
+
 @pytest.mark.parametrize("demo_present", [True, False], ids=["demo model present", "no demo model"])
 def test_main_starts_with_the_default_model_and_passes_the_time_limit_on(tmp_path, demo_present):
     code = """

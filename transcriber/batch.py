@@ -108,6 +108,7 @@ def run_batch(
     formats: Sequence[str] = FORMATS,
     options: TranscribeOptions = TranscribeOptions(),
     on_file: Callable[[BatchRow], None] | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> list[BatchRow]:
     """Transcribe ``inputs`` into ``out_dir``, skipping inputs already done; returns one row per input.
@@ -117,6 +118,7 @@ def run_batch(
 
     Args:
         on_file: Called with each input's row as soon as it is known (for a progress bar).
+        on_result: Called with each transcribed file's result once its outputs are written (to save it elsewhere).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: dict[Path, BatchRow] = {}
@@ -139,6 +141,8 @@ def run_batch(
             results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options, cancel=cancel)
             for item, result in zip(group, results, strict=True):
                 record(item.path, _finish(item, result, out_dir, formats))
+                if on_result is not None and result.ok:
+                    on_result(result)
     finally:
         ordered = [rows[item.path] for item in items if item.path in rows]
         atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))

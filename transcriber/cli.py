@@ -9,17 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch
+from .batch import (
+    MEDIA_SUFFIXES, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch,
+)
 from .engine import Engine
 from .errors import TranscriberError
 from .formats import FORMATS, result_to_dict, to_text
 from .outputs import ALL_FORMATS
 from .models import DEMO_DIARIZER, DEMO_MODEL, DEFAULT_DIARIZER, DEFAULT_MODEL, INSTALL_HINT, default_diarizer, default_model
+from .library import Library, default_library_path
 from .tempdir import redirect_temp
 from .types import MAX_SPEAKERS, FileResult, TranscribeOptions
 
@@ -31,6 +35,8 @@ DEMO_DIARIZER_NOTICE = (
     f"Using the built-in demo diarizer, trained on synthetic voices only. "
     f"For real recordings install one: {INSTALL_HINT.format(name=DEFAULT_DIARIZER)}"
 )
+logger = logging.getLogger(__name__)
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -102,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--formats", type=format_list, default=list(FORMATS), help=f"with --out: any of {','.join(ALL_FORMATS)} (default: {','.join(FORMATS)})"
     )
+    parser.add_argument(
+        "--library", metavar="PATH",
+        help="also save each transcribed file into this transcript library (the app's is at "
+        f"{default_library_path()}); read it with python -m transcriber.library",
+    )
+    parser.add_argument("--no-keep-audio", action="store_true", help="with --library: keep text only, not the audio")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
         "--int8",
@@ -134,6 +146,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     args = parser.parse_args(argv)
     if (args.num_speakers or args.diarizer) and not args.speakers:
         parser.error("--num-speakers and --diarizer need --speakers")
+    if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
+        parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     redirect_temp(args.temp_dir)
 
@@ -152,13 +166,23 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
     )
     inputs = [str(path) for path in collect_inputs(args.files)]
+    save = None
+    if args.library:
+        try:
+            library = Library(args.library, keep_audio=not args.no_keep_audio)
+        except (TranscriberError, sqlite3.DatabaseError) as exc:
+            print(f"error: cannot open the library {args.library}: {exc}", file=sys.stderr)
+            return EXIT_SOME_FAILED
+        save = library_saver(library)
     if args.out:
-        return _run_folder_batch(engine, inputs, model, options, args)
+        return _run_folder_batch(engine, inputs, model, options, args, save)
     try:
         results = engine.transcribe_files(inputs, model=model, options=options)
     except TranscriberError as exc:  # the model itself is unusable: every file fails for the same reason
         results = [FileResult(file, error=str(exc)) for file in inputs]
     for result in results:
+        if save is not None and result.ok:
+            save(result)
         if args.json:
             print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
         else:
@@ -168,7 +192,24 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     return EXIT_OK if results and all(result.ok for result in results) else EXIT_SOME_FAILED
 
 
-def _run_folder_batch(engine: Engine, inputs: list[str], model: str, options: TranscribeOptions, args: argparse.Namespace) -> int:
+def library_saver(library: Library) -> Callable[[FileResult], None]:
+    """Saves a transcribed file into ``library``; a save that fails is reported and the run goes on."""
+
+    def save(result: FileResult) -> None:
+        try:
+            transcript_id = library.save(result.transcript, name=Path(result.file).name, audio=result.file)
+        except (TranscriberError, sqlite3.Error, OSError) as exc:
+            print(f"warning: {Path(result.file).name} was not saved to the library: {exc}", file=sys.stderr)
+        else:
+            logger.info("Saved %s to the library as %d", result.file, transcript_id)
+
+    return save
+
+
+def _run_folder_batch(
+    engine: Engine, inputs: list[str], model: str, options: TranscribeOptions, args: argparse.Namespace,
+    save: Callable[[FileResult], None] | None = None,
+) -> int:
     from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
 
     out_dir = Path(args.out)
@@ -182,7 +223,7 @@ def _run_folder_batch(engine: Engine, inputs: list[str], model: str, options: Tr
         try:
             rows = run_batch(
                 engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
-                on_file=on_file,
+                on_file=on_file, on_result=save,
             )
         except KeyboardInterrupt:
             bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.", file=sys.stderr)

@@ -112,6 +112,12 @@ def build_library_tab(context: AppContext) -> None:
                 gr.Column(visible=True),
             )
 
+    def rename_clicked(transcript_id: float | None, new_name: str, request: gr.Request) -> str:
+        """The Rename button (the API's ``/rename_transcript`` is :func:`rename_transcript`)."""
+        if transcript_id is None:
+            raise gr.Error("Open a transcript first.", print_exception=False)
+        return rename_transcript(int(transcript_id), new_name, request)
+
     def show_summary(request: gr.Request) -> str:
         return summary(context, owner_of(request))
 
@@ -160,7 +166,7 @@ def build_library_tab(context: AppContext) -> None:
     gr.on([query.submit, search_button.click], search, query, table, api_name="library").then(show_summary, None, overview, **private)
     table.select(open_selected, table, [selected, name, audio, text, words, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
-    rename_button.click(rename_transcript, [selected, name], name, **private).then(refresh, query, [table, overview],
+    rename_button.click(rename_clicked, [selected, name], name, **private).then(refresh, query, [table, overview],
                                                                                    **private)
     delete_button.click(delete_confirmed, [selected, query], [table, overview, selected, details],
                         js="(id, query) => [confirm('Delete this transcript and its audio?') ? id : null, query]",

@@ -1,0 +1,391 @@
+"""The transcript library on its own: a real SQLite file per test, no model, no Gradio."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from transcriber.errors import LibraryError, TranscriptNotFoundError
+from transcriber.library import Library, open_library, schema_version
+from transcriber.library.store import ORPHAN_AGE_S, schema_files, split_statements
+from transcriber.types import Segment, Transcript, Word
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def interview(tag: str = "", offset: float = 0.0) -> Transcript:
+    """Two speakers, accented words, times that are not round in binary."""
+    words = (
+        Word("Hello", 0.1 + offset, 0.3 + offset, "S1"),
+        Word("Zoë,", 0.34 + offset, 0.7 + offset, "S1"),
+        Word("the", 1.2 + offset, 1.31 + offset, "S2"),
+        Word("budget", 1.33 + offset, 1.77 + offset, "S2"),
+        Word(f"in March{tag}.", 1.8 + offset, 2.3 + offset, "S2"),
+    )
+    segments = (
+        Segment("Hello Zoë,", words[0].start, words[1].end, "S1"),
+        Segment(f"the budget in March{tag}.", words[2].start, words[4].end, "S2"),
+    )
+    return Transcript(
+        text=f"Hello Zoë, the budget in March{tag}.", words=words, segments=segments, duration=2.5 + offset,
+        model="nvidia/parakeet-tdt-0.6b-v2", speakers=("S1", "S2"),
+    )
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = Library(tmp_path / "library.sqlite")
+    yield lib
+    lib.close()
+
+
+def audio_file(path: Path, content: bytes = b"RIFF" + bytes(2000)) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+# --- Stored exactly ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "transcript",
+    [
+        interview(),
+        Transcript(text="no timings here", duration=3.0, model="m"),
+        Transcript(text="", duration=1.0, model="m"),
+        Transcript(text="one", words=(Word("one", 1 / 3, 2 / 3),), segments=(Segment("one", 1 / 3, 2 / 3),),
+                   duration=1e-3, model="m"),
+    ],
+    ids=["speakers", "text only", "silence", "thirds"],
+)
+def test_a_stored_transcript_loads_equal(library, transcript):
+    transcript_id = library.save(transcript, name="talk.wav")
+    entry, loaded = library.get(transcript_id)
+    assert loaded == transcript
+    assert (entry.name, entry.duration, entry.model, entry.speakers) == (
+        "talk.wav", transcript.duration, transcript.model, transcript.speakers
+    )
+    Library(library.path).close()  # and from a fresh connection, after a reopen
+    assert Library(library.path).get(transcript_id)[1] == transcript
+
+
+def test_the_database_is_wal_with_foreign_keys_and_the_current_schema(library):
+    connection = sqlite3.connect(library.path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert library._connection().execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert library.version() == schema_version() == len(schema_files()) >= 2
+
+
+def test_a_library_of_the_first_schema_opens_with_the_current_code(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    for statement in split_statements(schema_files()[0].read_text(encoding="utf-8")):
+        old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    body = '{"text":"the budget","duration":2.0,"model":"m","speakers":[],"words":[["the",0.5,0.7,null],' \
+           '["budget",0.8,1.2,null]],"segments":[["the budget",0.5,1.2,null]]}'
+    old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
+                "('march.wav', 'march.wav', '2026-03-14T09:26:53Z', 2.0, 'm', ?, '')", (body,))
+    old.execute("INSERT INTO passages (transcript_id, start, text, words) VALUES (1, 0.5, 'the budget', "
+                "'[[\"the\",0.5],[\"budget\",0.8]]')")
+    old.commit()
+    old.close()
+
+    library = Library(path)
+    assert library.version() == schema_version()
+    (entry,) = library.entries()
+    assert (entry.id, entry.name, entry.created) == (1, "march.wav", "2026-03-14T09:26:53Z")
+    assert library.get(1)[1].words[1] == Word("budget", 0.8, 1.2)
+    (hit,) = library.search("budget")
+    assert hit.entry.id == 1 and hit.time == 0.8
+    assert library.search("budget", owner="alice") == []  # made before logins: no one's but the no-login user's
+
+
+def test_a_library_from_a_newer_version_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "new.sqlite"
+    Library(path).close()
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA user_version = 99")
+    connection.commit()
+    connection.close()
+    with pytest.raises(LibraryError, match="newer version"):
+        Library(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 99
+
+
+def test_an_sqlite_file_that_is_not_a_library_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE accounts (money INTEGER)")
+    other.commit()
+    with pytest.raises(LibraryError, match="not a transcript library"):
+        Library(path)
+    assert other.execute("SELECT name FROM sqlite_master").fetchall() == [("accounts",)]
+
+
+def test_the_storage_module_imports_neither_gradio_nor_nemo():
+    code = ("import sys, transcriber.library, transcriber.library.cli; "
+            "print(sorted({'gradio', 'nemo', 'torch'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# --- Listing, renaming, deleting, owners -------------------------------------------------------------------------------
+
+
+def test_the_listing_is_newest_first_and_per_owner(library):
+    first = library.save(interview(), name="a.wav")
+    second = library.save(interview(), name="b.wav")
+    theirs = library.save(interview(), name="c.wav", owner="alice")
+    assert [entry.id for entry in library.entries()] == [second, first]
+    assert [entry.id for entry in library.entries(owner="alice")] == [theirs]
+    assert library.count() == 2 and library.count(owner="alice") == 1
+
+
+@pytest.mark.parametrize("action", ["get", "rename", "delete", "media_path"])
+def test_another_owners_transcript_is_not_found(library, action, tmp_path):
+    theirs = library.save(interview(), name="secret.wav", audio=audio_file(tmp_path / "secret.wav"), owner="alice")
+    call = {
+        "get": lambda owner: library.get(theirs, owner=owner),
+        "rename": lambda owner: library.rename(theirs, "mine now", owner=owner),
+        "delete": lambda owner: library.delete(theirs, owner=owner),
+        "media_path": lambda owner: library.media_path(theirs, owner=owner),
+    }[action]
+    for intruder in ("bob", ""):
+        with pytest.raises(TranscriptNotFoundError, match=f"no transcript {theirs}"):
+            call(intruder)
+    entry, _ = library.get(theirs, owner="alice")
+    assert entry.name == "secret.wav" and library.media_path(theirs, owner="alice").is_file()
+
+
+def test_rename_changes_only_the_name(library):
+    transcript_id = library.save(interview(), name="a.wav")
+    library.rename(transcript_id, "  Board meeting  ")
+    entry, transcript = library.get(transcript_id)
+    assert (entry.name, entry.source_name, transcript) == ("Board meeting", "a.wav", interview())
+    with pytest.raises(LibraryError, match="cannot be empty"):
+        library.rename(transcript_id, "   ")
+
+
+# --- Audio ------------------------------------------------------------------------------------------------------------
+
+
+def test_the_same_audio_is_stored_once_and_deleted_with_its_last_transcript(library, tmp_path):
+    first = library.save(interview(), name="a.wav", audio=audio_file(tmp_path / "a.wav"))
+    second = library.save(interview(), name="copy.wav", audio=audio_file(tmp_path / "copy.wav"))
+    other = library.save(interview(), name="b.wav", audio=audio_file(tmp_path / "b.wav", b"RIFF" + bytes(3000)))
+    stored = sorted(library.media_dir.iterdir())
+    assert len(stored) == 2
+    assert library.media_path(first) == library.media_path(second) != library.media_path(other)
+    assert library.media_path(first).read_bytes() == (tmp_path / "a.wav").read_bytes()
+    assert library.media_path(first).name.endswith(".wav") and len(library.media_path(first).stem) == 64
+
+    library.delete(first)
+    assert library.media_path(second).is_file()  # still used by the copy
+    library.delete(second)
+    assert sorted(library.media_dir.iterdir()) == [library.media_path(other)]
+    with pytest.raises(TranscriptNotFoundError):
+        library.get(first)
+    assert library.search("budget") and [hit.entry.id for hit in library.search("budget")] == [other]
+
+
+def test_text_only_libraries_keep_no_audio(tmp_path):
+    library = Library(tmp_path / "lib.sqlite", keep_audio=False)
+    transcript_id = library.save(interview(), name="a.wav", audio=audio_file(tmp_path / "a.wav"))
+    assert library.media_path(transcript_id) is None and not library.get(transcript_id)[0].has_audio
+    assert list(library.media_dir.iterdir()) == []
+
+
+def test_the_size_counts_the_database_and_the_audio(library, tmp_path):
+    empty = library.size_bytes()
+    library.save(interview(), name="a.wav", audio=audio_file(tmp_path / "a.wav", bytes(500_000)))
+    assert library.size_bytes() >= empty + 500_000
+
+
+def test_audio_no_transcript_names_is_removed_on_open_once_it_is_old(library):
+    old, young = library.media_dir / ("a" * 64 + ".wav"), library.media_dir / ("b" * 64 + ".wav")
+    for path in (old, young):
+        path.write_bytes(b"x")
+    aged = time.time() - ORPHAN_AGE_S - 60
+    os.utime(old, (aged, aged))
+    Library(library.path).close()
+    assert not old.exists() and young.exists()
+
+
+# --- Search ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def searchable(library):
+    ids = {
+        "march": library.save(interview(), name="march.wav"),
+        "april": library.save(interview(" and April", offset=10.0), name="april.wav"),
+        "plain": library.save(Transcript(text="Budgets are dull", duration=4.0, model="m"), name="notes.wav"),
+    }
+    return library, ids
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("budget", {"march", "april"}),
+        ("BUDGET", {"march", "april"}),
+        ("budg*", {"march", "april", "plain"}),
+        ("zoe", {"march", "april"}),  # "Zoë" without its accent
+        ("ZOË", {"march", "april"}),
+        ('"budget in march"', {"march", "april"}),
+        ('"march budget"', set()),  # a phrase keeps its order
+        ("april budget", {"april"}),  # every term must occur, in one passage
+        ("dull", {"plain"}),
+        ("nothing", set()),
+    ],
+)
+def test_search_finds_words_prefixes_and_phrases_whatever_the_case_and_accents(searchable, query, expected):
+    library, ids = searchable
+    assert {hit.entry.id for hit in library.search(query)} == {ids[name] for name in expected}
+
+
+def test_a_hit_has_a_snippet_and_the_time_of_the_matching_word(searchable):
+    library, ids = searchable
+    (march, april) = sorted(library.search("march"), key=lambda hit: hit.entry.name != "march.wav")
+    assert "**March**" in march.snippet and march.snippet.startswith("the budget")
+    assert march.time == pytest.approx(1.8) and april.time == pytest.approx(11.8)
+    (hit,) = library.search('"the budget"', owner="")[:1]
+    assert hit.time in (pytest.approx(1.2), pytest.approx(11.2))
+    (plain,) = library.search("dull")
+    assert plain.time is None and plain.snippet == "Budgets are **dull**"
+
+
+def test_search_ranks_the_denser_match_first(library):
+    library.save(Transcript(text="a budget mentioned once among many other words about other things", model="m"),
+                 name="once.wav")
+    dense = library.save(Transcript(text="budget budget budget", model="m"), name="dense.wav")
+    assert library.search("budget")[0].entry.id == dense
+
+
+@pytest.mark.parametrize("query", ['budget AND', 'NEAR(budget', '"unbalanced', "-budget", "budget:", "*", "^", "a OR"])
+def test_search_text_is_never_read_as_fts_syntax(searchable, query):
+    library, ids = searchable
+    hits = library.search(query)  # no sqlite3.OperationalError
+    assert all(hit.entry.id in ids.values() for hit in hits)
+
+
+def test_an_empty_query_lists_everything_newest_first(searchable):
+    library, ids = searchable
+    assert [hit.entry.id for hit in library.search("  ")] == [ids["plain"], ids["april"], ids["march"]]
+
+
+def test_search_sees_only_the_owners_transcripts(library):
+    library.save(interview(), name="mine.wav", owner="bob")
+    library.save(interview(), name="theirs.wav", owner="alice")
+    assert [hit.entry.name for hit in library.search("budget", owner="bob")] == ["mine.wav"]
+
+
+# --- Nothing lost ------------------------------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_sqlite_is_moved_aside_and_a_fresh_library_started(tmp_path):
+    path = tmp_path / "library.sqlite"
+    path.write_bytes(b"this is not a database at all" * 100)
+    library, notice = open_library(path)
+    (aside,) = tmp_path.glob("library.sqlite.corrupt-*")
+    assert aside.read_bytes().startswith(b"this is not a database")
+    assert aside.name in notice and "moved aside" in notice
+    assert library.count() == 0 and library.get(library.save(interview(), name="a.wav"))[1] == interview()
+
+
+def test_a_damaged_library_is_moved_aside(tmp_path):
+    path = tmp_path / "library.sqlite"
+    library = Library(path)
+    library.save(interview(), name="a.wav")
+    library.close()
+    data = bytearray(path.read_bytes())
+    data[:100] = bytes(100)  # the header gone
+    path.write_bytes(bytes(data))
+    library, notice = open_library(path)
+    assert library is not None and library.count() == 0 and "moved aside" in notice
+
+
+def test_a_library_folder_that_cannot_be_written_gives_no_library_and_says_why(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    library, notice = open_library(blocker / "library.sqlite")
+    assert library is None
+    assert str(blocker) in notice and "will not be saved" in notice
+
+
+def save_many(path: str, prefix: str, count: int) -> None:
+    library = Library(path)
+    for number in range(count):
+        library.save(interview(f" {prefix}{number}"), name=f"{prefix}{number}.wav")
+    library.close()
+
+
+def test_two_processes_and_two_threads_saving_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "library.sqlite")
+    Library(path).close()
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=save_many, args=(path, f"p{n}", 25)) for n in range(2)]
+    threads = [threading.Thread(target=save_many, args=(path, f"t{n}", 25)) for n in range(2)]
+    for worker in [*processes, *threads]:
+        worker.start()
+    for worker in [*processes, *threads]:
+        worker.join(timeout=120)
+    assert all(process.exitcode == 0 for process in processes)
+    library = Library(path)
+    assert library.count() == 100
+    assert library._connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    names = {entry.name for entry in library.entries()}
+    assert names == {f"{prefix}{n}.wav" for prefix in ("p0", "p1", "t0", "t1") for n in range(25)}
+    assert all(library.get(entry.id)[1] == interview(" " + entry.name[:-4]) for entry in library.entries())
+    assert len(library.search("budget", limit=200)) == 100
+
+
+SAVER = """
+import sys
+from test_library import interview
+from transcriber.library import Library
+library = Library(sys.argv[1])
+number = int(sys.argv[2])
+print("ready", flush=True)
+while True:
+    library.save(interview(f" n{number}"), name=f"n{number}.wav", audio=sys.argv[3])
+    number += 1
+"""
+KILLS = 20
+
+
+def test_a_process_killed_while_saving_leaves_every_earlier_transcript_intact(tmp_path):
+    import random
+
+    path = tmp_path / "library.sqlite"
+    audio = audio_file(tmp_path / "a.wav", bytes(200_000))
+    Library(path).close()
+    chooser = random.Random(20261201)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    saved = 0
+    for _ in range(KILLS):
+        saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(saved), str(audio)],
+                                 stdout=subprocess.PIPE, env=environment)
+        assert saver.stdout.readline() == b"ready\n"
+        time.sleep(chooser.uniform(0.0, 0.3))
+        saver.kill()
+        saver.wait()
+        library = Library(path)
+        assert library._connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        entries = library.entries(limit=100_000)
+        assert len(entries) >= saved  # nothing saved before was lost
+        for entry in entries:
+            assert library.get(entry.id)[1] == interview(" " + entry.name[:-4])
+        assert len(library.search("budget", limit=100_000)) == len(entries)  # the index matches the rows
+        saved = len(entries)
+        library.close()
+    assert saved > KILLS  # the kills came part-way through a run of saves, not before the first

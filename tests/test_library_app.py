@@ -1,0 +1,221 @@
+"""The library through the page's API (gradio_client), with a real tiny model: saving, listing, searching,
+reopening, exporting, renaming and deleting; logins that keep users apart; a save that fails loses nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from audio_fixtures import write_text, write_tone
+from transcriber.engine import Engine
+from transcriber.library import Library
+
+pytestmark = pytest.mark.integration
+
+FRAME_S = 0.08
+USERS = {"alice": "alice-password", "bob": "bob-password"}
+
+
+def file_arg(path) -> dict:
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "one": write_tone(folder / "one.wav", seconds=1.0),
+        "two": write_tone(folder / "two.wav", seconds=2.0),
+        "bad": write_text(folder / "bad.wav"),
+    }
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return Library(tmp_path_factory.mktemp("library") / "library.sqlite")
+
+
+@pytest.fixture(scope="module")
+def url(launch_app, tiny_rnnt, library):
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library)
+
+
+@pytest.fixture
+def client(url, tmp_path):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=str(tmp_path))
+
+
+def rows(client, query: str = "") -> list[list]:
+    return client.predict(query, api_name="/library")["data"]
+
+
+def test_a_transcription_is_saved_listed_and_reopened_equal(client, clips, library):
+    text, _, words, _, saved = client.predict(file_arg(clips["two"]), timestamps=True, api_name="/transcribe")
+    newest = rows(client)[0]
+    assert newest[:2] == [saved, "two.wav"] and newest[3] == 2.0
+    data = client.predict(saved, api_name="/get_transcript")
+    assert (data["id"], data["name"], data["file"], data["edited"]) == (saved, "two.wav", "two.wav", False)
+    assert data["text"] == text and len(data["words"]) == len(words["value"]["data"]) == round(2.0 / FRAME_S)
+    assert [[w["word"], round(w["start"], 3), round(w["end"], 3)] for w in data["words"]] == words["value"]["data"]
+    assert data["created"].endswith("Z") and data["model"].endswith(".nemo")
+    # The audio was copied into the library, so it outlives Gradio's upload cache.
+    assert library.media_path(saved).read_bytes() == Path(clips["two"]).read_bytes()
+
+
+def test_a_batch_saves_its_good_files_only(client, clips):
+    before = len(rows(client))
+    status, _, _, saved = client.predict(
+        [file_arg(clips["one"]), file_arg(clips["bad"]), file_arg(clips["two"])], api_name="/transcribe_batch"
+    )
+    assert [row[2] == "done" for row in status["data"]] == [True, False, True]
+    assert len(saved) == 2
+    listed = rows(client)
+    assert len(listed) == before + 2 and {row[0] for row in listed[:2]} == set(saved)
+    assert "bad.wav" not in {row[1] for row in listed[:2]}
+
+
+def test_search_finds_words_with_a_snippet_and_the_time_of_the_hit(client, clips):
+    *_, saved = client.predict(file_arg(clips["one"]), timestamps=True, api_name="/transcribe")
+    client.predict(saved, "Quarterly review", api_name="/rename_transcript")
+    hits = rows(client, "nin*")
+    assert saved in [row[0] for row in hits]
+    hit = next(row for row in hits if row[0] == saved)
+    assert hit[1] == "Quarterly review" and "**nine**" in hit[7] and hit[8] == 0.0
+    assert rows(client, "budget") == []
+
+
+@pytest.mark.parametrize("fmt", ["txt", "srt", "vtt", "json", "csv", "docx"])
+def test_a_stored_transcript_exports_in_every_format(client, clips, fmt):
+    import docx
+
+    text, *_, saved = client.predict(file_arg(clips["one"]), timestamps=True, api_name="/transcribe")
+    path = Path(client.predict(saved, fmt, api_name="/export_transcript"))
+    assert path.name == f"one.{fmt}"
+    if fmt == "docx":
+        document = docx.Document(io.BytesIO(path.read_bytes()))
+        paragraphs = [paragraph.text for paragraph in document.paragraphs]
+        assert paragraphs[0] == "one.wav" and paragraphs[1].startswith("Source: one.wav")
+        assert any(text in paragraph for paragraph in paragraphs[2:]) and "00:00:00.000" in paragraphs[2]
+    elif fmt == "json":
+        assert json.loads(path.read_text(encoding="utf-8"))["text"] == text
+    else:
+        assert "nine" in path.read_text(encoding="utf-8")
+
+
+def test_a_deleted_transcript_is_gone_with_its_audio(client, clips, library):
+    from gradio_client.exceptions import AppError
+
+    *_, saved = client.predict(file_arg(clips["two"]), api_name="/transcribe")
+    media = library.media_path(saved)
+    shared = [entry.id for entry in library.entries() if entry.id != saved and library.media_path(entry.id) == media]
+    client.predict(saved, api_name="/delete_transcript")
+    assert saved not in [row[0] for row in rows(client)]
+    with pytest.raises(AppError, match=f"no transcript {saved}"):
+        client.predict(saved, api_name="/get_transcript")
+    with pytest.raises(AppError, match=f"no transcript {saved}"):
+        client.predict(saved, "txt", api_name="/export_transcript")
+    assert media.is_file() == bool(shared)  # the same file saved earlier keeps its audio; else it is deleted
+    for other in shared:
+        client.predict(other, api_name="/delete_transcript")
+    assert not media.exists()
+
+
+def test_a_save_that_fails_keeps_the_result_and_its_downloads(launch_app, tiny_rnnt, clips, tmp_path):
+    from gradio_client import Client
+
+    library = Library(tmp_path / "library.sqlite")
+    shutil.rmtree(library.media_dir)
+    library.media_dir.write_text("a file where the media folder should be")  # every audio copy fails
+    client = Client(launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library), verbose=False,
+                    download_files=str(tmp_path))
+    text, _, _, downloads, saved = client.predict(file_arg(clips["one"]), api_name="/transcribe")
+    assert text.startswith("nine") and saved is None
+    assert {Path(path).suffix for path in downloads} == {".txt", ".srt", ".vtt", ".json", ".csv", ".docx"}
+    status, _, downloads, saved = client.predict([file_arg(clips["two"])], api_name="/transcribe_batch")
+    assert status["data"][0][2] == "done" and saved == [] and downloads[0].endswith("transcripts.zip")
+
+
+def test_without_a_library_the_page_works_and_says_nothing_is_saved(launch_app, tiny_rnnt, clips, tmp_path):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=False), verbose=False)
+    text, *_, saved = client.predict(file_arg(clips["one"]), api_name="/transcribe")
+    assert text.startswith("nine") and saved is None
+    with pytest.raises(AppError, match="library is off"):
+        client.predict("", api_name="/library")
+
+
+# --- Logins -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_app(launch_app, tiny_rnnt, tmp_path_factory):
+    from transcriber_ui.auth import checker
+
+    library = Library(tmp_path_factory.mktemp("shared") / "library.sqlite")
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library, auth=checker(USERS)), library
+
+
+def login(url: str, user: str, tmp_path: Path):
+    from gradio_client import Client
+
+    return Client(url, auth=(user, USERS[user]), verbose=False, download_files=str(tmp_path / user))
+
+
+def test_without_a_login_nothing_is_served(shared_app):
+    url, _ = shared_app
+    assert httpx.get(f"{url}config").status_code == 401
+    assert httpx.post(f"{url}login", data={"username": "alice", "password": "wrong"}).status_code == 400
+
+
+def test_logged_in_users_see_only_their_own_transcripts_and_audio(shared_app, clips, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    url, library = shared_app
+    alice, bob = login(url, "alice", tmp_path), login(url, "bob", tmp_path)
+    *_, hers = alice.predict(file_arg(clips["two"]), timestamps=True, api_name="/transcribe")
+    *_, his = bob.predict(file_arg(clips["one"]), api_name="/transcribe")
+    assert [row[0] for row in rows(alice)] == [hers] and [row[0] for row in rows(bob)] == [his]
+    assert [row[0] for row in rows(bob, "nine")] == [his]
+
+    for guess in range(1, max(hers, his) + 5):  # by id, by guessing: nothing of alice's reaches bob
+        if guess == his:
+            continue
+        for call in (lambda: bob.predict(guess, api_name="/get_transcript"),
+                     lambda: bob.predict(guess, "txt", api_name="/export_transcript"),
+                     lambda: bob.predict(guess, "mine", api_name="/rename_transcript"),
+                     lambda: bob.predict(guess, api_name="/delete_transcript")):
+            with pytest.raises(AppError, match=f"no transcript {guess}"):
+                call()
+    entry, _ = library.get(hers, owner="alice")
+    assert entry.name == "two.wav"  # not renamed, not deleted
+    assert alice.predict(hers, api_name="/get_transcript")["id"] == hers
+
+    # By file URL: the stored audio itself is never served, to anyone.
+    media = library.media_path(hers, owner="alice")
+    cookies = httpx.post(f"{url}login", data={"username": "bob", "password": USERS["bob"]}).cookies
+    for path in (media, library.path):
+        response = httpx.get(f"{url}gradio_api/file={path}", cookies=cookies)
+        assert response.status_code == 403 and response.content != media.read_bytes()
+
+
+def test_a_hashed_password_in_an_auth_file_logs_in(tmp_path):
+    from transcriber_ui.auth import checker, hash_password, read_auth_file
+
+    auth_file = tmp_path / "users.txt"
+    auth_file.write_text(f"# who may log in\nanna:{hash_password('s3cret:with colon', iterations=1000)}\n\n"
+                         "ben:plain:text\n", encoding="utf-8")
+    check = checker(read_auth_file(auth_file))
+    assert check("anna", "s3cret:with colon") and check("ben", "plain:text")
+    assert not check("anna", "s3cret") and not check("ben", "plain") and not check("carl", "plain:text")
+    assert "pbkdf2_sha256$" in auth_file.read_text() and "s3cret" not in auth_file.read_text()

@@ -1,0 +1,102 @@
+"""``python -m transcriber FILES --library PATH`` saves; ``python -m transcriber.library`` lists, searches, shows,
+exports, renames and deletes. A real tiny model; the library commands run in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audio_fixtures import write_text, write_tone
+from transcriber import cli
+from transcriber.library import Library
+from transcriber.library import cli as library_cli
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def library_command(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return library_cli.main(list(args), out=out), out.getvalue()
+
+
+@pytest.fixture
+def filled(tiny_rnnt, tmp_path):
+    """A library the command line saved two good files into (a bad one in between is not saved)."""
+    path = tmp_path / "library.sqlite"
+    files = [write_tone(tmp_path / "one.wav", seconds=1.0), write_text(tmp_path / "bad.wav"),
+             write_tone(tmp_path / "two.wav", seconds=2.0)]
+    code = cli.main([*map(str, files), "--model", tiny_rnnt, "--timestamps", "--library", str(path), "--json"],
+                    out=io.StringIO())
+    assert code == cli.EXIT_SOME_FAILED  # the bad file
+    return path
+
+
+def test_the_cli_saves_each_transcribed_file_into_the_library(filled, tmp_path):
+    library = Library(filled)
+    assert [entry.name for entry in library.entries()] == ["two.wav", "one.wav"]
+    assert library.media_path(library.entries()[0].id).read_bytes() == (tmp_path / "two.wav").read_bytes()
+    code, listing = library_command("list", "--library", str(filled), "--json")
+    assert code == 0
+    assert [json.loads(line)["name"] for line in listing.splitlines()] == ["two.wav", "one.wav"]
+
+
+def test_a_folder_batch_saves_too_and_a_resume_does_not_save_twice(tiny_rnnt, tmp_path):
+    path, out = tmp_path / "library.sqlite", tmp_path / "out"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_tone(folder / "a.wav", seconds=1.0)
+    for _ in range(2):
+        assert cli.main([str(folder), "--model", tiny_rnnt, "--out", str(out), "--library", str(path)]) == 0
+    assert [entry.name for entry in Library(path).entries()] == ["a.wav"]
+
+
+def test_search_show_export_rename_delete(filled, tmp_path):
+    library = str(filled)
+    code, hits = library_command("search", "nin*", "--library", library)
+    assert code == 0 and len(hits.splitlines()) == 2 and "**nine**" in hits
+    two = Library(filled).entries()[0].id
+
+    code, shown = library_command("show", str(two), "--library", library)
+    data = json.loads(shown)
+    assert (data["id"], data["name"], data["file"]) == (two, "two.wav", "two.wav") and len(data["words"]) == 25
+
+    code, written = library_command("export", str(two), "--formats", "srt,docx", "--out", str(tmp_path / "x"),
+                                    "--library", library)
+    assert code == 0 and [Path(line).name for line in written.splitlines()] == ["two.srt", "two.docx"]
+    assert (tmp_path / "x" / "two.srt").read_text(encoding="utf-8").startswith("1\n00:00:00,000 --> ")
+
+    assert library_command("rename", str(two), "Interview", "--library", library)[0] == 0
+    assert Library(filled).get(two)[0].name == "Interview"
+    assert library_command("delete", str(two), "--library", library) == (0, f"Deleted transcript {two}.\n")
+    assert [entry.name for entry in Library(filled).entries()] == ["one.wav"]
+
+
+def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
+    assert library_command("show", "999", "--library", str(filled))[0] == 1
+    assert capsys.readouterr().err == "error: There is no transcript 999 in the library.\n"
+    assert library_command("list", "--library", str(tmp_path / "none.sqlite"))[0] == 1
+    assert "there is no library at" in capsys.readouterr().err
+    assert library_command("export", "1", "--formats", "pdf", "--library", str(filled))[0] == 1
+    assert "Unknown format pdf" in capsys.readouterr().err
+    assert library_command("list", "--library", str(filled), "--user", "alice") == (0, "")
+
+
+def test_an_audio_file_given_as_the_library_is_refused(tmp_path):
+    clip = write_tone(tmp_path / "talk.wav", seconds=1.0)
+    run = subprocess.run([sys.executable, "-m", "transcriber", str(clip), "--library", str(clip)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "is an audio or video file, not a library" in run.stderr
+    assert Path(clip).read_bytes()[:4] == b"RIFF"  # untouched
+
+
+def test_library_is_a_module_not_a_word_taken_for_a_file(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "transcriber.library", "--help"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert run.returncode == 0 and all(word in run.stdout for word in ("list", "search", "export", "delete"))

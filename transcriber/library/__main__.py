@@ -1,0 +1,7 @@
+"""``python -m transcriber.library``: see :mod:`transcriber.library.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,130 @@
+"""``python -m transcriber.library``: list, search, show, export, rename and delete transcripts in the library.
+
+A module of its own rather than words after ``python -m transcriber``, whose arguments are file names: a file called
+``list`` or ``search`` must never be taken for a command. ``python -m transcriber FILES --library PATH`` saves into
+the library; this command reads and changes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import TranscriberError
+from ..formats import result_to_dict
+from ..outputs import ALL_FORMATS, safe_stem, write_transcript
+from ..types import FileResult
+from .store import Entry, Hit, Library, default_library_path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def add_library_option(parser: argparse.ArgumentParser) -> None:
+    """``--library PATH`` and ``--user NAME``, as every subcommand takes them."""
+    parser.add_argument("--library", metavar="PATH", help=f"the library file (default: {default_library_path()})")
+    parser.add_argument("--user", default="", help="act on this login's transcripts (default: the app without logins)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m transcriber.library``."""
+    parser = argparse.ArgumentParser(prog="python -m transcriber.library", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    listing = commands.add_parser("list", help="every transcript, newest first")
+    listing.add_argument("--json", action="store_true", help="one JSON object per transcript")
+    search = commands.add_parser("search", help='transcripts that contain words, "phrases" or prefixes*')
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true", help="one JSON object per hit")
+    show = commands.add_parser("show", help="one transcript as JSON (as python -m transcriber --json prints it)")
+    show.add_argument("id", type=int)
+    export = commands.add_parser("export", help="write one transcript in one or more formats")
+    export.add_argument("id", type=int)
+    export.add_argument("--formats", default="txt", help=f"comma-separated: {','.join(ALL_FORMATS)} (default: txt)")
+    export.add_argument("--out", default=".", metavar="DIR", help="folder to write into (default: here)")
+    rename = commands.add_parser("rename", help="give a transcript a new name")
+    rename.add_argument("id", type=int)
+    rename.add_argument("name")
+    delete = commands.add_parser("delete", help="delete a transcript and its audio")
+    delete.add_argument("id", type=int)
+    for sub in (listing, search, show, export, rename, delete):
+        add_library_option(sub)
+    return parser
+
+
+def entry_dict(entry: Entry) -> dict[str, object]:
+    """An entry as JSON."""
+    return {"id": entry.id, "name": entry.name, "created": entry.created, "duration": entry.duration,
+            "model": entry.model, "speakers": list(entry.speakers), "edited": entry.edited,
+            "has_audio": entry.has_audio}
+
+
+def hit_line(hit: Hit) -> str:
+    """A hit as one line: id, name, time, snippet."""
+    when = "" if hit.time is None else f" @{hit.time:.2f}s"
+    return f"{hit.entry.id:>6}  {hit.entry.name}{when}  {hit.snippet}"
+
+
+def entry_line(entry: Entry) -> str:
+    """An entry as one line: id, created, duration, name, model, speakers."""
+    speakers = f"  [{', '.join(entry.speakers)}]" if entry.speakers else ""
+    return f"{entry.id:>6}  {entry.created}  {entry.duration:8.1f}s  {entry.name}  ({entry.model}){speakers}"
+
+
+def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
+    """Carry out one parsed command on ``library``."""
+    owner = args.user
+    if args.command == "list":
+        for entry in library.entries(owner=owner):
+            print(json.dumps(entry_dict(entry), ensure_ascii=False) if args.json else entry_line(entry), file=out)
+    elif args.command == "search":
+        for hit in library.search(args.query, owner=owner):
+            line = {**entry_dict(hit.entry), "snippet": hit.snippet, "time": hit.time}
+            print(json.dumps(line, ensure_ascii=False) if args.json else hit_line(hit), file=out)
+    elif args.command == "show":
+        entry, transcript = library.get(args.id, owner=owner)
+        data = result_to_dict(FileResult(file=entry.source_name, transcript=transcript))
+        data.update(model=transcript.model, id=entry.id, name=entry.name, created=entry.created, edited=entry.edited)
+        print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+    elif args.command == "export":
+        formats = [part.strip().lower() for part in args.formats.split(",") if part.strip()]
+        unknown = sorted(set(formats) - set(ALL_FORMATS)) or ([] if formats else ["(none)"])
+        if unknown:
+            raise TranscriberError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}.")
+        entry, transcript = library.get(args.id, owner=owner)
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in write_transcript(transcript, folder, safe_stem(entry.name), source_name=entry.source_name,
+                                     formats=formats, title=entry.name, created=entry.created):
+            print(path, file=out)
+    elif args.command == "rename":
+        library.rename(args.id, args.name, owner=owner)
+    elif args.command == "delete":
+        library.delete(args.id, owner=owner)
+        print(f"Deleted transcript {args.id}.", file=out)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run ``python -m transcriber.library``; returns the exit status (0 done, 1 failed, 2 usage error)."""
+    args = build_parser().parse_args(argv)
+    path = Path(args.library) if args.library else default_library_path()
+    if not path.is_file():
+        print(f"error: there is no library at {path}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        library = Library(path)
+    except (TranscriberError, sqlite3.DatabaseError) as exc:
+        print(f"error: cannot open the library {path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return run(args, library, out or sys.stdout)
+    except TranscriberError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        library.close()
