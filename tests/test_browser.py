@@ -331,3 +331,59 @@ def test_a_file_over_the_upload_cap_is_refused_with_its_name(open_page, capped_u
     page.get_by_role("tab", name="Several files").click()
     batch_tab(page).locator("#batch-files input[type=file]").set_input_files([str(big), clips["short"]])
     expect(page.get_by_text('exceed the maximum allowed size of 64.0 Kb: "long lecture.wav"')).to_be_visible()
+
+
+# --- The library ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def library_url(model_setup, launch_app, tiny_rnnt, tmp_path_factory):
+    from transcriber.library import Library
+
+    library = Library(tmp_path_factory.mktemp("browser-library") / "library.sqlite")
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library)
+
+
+def library_tab(page):
+    return page.locator("#library-tab")
+
+
+def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_page, library_url, clips):
+    from playwright.sync_api import expect
+
+    page = open_page(library_url)
+    transcribe_one(page, clips["speech"], timestamps=True)
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value(re.compile("^nine"),
+                                                                               timeout=RESULT_TIMEOUT_MS)
+    page.get_by_role("tab", name="Library").click()
+    table = page.locator("#library-table")
+    expect(table.get_by_role("row").filter(has_text="speech.wav")).to_be_visible()
+    expect(page.locator("#library-summary")).to_contain_text("1 transcript · library")
+
+    search = page.locator("#library-search").get_by_role("textbox")
+    search.fill("nin*")
+    search.press("Enter")
+    row = table.get_by_role("row").filter(has_text="speech.wav")
+    expect(row.locator("strong").first).to_have_text("nine")  # the snippet marks the match
+    row.get_by_text("speech.wav").click()
+    expect(page.locator("#library-details")).to_be_visible()
+    expect(page.locator("#library-text").get_by_role("textbox")).to_have_value(re.compile("^nine( nine)+$"))
+    expect(page.locator("#library-name").get_by_role("textbox")).to_have_value("speech.wav")
+    expect(page.locator("#library-audio audio, #library-audio [data-testid='waveform-Audio']").first).to_be_attached()
+
+    page.locator("#library-export").click()
+    link = page.locator("#library-exported a[download='speech.docx']")
+    expect(link).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    with page.expect_download() as download:
+        link.click()
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"  # a DOCX is a zip
+
+    search.fill("")
+    search.press("Enter")
+    page.locator("#library-name").get_by_role("textbox").fill("Morning call")
+    page.locator("#library-rename").click()
+    expect(table.get_by_role("row").filter(has_text="Morning call")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#library-delete").click()
+    expect(table.get_by_role("row").filter(has_text="Morning call")).to_have_count(0)
+    expect(page.locator("#library-summary")).to_contain_text("0 transcripts")

@@ -243,7 +243,8 @@ def searchable(library):
         ("ZOË", {"march", "april"}),
         ('"budget in march"', {"march", "april"}),
         ('"march budget"', set()),  # a phrase keeps its order
-        ("april budget", {"april"}),  # every term must occur, in one passage
+        ("april budget", {"april"}),  # every term must occur
+        ("hello april", {"april"}),  # in the transcript, not necessarily in one segment
         ("dull", {"plain"}),
         ("nothing", set()),
     ],
@@ -262,6 +263,12 @@ def test_a_hit_has_a_snippet_and_the_time_of_the_matching_word(searchable):
     assert hit.time in (pytest.approx(1.2), pytest.approx(11.2))
     (plain,) = library.search("dull")
     assert plain.time is None and plain.snippet == "Budgets are **dull**"
+
+
+def test_terms_in_different_segments_place_the_hit_at_the_first_of_them(searchable):
+    library, ids = searchable
+    (hit,) = library.search("april hello")
+    assert hit.entry.id == ids["april"] and hit.time == pytest.approx(10.1) and hit.snippet == "**Hello** Zoë,"
 
 
 def test_search_ranks_the_denser_match_first(library):

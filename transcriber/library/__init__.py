@@ -1,19 +1,17 @@
 """The transcript library: SQLite storage of transcripts and their audio, with full-text search.
 
+* :mod:`.store`: :class:`Library` (save, list, get, search, rename, delete), the schema and its migrations.
+* :mod:`.records`: a transcript's stored form and the passages search indexes.
+* :mod:`.query`: what a user types into the search box, as an FTS5 query.
+* :mod:`.recovery`: where the library lives; opening it whatever state the file is in.
+* :mod:`.cli`: ``python -m transcriber.library``.
+
 Nothing here imports Gradio, NeMo or torch; the page and the command line both use :class:`Library`.
 """
 
-from .store import (
-    LIBRARY_ENV,
-    Entry,
-    Hit,
-    Library,
-    default_library_path,
-    open_library,
-    schema_version,
-    transcript_from_json,
-    transcript_to_json,
-)
+from .records import transcript_from_json, transcript_to_json
+from .recovery import LIBRARY_ENV, default_library_path, open_library
+from .store import Entry, Hit, Library, schema_version
 
 __all__ = [
     "LIBRARY_ENV",

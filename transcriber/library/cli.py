@@ -19,7 +19,8 @@ from ..errors import TranscriberError
 from ..formats import result_to_dict
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
 from ..types import FileResult
-from .store import Entry, Hit, Library, default_library_path
+from .recovery import default_library_path
+from .store import Entry, Hit, Library
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -68,8 +68,13 @@ def parse(query: str) -> list[Term]:
 
 
 def fts_query(terms: list[Term]) -> str:
-    """The FTS5 MATCH expression for ``terms``: all of them."""
+    """The FTS5 MATCH expression for all of ``terms``."""
     return " AND ".join(term.fts() for term in terms)
+
+
+def fts_any(terms: list[Term]) -> str:
+    """The FTS5 MATCH expression for any of ``terms``."""
+    return " OR ".join(term.fts() for term in terms)
 
 
 def first_match(terms: list[Term], words: list[str]) -> int | None:

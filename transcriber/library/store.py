@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sqlite3
 import tempfile
 import threading
@@ -31,12 +30,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LibraryError, TranscriptNotFoundError
-from ..types import Segment, Transcript, Word
+from ..types import Transcript
 from . import query as search_query
+from .records import hit_time, passages, transcript_from_json, transcript_to_json, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +48,8 @@ PART_SUFFIX = ".part"
 ORPHAN_AGE_S = 3600.0
 """Media files no transcript names are removed when the library is opened, once they are this old (younger ones may
 belong to a save that is still under way in another process)."""
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
-PASSAGES_PER_HIT = 8
-"""Search ranks this many matching passages per transcript it returns, then keeps each transcript's best."""
 SNIPPET_MARK = "**"
 SNIPPET_ELLIPSIS = "…"
 SNIPPET_TOKENS = 16
@@ -92,65 +88,6 @@ def schema_files() -> list[Path]:
 def schema_version() -> int:
     """The schema version this code writes: the number of migrations."""
     return len(schema_files())
-
-
-def transcript_to_json(transcript: Transcript) -> str:
-    """The stored form of a transcript: compact JSON that :func:`transcript_from_json` reads back equal."""
-    return json.dumps(
-        {
-            "text": transcript.text,
-            "duration": transcript.duration,
-            "model": transcript.model,
-            "speakers": list(transcript.speakers),
-            "words": [[w.text, w.start, w.end, w.speaker] for w in transcript.words],
-            "segments": [[s.text, s.start, s.end, s.speaker] for s in transcript.segments],
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def transcript_from_json(body: str) -> Transcript:
-    """The transcript stored by :func:`transcript_to_json`."""
-    data = json.loads(body)
-    return Transcript(
-        text=data["text"],
-        words=tuple(Word(*item) for item in data["words"]),
-        segments=tuple(Segment(*item) for item in data["segments"]),
-        duration=data["duration"],
-        model=data["model"],
-        speakers=tuple(data["speakers"]),
-    )
-
-
-def passages(transcript: Transcript) -> list[tuple[float | None, str, str]]:
-    """What search indexes: (start, text, words JSON) per segment, or the whole text when there are no segments."""
-    if not transcript.segments:
-        return [(None, transcript.text, "[]")] if transcript.text else []
-    rows = []
-    words = iter(transcript.words)
-    pending = next(words, None)
-    for segment in transcript.segments:
-        inside = []
-        while pending is not None and pending.start < segment.end:
-            inside.append([pending.text, pending.start])
-            pending = next(words, None)
-        rows.append((segment.start, segment.text, json.dumps(inside, ensure_ascii=False, separators=(",", ":"))))
-    return rows
-
-
-def utc_now() -> str:
-    """The current time as the library stores it."""
-    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, in hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Library:
@@ -267,6 +204,7 @@ class Library:
                  ", ".join(transcript.speakers), media[0] if media else None, owner),
             )
             transcript_id = cursor.lastrowid
+            connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)", (transcript_id, transcript.text))
             connection.executemany(
                 "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
                 [(transcript_id, *row) for row in passages(transcript)],
@@ -349,28 +287,37 @@ class Library:
         """The owner's transcripts that contain every term of ``text``, best first (bm25), one hit each.
 
         ``text`` is words, ``"phrases"`` and ``prefixes*`` (see :mod:`transcriber.library.query`); with no word in
-        it, every transcript is returned, newest first, without a snippet.
+        it, every transcript is returned, newest first, without a snippet. Each hit's snippet and time come from
+        its first passage that holds every term (else any term).
         """
         terms = search_query.parse(text)
         if not terms:
             return [Hit(entry, "", None) for entry in self.entries(owner=owner, limit=limit)]
-        rows = self._connection().execute(
-            f"SELECT {self.ENTRY_COLUMNS}, p.start, p.words,"
-            f" snippet(passages_fts, 0, ?, ?, ?, {SNIPPET_TOKENS}) FROM passages_fts"
-            " JOIN passages p ON p.id = passages_fts.rowid JOIN transcripts t ON t.id = p.transcript_id"
-            " WHERE passages_fts MATCH ? AND t.owner = ? ORDER BY bm25(passages_fts) LIMIT ?",
-            (SNIPPET_MARK, SNIPPET_MARK, SNIPPET_ELLIPSIS, search_query.fts_query(terms), owner,
-             limit * PASSAGES_PER_HIT),
-        )
-        hits: dict[int, Hit] = {}
-        for row in rows:
-            if row[0] in hits:
-                continue
-            start, words, snippet = row[-3:]
-            hits[row[0]] = Hit(self._entry(row[:-3]), snippet, hit_time(terms, start, json.loads(words)))
-            if len(hits) == limit:
-                break
-        return list(hits.values())
+        connection = self._connection()
+        rows = connection.execute(
+            f"SELECT {self.ENTRY_COLUMNS} FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid"
+            " WHERE transcripts_fts MATCH ? AND t.owner = ? ORDER BY bm25(transcripts_fts) LIMIT ?",
+            (search_query.fts_query(terms), owner, limit),
+        ).fetchall()
+        return [self._hit(connection, self._entry(row), terms) for row in rows]
+
+    def _hit(self, connection: sqlite3.Connection, entry: Entry, terms: list[search_query.Term]) -> Hit:
+        """Where in ``entry`` the terms occur first: a snippet of that passage and the time of its matching word."""
+        first, last = connection.execute(
+            "SELECT min(id), max(id) FROM passages WHERE transcript_id = ?", (entry.id,)
+        ).fetchone()
+        for match in (search_query.fts_query(terms), search_query.fts_any(terms)):
+            row = connection.execute(
+                "SELECT p.start, p.words, snippet(passages_fts, 0, ?, ?, ?, ?) FROM passages_fts"
+                " JOIN passages p ON p.id = passages_fts.rowid"
+                " WHERE passages_fts MATCH ? AND passages_fts.rowid BETWEEN ? AND ? ORDER BY passages_fts.rowid"
+                " LIMIT 1",
+                (SNIPPET_MARK, SNIPPET_MARK, SNIPPET_ELLIPSIS, SNIPPET_TOKENS, match, first, last),
+            ).fetchone()
+            if row is not None:
+                start, words, snippet = row
+                return Hit(entry, snippet, hit_time(terms, start, json.loads(words)))
+        return Hit(entry, "", None)
 
     def size_bytes(self) -> int:
         """Bytes the library takes on disk: the database, its journal and the media folder."""
@@ -448,55 +395,3 @@ def split_statements(script: str) -> list[str]:
     if current.strip():
         statements.append(current.strip())
     return statements
-
-
-def hit_time(terms: list[search_query.Term], start: float | None, words: list[list]) -> float | None:
-    """When the first word of a passage that matches a term is spoken; the passage's start if none is found."""
-    folded: list[str] = []
-    owners: list[int] = []
-    for index, (word, _) in enumerate(words):
-        for token in search_query.tokens(word):
-            folded.append(token)
-            owners.append(index)
-    found = search_query.first_match(terms, folded)
-    return words[owners[found]][1] if found is not None else start
-
-
-def default_library_path() -> Path:
-    """Where the library lives: ``TRANSCRIBER_LIBRARY`` or ``<user data dir>/library.sqlite`` (beside the models)."""
-    from ..models import user_data_dir
-
-    return Path(os.environ.get(LIBRARY_ENV) or user_data_dir() / LIBRARY_NAME).expanduser()
-
-
-LIBRARY_ENV = "TRANSCRIBER_LIBRARY"
-LIBRARY_NAME = "library.sqlite"
-
-
-def open_library(path: str | os.PathLike[str] | None = None, *, keep_audio: bool = True) -> tuple[Library | None, str]:
-    """Open the library for an app that must start whatever state it is in.
-
-    A file that is not an SQLite database, or a damaged one, is moved aside as ``<name>.corrupt-<time>`` and a fresh
-    library is started; a library that cannot be opened at all (a folder that cannot be written) gives ``None``.
-
-    Returns:
-        The library (or ``None``) and a sentence for the user about what happened (empty when all is well).
-    """
-    path = Path(path) if path is not None else default_library_path()
-    try:
-        return Library(path, keep_audio=keep_audio), ""
-    except LibraryError as exc:
-        logger.warning("%s", exc)
-        return None, f"{exc} Transcripts will not be saved."
-    except sqlite3.DatabaseError as exc:
-        aside = path.with_name(f"{path.name}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            companion = path.with_name(path.name + suffix)
-            if companion.exists():
-                shutil.move(companion, aside.with_name(aside.name + suffix))
-        notice = f"The library {path} could not be read ({exc}); it was moved aside as {aside.name} and a new one started."
-        logger.warning("%s", notice)
-        try:
-            return Library(path, keep_audio=keep_audio), notice
-        except (LibraryError, sqlite3.DatabaseError) as again:
-            return None, f"{notice} The new library cannot be opened either ({again}); transcripts will not be saved."

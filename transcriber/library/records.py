@@ -1,0 +1,74 @@
+"""How a transcript is stored: the exact JSON of its row, the passages search indexes, and where in a passage a
+search matched. Plain functions of plain data."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from ..types import Segment, Transcript, Word
+from . import query as search_query
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def transcript_to_json(transcript: Transcript) -> str:
+    """The stored form of a transcript: compact JSON that :func:`transcript_from_json` reads back equal."""
+    return json.dumps(
+        {
+            "text": transcript.text,
+            "duration": transcript.duration,
+            "model": transcript.model,
+            "speakers": list(transcript.speakers),
+            "words": [[w.text, w.start, w.end, w.speaker] for w in transcript.words],
+            "segments": [[s.text, s.start, s.end, s.speaker] for s in transcript.segments],
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def transcript_from_json(body: str) -> Transcript:
+    """The transcript stored by :func:`transcript_to_json`."""
+    data = json.loads(body)
+    return Transcript(
+        text=data["text"],
+        words=tuple(Word(*item) for item in data["words"]),
+        segments=tuple(Segment(*item) for item in data["segments"]),
+        duration=data["duration"],
+        model=data["model"],
+        speakers=tuple(data["speakers"]),
+    )
+
+
+def passages(transcript: Transcript) -> list[tuple[float | None, str, str]]:
+    """What search indexes: (start, text, words JSON) per segment, or the whole text when there are no segments."""
+    if not transcript.segments:
+        return [(None, transcript.text, "[]")] if transcript.text else []
+    rows = []
+    words = iter(transcript.words)
+    pending = next(words, None)
+    for segment in transcript.segments:
+        inside = []
+        while pending is not None and pending.start < segment.end:
+            inside.append([pending.text, pending.start])
+            pending = next(words, None)
+        rows.append((segment.start, segment.text, json.dumps(inside, ensure_ascii=False, separators=(",", ":"))))
+    return rows
+
+
+def utc_now() -> str:
+    """The current time as the library stores it."""
+    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+
+
+def hit_time(terms: list[search_query.Term], start: float | None, words: list[list]) -> float | None:
+    """When the first word of a passage that matches a term is spoken; the passage's start if none is found."""
+    folded: list[str] = []
+    owners: list[int] = []
+    for index, (word, _) in enumerate(words):
+        for token in search_query.tokens(word):
+            folded.append(token)
+            owners.append(index)
+    found = search_query.first_match(terms, folded)
+    return words[owners[found]][1] if found is not None else start
