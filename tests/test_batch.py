@@ -111,5 +111,5 @@ def test_cli_out_mode(recordings, tmp_path, tiny_ctc, capsys):
 
 def test_cli_rejects_unknown_formats(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["a.wav", "--out", "x", "--formats", "txt,docx"])
+        cli.main(["a.wav", "--out", "x", "--formats", "txt,pdf"])
     assert exit_info.value.code == cli.EXIT_USAGE

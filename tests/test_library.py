@@ -81,7 +81,7 @@ def test_the_database_is_wal_with_foreign_keys_and_the_current_schema(library):
     connection = sqlite3.connect(library.path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert library._connection().execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert library.version() == schema_version() == len(schema_files()) >= 2
+    assert library.schema() == schema_version() == len(schema_files()) >= 2
 
 
 def test_a_library_of_the_first_schema_opens_with_the_current_code(tmp_path):
@@ -100,7 +100,7 @@ def test_a_library_of_the_first_schema_opens_with_the_current_code(tmp_path):
     old.close()
 
     library = Library(path)
-    assert library.version() == schema_version()
+    assert library.schema() == schema_version()
     (entry,) = library.entries()
     assert (entry.id, entry.name, entry.created) == (1, "march.wav", "2026-03-14T09:26:53Z")
     assert library.get(1)[1].words[1] == Word("budget", 0.8, 1.2)
@@ -396,3 +396,41 @@ def test_a_process_killed_while_saving_leaves_every_earlier_transcript_intact(tm
         saved = len(entries)
         library.close()
     assert saved > KILLS  # the kills came part-way through a run of saves, not before the first
+
+
+# --- Corrections ------------------------------------------------------------------------------------------------------
+
+
+def test_a_correction_is_a_new_version_and_the_models_output_stays(library):
+    from transcriber import editing
+
+    transcript_id = library.save(interview(), name="a.wav")
+    corrected = editing.edit_text(interview(), 1, "the budgie in March.")
+    assert library.update(transcript_id, corrected, base_version=1) == 2
+    entry, current = library.get(transcript_id)
+    assert (entry.version, entry.edited, current) == (2, True, corrected)
+    assert library.version(transcript_id, 1) == interview()
+    assert [hit.entry.id for hit in library.search("budgie")] == [transcript_id] and library.search("budget") == []
+
+    back = library.update(transcript_id, library.version(transcript_id, 1), base_version=2)
+    entry, current = library.get(transcript_id)
+    assert (back, entry.version, entry.edited, current) == (3, 3, False, interview())  # back to the model's output
+    assert library.version(transcript_id, 2) == corrected  # and the correction is still there to redo
+
+
+def test_a_save_based_on_a_replaced_version_is_refused(library):
+    from transcriber.errors import StaleVersionError
+
+    transcript_id = library.save(interview(), name="a.wav")
+    library.update(transcript_id, interview(" (first tab)"), base_version=1)
+    with pytest.raises(StaleVersionError, match="changed elsewhere"):
+        library.update(transcript_id, interview(" (second tab)"), base_version=1)
+    assert library.get(transcript_id)[1] == interview(" (first tab)")
+
+
+def test_corrections_belong_to_the_owner(library):
+    transcript_id = library.save(interview(), name="a.wav", owner="alice")
+    with pytest.raises(TranscriptNotFoundError):
+        library.update(transcript_id, interview("!"), base_version=1, owner="bob")
+    with pytest.raises(TranscriptNotFoundError):
+        library.version(transcript_id, 1, owner="bob")

@@ -90,3 +90,7 @@ class LibraryError(TranscriberError):
 
 class TranscriptNotFoundError(LibraryError):
     """No transcript with that id belongs to the user who asked (it never existed, was deleted, or is another's)."""
+
+
+class StaleVersionError(LibraryError):
+    """A correction was based on a version of a transcript that has since been replaced (by another tab)."""

@@ -19,6 +19,7 @@ LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers",
 LIBRARY_TYPES = ["number", "str", "str", "number", "str", "str", "bool", "markdown", "number"]
 LIBRARY_COLUMN_WIDTHS = ["6%", "16%", "14%", "8%", "14%", "8%", "6%", "20%", "8%"]
 EXPORT_DEFAULT = "docx"
+EXPORT_FILE_HEIGHT_PX = 90
 NO_LIBRARY = "The library is off: transcripts are not saved."
 SEARCH_HELP = 'Words, "a phrase" or a prefix*. Case and accents do not matter. Empty: everything, newest first.'
 BYTES_PER_MB = 1024**2
@@ -152,14 +153,15 @@ def build_library_tab(context: AppContext) -> None:
                 name = gr.Textbox(label="Name", scale=3, elem_id="library-name")
                 rename_button = gr.Button("Rename", scale=1, elem_id="library-rename")
                 delete_button = gr.Button("Delete", variant="stop", scale=1, elem_id="library-delete")
+            with gr.Row(equal_height=True):
+                fmt = gr.Dropdown(list(ALL_FORMATS), value=EXPORT_DEFAULT, label="Export as", scale=1,
+                                  elem_id="library-format")
+                export_button = gr.Button("Export", scale=1, elem_id="library-export")
+                exported = gr.File(label="Exported file", scale=2, height=EXPORT_FILE_HEIGHT_PX,
+                                   elem_id="library-exported")
             audio = gr.Audio(label="Audio", type="filepath", interactive=False, elem_id="library-audio")
             text = gr.Textbox(label="Transcript", lines=10, elem_id="library-text")
             words = gr.Dataframe(headers=WORD_HEADERS, label="Word timings", visible=False, elem_id="library-words")
-            with gr.Row():
-                fmt = gr.Dropdown(list(ALL_FORMATS), value=EXPORT_DEFAULT, label="Format", scale=1,
-                                  elem_id="library-format")
-                export_button = gr.Button("Export", scale=1, elem_id="library-export")
-                exported = gr.File(label="Exported file", scale=2, elem_id="library-exported")
 
     private = {"api_visibility": "private"}
     tab.select(refresh, query, [table, overview], **private)

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LibraryError, TranscriptNotFoundError
+from ..errors import LibraryError, StaleVersionError, TranscriptNotFoundError
 from ..types import Transcript
 from . import query as search_query
 from .records import hit_time, passages, transcript_from_json, transcript_to_json, utc_now
@@ -68,6 +68,7 @@ class Entry:
     speakers: tuple[str, ...]
     edited: bool
     has_audio: bool
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class Library:
                 connection.execute(f"PRAGMA user_version = {number}")
                 logger.info("Library %s: applied schema %d (%s)", self.path, number, script.name)
 
-    def version(self) -> int:
+    def schema(self) -> int:
         """The schema version of the database."""
         return self._connection().execute("PRAGMA user_version").fetchone()[0]
 
@@ -234,13 +235,14 @@ class Library:
 
     # --- reading --------------------------------------------------------------------------------------------------------
 
-    ENTRY_COLUMNS = "t.id, t.name, t.source_name, t.created, t.duration, t.model, t.speakers, t.edited, t.media"
+    ENTRY_COLUMNS = ("t.id, t.name, t.source_name, t.created, t.duration, t.model, t.speakers, t.edited, t.media,"
+                     " t.version")
 
     @staticmethod
     def _entry(row: tuple) -> Entry:
-        transcript_id, name, source_name, created, duration, model, speakers, edited, media = row
+        transcript_id, name, source_name, created, duration, model, speakers, edited, media, version = row
         return Entry(transcript_id, name, source_name, created, duration, model,
-                     tuple(speakers.split(", ")) if speakers else (), bool(edited), media is not None)
+                     tuple(speakers.split(", ")) if speakers else (), bool(edited), media is not None, version)
 
     def entries(self, *, owner: str = "", limit: int = DEFAULT_LIST_LIMIT) -> list[Entry]:
         """The owner's transcripts, newest first."""
@@ -329,6 +331,68 @@ class Library:
         return self._connection().execute("SELECT count(*) FROM transcripts WHERE owner = ?", (owner,)).fetchone()[0]
 
     # --- changing -------------------------------------------------------------------------------------------------------
+
+    def update(self, transcript_id: int, transcript: Transcript, *, base_version: int, owner: str = "") -> int:
+        """Store a corrected ``transcript`` as the next version of one of the owner's transcripts; returns its number.
+
+        The model's output (version 1) and every version since stay stored (:meth:`version`); search and exports see
+        the newest. The transcript is marked edited unless it equals the model's output.
+
+        Raises:
+            StaleVersionError: The transcript is no longer at ``base_version`` (another tab saved meanwhile).
+            TranscriptNotFoundError: The owner has no transcript with this id.
+        """
+        body = transcript_to_json(transcript)
+        with self._write() as connection:
+            row = connection.execute(
+                "SELECT version, body FROM transcripts WHERE id = ? AND owner = ?", (int(transcript_id), owner)
+            ).fetchone()
+            if row is None:
+                raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+            current, current_body = row
+            if current != base_version:
+                raise StaleVersionError(
+                    f"This transcript was changed elsewhere (it is at version {current}, this page had version "
+                    f"{base_version}); your last change was not saved. The current version is shown now."
+                )
+            if current == 1:  # the first correction: keep the model's output as version 1
+                connection.execute("INSERT OR IGNORE INTO versions (transcript_id, number, created, body)"
+                                   " VALUES (?, 1, ?, ?)", (transcript_id, utc_now(), current_body))
+            original = connection.execute(
+                "SELECT body FROM versions WHERE transcript_id = ? AND number = 1", (transcript_id,)
+            ).fetchone()[0]
+            number = current + 1
+            connection.execute("INSERT INTO versions (transcript_id, number, created, body) VALUES (?, ?, ?, ?)",
+                               (transcript_id, number, utc_now(), body))
+            connection.execute(
+                "UPDATE transcripts SET body = ?, version = ?, edited = ?, speakers = ? WHERE id = ?",
+                (body, number, int(transcript_from_json(original) != transcript), ", ".join(transcript.speakers),
+                 transcript_id),
+            )
+            connection.execute("DELETE FROM passages WHERE transcript_id = ?", (transcript_id,))
+            connection.executemany(
+                "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
+                [(transcript_id, *row) for row in passages(transcript)],
+            )
+            connection.execute("DELETE FROM transcripts_fts WHERE rowid = ?", (transcript_id,))
+            connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)", (transcript_id, transcript.text))
+        return number
+
+    def version(self, transcript_id: int, number: int, *, owner: str = "") -> Transcript:
+        """Version ``number`` of one of the owner's transcripts (1: the model's output).
+
+        Raises:
+            TranscriptNotFoundError: The owner has no transcript with this id, or it has no such version.
+        """
+        entry, current = self.get(transcript_id, owner=owner)
+        if number == entry.version:
+            return current
+        row = self._connection().execute(
+            "SELECT body FROM versions WHERE transcript_id = ? AND number = ?", (entry.id, int(number))
+        ).fetchone()
+        if row is None:
+            raise TranscriptNotFoundError(f"Transcript {transcript_id} has no version {number}.")
+        return transcript_from_json(row[0])
 
     def rename(self, transcript_id: int, name: str, *, owner: str = "") -> None:
         """Give one of the owner's transcripts a new name.

@@ -1,0 +1,100 @@
+"""The rules of corrections: unchanged words keep their times, corrections take the span of what they replace."""
+
+from __future__ import annotations
+
+import pytest
+
+from transcriber import editing
+from transcriber.editing import EditError
+from transcriber.formats import to_srt
+from transcriber.types import Segment, Transcript, Word
+
+
+def talk() -> Transcript:
+    words = (
+        Word("hello", 0.0, 0.4, "S1"), Word("there", 0.5, 0.9, "S1"), Word("my", 1.0, 1.2, "S1"),
+        Word("friend", 1.3, 1.8, "S1"),
+        Word("the", 3.0, 3.2, "S2"), Word("budget", 3.3, 3.9, "S2"), Word("is", 4.0, 4.1, "S2"),
+        Word("late", 4.2, 4.6, "S2"),
+    )
+    segments = (Segment("hello there my friend", 0.0, 1.8, "S1"), Segment("the budget is late", 3.0, 4.6, "S2"))
+    return Transcript("hello there my friend the budget is late", words, segments, 5.0, "m", ("S1", "S2"))
+
+
+def spans(transcript: Transcript) -> list[tuple[str, float, float, str | None]]:
+    return [(w.text, round(w.start, 3), round(w.end, 3), w.speaker) for w in transcript.words]
+
+
+def test_a_corrected_word_keeps_its_span_and_the_others_keep_theirs():
+    edited = editing.edit_text(talk(), 1, "the budgie is late")
+    assert spans(edited)[4:] == [("the", 3.0, 3.2, "S2"), ("budgie", 3.3, 3.9, "S2"), ("is", 4.0, 4.1, "S2"),
+                                 ("late", 4.2, 4.6, "S2")]
+    assert spans(edited)[:4] == spans(talk())[:4]
+    assert edited.text == "hello there my friend the budgie is late"
+
+
+def test_words_typed_in_place_of_others_share_their_span_evenly():
+    edited = editing.edit_text(talk(), 0, "hello there Mister Fred Friend")  # "my friend" (1.0-1.8) -> three words
+    assert spans(edited)[2:5] == [("Mister", 1.0, 1.267, "S1"), ("Fred", 1.267, 1.533, "S1"),
+                                  ("Friend", 1.533, 1.8, "S1")]
+
+
+def test_inserted_words_share_the_gap_between_their_neighbours():
+    edited = editing.edit_text(talk(), 0, "hello out there my friend")
+    assert spans(edited)[1] == ("out", 0.4, 0.5, "S1")
+    assert [w[0] for w in spans(edited)] == ["hello", "out", "there", "my", "friend", "the", "budget", "is", "late"]
+
+
+def test_deleted_words_are_gone_and_an_emptied_paragraph_is_removed():
+    assert [w.text for w in editing.edit_text(talk(), 1, "budget late").words][4:] == ["budget", "late"]
+    emptied = editing.edit_text(talk(), 0, "   ")
+    assert emptied.speakers == ("S2",) and len(emptied.segments) == 1 and emptied.words[0].text == "the"
+
+
+def test_split_join_and_speakers_never_move_a_word():
+    split = editing.split(talk(), 0, 2)
+    assert [s.text for s in split.segments] == ["hello there", "my friend", "the budget is late"]
+    assert [w[1:3] for w in spans(split)] == [w[1:3] for w in spans(talk())]
+    joined = editing.join(split, 0)
+    assert [s.text for s in joined.segments] == ["hello there my friend", "the budget is late"]
+    moved = editing.assign_speaker(talk(), 1, "S1")
+    assert moved.speakers == ("S1",) and {w.speaker for w in moved.words} == {"S1"}
+    assert [w[1:3] for w in spans(moved)] == [w[1:3] for w in spans(talk())]
+
+
+def test_renaming_a_speaker_renames_it_everywhere_including_subtitles():
+    renamed = editing.rename_speaker(talk(), "S1", "Anna")
+    assert renamed.speakers == ("Anna", "S2")
+    assert {w.speaker for w in renamed.words[:4]} == {"Anna"} and renamed.segments[0].speaker == "Anna"
+    srt = to_srt(renamed)
+    assert "[Anna] hello there my friend" in srt and "[S1]" not in srt
+    merged = editing.rename_speaker(renamed, "S2", "Anna")
+    assert merged.speakers == ("Anna",)
+
+
+def test_edited_subtitles_follow_the_cue_rules():
+    edited = editing.edit_text(talk(), 1, "the budget is very late")
+    srt = to_srt(edited)
+    assert "00:00:03,000 --> " in srt and "very late" in srt  # a new cue at the speaker change, as before
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: editing.edit_text(t, 5, "x"), "no paragraph 6"),
+        (lambda t: editing.split(t, 0, 0), "cannot be split"),
+        (lambda t: editing.join(t, 1), "no paragraph 3"),
+        (lambda t: editing.rename_speaker(t, "S9", "Anna"), "no speaker 'S9'"),
+        (lambda t: editing.assign_speaker(t, 0, "  "), "cannot be empty"),
+    ],
+)
+def test_impossible_edits_say_why(edit, message):
+    with pytest.raises(EditError, match=message):
+        edit(talk())
+
+
+def test_a_transcript_without_timings_is_one_paragraph_of_text():
+    plain = Transcript("hello there", duration=2.0, model="m")
+    (part,) = editing.paragraphs(plain)
+    assert part.joined() == "hello there"
+    assert editing.edit_text(plain, 0, "hello  where").text == "hello where"
