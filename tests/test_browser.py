@@ -367,9 +367,11 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
     expect(row.locator("strong").first).to_have_text("nine")  # the snippet marks the match
     row.get_by_text("speech.wav").click()
     expect(page.locator("#library-details")).to_be_visible()
-    expect(page.locator("#library-text").get_by_role("textbox")).to_have_value(re.compile("^nine( nine)+$"))
+    review = page.locator("#library-review")
+    expect(review.locator(".review-para").first).to_contain_text(re.compile("^0:00.*nine( nine)+"))
+    expect(review.locator(".review-timeline .review-hit")).to_have_count(25)  # every "nine" marked on the timeline
     expect(page.locator("#library-name").get_by_role("textbox")).to_have_value("speech.wav")
-    expect(page.locator("#library-audio audio, #library-audio [data-testid='waveform-Audio']").first).to_be_attached()
+    assert review.locator("audio").get_attribute("src").startswith("library/media/")
 
     page.locator("#library-export").click()
     link = page.locator("#library-exported a[download='speech.docx']")
@@ -387,3 +389,160 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
     page.locator("#library-delete").click()
     expect(table.get_by_role("row").filter(has_text="Morning call")).to_have_count(0)
     expect(page.locator("#library-summary")).to_contain_text("0 transcripts")
+
+
+# --- The review view --------------------------------------------------------------------------------------------------
+
+REVIEW = "#library-review"
+FIFTH_WORD_START = 4 * 0.08
+
+
+@pytest.fixture(scope="module")
+def review_library(tmp_path_factory):
+    """A library holding one two-speaker transcript of a real 8 s recording (words every 0.2 s)."""
+    from transcriber.library import Library
+    from transcriber.types import Segment, Transcript, Word
+
+    folder = tmp_path_factory.mktemp("review")
+    audio = write_tone(folder / "meeting.wav", 8.0)
+    words = tuple(Word(f"w{n}", n * 0.2, n * 0.2 + 0.15, "S1" if n < 20 else "S2") for n in range(40))
+    segments = (Segment(" ".join(w.text for w in words[:20]), 0.0, words[19].end, "S1"),
+                Segment(" ".join(w.text for w in words[20:]), words[20].start, words[39].end, "S2"))
+    transcript = Transcript(" ".join(w.text for w in words), words, segments, 8.0, "m", ("S1", "S2"))
+    library = Library(folder / "library.sqlite")
+    library.save(transcript, name="meeting.wav", audio=audio)
+    return library
+
+
+@pytest.fixture(scope="module")
+def review_url(model_setup, launch_app, tiny_rnnt, review_library):
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=review_library)
+
+
+def open_review(page, name: str = "meeting.wav"):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#library-table").get_by_role("row").filter(has_text=name).first.get_by_text(name).click()
+    expect(page.locator(f"{REVIEW} .review[data-ready='1']")).to_be_attached(timeout=RESULT_TIMEOUT_MS)
+    return page.locator(REVIEW)
+
+
+def player(page) -> dict:
+    return page.evaluate(
+        f"() => {{ const a = document.querySelector('{REVIEW} audio'); const w = document.querySelector("
+        f"'{REVIEW} .w.playing'); return {{time: a.currentTime, paused: a.paused, playing: w ? Number(w.dataset.i) : -1}}; }}"
+    )
+
+
+def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighted(open_page, review_url):
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page)
+    review.locator(".w").nth(4).click()
+    state = player(page)
+    assert abs(state["time"] - 4 * 0.2) < 0.05 and state["playing"] == 4
+    expect(review.locator(".w.playing")).to_have_text("w4")
+    page.wait_for_function(f"() => !document.querySelector('{REVIEW} audio').paused")
+    for _ in range(5):  # while it plays, the highlighted word is the one whose span holds the play position
+        page.wait_for_timeout(150)
+        state = page.evaluate(
+            f"() => {{ const a = document.querySelector('{REVIEW} audio'); const t = a.currentTime;"
+            f" const w = document.querySelector('{REVIEW} .w.playing');"
+            f" return {{t, i: w ? Number(w.dataset.i) : -1}}; }}"
+        )
+        index = round(state["t"] // 0.2)
+        inside = index * 0.2 <= state["t"] < index * 0.2 + 0.15
+        assert state["i"] == (index if inside else state["i"]), state  # in a gap between words: no change needed
+        if inside:
+            assert state["i"] == index
+
+
+def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, review_library):
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page)
+    version = int(review.locator(".review").get_attribute("data-version"))
+    review.locator(".review-para").first.dblclick()
+    editor = review.locator("textarea.review-editor")
+    editor.fill(editor.input_value().replace("w3 w4", "Anna's budget"))
+    editor.press("Enter")
+    expect(review.locator(".review")).to_have_attribute("data-version", str(version + 1))
+    page.reload()
+    review = open_review(page)
+    expect(review.locator(".review-para").first).to_contain_text("w2 Anna's budget w5")
+    _, transcript = review_library.get(1)
+    anna, budget = transcript.words[3], transcript.words[4]
+    assert (anna.text, budget.text) == ("Anna's", "budget")
+    assert (anna.start, budget.end) == (pytest.approx(0.6), pytest.approx(0.95))  # the span of "w3 w4"
+
+
+def test_renaming_a_speaker_renames_it_in_the_subtitles(open_page, review_url):
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page)
+    review.locator(".review-speaker-from").select_option("S2")
+    review.locator(".review-speaker-to").fill("Ben")
+    review.locator(".review-rename-button").click()
+    expect(review.locator(".review-para").nth(1).locator(".review-speaker")).to_have_value("Ben")
+    page.get_by_role("combobox", name="Export as").click()
+    page.get_by_role("option", name="srt", exact=True).click()
+    page.locator("#library-export").click()
+    link = page.locator("#library-exported a[download='meeting.srt']")
+    expect(link).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    with page.expect_download() as download:
+        link.click()
+    srt = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "[Ben] " in srt and "[S2]" not in srt
+
+
+def test_the_review_works_from_the_keyboard_alone(open_page, review_url):
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page)
+    review.locator(".review-list").focus()
+    page.keyboard.press("ArrowDown")  # to the first paragraph... then the second
+    page.keyboard.press("ArrowDown")
+    expect(review.locator(".review-para[data-p='1']")).to_be_focused()
+    assert abs(player(page)["time"] - 20 * 0.2) < 0.05
+    page.keyboard.press(" ")
+    page.wait_for_function(f"() => !document.querySelector('{REVIEW} audio').paused")
+    page.keyboard.press(" ")
+    page.wait_for_function(f"() => document.querySelector('{REVIEW} audio').paused")
+    before = player(page)["time"]
+    page.keyboard.press("ArrowLeft")
+    assert abs(player(page)["time"] - max(0.0, before - 5.0)) < 0.05
+    page.keyboard.press("ArrowUp")
+    version = int(review.locator(".review").get_attribute("data-version"))
+    page.keyboard.press("Enter")
+    expect(review.locator("textarea.review-editor")).to_be_focused()
+    page.keyboard.press("End")
+    page.keyboard.type(" done")
+    page.keyboard.press("Enter")
+    expect(review.locator(".review")).to_have_attribute("data-version", str(version + 1))
+    expect(review.locator(".review-para").first).to_contain_text(" done")
+    page.keyboard.press("Control+z")
+    expect(review.locator(".review")).to_have_attribute("data-version", str(version + 2))
+    expect(review.locator(".review-para").first).not_to_contain_text(" done")
+    page.keyboard.press("Control+Shift+z")
+    expect(review.locator(".review-para").first).to_contain_text(" done")
+
+
+def test_a_save_based_on_a_replaced_version_is_refused_and_the_current_one_shown(open_page, review_url):
+    from playwright.sync_api import expect
+
+    first, second = open_page(review_url), open_page(review_url)
+    review_a, review_b = open_review(first), open_review(second)
+    review_a.locator(".review-para").first.dblclick()
+    review_a.locator("textarea.review-editor").fill("first tab wins")
+    review_a.locator("textarea.review-editor").press("Enter")
+    expect(review_a.locator(".review-para").first).to_contain_text("first tab wins")
+    review_b.locator(".review-para").first.dblclick()
+    review_b.locator("textarea.review-editor").fill("second tab loses")
+    review_b.locator("textarea.review-editor").press("Enter")
+    expect(review_b.locator(".review-status")).to_contain_text("changed elsewhere")
+    expect(review_b.locator(".review-para").first).to_contain_text("first tab wins")  # reloaded

@@ -98,3 +98,10 @@ def test_a_transcript_without_timings_is_one_paragraph_of_text():
     (part,) = editing.paragraphs(plain)
     assert part.joined() == "hello there"
     assert editing.edit_text(plain, 0, "hello  where").text == "hello where"
+
+
+def test_a_word_added_at_the_end_of_a_paragraph_stays_in_it():
+    edited = editing.edit_text(talk(), 0, "hello there my friend indeed")
+    first, second = editing.paragraphs(edited)
+    assert [w.text for w in first.words][-1] == "indeed" and second.words[0].text == "the"
+    assert edited.words[4].start == edited.words[4].end == 1.8  # no gap after "friend": a point at its end

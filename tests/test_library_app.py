@@ -219,3 +219,47 @@ def test_a_hashed_password_in_an_auth_file_logs_in(tmp_path):
     assert check("anna", "s3cret:with colon") and check("ben", "plain:text")
     assert not check("anna", "s3cret") and not check("ben", "plain") and not check("carl", "plain:text")
     assert "pbkdf2_sha256$" in auth_file.read_text() and "s3cret" not in auth_file.read_text()
+
+
+def test_the_review_players_audio_is_served_in_ranges_to_its_owner_only(shared_app, clips, tmp_path):
+    url, library = shared_app
+    alice = login(url, "alice", tmp_path)
+    *_, hers = alice.predict(file_arg(clips["two"]), api_name="/transcribe")
+    audio = Path(clips["two"]).read_bytes()
+
+    def cookies(user: str):
+        return httpx.post(f"{url}login", data={"username": user, "password": USERS[user]}).cookies
+
+    media = f"{url}library/media/{hers}"
+    whole = httpx.get(media, cookies=cookies("alice"))
+    assert whole.status_code == 200 and whole.content == audio
+    part = httpx.get(media, cookies=cookies("alice"), headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.content == audio[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(audio)}"
+    assert httpx.get(media, cookies=cookies("bob")).status_code == 404  # as for an id that does not exist
+    assert httpx.get(media).status_code == 401
+    assert httpx.get(f"{url}library/media/{hers + 1000}", cookies=cookies("alice")).status_code == 404
+
+
+def test_review_changes_are_saved_for_the_owner_only(shared_app, clips, tmp_path):
+    """The review view's server function, called as the page calls it (Gradio's component server)."""
+    url, library = shared_app
+    alice = login(url, "alice", tmp_path)
+    *_, hers = alice.predict(file_arg(clips["one"]), timestamps=True, api_name="/transcribe")
+    config = httpx.get(f"{url}config", cookies=httpx.post(
+        f"{url}login", data={"username": "bob", "password": USERS["bob"]}).cookies).json()
+    (review_id,) = [c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "library-review"]
+
+    def call(user: str, change: dict) -> dict:
+        jar = httpx.post(f"{url}login", data={"username": user, "password": USERS[user]}).cookies
+        response = httpx.post(f"{url}gradio_api/component_server", cookies=jar, json={
+            "data": change, "component_id": review_id, "fn_name": "review_op", "session_hash": "test"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    refused = call("bob", {"op": "edit", "id": hers, "version": 1, "paragraph": 0, "text": "hacked"})
+    assert "no transcript" in refused["error"] and library.get(hers, owner="alice")[1].text.startswith("nine")
+    done = call("alice", {"op": "edit", "id": hers, "version": 1, "paragraph": 0, "text": "nine is right"})
+    assert done["state"]["version"] == 2 and library.get(hers, owner="alice")[1].text == "nine is right"
+    stale = call("alice", {"op": "edit", "id": hers, "version": 1, "paragraph": 0, "text": "late"})
+    assert "changed elsewhere" in stale["error"] and stale["state"]["version"] == 2

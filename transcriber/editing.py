@@ -16,6 +16,7 @@ the usual rules. Plain data in, plain data out.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -49,25 +50,25 @@ class Paragraph:
         return " ".join(word.text for word in self.words) if self.words else self.text
 
 
+def segment_words(transcript: Transcript) -> list[list[Word]]:
+    """The words of each segment: a word belongs to the last segment that starts at or before it (so a word added
+    at the very end of a segment, with no time of its own, stays in it)."""
+    starts = [segment.start for segment in transcript.segments]
+    groups: list[list[Word]] = [[] for _ in starts]
+    for word in transcript.words:
+        groups[max(0, bisect.bisect_right(starts, word.start) - 1)].append(word)
+    return groups
+
+
 def paragraphs(transcript: Transcript) -> list[Paragraph]:
-    """The transcript's paragraphs: one per segment with the words that start inside it; one paragraph of plain text
-    for a transcript without timings."""
+    """The transcript's paragraphs: one per segment with its words (:func:`segment_words`); one paragraph of plain
+    text for a transcript without timings."""
     if not transcript.words:
         return [Paragraph((), None, transcript.text)] if transcript.text else []
     if not transcript.segments:
         return [Paragraph(transcript.words, transcript.words[0].speaker)]
-    result: list[Paragraph] = []
-    words = list(transcript.words)
-    position = 0
-    for number, segment in enumerate(transcript.segments):
-        last = number == len(transcript.segments) - 1
-        inside = []
-        while position < len(words) and (last or words[position].start < segment.end):
-            inside.append(words[position])
-            position += 1
-        if inside:
-            result.append(Paragraph(tuple(inside), segment.speaker))
-    return result
+    return [Paragraph(tuple(words), segment.speaker)
+            for segment, words in zip(transcript.segments, segment_words(transcript)) if words]
 
 
 def to_transcript(parts: Sequence[Paragraph], base: Transcript) -> Transcript:

@@ -24,6 +24,7 @@ from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
 from transcriber.tempdir import redirect_temp
 
 from . import auth as logins
+from . import media_route
 from .library_tab import build_library_tab
 from .transcribe_tab import TRANSCRIBE_CONCURRENCY, build_settings, build_tabs
 from .widgets import AppContext
@@ -138,6 +139,8 @@ def serve(
         auth=auth,
         blocked_paths=blocked,
     )
+    if library is not None:
+        media_route.install(demo, library)
     return local_url
 
 

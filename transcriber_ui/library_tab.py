@@ -8,12 +8,13 @@ The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``
 from typing import Any
 
 from transcriber.errors import LibraryError
-from transcriber.formats import reading_text, result_to_dict
+from transcriber.formats import result_to_dict
 from transcriber.library import Entry, Hit
 from transcriber.outputs import ALL_FORMATS
 from transcriber.types import FileResult
 
-from .widgets import WORD_HEADERS, AppContext, owner_of, user_errors, word_headers, word_rows
+from .review import build_review, review_state
+from .widgets import AppContext, owner_of, user_errors
 
 LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers", "edited", "match", "time (s)"]
 LIBRARY_TYPES = ["number", "str", "str", "number", "str", "str", "bool", "markdown", "number"]
@@ -94,22 +95,17 @@ def build_library_tab(context: AppContext) -> None:
             library_of().delete(int(transcript_id), owner=owner_of(request))
             return int(transcript_id)
 
-    def open_selected(rows: Any, event: gr.SelectData, request: gr.Request):
-        """Open the transcript of the clicked row: its name, audio, text and words."""
+    def open_selected(rows: Any, query: str, event: gr.SelectData, request: gr.Request):
+        """Open the transcript of the clicked row in the review view."""
         with user_errors():
             row = event.index[0]
             values = rows.values.tolist() if hasattr(rows, "values") else rows
             transcript_id = int(values[row][0])
             entry, transcript = library_of().get(transcript_id, owner=owner_of(request))
-            media = library_of().media_path(transcript_id, owner=owner_of(request))
-            audio = str(context.outputs.new().copy_in(media, entry.name)) if media else None
-            timed = bool(transcript.words)
             return (
                 transcript_id,
                 gr.Textbox(value=entry.name),
-                gr.Audio(value=audio, visible=audio is not None),
-                reading_text(transcript),
-                gr.Dataframe(word_rows(transcript.words), headers=word_headers(transcript), visible=timed),
+                review_state(entry, transcript, has_audio=entry.has_audio, query=query),
                 gr.Column(visible=True),
             )
 
@@ -153,20 +149,19 @@ def build_library_tab(context: AppContext) -> None:
                 name = gr.Textbox(label="Name", scale=3, elem_id="library-name")
                 rename_button = gr.Button("Rename", scale=1, elem_id="library-rename")
                 delete_button = gr.Button("Delete", variant="stop", scale=1, elem_id="library-delete")
-            with gr.Row(equal_height=True):
+            with gr.Row():
                 fmt = gr.Dropdown(list(ALL_FORMATS), value=EXPORT_DEFAULT, label="Export as", scale=1,
                                   elem_id="library-format")
                 export_button = gr.Button("Export", scale=1, elem_id="library-export")
                 exported = gr.File(label="Exported file", scale=2, height=EXPORT_FILE_HEIGHT_PX,
                                    elem_id="library-exported")
-            audio = gr.Audio(label="Audio", type="filepath", interactive=False, elem_id="library-audio")
-            text = gr.Textbox(label="Transcript", lines=10, elem_id="library-text")
-            words = gr.Dataframe(headers=WORD_HEADERS, label="Word timings", visible=False, elem_id="library-words")
+            review = build_review(context, elem_id="library-review")
 
     private = {"api_visibility": "private"}
     tab.select(refresh, query, [table, overview], **private)
     gr.on([query.submit, search_button.click], search, query, table, api_name="library").then(show_summary, None, overview, **private)
-    table.select(open_selected, table, [selected, name, audio, text, words, details], **private)
+    review.change(refresh, query, [table, overview], **private)
+    table.select(open_selected, [table, query], [selected, name, review, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
     rename_button.click(rename_clicked, [selected, name], name, **private).then(refresh, query, [table, overview],
                                                                                    **private)

@@ -22,6 +22,7 @@ from transcriber.library import Library
 from transcriber.types import FileResult, Transcript, Word
 
 from .jobs import CancelFlags, OutputFolders, display_name
+from .media_route import request_user
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class AppContext:
 
 def owner_of(request: Any) -> str:
     """Whose transcripts a request may see: the logged-in user, or ``""`` without logins."""
-    return (getattr(request, "username", None) or "") if request is not None else ""
+    return (request_user(request) or "") if request is not None else ""
 
 
 def word_rows(words: Sequence[Word]) -> list[list[Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from ..editing import segment_words
 from ..types import Segment, Transcript, Word
 from . import query as search_query
 
@@ -45,16 +46,11 @@ def passages(transcript: Transcript) -> list[tuple[float | None, str, str]]:
     """What search indexes: (start, text, words JSON) per segment, or the whole text when there are no segments."""
     if not transcript.segments:
         return [(None, transcript.text, "[]")] if transcript.text else []
-    rows = []
-    words = iter(transcript.words)
-    pending = next(words, None)
-    for segment in transcript.segments:
-        inside = []
-        while pending is not None and pending.start < segment.end:
-            inside.append([pending.text, pending.start])
-            pending = next(words, None)
-        rows.append((segment.start, segment.text, json.dumps(inside, ensure_ascii=False, separators=(",", ":"))))
-    return rows
+    return [
+        (segment.start, segment.text,
+         json.dumps([[word.text, word.start] for word in words], ensure_ascii=False, separators=(",", ":")))
+        for segment, words in zip(transcript.segments, segment_words(transcript))
+    ]
 
 
 def utc_now() -> str:

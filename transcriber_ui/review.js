@@ -1,0 +1,452 @@
+// The review view: a transcript next to its audio. Runs as the js_on_load of a gr.HTML component, so `element`
+// (the component's root), `props` (props.value: the transcript as JSON, see review.py), `server` (review_op) and
+// `watch` are in scope.
+//
+// Long transcripts stay fast because only the paragraphs near the visible part of the list are in the DOM: the
+// rest is represented by two spacers whose heights come from measured (or, until measured, estimated) paragraph
+// heights. Every change is sent to the server, which applies the timing rules, saves a new version and answers
+// with the new transcript; undo and redo go back and forth between stored versions.
+
+const BACK_S = 5;
+const OVERSCAN_PX = 600;
+const LINE_PX = 22;
+const HEADER_PX = 26;
+const CHARS_PER_LINE = 90;
+
+const view = {
+  state: null,
+  words: [],        // every word: {text, start, end, para}
+  paraFirst: [],    // index in `words` of each paragraph's first word
+  heights: [],      // measured height of each paragraph, or 0
+  undo: [],
+  redo: [],
+  current: -1,      // the playing word
+  busy: false,
+};
+
+let root = element.querySelector(".review") || element;
+
+function fmt(seconds) {
+  const s = Math.max(0, seconds || 0);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.floor(s % 60);
+  return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(r).padStart(2, "0");
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// --- Building the view ---------------------------------------------------------------------------------------------
+
+function load(state) {
+  view.state = state;
+  view.words = [];
+  view.paraFirst = [];
+  state.paragraphs.forEach((para, p) => {
+    view.paraFirst.push(view.words.length);
+    for (const [text, start, end] of para.words) view.words.push({ text, start, end, para: p });
+  });
+  view.heights = new Array(state.paragraphs.length).fill(0);
+  view.current = -1;
+  root.dataset.version = state.version;
+  root.dataset.edited = state.edited ? "1" : "0";
+  renderSpeakers();
+  renderTimeline();
+  renderList();
+  updateButtons();
+}
+
+function build() {
+  root.replaceChildren();
+  const state = view.state;
+  if (!state) {
+    root.append(el("p", { class: "review-empty" }, "Open a transcript to review it."));
+    return;
+  }
+  view.audio = el("audio", { class: "review-audio", controls: "", preload: "metadata", src: state.audio || "" });
+  view.timeline = el("div", { class: "review-timeline", title: "Click to play from here", onclick: seekTimeline });
+  view.playhead = el("div", { class: "review-playhead" });
+  view.status = el("span", { class: "review-status", role: "status" });
+  view.speakerFrom = el("select", { class: "review-speaker-from", "aria-label": "Speaker to rename" });
+  view.speakerTo = el("input", { class: "review-speaker-to", placeholder: "new name", "aria-label": "New name" });
+  view.undoButton = el("button", { class: "review-undo", title: "Undo (Ctrl+Z)", onclick: undo }, "Undo");
+  view.redoButton = el("button", { class: "review-redo", title: "Redo (Ctrl+Shift+Z)", onclick: redo }, "Redo");
+  view.restoreButton = el("button", { class: "review-restore", onclick: restore }, "Back to the model's output");
+  view.list = el("div", { class: "review-list", tabindex: "0", "aria-label": "Transcript" });
+  view.top = el("div", { class: "review-spacer" });
+  view.rows = el("div", { class: "review-rows" });
+  view.bottom = el("div", { class: "review-spacer" });
+  view.list.append(view.top, view.rows, view.bottom);
+  root.append(
+    view.audio,
+    view.timeline,
+    el("div", { class: "review-toolbar" },
+      view.undoButton, view.redoButton, view.restoreButton,
+      el("span", { class: "review-rename" }, "Rename ", view.speakerFrom, " to ", view.speakerTo,
+        el("button", { class: "review-rename-button", onclick: renameSpeaker }, "Rename speaker")),
+      view.status),
+    el("p", { class: "review-help" },
+      "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word to " +
+      "start a new paragraph there. Keys: Space play/pause, ← back 5 s, ↑/↓ previous/next paragraph, Ctrl+Z undo."),
+    view.list,
+  );
+  view.timeline.append(view.playhead);
+  view.list.addEventListener("scroll", () => requestAnimationFrame(renderList));
+  view.list.addEventListener("click", onWordClick);
+  view.list.addEventListener("dblclick", (event) => {
+    const para = event.target.closest(".review-para");
+    if (para && !event.target.closest("button, select, textarea")) startEdit(Number(para.dataset.p));
+  });
+  if (!root.dataset.keys) {  // once per node: a value change without a fresh template keeps the node
+    root.addEventListener("keydown", onKey);
+    root.dataset.keys = "1";
+  }
+  view.audio.addEventListener("play", follow);
+  view.audio.addEventListener("seeked", () => highlight(view.audio.currentTime, false));
+  load(state);
+}
+
+function renderSpeakers() {
+  const speakers = view.state.speakers || [];
+  view.speakerFrom.replaceChildren(...speakers.map((s) => el("option", { value: s }, s)));
+  view.speakerFrom.parentElement.hidden = speakers.length === 0;
+}
+
+function renderTimeline() {
+  const { duration, paragraphs, hits } = view.state;
+  view.timeline.querySelectorAll(".review-turn, .review-hit").forEach((node) => node.remove());
+  if (!duration) return;
+  const speakers = view.state.speakers || [];
+  paragraphs.forEach((para, p) => {
+    if (!para.words.length) return;
+    const first = para.words[0], last = para.words[para.words.length - 1];
+    const turn = el("div", { class: "review-turn", title: (para.speaker || "") + " " + fmt(first[1]) });
+    turn.style.left = (100 * first[1] / duration) + "%";
+    turn.style.width = Math.max(0.1, 100 * (last[2] - first[1]) / duration) + "%";
+    turn.dataset.speaker = String(Math.max(0, speakers.indexOf(para.speaker)) % 6);
+    view.timeline.insertBefore(turn, view.playhead);
+  });
+  for (const time of hits || []) {
+    const hit = el("div", { class: "review-hit", title: "search hit " + fmt(time) });
+    hit.style.left = (100 * time / duration) + "%";
+    view.timeline.append(hit);
+  }
+}
+
+function estimate(p) {
+  const para = view.state.paragraphs[p];
+  const chars = para.words.reduce((n, w) => n + w[0].length + 1, 0) || (para.text || "").length;
+  return HEADER_PX + LINE_PX * Math.max(1, Math.ceil(chars / CHARS_PER_LINE)) + 12;
+}
+
+function offsets() {
+  const result = new Array(view.heights.length + 1);
+  result[0] = 0;
+  for (let p = 0; p < view.heights.length; p++) result[p + 1] = result[p] + (view.heights[p] || estimate(p));
+  return result;
+}
+
+function paragraphNode(p) {
+  const para = view.state.paragraphs[p];
+  const start = para.words.length ? para.words[0][1] : 0;
+  const speakers = view.state.speakers || [];
+  const header = el("div", { class: "review-head" });
+  if (para.speaker) {
+    const chooser = el("select", { class: "review-speaker", "aria-label": "Speaker of this paragraph" },
+      ...speakers.map((s) => el("option", { value: s }, s)), el("option", { value: "" }, "New speaker…"));
+    chooser.value = para.speaker;
+    chooser.dataset.speaker = String(Math.max(0, speakers.indexOf(para.speaker)) % 6);
+    chooser.addEventListener("change", () => assignSpeaker(p, chooser.value));
+    header.append(chooser);
+  }
+  header.append(el("button", { class: "review-time", title: "Play from here",
+    onclick: () => play(start) }, fmt(start)));
+  if (p < view.state.paragraphs.length - 1) {
+    header.append(el("button", { class: "review-join", title: "Join with the next paragraph",
+      onclick: () => send({ op: "join", paragraph: p }) }, "join next"));
+  }
+  const text = el("div", { class: "review-text" });
+  if (para.words.length) {
+    const first = view.paraFirst[p];
+    para.words.forEach((w, k) => {
+      const span = el("span", { class: "w", "data-i": String(first + k) }, w[0]);
+      if (first + k === view.current) span.classList.add("playing");
+      text.append(span, " ");
+    });
+  } else {
+    text.textContent = para.text;
+  }
+  return el("div", { class: "review-para", "data-p": String(p), tabindex: "-1" }, header, text);
+}
+
+function renderList() {
+  if (!view.state || !view.list) return;
+  const count = view.state.paragraphs.length;
+  let offs = offsets();
+  const top = view.list.scrollTop - OVERSCAN_PX, bottom = view.list.scrollTop + view.list.clientHeight + OVERSCAN_PX;
+  let first = Math.max(0, upperBound(offs, top) - 1);
+  let last = Math.min(count, upperBound(offs, bottom) + 1);
+  if (view.editing !== undefined && (view.editing < first || view.editing >= last)) {
+    first = Math.min(first, view.editing);
+    last = Math.max(last, view.editing + 1);
+  }
+  if (view.rendered && view.rendered[0] === first && view.rendered[1] === last && !view.dirty) return;
+  view.dirty = false;
+  const nodes = [];
+  for (let p = first; p < last; p++) nodes.push(view.editing === p ? view.editor.closest(".review-para") : paragraphNode(p));
+  view.rows.replaceChildren(...nodes);
+  for (const node of nodes) view.heights[Number(node.dataset.p)] = node.offsetHeight;
+  offs = offsets();
+  view.top.style.height = offs[first] + "px";
+  view.bottom.style.height = (offs[count] - offs[last]) + "px";
+  view.rendered = [first, last];
+  root.dataset.rendered = String(nodes.length);
+  root.dataset.ready = "1";
+}
+
+function upperBound(sorted, value) {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (sorted[mid] <= value) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
+function rerender() { view.dirty = true; renderList(); }
+
+function scrollToParagraph(p) {
+  const offs = offsets();
+  const top = offs[p], bottom = offs[p + 1];
+  if (top < view.list.scrollTop || bottom > view.list.scrollTop + view.list.clientHeight) {
+    view.list.scrollTop = Math.max(0, top - view.list.clientHeight / 3);
+  }
+  renderList();
+}
+
+// --- Playing --------------------------------------------------------------------------------------------------------
+
+function play(time) {
+  view.audio.currentTime = time;
+  highlight(time, true);
+  const started = view.audio.play();
+  if (started && started.catch) started.catch((error) => say("Cannot play the audio: " + error.message));
+}
+
+function onWordClick(event) {
+  const span = event.target.closest(".w");
+  if (!span) return;
+  const index = Number(span.dataset.i);
+  const word = view.words[index];
+  if (event.altKey) {
+    send({ op: "split", paragraph: word.para, word: index - view.paraFirst[word.para] });
+    return;
+  }
+  play(word.start);
+}
+
+function seekTimeline(event) {
+  const box = view.timeline.getBoundingClientRect();
+  play(view.state.duration * (event.clientX - box.left) / box.width);
+}
+
+function wordAt(time) {
+  const words = view.words;
+  let lo = 0, hi = words.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (words[mid].start <= time) lo = mid + 1; else hi = mid; }
+  const index = lo - 1;
+  return index >= 0 && time < words[index].end ? index : -1;
+}
+
+function highlight(time, keepInView) {
+  if (view.state && view.state.duration) view.playhead.style.left = (100 * time / view.state.duration) + "%";
+  const index = wordAt(time);
+  if (index === view.current) return;
+  const old = view.rows.querySelector(".w.playing");
+  if (old) old.classList.remove("playing");
+  view.current = index;
+  root.dataset.current = String(index);
+  if (index < 0) return;
+  if (keepInView) scrollToParagraph(view.words[index].para);
+  const span = view.rows.querySelector('.w[data-i="' + index + '"]');
+  if (span) span.classList.add("playing");
+}
+
+function follow() {
+  const step = () => {
+    if (!view.audio || view.audio.paused) return;
+    highlight(view.audio.currentTime, true);
+    requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}
+
+// --- Editing --------------------------------------------------------------------------------------------------------
+
+function startEdit(p) {
+  const para = view.state.paragraphs[p];
+  if (!para) return;
+  const node = view.rows.querySelector('.review-para[data-p="' + p + '"]');
+  if (!node) { scrollToParagraph(p); return startEdit(p); }
+  const text = para.words.length ? para.words.map((w) => w[0]).join(" ") : para.text;
+  const editor = el("textarea", { class: "review-editor", "aria-label": "Correct this paragraph" });
+  editor.value = text;
+  editor.rows = Math.max(2, Math.ceil(text.length / CHARS_PER_LINE));
+  editor.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); finishEdit(true); }
+    else if (event.key === "Escape") { event.preventDefault(); finishEdit(false); }
+    event.stopPropagation();
+  });
+  editor.addEventListener("blur", () => finishEdit(true));
+  node.querySelector(".review-text").replaceWith(editor);
+  view.editing = p;
+  view.editor = editor;
+  view.original = text;
+  editor.focus();
+}
+
+function finishEdit(save) {
+  if (view.editing === undefined) return;
+  const p = view.editing, text = view.editor.value, before = view.original;
+  view.editing = undefined;
+  view.editor = undefined;
+  if (save && text.trim().split(/\s+/).join(" ") !== before.trim().split(/\s+/).join(" ")) {
+    send({ op: "edit", paragraph: p, text });
+  } else {
+    rerender();
+  }
+  view.list.focus();
+}
+
+function assignSpeaker(p, speaker) {
+  if (!speaker) {
+    speaker = window.prompt("Name of the new speaker");
+    if (!speaker) { rerender(); return; }
+  }
+  send({ op: "assign", paragraph: p, speaker });
+}
+
+function renameSpeaker() {
+  const from = view.speakerFrom.value, to = view.speakerTo.value.trim();
+  if (!from || !to) { say("Choose a speaker and type the new name."); return; }
+  send({ op: "rename", speaker: from, name: to });
+  view.speakerTo.value = "";
+}
+
+function undo() { if (view.undo.length) send({ op: "revert", to: view.undo[view.undo.length - 1] }, "undo"); }
+function redo() { if (view.redo.length) send({ op: "revert", to: view.redo[view.redo.length - 1] }, "redo"); }
+function restore() { send({ op: "revert", to: 1 }); }
+
+async function send(change, kind) {
+  if (view.busy) return;
+  view.busy = true;
+  const from = view.state.version;
+  root.dataset.saving = "1";
+  say("Saving…");
+  try {
+    const answer = await server.review_op({ ...change, id: view.state.id, version: from });
+    if (!answer || answer.error) {
+      say(answer ? answer.error : "The change was not saved.");
+      if (answer && answer.state) { view.undo = []; view.redo = []; keepPlace(answer.state); }
+      else rerender();
+      return;
+    }
+    if (kind === "undo") { view.undo.pop(); view.redo.push(from); }
+    else if (kind === "redo") { view.redo.pop(); view.undo.push(from); }
+    else { view.undo.push(from); view.redo = []; }
+    keepPlace(answer.state);
+    say("Saved (version " + answer.state.version + ").");
+    trigger("change");  // the library's list shows the transcript as edited
+  } catch (error) {
+    say("The change was not saved: " + (error && error.message ? error.message : error));
+    rerender();
+  } finally {
+    view.busy = false;
+    root.dataset.saving = "0";
+  }
+}
+
+function keepPlace(state) {
+  const scroll = view.list.scrollTop;
+  load(state);
+  view.list.scrollTop = scroll;
+  rerender();
+}
+
+function updateButtons() {
+  view.undoButton.disabled = view.undo.length === 0;
+  view.redoButton.disabled = view.redo.length === 0;
+  view.restoreButton.disabled = !view.state.edited;
+}
+
+function say(message) { if (view.status) view.status.textContent = message; }
+
+// --- Keyboard -------------------------------------------------------------------------------------------------------
+
+function focusedParagraph() {
+  const node = document.activeElement && document.activeElement.closest && document.activeElement.closest(".review-para");
+  if (node) return Number(node.dataset.p);
+  return view.current >= 0 ? view.words[view.current].para : (view.focused || 0);
+}
+
+function gotoParagraph(p) {
+  const count = view.state.paragraphs.length;
+  p = Math.max(0, Math.min(count - 1, p));
+  view.focused = p;
+  scrollToParagraph(p);
+  const node = view.rows.querySelector('.review-para[data-p="' + p + '"]');
+  if (node) node.focus();
+  const first = view.state.paragraphs[p].words[0];
+  if (first) { view.audio.currentTime = first[1]; highlight(first[1], false); }
+}
+
+function onKey(event) {
+  if (!view.state || event.target.closest("textarea, input, select")) return;
+  const key = event.key;
+  const ctrl = event.ctrlKey || event.metaKey;
+  if (ctrl && (key === "z" || key === "Z")) { event.preventDefault(); event.shiftKey ? redo() : undo(); return; }
+  if (ctrl && key === "y") { event.preventDefault(); redo(); return; }
+  if (ctrl || event.altKey) return;
+  if (key === " " || key === "k") {
+    event.preventDefault();
+    if (view.audio.paused) { const s = view.audio.play(); if (s && s.catch) s.catch(() => {}); follow(); }
+    else view.audio.pause();
+  } else if (key === "ArrowLeft" || key === "j") {
+    event.preventDefault();
+    play(Math.max(0, view.audio.currentTime - BACK_S));
+    if (view.audio.paused) view.audio.pause();
+  } else if (key === "ArrowDown" || key === "n") {
+    event.preventDefault();
+    gotoParagraph(focusedParagraph() + 1);
+  } else if (key === "ArrowUp" || key === "p") {
+    event.preventDefault();
+    gotoParagraph(focusedParagraph() - 1);
+  } else if (key === "Enter" || key === "e") {
+    event.preventDefault();
+    startEdit(focusedParagraph());
+  }
+}
+
+// --- Start ------------------------------------------------------------------------------------------------------------
+
+function openState() {
+  let state = null;
+  try { state = props.value ? JSON.parse(props.value) : null; } catch (error) { state = null; }
+  view.state = state;
+  view.undo = [];
+  view.redo = [];
+  view.rendered = null;
+  build();
+}
+
+openState();
+watch("value", () => {
+  // Gradio renders the template afresh when the value changes: build into the new root.
+  if (view.audio) view.audio.pause();
+  root = element.querySelector(".review") || element;
+  openState();
+});

@@ -1,0 +1,133 @@
+"""The review view: a stored transcript next to its audio, corrected in place.
+
+The view is a ``gr.HTML`` whose JavaScript (``review.js``) and CSS (``review.css``) live beside this module. Its value
+is the transcript as JSON (:func:`review_state`); each change the user makes is one call of the component's server
+function :func:`review_op`, which applies it with :mod:`transcriber.editing`, saves it as a new version and answers
+with the new state. A change based on a version another tab has replaced is refused, and the answer carries the
+current version so the view shows it. The audio comes from :mod:`.media_route`, with range requests.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transcriber import editing
+from transcriber.errors import StaleVersionError, TranscriberError
+from transcriber.library import Entry
+from transcriber.library import query as search_query
+from transcriber.types import Transcript
+
+from .media_route import media_url, request_user
+from .widgets import AppContext
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = '<div class="review" data-ready="0"></div>'
+MAX_HITS = 200
+
+
+def asset(name: str) -> str:
+    """The text of a file that ships beside this module (the view's JavaScript and CSS)."""
+    return (HERE / name).read_text(encoding="utf-8")
+
+
+def hit_times(transcript: Transcript, query: str) -> list[float]:
+    """When the words matching a library search are spoken (for the timeline's marks)."""
+    terms = search_query.parse(query or "")
+    if not terms:
+        return []
+    folded = [search_query.tokens(word.text) for word in transcript.words]
+    flat, owners = [], []
+    for index, pieces in enumerate(folded):
+        flat += pieces
+        owners += [index] * len(pieces)
+    times = [transcript.words[owners[i]].start for i in range(len(flat))
+             if any(term.matches_at(flat, i) for term in terms)]
+    return times[:MAX_HITS]
+
+
+def review_state(entry: Entry, transcript: Transcript, *, has_audio: bool, query: str = "") -> str:
+    """The view's value: what it shows of one stored transcript, as JSON."""
+    parts = editing.paragraphs(transcript)
+    return json.dumps(
+        {
+            "id": entry.id,
+            "version": entry.version,
+            "name": entry.name,
+            "edited": entry.edited,
+            "duration": transcript.duration,
+            "audio": media_url(entry.id) if has_audio else "",
+            "speakers": list(transcript.speakers),
+            "paragraphs": [
+                {"speaker": part.speaker, "text": part.text,
+                 "words": [[w.text, round(w.start, 3), round(w.end, 3)] for w in part.words]}
+                for part in parts
+            ],
+            "hits": hit_times(transcript, query),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def apply_change(transcript: Transcript, change: dict[str, Any], library: Any, owner: str) -> Transcript:
+    """The transcript after one change from the view."""
+    op = change.get("op")
+    if op == "edit":
+        return editing.edit_text(transcript, int(change["paragraph"]), str(change.get("text", "")))
+    if op == "split":
+        return editing.split(transcript, int(change["paragraph"]), int(change["word"]))
+    if op == "join":
+        return editing.join(transcript, int(change["paragraph"]))
+    if op == "assign":
+        return editing.assign_speaker(transcript, int(change["paragraph"]), str(change.get("speaker", "")))
+    if op == "rename":
+        return editing.rename_speaker(transcript, str(change.get("speaker", "")), str(change.get("name", "")))
+    if op == "revert":
+        return library.version(int(change["id"]), int(change["to"]), owner=owner)
+    raise editing.EditError(f"Unknown change {op!r}.")
+
+
+def make_review_op(context: AppContext):
+    """The view's server function, bound to the app's library."""
+    import gradio as gr
+
+    def review_op(change: dict, request: gr.Request) -> dict:
+        """Apply one change to a stored transcript and save it as a new version; returns the new state, or the
+        error and the current state."""
+        owner = request_user(request) or ""
+        library = context.library
+        if library is None:
+            return {"error": "The library is off: nothing can be saved."}
+        try:
+            transcript_id = int(change["id"])
+            entry, current = library.get(transcript_id, owner=owner)
+        except (KeyError, TypeError, ValueError, TranscriberError) as exc:
+            return {"error": str(exc) or "No transcript is open."}
+        try:
+            changed = apply_change(current, change, library, owner)
+            library.update(transcript_id, changed, base_version=int(change.get("version", 0)), owner=owner)
+        except StaleVersionError as exc:
+            entry, current = library.get(transcript_id, owner=owner)
+            return {"error": str(exc), "state": json.loads(review_state(entry, current, has_audio=entry.has_audio))}
+        except (TranscriberError, KeyError, TypeError, ValueError) as exc:
+            return {"error": f"The change was not saved: {exc}"}
+        entry, current = library.get(transcript_id, owner=owner)
+        return {"state": json.loads(review_state(entry, current, has_audio=entry.has_audio))}
+
+    return review_op
+
+
+def build_review(context: AppContext, *, elem_id: str) -> Any:
+    """The review view, empty until its value is set to a :func:`review_state`."""
+    import gradio as gr
+
+    review_op = make_review_op(context)  # review.js calls it by this name: server.review_op(change)
+    return gr.HTML(
+        value="",
+        html_template=TEMPLATE,
+        css_template=asset("review.css"),
+        js_on_load=asset("review.js"),
+        server_functions=[review_op],
+        elem_id=elem_id,
+        container=False,
+    )
