@@ -546,3 +546,14 @@ def test_a_save_based_on_a_replaced_version_is_refused_and_the_current_one_shown
     review_b.locator("textarea.review-editor").press("Enter")
     expect(review_b.locator(".review-status")).to_contain_text("changed elsewhere")
     expect(review_b.locator(".review-para").first).to_contain_text("first tab wins")  # reloaded
+
+
+def test_a_transcript_opens_for_review_right_after_transcribing(open_page, library_url, clips):
+    from playwright.sync_api import expect
+
+    page = open_page(library_url)
+    transcribe_one(page, clips["short"], timestamps=True)
+    review = page.locator("#single-review")
+    expect(review.locator(".review-para").first).to_contain_text("nine", timeout=RESULT_TIMEOUT_MS)
+    review.locator(".w").nth(4).click()
+    assert abs(page.evaluate("() => document.querySelector('#single-review audio').currentTime") - 4 * 0.08) < 0.05

@@ -54,7 +54,11 @@ function load(state) {
     for (const [text, start, end] of para.words) view.words.push({ text, start, end, para: p });
   });
   view.heights = new Array(state.paragraphs.length).fill(0);
+  view.measuredPx = 0;
+  view.measuredChars = 0;
+  view.measuredCount = 0;
   view.current = -1;
+  root.dataset.id = state.id;
   root.dataset.version = state.version;
   root.dataset.edited = state.edited ? "1" : "0";
   renderSpeakers();
@@ -94,7 +98,8 @@ function build() {
       view.status),
     el("p", { class: "review-help" },
       "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word to " +
-      "start a new paragraph there. Keys: Space play/pause, ← back 5 s, ↑/↓ previous/next paragraph, Ctrl+Z undo."),
+      "start a new paragraph there. Keys: Space play/pause, ←/→ 5 s back/ahead, ↑/↓ previous/next paragraph, " +
+      "Enter correct, Ctrl+Z undo."),
     view.list,
   );
   view.timeline.append(view.playhead);
@@ -140,10 +145,16 @@ function renderTimeline() {
   }
 }
 
-function estimate(p) {
+function characters(p) {
   const para = view.state.paragraphs[p];
-  const chars = para.words.reduce((n, w) => n + w[0].length + 1, 0) || (para.text || "").length;
-  return HEADER_PX + LINE_PX * Math.max(1, Math.ceil(chars / CHARS_PER_LINE)) + 12;
+  return para.words.reduce((n, w) => n + w[0].length + 1, 0) || (para.text || "").length;
+}
+
+function estimate(p) {
+  // Until a paragraph has been on screen, its height is guessed from its length: at first from a typical line,
+  // then from the pixels per character of the paragraphs measured so far, so the scroll bar stays put.
+  if (view.measuredChars > 0) return HEADER_PX + (view.measuredPx - HEADER_PX * view.measuredCount) * characters(p) / view.measuredChars;
+  return HEADER_PX + LINE_PX * Math.max(1, Math.ceil(characters(p) / CHARS_PER_LINE)) + 12;
 }
 
 function offsets() {
@@ -202,7 +213,15 @@ function renderList() {
   const nodes = [];
   for (let p = first; p < last; p++) nodes.push(view.editing === p ? view.editor.closest(".review-para") : paragraphNode(p));
   view.rows.replaceChildren(...nodes);
-  for (const node of nodes) view.heights[Number(node.dataset.p)] = node.offsetHeight;
+  for (const node of nodes) {
+    const p = Number(node.dataset.p);
+    if (!view.heights[p]) {
+      view.measuredPx += node.offsetHeight;
+      view.measuredChars += characters(p);
+      view.measuredCount += 1;
+    }
+    view.heights[p] = node.offsetHeight;
+  }
   offs = offsets();
   view.top.style.height = offs[first] + "px";
   view.bottom.style.height = (offs[count] - offs[last]) + "px";
@@ -417,8 +436,14 @@ function onKey(event) {
     else view.audio.pause();
   } else if (key === "ArrowLeft" || key === "j") {
     event.preventDefault();
+    const paused = view.audio.paused;
     play(Math.max(0, view.audio.currentTime - BACK_S));
-    if (view.audio.paused) view.audio.pause();
+    if (paused) view.audio.pause();
+  } else if (key === "ArrowRight" || key === "l") {
+    event.preventDefault();
+    const paused = view.audio.paused;
+    play(Math.min(view.state.duration || Infinity, view.audio.currentTime + BACK_S));
+    if (paused) view.audio.pause();
   } else if (key === "ArrowDown" || key === "n") {
     event.preventDefault();
     gotoParagraph(focusedParagraph() + 1);
@@ -434,6 +459,7 @@ function onKey(event) {
 // --- Start ------------------------------------------------------------------------------------------------------------
 
 function openState() {
+  if (view.audio) view.audio.pause();
   let state = null;
   try { state = props.value ? JSON.parse(props.value) : null; } catch (error) { state = null; }
   view.state = state;

@@ -24,6 +24,7 @@ from .model_choice import (
     model_choices,
     offered_models,
 )
+from .review import build_review, review_state
 from .widgets import (
     STATUS_COLUMN_WIDTHS,
     STATUS_HEADERS,
@@ -186,6 +187,13 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         saved = [i for i in save_results(context, results, owner_of(request)) if i is not None]
         return status_rows(results), batch_text(results), [str(path) for path in downloads], saved
 
+    def open_review(saved: float | None, request: gr.Request):
+        """Show the transcript just saved in the review view (nothing when it was not saved)."""
+        if saved is None or context.library is None:
+            return "", gr.Column(visible=False)
+        entry, transcript = context.library.get(int(saved), owner=owner_of(request))
+        return review_state(entry, transcript, has_audio=entry.has_audio), gr.Column(visible=True)
+
     def stop(request: gr.Request) -> None:
         if context.cancel_flags.cancel(request.session_hash or ""):
             gr.Info("Stopping…")
@@ -215,6 +223,9 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
                 )
                 downloads = gr.File(label="Downloads", file_count="multiple", elem_id="single-downloads")
                 saved_one = gr.Number(label="Library id", precision=0, visible=False, elem_id="single-saved")
+        with gr.Column(visible=False, elem_id="single-review-box") as review_box:
+            gr.Markdown("**Review and correct** (saved to the library as you go)")
+            review = build_review(context, elem_id="single-review")
     with gr.Tab("Several files", elem_id="batch-tab"):
         with gr.Row():
             with gr.Column():
@@ -247,6 +258,7 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         concurrency_id="transcription",
         concurrency_limit=TRANSCRIBE_CONCURRENCY,
     )
+    one.then(open_review, saved_one, [review, review_box], api_visibility="private", show_progress="hidden")
     many = run_batch.click(
         transcribe_batch,
         [files, *settings.inputs()],
