@@ -8,10 +8,8 @@ The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``
 from typing import Any
 
 from transcriber.errors import LibraryError
-from transcriber.formats import result_to_dict
-from transcriber.library import Entry, Hit
+from transcriber.library import Hit
 from transcriber.outputs import ALL_FORMATS
-from transcriber.types import FileResult
 
 from .review import build_review, review_state
 from .widgets import AppContext, owner_of, user_errors
@@ -31,14 +29,6 @@ def hit_row(hit: Hit) -> list[Any]:
     entry = hit.entry
     return [entry.id, entry.name, entry.created, round(entry.duration, 1), entry.model, ", ".join(entry.speakers),
             entry.edited, hit.snippet, None if hit.time is None else round(hit.time, 2)]
-
-
-def transcript_object(entry: Entry, result: FileResult) -> dict[str, Any]:
-    """What ``/get_transcript`` answers: the CLI's ``--json`` object plus the library's id, name, created, edited."""
-    data = result_to_dict(result)
-    data.update(model=result.transcript.model, id=entry.id, name=entry.name, created=entry.created,
-                edited=entry.edited)
-    return data
 
 
 def summary(context: AppContext, owner: str) -> str:
@@ -69,7 +59,7 @@ def build_library_tab(context: AppContext) -> None:
         """One transcript as JSON: text, words, segments, speakers, and its id, name, created and edited."""
         with user_errors():
             entry, transcript = library_of().get(int(transcript_id), owner=owner_of(request))
-            return transcript_object(entry, FileResult(file=entry.source_name, transcript=transcript))
+            return entry.json_object(transcript)
 
     def export_transcript(transcript_id: float | None, fmt: str, request: gr.Request) -> str:
         """One transcript written in ``fmt`` (txt, srt, vtt, json, csv or docx); returns the file."""

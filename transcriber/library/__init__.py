@@ -2,6 +2,7 @@
 
 * :mod:`.store`: :class:`Library` (save, list, get, search, rename, delete), the schema and its migrations.
 * :mod:`.records`: a transcript's stored form and the passages search indexes.
+* :mod:`.media`: the audio files, stored once by SHA-256.
 * :mod:`.query`: what a user types into the search box, as an FTS5 query.
 * :mod:`.recovery`: where the library lives; opening it whatever state the file is in.
 * :mod:`.cli`: ``python -m transcriber.library``.

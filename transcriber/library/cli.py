@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import TranscriberError
-from ..formats import result_to_dict
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
-from ..types import FileResult
 from .recovery import default_library_path
 from .store import Entry, Hit, Library
 
@@ -88,9 +86,7 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
             print(json.dumps(line, ensure_ascii=False) if args.json else hit_line(hit), file=out)
     elif args.command == "show":
         entry, transcript = library.get(args.id, owner=owner)
-        data = result_to_dict(FileResult(file=entry.source_name, transcript=transcript))
-        data.update(model=transcript.model, id=entry.id, name=entry.name, created=entry.created, edited=entry.edited)
-        print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+        print(json.dumps(entry.json_object(transcript), ensure_ascii=False, indent=2), file=out)
     elif args.command == "export":
         formats = [part.strip().lower() for part in args.formats.split(",") if part.strip()]
         unknown = sorted(set(formats) - set(ALL_FORMATS)) or ([] if formats else ["(none)"])

@@ -19,35 +19,29 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LibraryError, StaleVersionError, TranscriptNotFoundError
-from ..types import Transcript
+from ..formats import result_to_dict
+from ..types import FileResult, Transcript
 from . import query as search_query
+from .media import store_media, sweep_orphans
 from .records import hit_time, passages, transcript_from_json, transcript_to_json, utc_now
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 BUSY_TIMEOUT_S = 30.0
-HASH_CHUNK_BYTES = 1 << 20
 MEDIA_SUFFIX = ".media"
 """The media folder of ``library.sqlite`` is ``library.media`` beside it."""
-PART_SUFFIX = ".part"
-ORPHAN_AGE_S = 3600.0
-"""Media files no transcript names are removed when the library is opened, once they are this old (younger ones may
-belong to a save that is still under way in another process)."""
 DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
 SNIPPET_MARK = "**"
@@ -69,6 +63,13 @@ class Entry:
     edited: bool
     has_audio: bool
     version: int = 1
+
+    def json_object(self, transcript: Transcript) -> dict[str, object]:
+        """The transcript as JSON data: the CLI's ``--json`` object plus the model and this entry's id, name,
+        created and edited."""
+        data = result_to_dict(FileResult(file=self.source_name, transcript=transcript))
+        data.update(model=transcript.model, id=self.id, name=self.name, created=self.created, edited=self.edited)
+        return data
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class Library:
             raise LibraryError(f"Cannot create the library folder {self.path.parent}: {exc.strerror or exc}.") from exc
         try:
             self._migrate()
-            self._sweep_orphans()
+            named = {sha + suffix for sha, suffix in self._connection().execute("SELECT sha256, suffix FROM media")}
+            sweep_orphans(self.media_dir, named)
         except sqlite3.OperationalError as exc:
             self.close()
             raise LibraryError(f"Cannot open the library {self.path}: {exc}.") from exc
@@ -194,7 +196,7 @@ class Library:
             audio: The audio file it was made from.
             owner: The user it belongs to.
         """
-        media = self._store_media(Path(audio)) if audio is not None and self.keep_audio else None
+        media = store_media(self.media_dir, Path(audio)) if audio is not None and self.keep_audio else None
         with self._write() as connection:
             if media is not None:
                 connection.execute("INSERT OR IGNORE INTO media (sha256, suffix, size) VALUES (?, ?, ?)", media)
@@ -211,27 +213,6 @@ class Library:
                 [(transcript_id, *row) for row in passages(transcript)],
             )
         return transcript_id
-
-    def _store_media(self, source: Path) -> tuple[str, str, int]:
-        """Copy ``source`` into the media folder under its SHA-256 (once, however often it is saved)."""
-        suffix = source.suffix.lower()[:16]
-        handle, part = tempfile.mkstemp(dir=self.media_dir, suffix=PART_SUFFIX)
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(handle, "wb") as target, source.open("rb") as file:
-                while chunk := file.read(HASH_CHUNK_BYTES):
-                    digest.update(chunk)
-                    target.write(chunk)
-            sha256 = digest.hexdigest()
-            final = self.media_dir / (sha256 + suffix)
-            if final.is_file():
-                os.unlink(part)
-            else:
-                os.replace(part, final)
-        except BaseException:
-            Path(part).unlink(missing_ok=True)
-            raise
-        return sha256, suffix, final.stat().st_size
 
     # --- reading --------------------------------------------------------------------------------------------------------
 
@@ -432,17 +413,6 @@ class Library:
                 connection.execute("DELETE FROM media WHERE sha256 = ?", (row[0],))
         if unused:  # after the commit: a crash in between leaves an orphan file, which the next open removes
             (self.media_dir / (row[0] + suffix)).unlink(missing_ok=True)
-
-    def _sweep_orphans(self) -> None:
-        named = {sha + suffix for sha, suffix in self._connection().execute("SELECT sha256, suffix FROM media")}
-        cutoff = time.time() - ORPHAN_AGE_S
-        for path in self.media_dir.iterdir():
-            try:
-                if path.name not in named and path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    logger.info("Library %s: removed %s, which no transcript uses", self.path, path.name)
-            except OSError as exc:
-                logger.warning("Could not remove the unused media file %s: %s", path, exc)
 
 
 def split_statements(script: str) -> list[str]:
