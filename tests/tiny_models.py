@@ -411,3 +411,104 @@ __all__ = [
     "tiny_model_config",
     "tokenizer_corpus",
 ]
+
+
+CANARY_LANGUAGES = ("en", "de", "es", "fr")
+CANARY2_SPECIAL_TOKENS = (
+    "<|endoftext|> <|startoftranscript|> <|nopnc|> <|pnc|> <|nospeech|> <|startofcontext|> <|itn|> <|noitn|> "
+    "<|timestamp|> <|notimestamp|> <|diarize|> <|nodiarize|> <|emo:undefined|> <|emo:neutral|> <|emo:happy|> "
+    "<|emo:sad|> <|emo:angry|> <|unklang|>"
+).split()
+CANARY_SPECIAL_TOKENS = "<|endoftext|> <|startoftranscript|> <|transcribe|> <|translate|> <|nopnc|> <|pnc|> <|nospeech|>".split()
+CANARY_FRAME_TOKENS = 64
+CANARY_PROMPT_DEFAULTS = {
+    "canary2": {"decodercontext": "", "emotion": "<|emo:undefined|>", "source_lang": "en", "target_lang": "en",
+                "pnc": "yes", "itn": "no", "timestamp": "no", "diarize": "no"},
+    "canary": {"source_lang": "en", "target_lang": "en", "task": "asr", "pnc": "yes"},
+}
+
+
+def _canary_tokenizers(out_dir: Path, prompt_format: str) -> Dict[str, Any]:
+    """The aggregate tokenizer's parts: special tokens for the prompt format, one small SentencePiece per language."""
+    from nemo.collections.common.tokenizers.canary_tokenizer import CanaryTokenizer
+    from nemo.collections.common.tokenizers.sentencepiece_tokenizer import create_spt_model
+
+    special = list(CANARY2_SPECIAL_TOKENS if prompt_format == "canary2" else CANARY_SPECIAL_TOKENS)
+    if prompt_format == "canary2":
+        special += [f"<|{frame}|>" for frame in range(CANARY_FRAME_TOKENS)]
+    special += [f"<|{lang}|>" for lang in CANARY_LANGUAGES]
+    special_dir = out_dir / f"canary-special-{prompt_format}"
+    CanaryTokenizer.build_special_tokenizer(special, special_dir, force_rebuild=True)
+    langs: Dict[str, Any] = {"spl_tokens": {"dir": str(special_dir), "type": "bpe"}}
+    for lang in CANARY_LANGUAGES:
+        folder = out_dir / f"canary-tokenizer-{lang}"
+        if not (folder / "tokenizer.model").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            corpus = folder / "corpus.txt"
+            corpus.write_text("\n".join(tokenizer_corpus()) + "\n", encoding="utf-8")
+            create_spt_model(str(corpus), vocab_size=64, sample_size=-1, do_lower_case=False,
+                             tokenizer_type="unigram", output_dir=str(folder))
+        langs[lang] = {"dir": str(folder), "type": "bpe"}
+    return langs
+
+
+def tiny_canary_config(out_dir: Path, prompt_format: str) -> Dict[str, Any]:
+    """An ``EncDecMultiTaskModel`` config: 1 Conformer layer and 1 Transformer decoder layer of width 64."""
+    encoder = _encoder_cfg()
+    encoder["n_layers"] = 1
+    layer = {"ffn_dropout": 0.0, "attn_score_dropout": 0.0, "attn_layer_dropout": 0.0}
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "prompt_format": prompt_format,
+        "prompt_defaults": [{"role": "user", "slots": CANARY_PROMPT_DEFAULTS[prompt_format]}],
+        "restore_timestamps_model": False,
+        "model_defaults": {"asr_enc_hidden": D_MODEL, "lm_enc_hidden": D_MODEL, "lm_dec_hidden": D_MODEL},
+        "tokenizer": {
+            "dir": None, "type": "agg", "langs": _canary_tokenizers(out_dir, prompt_format),
+            "custom_tokenizer": {"_target_": "nemo.collections.common.tokenizers.canary_tokenizer.CanaryTokenizer",
+                                 "tokenizers": None},
+        },
+        "preprocessor": _preprocessor_cfg(),
+        "encoder": encoder,
+        "transf_encoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder",
+            "num_layers": 0, "hidden_size": D_MODEL, "inner_size": 2 * D_MODEL, "num_attention_heads": 2,
+            "mask_future": False, "pre_ln": True, "pre_ln_final_layer_norm": True, **layer,
+        },
+        "transf_decoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.get_nemo_transformer",
+            "model_name": None, "pretrained": False, "encoder": None, "pre_ln_final_layer_norm": True,
+            "config_dict": {
+                "max_sequence_length": 128, "num_token_types": 0, "embedding_dropout": 0.0,
+                "learn_positional_encodings": False, "hidden_size": D_MODEL, "inner_size": 2 * D_MODEL,
+                "num_layers": 1, "num_attention_heads": 2, "hidden_act": "relu", "pre_ln": True,
+                "vocab_size": "None", **layer,
+            },
+        },
+        "head": {"_target_": "nemo.collections.asr.parts.submodules.token_classifier.TokenClassifier",
+                 "num_layers": 1, "activation": "relu", "log_softmax": True, "hidden_size": D_MODEL,
+                 "num_classes": "None", "dropout": 0.0, "use_transformer_init": True},
+        "decoding": {"strategy": "beam", "return_best_hypothesis": True,
+                     "beam": {"beam_size": 1, "len_pen": 0.0, "max_generation_delta": 20}},
+        "loss": {"_target_": "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss",
+                 "label_smoothing": 0.0, "pad_id": None},
+        "train_ds": _ds_cfg(True), "validation_ds": _ds_cfg(False), "test_ds": _ds_cfg(False),
+    }
+
+
+def build_tiny_canary(out_dir: Path, prompt_format: str = "canary2") -> Path:
+    """A tiny untrained Canary (``EncDecMultiTaskModel``, about 170k parameters) with the ``canary2`` or ``canary``
+    prompt format and the languages :data:`CANARY_LANGUAGES`; built once per folder."""
+    import torch
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+    from omegaconf import OmegaConf
+
+    path = Path(out_dir) / f"tiny-{prompt_format}.nemo"
+    if path.exists():
+        return path
+    with _quiet_nemo():
+        torch.manual_seed(SEED)
+        model = EncDecMultiTaskModel(cfg=OmegaConf.create(tiny_canary_config(Path(out_dir), prompt_format)))
+        model.eval()
+        model.save_to(str(path))
+    return path

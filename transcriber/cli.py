@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timestamps", action="store_true", help="include word and segment timings")
     parser.add_argument(
+        "--language", metavar="CODE",
+        help="the spoken language, for models that take one (Canary: en, de, es, fr, ...); others refuse it",
+    )
+    parser.add_argument("--translate-to", metavar="CODE", help="translate into this language (models that translate)")
+    parser.add_argument(
         "--speakers", action="store_true", help="identify who speaks when (words and segments get S1, S2, ...)"
     )
     parser.add_argument(
@@ -164,6 +169,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     options = TranscribeOptions(
         timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout,
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
+        language=args.language, translate_to=args.translate_to,
     )
     inputs = [str(path) for path in collect_inputs(args.files)]
     save = None

@@ -42,6 +42,7 @@ from .errors import (
     TranscriptionTimeoutError,
 )
 from .hypotheses import hypothesis_to_transcript, is_padded, normalise_output, pad_short, text_from_words
+from .languages import abilities, prompt_arguments
 from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick_device
 from .speakers import with_speakers
 from .nemo_models import frame_seconds, load_nemo_model, load_nemo_model_int8
@@ -383,6 +384,9 @@ class Engine:
 
         guard = Guard(on_batch=on_batch, batch_size=options.batch_size)
 
+        prompt = prompt_arguments(abilities(loaded.model), model, language=options.language,
+                                  translate_to=options.translate_to)
+
         def work(nemo_model: Any) -> list[Any]:
             return normalise_output(
                 nemo_model.transcribe(
@@ -392,6 +396,7 @@ class Engine:
                     return_hypotheses=True,
                     timestamps=timestamps,
                     verbose=options.verbose,
+                    **prompt,  # the language and task, for models that take them (Canary): never override_config
                 )
             )
 

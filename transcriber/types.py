@@ -109,6 +109,9 @@ class TranscribeOptions:
         num_speakers: With ``speakers``, at most this many speakers (1 to :data:`MAX_SPEAKERS`); ``None``: as many
             as the diarizer hears.
         diarizer: The diarization model, a name or a ``.nemo`` path; ``None``: the best installed one.
+        language: The spoken language (a code the model knows, such as ``"de"``), for models that take one;
+            ``None``: the model's default.
+        translate_to: Translate into this language (models that translate); ``None``: transcribe.
     """
 
     timestamps: bool = False
@@ -119,6 +122,8 @@ class TranscribeOptions:
     speakers: bool = False
     num_speakers: int | None = None
     diarizer: str | None = None
+    language: str | None = None
+    translate_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,129 @@
+"""Languages and translation: what a model takes comes from the model; the prompt reaches its decoder; bad
+combinations are one sentence naming the model. Tiny Canary models (``canary2`` and ``canary`` prompt formats) built
+offline drive the real ``transcribe()``."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from tiny_models import CANARY_LANGUAGES, build_tiny_canary
+from transcriber import cli
+from transcriber.engine import Engine
+from transcriber.languages import Abilities, LanguageOptionsError, prompt_arguments
+from transcriber.types import AudioData, TranscribeOptions
+
+CANARY2 = Abilities(("en", "de", "es", "fr"), True, "canary2", ("source_lang", "target_lang", "pnc"))
+CANARY = Abilities(("en", "de"), True, "canary", ("source_lang", "target_lang", "task", "pnc"))
+
+
+@pytest.mark.parametrize(
+    "found, language, translate_to, expected",
+    [
+        (CANARY2, None, None, {"source_lang": "en", "target_lang": "en", "pnc": "yes"}),
+        (CANARY2, "es", None, {"source_lang": "es", "target_lang": "es", "pnc": "yes"}),
+        (CANARY2, "es", "en", {"source_lang": "es", "target_lang": "en", "pnc": "yes"}),
+        (CANARY, "de", "en", {"source_lang": "de", "target_lang": "en", "pnc": "yes", "task": "ast"}),
+        (CANARY, "de", None, {"source_lang": "de", "target_lang": "de", "pnc": "yes", "task": "asr"}),
+        (Abilities(), None, None, {}),
+    ],
+)
+def test_prompt_arguments_are_strings_for_the_models_own_slots(found, language, translate_to, expected):
+    assert prompt_arguments(found, "m", language=language, translate_to=translate_to) == expected
+
+
+@pytest.mark.parametrize(
+    "found, language, translate_to, message",
+    [
+        (Abilities(), "de", None, "parakeet takes no language or task"),
+        (Abilities(), None, "en", "parakeet takes no language or task: it transcribes what it hears, so a translation"),
+        (CANARY2, "it", None, "parakeet does not know the spoken language 'it'; it knows en, de, es, fr."),
+        (CANARY2, "en", "ja", "does not know the translation target 'ja'"),
+        (Abilities(("en", "de"), False, "canary2", ("source_lang", "target_lang")), "de", "en",
+         "parakeet transcribes only; it cannot translate de to en."),
+    ],
+)
+def test_what_a_model_cannot_do_is_one_sentence_naming_it(found, language, translate_to, message):
+    with pytest.raises(LanguageOptionsError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        prompt_arguments(found, "parakeet", language=language, translate_to=translate_to)
+    assert "\n" not in str(error.value)
+
+
+# --- Real tiny models ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", params=["canary2", "canary"])
+def tiny_canary(request, tiny_model_dir):
+    return request.param, str(build_tiny_canary(tiny_model_dir, request.param))
+
+
+def clip() -> AudioData:
+    samples = (np.random.default_rng(1).standard_normal(24_000) * 0.05).astype(np.float32)
+    return AudioData(samples, 16_000, "talk.wav")
+
+
+def decoder_prompts(engine: Engine, model: str) -> list[str]:
+    """Record the prompt each decoding of ``model`` starts from, as text (the ids handed to its decoder)."""
+    loaded = engine.load(model)
+    nemo_model = loaded.model
+    prompts: list[str] = []
+    decode = nemo_model.decoding.decode_predictions_tensor
+
+    def recording(*args, **kwargs):
+        ids = kwargs["decoder_input_ids"]
+        prompts.extend(nemo_model.tokenizer.ids_to_text(row.tolist()) for row in ids)
+        return decode(*args, **kwargs)
+
+    nemo_model.decoding.decode_predictions_tensor = recording
+    return prompts
+
+
+@pytest.mark.integration
+def test_the_chosen_language_and_task_reach_the_canary_decoder(tiny_canary):
+    prompt_format, model = tiny_canary
+    engine = Engine(device="cpu")
+    prompts = decoder_prompts(engine, model)
+    options = TranscribeOptions(language="es", translate_to="en")
+    (result,) = engine.transcribe_files([clip()], model=model, options=options)
+    assert result.ok, result.error
+    (prompt,) = prompts
+    # canary2 says source and target language; canary (v1) puts the task between them
+    translated, transcribed = {"canary2": ("<|es|><|en|>", "<|de|><|de|>"),
+                               "canary": ("<|es|><|translate|><|en|>", "<|de|><|transcribe|><|de|>")}[prompt_format]
+    assert translated in prompt.replace(" ", "") and "<|pnc|>" in prompt
+    engine.transcribe_files([clip()], model=model, options=TranscribeOptions(language="de"))
+    assert transcribed in prompts[-1].replace(" ", "")
+
+
+@pytest.mark.integration
+def test_the_canary_models_say_which_languages_they_know(tiny_canary):
+    from transcriber.languages import abilities
+
+    prompt_format, model = tiny_canary
+    found = abilities(Engine(device="cpu").load(model).model)
+    assert found.languages == CANARY_LANGUAGES and found.translates and found.prompt_format == prompt_format
+    assert ("task" in found.slots) == (prompt_format == "canary")
+
+
+@pytest.mark.integration
+def test_asking_a_model_for_what_it_cannot_do_is_refused_before_nemo_sees_it(tiny_rnnt, tiny_canary):
+    _, canary = tiny_canary
+    engine = Engine(device="cpu")
+    with pytest.raises(LanguageOptionsError, match="takes no language or task"):
+        engine.transcribe_files([clip()], model=tiny_rnnt, options=TranscribeOptions(language="de"))
+    with pytest.raises(LanguageOptionsError, match="does not know the spoken language 'it'"):
+        engine.transcribe_files([clip()], model=canary, options=TranscribeOptions(language="it"))
+
+
+@pytest.mark.integration
+def test_the_cli_passes_language_and_translation_and_says_what_is_wrong(tiny_rnnt, tmp_path, capsys):
+    import soundfile as sf
+
+    path = tmp_path / "talk.wav"
+    sf.write(path, clip().samples, 16_000)
+    code = cli.main([str(path), "--model", tiny_rnnt, "--language", "de", "--json"], out=io.StringIO())
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == cli.EXIT_SOME_FAILED
+    assert any("takes no language or task" in line for line in error) and "Traceback" not in "\n".join(error)

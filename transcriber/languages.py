@@ -1,0 +1,108 @@
+"""Which languages and tasks a model takes, asked of the model itself, and the prompt arguments that ask for them.
+
+A table of model names would go stale and would say nothing about a ``.nemo`` file a user trained; the model knows:
+
+* **Canary** (``EncDecMultiTaskModel``): its prompt format (``canary`` or ``canary2``), the slots of its user turn
+  (``model.prompt.get_slots("user")``) and the languages of its aggregate tokenizer. ``canary`` translates with
+  ``task="ast"`` when it has the ``<|translate|>`` token; ``canary2`` has no task slot and translates whenever the
+  target language differs from the source.
+* **Every other model** (CTC, RNNT, TDT, hybrid: parakeet and the like) takes no language: passing one makes NeMo
+  raise ``TypeError``, so it is refused here first, with a sentence that names the model.
+
+NeMo ignores slot names it does not know and fails on a language it has no token for with a bare ``KeyError``, so
+every request is checked against what the model accepts before ``transcribe()`` is called. Slot values are strings
+(``pnc="yes"``), as NeMo's slot types require.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import TranscriberError
+
+SPECIAL_TOKENS_LANGUAGE = "spl_tokens"
+"""The aggregate tokenizer's entry for special tokens, not a language."""
+TRANSLATE_TOKEN = "<|translate|>"
+CANARY = "canary"
+
+
+class LanguageOptionsError(TranscriberError):
+    """A language or translation asked of a model that cannot do it."""
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """What a loaded model accepts.
+
+    Attributes:
+        languages: Language codes it takes as the spoken language (empty: it takes none).
+        translates: It can translate between its languages.
+        prompt_format: NeMo's prompt format name (``"canary"``, ``"canary2"``), or ``None``.
+        slots: The names of its prompt's user slots.
+    """
+
+    languages: tuple[str, ...] = ()
+    translates: bool = False
+    prompt_format: str | None = None
+    slots: tuple[str, ...] = ()
+
+    @property
+    def takes_language(self) -> bool:
+        return bool(self.languages)
+
+
+def abilities(model: Any) -> Abilities:
+    """Ask a loaded NeMo model what it accepts (see the module's docstring)."""
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+
+    if not isinstance(model, EncDecMultiTaskModel):
+        return Abilities()
+    slots = tuple(model.prompt.get_slots("user"))
+    tokenizer = model.tokenizer
+    languages = tuple(lang for lang in getattr(tokenizer, "langs", ()) if lang != SPECIAL_TOKENS_LANGUAGE)
+    prompt_format = str(model.prompt_format)
+    if prompt_format == CANARY:
+        translates = _has_token(tokenizer, TRANSLATE_TOKEN) and len(languages) > 1
+    else:
+        translates = "target_lang" in slots and len(languages) > 1
+    return Abilities(languages, translates, prompt_format, slots)
+
+
+def _has_token(tokenizer: Any, token: str) -> bool:
+    try:
+        tokenizer.special_tokens[token]  # CanaryTokenizer keeps its special tokens in a dict
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return True
+
+
+def prompt_arguments(
+    found: Abilities, model_name: str, *, language: str | None, translate_to: str | None
+) -> dict[str, str]:
+    """The keyword arguments that ask ``model_name`` for ``language`` (and a translation to ``translate_to``).
+
+    Raises:
+        LanguageOptionsError: The model takes no language, does not know one of them, or does not translate.
+    """
+    if not found.takes_language:
+        if language or translate_to:
+            asked = "a translation" if translate_to else f"a language ({language})"
+            raise LanguageOptionsError(
+                f"{model_name} takes no language or task: it transcribes what it hears, so {asked} cannot be chosen."
+            )
+        return {}
+    known = ", ".join(found.languages)
+    source = language or found.languages[0]
+    for code, role in ((source, "spoken language"), (translate_to, "translation target")):
+        if code is not None and code not in found.languages:
+            raise LanguageOptionsError(f"{model_name} does not know the {role} {code!r}; it knows {known}.")
+    target = translate_to or source
+    if target != source and not found.translates:
+        raise LanguageOptionsError(f"{model_name} transcribes only; it cannot translate {source} to {target}.")
+    arguments = {"source_lang": source, "target_lang": target}
+    if "pnc" in found.slots:
+        arguments["pnc"] = "yes"
+    if "task" in found.slots:
+        arguments["task"] = "ast" if target != source else "asr"
+    return arguments
