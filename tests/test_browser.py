@@ -557,3 +557,23 @@ def test_a_transcript_opens_for_review_right_after_transcribing(open_page, libra
     expect(review.locator(".review-para").first).to_contain_text("nine", timeout=RESULT_TIMEOUT_MS)
     review.locator(".w").nth(4).click()
     assert abs(page.evaluate("() => document.querySelector('#single-review audio').currentTime") - 4 * 0.08) < 0.05
+
+
+def test_the_language_controls_show_only_for_a_model_that_takes_a_language(page, tiny_rnnt, tmp_path_factory):
+    from playwright.sync_api import expect
+
+    from tiny_models import build_tiny_canary
+
+    canary = str(build_tiny_canary(tmp_path_factory.mktemp("canary"), "canary2"))
+    expect(page.locator("#language")).to_be_hidden()
+    expect(page.locator("#task")).to_be_hidden()
+    model_box(page).fill(canary)
+    model_box(page).press("Enter")
+    expect(page.locator("#language")).to_be_visible()
+    page.get_by_role("combobox", name="Task").click()
+    for option in ("Transcribe", "Translate to en", "Translate to de", "Translate to es", "Translate to fr"):
+        expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    model_box(page).fill(tiny_rnnt)
+    model_box(page).press("Enter")
+    expect(page.locator("#language")).to_be_hidden()

@@ -127,3 +127,27 @@ def test_the_cli_passes_language_and_translation_and_says_what_is_wrong(tiny_rnn
     error = capsys.readouterr().err.strip().splitlines()
     assert code == cli.EXIT_SOME_FAILED
     assert any("takes no language or task" in line for line in error) and "Traceback" not in "\n".join(error)
+
+
+# --- The page -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_the_page_passes_the_spoken_language_and_task_and_refuses_them_for_other_models(
+    launch_app, tiny_canary, tiny_rnnt, tmp_path
+):
+    import soundfile as sf
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    prompt_format, model = tiny_canary
+    engine = Engine(device="cpu")
+    prompts = decoder_prompts(engine, model)
+    client = Client(launch_app(engine=engine, model=model), verbose=False)
+    path = tmp_path / "talk.wav"
+    sf.write(path, clip().samples, 16_000)
+    client.predict(handle_file(str(path)), model=model, language="fr", task="de", api_name="/transcribe")
+    expected = "<|fr|><|de|>" if prompt_format == "canary2" else "<|fr|><|translate|><|de|>"
+    assert expected in prompts[-1].replace(" ", "")
+    with pytest.raises(AppError, match="takes no language or task"):
+        client.predict(handle_file(str(path)), model=tiny_rnnt, language="fr", api_name="/transcribe")

@@ -16,10 +16,13 @@ every request is checked against what the model accepts before ``transcribe()`` 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import TranscriberError
+
+logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS_LANGUAGE = "spl_tokens"
 """The aggregate tokenizer's entry for special tokens, not a language."""
@@ -106,3 +109,34 @@ def prompt_arguments(
     if "task" in found.slots:
         arguments["task"] = "ast" if target != source else "asr"
     return arguments
+
+
+def abilities_from_config(config: dict[str, Any]) -> Abilities:
+    """What a model accepts, read from its own config (``model_config.yaml`` in its ``.nemo``) without loading it:
+    the prompt format, that format's user slots, and the languages of its aggregate tokenizer."""
+    prompt_format = config.get("prompt_format")
+    tokenizer = config.get("tokenizer") or {}
+    if not prompt_format or tokenizer.get("type") != "agg":
+        return Abilities()
+    from nemo.collections.common.prompts.formatter import PromptFormatter
+
+    slots = tuple(PromptFormatter.resolve(str(prompt_format)).TEMPLATE["user"]["slots"])
+    languages = tuple(lang for lang in tokenizer.get("langs") or {} if lang != SPECIAL_TOKENS_LANGUAGE)
+    translates = len(languages) > 1 and ("task" in slots if prompt_format == CANARY else "target_lang" in slots)
+    return Abilities(languages, translates, str(prompt_format), slots)
+
+
+def model_abilities(name: str) -> Abilities:
+    """What the model ``name`` accepts, from the config inside its ``.nemo`` file on this computer; a model that is
+    not on disk (not installed yet) or whose file cannot be read says it takes nothing, and using it says why."""
+    from .models import resolve_model
+    from .nemo_models import read_model_config
+
+    try:
+        source = resolve_model(name)
+        if source.path is None:
+            return Abilities()
+        return abilities_from_config(read_model_config(source.path))
+    except (TranscriberError, OSError, ValueError, KeyError) as exc:
+        logger.warning("Cannot read what %s accepts: %s", name, exc)
+        return Abilities()

@@ -104,3 +104,27 @@ def frame_seconds(model: Any) -> float:
     stride = float(model.cfg.preprocessor.get("window_stride", 0.01))
     factor = getattr(model.encoder, "subsampling_factor", None) or model.cfg.encoder.get("subsampling_factor", 1)
     return stride * int(factor)
+
+
+MODEL_CONFIG_NAME = "model_config.yaml"
+
+
+def read_model_config(path: Path) -> dict[str, Any]:
+    """The config inside a ``.nemo`` file (a tar archive), read without loading the model.
+
+    Raises:
+        ValueError: The file is not a ``.nemo`` archive or holds no config.
+    """
+    import tarfile
+
+    import yaml
+
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            member = next((m for m in archive.getmembers() if m.name.endswith(MODEL_CONFIG_NAME)), None)
+            if member is None:
+                raise ValueError(f"{Path(path).name} holds no {MODEL_CONFIG_NAME}")
+            data = yaml.safe_load(archive.extractfile(member).read())
+    except tarfile.TarError as exc:
+        raise ValueError(f"{Path(path).name} is not a .nemo archive: {exc}") from exc
+    return data if isinstance(data, dict) else {}

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 OUTPUT_MAX_AGE_S = 3600.0
 """Request folders older than this are deleted when a new request starts."""
 ZIP_NAME = "transcripts.zip"
+TRANSCRIBE_TASK = "transcribe"
+"""The "Task" choice that transcribes; every other choice is a language to translate into."""
 AUTO_SPEAKERS = "auto"
 SPEAKER_CHOICES = [AUTO_SPEAKERS, "2", "3", "4"]
 QUOTE_IN_UPLOAD_NAME = "%22"
@@ -167,8 +169,8 @@ def speaker_count(choice: str | int | None) -> int | None:
 
 
 def options_from(
-    batch_size: float, timestamps: bool, speakers: bool = False, num_speakers: str | int | None = None, *,
-    timeout: float | None = None,
+    batch_size: float, timestamps: bool, speakers: bool = False, num_speakers: str | int | None = None,
+    language: str | None = None, task: str | None = TRANSCRIBE_TASK, *, timeout: float | None = None,
 ) -> TranscribeOptions:
     """Engine options from widget values; NeMo's own progress bar stays on for the terminal log.
 
@@ -177,10 +179,13 @@ def options_from(
             audio's length.
         speakers: Identify speakers (the "Identify speakers" box).
         num_speakers: The "Speakers" choice: "auto" or a number.
+        language: The "Spoken language" choice ("" or ``None``: the model's own default).
+        task: The "Task" choice: ``"transcribe"`` or the code of the language to translate into.
     """
     return TranscribeOptions(
         timestamps=bool(timestamps), batch_size=max(1, int(batch_size)), verbose=True, timeout=timeout,
         speakers=bool(speakers), num_speakers=speaker_count(num_speakers) if speakers else None,
+        language=language or None, translate_to=None if task in (None, "", TRANSCRIBE_TASK) else task,
     )
 
 

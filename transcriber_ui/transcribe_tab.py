@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from transcriber.formats import reading_text, word_list_markdown
+from transcriber.languages import Abilities, model_abilities
 from transcriber.models import DEMO_MODEL, NEMO_SUFFIX
 from transcriber.types import FileResult
 
-from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, display_name, options_from, progress_reporter
+from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, TRANSCRIBE_TASK, display_name, options_from, progress_reporter
 from .model_choice import (
     BROWSE_CHOICE,
     DEMO_NOTICE,
@@ -62,10 +63,27 @@ class Settings:
     timestamps: Any
     speakers: Any
     num_speakers: Any
+    language: Any
+    task: Any
 
     def inputs(self) -> list[Any]:
         """The widgets in the order the transcribe handlers take them."""
-        return [self.model, self.batch_size, self.timestamps, self.speakers, self.num_speakers]
+        return [self.model, self.batch_size, self.timestamps, self.speakers, self.num_speakers, self.language,
+                self.task]
+
+
+def language_widgets(name: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The "Spoken language" and "Task" dropdowns' settings for model ``name``: its own languages and, if it
+    translates, a "Translate to ..." per language; both hidden for a model that takes no language."""
+    found = model_abilities(name) if name and name != BROWSE_CHOICE else Abilities()
+    if not found.takes_language:
+        return ({"choices": [], "value": None, "visible": False},
+                {"choices": [("Transcribe", TRANSCRIBE_TASK)], "value": TRANSCRIBE_TASK, "visible": False})
+    tasks = [("Transcribe", TRANSCRIBE_TASK)]
+    if found.translates:
+        tasks += [(f"Translate to {code}", code) for code in found.languages]
+    return ({"choices": list(found.languages), "value": found.languages[0], "visible": True},
+            {"choices": tasks, "value": TRANSCRIBE_TASK, "visible": True})
 
 
 def build_settings(context: AppContext, demo: Any) -> Settings:
@@ -89,6 +107,10 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
             num_speakers = gr.Dropdown(
                 SPEAKER_CHOICES, value=AUTO_SPEAKERS, label="Speakers", elem_id="num-speakers", min_width=120
             )
+        spoken, task = language_widgets(context.default_model)
+        with gr.Column(scale=1, min_width=160):
+            language = gr.Dropdown(label="Spoken language", elem_id="language", min_width=120, **spoken)
+            task_choice = gr.Dropdown(label="Task", elem_id="task", min_width=120, **task)
     model_file = gr.File(
         label="Model file (.nemo)",
         file_types=[NEMO_SUFFIX],
@@ -111,9 +133,12 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
         return gr.Dropdown(choices=model_choices(current))
 
     def model_changed(name: str | None):
-        """Show the demo notice for the demo model and the file box for "Browse"; remember any other choice."""
+        """Show the demo notice for the demo model and the file box for "Browse", and the language controls the
+        model takes; remember any choice but "Browse"."""
         remember = gr.skip() if not name or name == BROWSE_CHOICE else name
-        return gr.Markdown(visible=name == DEMO_MODEL), gr.File(visible=name == BROWSE_CHOICE), remember
+        spoken, task = language_widgets(name)
+        return (gr.Markdown(visible=name == DEMO_MODEL), gr.File(visible=name == BROWSE_CHOICE), remember,
+                gr.Dropdown(**spoken), gr.Dropdown(**task))
 
     def use_model_file(path: str | None):
         if not path:
@@ -121,9 +146,9 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
         return gr.Dropdown(choices=[(f"{Path(path).name} (uploaded)", path), *model_choices()], value=path)
 
     demo.load(restore_model, [saved_model, model], model, **PAGE_ONLY)
-    model.change(model_changed, model, [demo_notice, model_file, saved_model], **PAGE_ONLY)
+    model.change(model_changed, model, [demo_notice, model_file, saved_model, language, task_choice], **PAGE_ONLY)
     model_file.upload(use_model_file, model_file, model, **PAGE_ONLY)
-    return Settings(model, batch_size, timestamps, speakers, num_speakers)
+    return Settings(model, batch_size, timestamps, speakers, num_speakers, language, task_choice)
 
 
 def build_tabs(context: AppContext, settings: Settings) -> None:
@@ -148,12 +173,15 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         timestamps: bool,
         speakers: bool = False,
         num_speakers: str = AUTO_SPEAKERS,
+        language: str | None = None,
+        task: str = TRANSCRIBE_TASK,
         request: gr.Request = None,
         progress=gr.Progress(),
     ):
         if not audio:
             raise gr.Error("Upload or record an audio file first.", print_exception=False)
-        (result,) = run([audio], model, (batch_size, timestamps, speakers, num_speakers), request, progress)
+        (result,) = run([audio], model, (batch_size, timestamps, speakers, num_speakers, language, task), request,
+                        progress)
         if result.transcript is None:
             raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
         if not result.transcript.text:
@@ -177,12 +205,15 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         timestamps: bool,
         speakers: bool = False,
         num_speakers: str = AUTO_SPEAKERS,
+        language: str | None = None,
+        task: str = TRANSCRIBE_TASK,
         request: gr.Request = None,
         progress=gr.Progress(),
     ):
         if not files:
             raise gr.Error("Add one or more files first.", print_exception=False)
-        results = run(list(files), model, (batch_size, timestamps, speakers, num_speakers), request, progress)
+        results = run(list(files), model, (batch_size, timestamps, speakers, num_speakers, language, task), request,
+                      progress)
         downloads = context.outputs.new().write_batch(results)
         saved = [i for i in save_results(context, results, owner_of(request)) if i is not None]
         return status_rows(results), batch_text(results), [str(path) for path in downloads], saved
