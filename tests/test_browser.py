@@ -394,7 +394,8 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
 # --- The review view --------------------------------------------------------------------------------------------------
 
 REVIEW = "#library-review"
-FIFTH_WORD_START = 4 * 0.08
+LAG_S = 0.1
+"""How far the highlighted word may trail the player's clock (animation frames on a busy machine)."""
 
 
 @pytest.fixture(scope="module")
@@ -452,11 +453,13 @@ def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighte
             f" const w = document.querySelector('{REVIEW} .w.playing');"
             f" return {{t, i: w ? Number(w.dataset.i) : -1}}; }}"
         )
-        index = round(state["t"] // 0.2)
-        inside = index * 0.2 <= state["t"] < index * 0.2 + 0.15
-        assert state["i"] == (index if inside else state["i"]), state  # in a gap between words: no change needed
-        if inside:
-            assert state["i"] == index
+        t, shown = state["t"], state["i"]
+        index = int(t // 0.2)  # words every 0.2 s, each 0.15 s long
+        # The highlight follows at the next animation frame, so it may trail the clock by a frame or two.
+        if shown >= 0:
+            assert shown * 0.2 - LAG_S <= t < shown * 0.2 + 0.15 + LAG_S, state
+        if index * 0.2 + LAG_S <= t < index * 0.2 + 0.15:
+            assert shown == index, state
 
 
 def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, review_library):

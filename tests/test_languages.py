@@ -151,3 +151,20 @@ def test_the_page_passes_the_spoken_language_and_task_and_refuses_them_for_other
     assert expected in prompts[-1].replace(" ", "")
     with pytest.raises(AppError, match="takes no language or task"):
         client.predict(handle_file(str(path)), model=tiny_rnnt, language="fr", api_name="/transcribe")
+
+
+@pytest.mark.integration
+def test_long_audio_goes_to_canary_in_windows_of_its_own_limit(tiny_canary, tiny_rnnt):
+    from transcriber import windows
+    from transcriber.windows import AED_MAX_INPUT_S
+
+    _, model = tiny_canary
+    engine = Engine(device="cpu")
+    prompts = decoder_prompts(engine, model)
+    samples = (np.random.default_rng(2).standard_normal(16_000 * 60) * 0.05).astype(np.float32)
+    (result,) = engine.transcribe_files([AudioData(samples, 16_000, "minute.wav")], model=model)
+    assert result.ok, result.error
+    limits = windows.limits_for(engine.load(model).model)
+    assert limits.resolved()[0] == AED_MAX_INPUT_S and limits.resolved()[1] <= AED_MAX_INPUT_S
+    assert len(prompts) == windows.window_count(60.0, limits) == 3  # 60 s in windows of at most 30 s
+    assert windows.limits_for(engine.load(tiny_rnnt).model).resolved()[0] == windows.LONG_AUDIO_S  # 60 s in one

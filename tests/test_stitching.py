@@ -86,3 +86,18 @@ def test_segments_end_at_sentences_and_pauses():
     assert [(s.text, s.start, s.end) for s in segments_from_words(ws)] == [
         ("Hello there.", 0, 0.9), ("How are", 1.0, 1.5), ("you", 3.0, 3.3)
     ]
+
+
+@pytest.mark.parametrize(
+    "texts, expected",
+    [
+        (["the budget is late", "is late, said Anna"], "the budget is late, said Anna"),
+        (["one two three", "four five"], "one two three four five"),  # nothing shared: nothing dropped
+        (["Yes. Yes.", "yes, yes we can"], "yes, yes we can"),
+        (["", "hello there"], "hello there"),
+    ],
+)
+def test_windows_without_word_timings_share_their_seam_words_once(texts, expected):
+    from transcriber.windows import merge_texts
+
+    assert merge_texts(texts) == expected

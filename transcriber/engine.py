@@ -280,8 +280,9 @@ class Engine:
         if options.speakers:
             options = self.prepare_speakers(options, cancel)
         pieces = []
+        limits = windows.limits_for(self.load(model, cancel=cancel).model)
         for item, audio in enumerate(audios):
-            cut = windows.split_windows(audio)
+            cut = windows.split_windows(audio, limits)
             pieces += [
                 _Piece(item, offset, part, len(cut), len(cut) > 1, window)
                 for part, (offset, window) in enumerate(cut)
@@ -325,8 +326,10 @@ class Engine:
             TranscriptionTimeoutError, TranscriptionCancelledError, TranscriptionFailedError: As in
                 :meth:`transcribe_arrays`.
         """
-        estimate = windows.window_count(reader.estimated_duration) if reader.estimated_duration else 0
-        stream = windows.stream_windows(windows.prepended(head, reader.read), reader.sample_rate, reader.source)
+        limits = windows.limits_for(self.load(model, cancel=cancel).model)
+        estimate = windows.window_count(reader.estimated_duration, limits) if reader.estimated_duration else 0
+        stream = windows.stream_windows(windows.prepended(head, reader.read), reader.sample_rate, reader.source,
+                                        limits)
         del head
         pieces = (
             _Piece(0, offset, part, max(estimate, part + 1), True, window)
@@ -492,6 +495,11 @@ class Engine:
             pending.clear()
             report(f"Transcribed {done} of {total}")
 
+        def long_audio_s() -> float:
+            """Above this a file goes in windows: the model's own limit (its model is loaded to ask it)."""
+            ensure_loaded()
+            return windows.limits_for(self.load(model, cancel=cancel).model).resolved()[0]
+
         def long_file(reader: AudioReader, head: np.ndarray) -> Transcript:
             ensure_loaded()
             start_done, name = done, Path(reader.source).name
@@ -515,10 +523,10 @@ class Engine:
                 else:
                     try:
                         with AudioReader(item) as reader:
-                            head = reader.read(round(windows.LONG_AUDIO_S * reader.sample_rate) + 1)
+                            head = reader.read(round(long_audio_s() * reader.sample_rate) + 1)
                             if not len(head):
                                 raise EmptyAudioError(reader.source)
-                            if len(head) / reader.sample_rate > windows.LONG_AUDIO_S:
+                            if len(head) / reader.sample_rate > long_audio_s():
                                 transcript = long_file(reader, head)
                                 del head
                                 results[index] = FileResult(

@@ -10,7 +10,10 @@ kept from the window whose side of the cut its centre lies on, so no word is dou
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,24 +30,57 @@ segment lengths speech models are trained on."""
 OVERLAP_S = 2.0
 """Audio shared by neighbouring windows; the cut between them lies inside it, away from both windows' edges (words
 are kept from the window that heard them whole)."""
+AED_MAX_INPUT_S = 40.0
+"""Encoder-decoder (Canary) models are trained on utterances up to about this long and cut their output short on
+longer input, whatever its length; a model's own ``train_ds.max_duration`` wins where its config has one."""
+SEAM_MAX_WORDS = 12
+"""Without word timings, the most words two neighbouring windows may share at their seam (2 s of fast speech)."""
 SEGMENT_PAUSE_S = 0.8
 """In stitched transcripts, a pause this long between words ends a segment."""
 SENTENCE_END = (".", "?", "!")
 
 
-def window_count(seconds: float) -> int:
+@dataclass(frozen=True)
+class Limits:
+    """How one model takes long audio: above ``long_audio_s`` in windows of ``window_s``; ``None`` fields mean this
+    module's constants (read when used, so a benchmark can change them)."""
+
+    long_audio_s: float | None = None
+    window_s: float | None = None
+
+    def resolved(self) -> tuple[float, float, float]:
+        """(long audio, window, overlap) in seconds."""
+        return (LONG_AUDIO_S if self.long_audio_s is None else self.long_audio_s,
+                WINDOW_S if self.window_s is None else self.window_s, OVERLAP_S)
+
+
+def limits_for(model: Any) -> Limits:
+    """The windows a loaded NeMo model needs: encoder-decoder (Canary) models take at most their training length
+    (``train_ds.max_duration``, else :data:`AED_MAX_INPUT_S`) at once; transducers and CTC models the defaults."""
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+
+    if not isinstance(model, EncDecMultiTaskModel):
+        return Limits()
+    configured = (getattr(model, "cfg", None) or {}).get("train_ds", {}) or {}
+    longest = float(configured.get("max_duration") or AED_MAX_INPUT_S)
+    return Limits(long_audio_s=longest, window_s=min(WINDOW_S, longest - OVERLAP_S))
+
+
+def window_count(seconds: float, limits: Limits = Limits()) -> int:
     """How many windows :func:`split_windows` makes of ``seconds`` of audio."""
-    if seconds <= LONG_AUDIO_S:
+    long_audio_s, window_s, overlap_s = limits.resolved()
+    if seconds <= long_audio_s:
         return 1
-    return 1 + max(0, math.ceil((seconds - WINDOW_S) / (WINDOW_S - OVERLAP_S)))
+    return 1 + max(0, math.ceil((seconds - window_s) / (window_s - overlap_s)))
 
 
-def split_windows(audio: AudioData) -> list[tuple[float, AudioData]]:
+def split_windows(audio: AudioData, limits: Limits = Limits()) -> list[tuple[float, AudioData]]:
     """``audio`` as (offset in seconds, window) pairs: one pair for short audio, overlapping windows for long."""
-    if audio.duration <= LONG_AUDIO_S:
+    long_audio_s, window_s, overlap_s = limits.resolved()
+    if audio.duration <= long_audio_s:
         return [(0.0, audio)]
     rate = audio.sample_rate
-    window, hop = round(WINDOW_S * rate), round((WINDOW_S - OVERLAP_S) * rate)
+    window, hop = round(window_s * rate), round((window_s - overlap_s) * rate)
     pieces = []
     for start in range(0, len(audio.samples), hop):
         pieces.append((start / rate, AudioData(audio.samples[start : start + window], rate, audio.source)))
@@ -53,10 +89,13 @@ def split_windows(audio: AudioData) -> list[tuple[float, AudioData]]:
     return pieces
 
 
-def stream_windows(read: Callable[[int], np.ndarray], rate: int, source: str) -> Iterator[tuple[float, AudioData]]:
-    """The windows :func:`split_windows` makes of a recording longer than :data:`WINDOW_S`, taken from ``read`` (which
+def stream_windows(
+    read: Callable[[int], np.ndarray], rate: int, source: str, limits: Limits = Limits()
+) -> Iterator[tuple[float, AudioData]]:
+    """The windows :func:`split_windows` makes of a recording longer than a window, taken from ``read`` (which
     returns the next n samples, fewer only at the end) as they are needed: only one window is held at a time."""
-    window, hop = round(WINDOW_S * rate), round((WINDOW_S - OVERLAP_S) * rate)
+    _, window_s, overlap_s = limits.resolved()
+    window, hop = round(window_s * rate), round((window_s - overlap_s) * rate)
     buffer = read(window + 1)  # one sample more than a window tells whether another window follows
     start = 0
     while True:
@@ -141,9 +180,33 @@ def merge_windows(
     """One transcript of ``duration`` seconds from (offset, duration, transcript) of each of its windows."""
     if len(parts) == 1:
         return parts[0][2]
+    if not any(transcript.words for _, _, transcript in parts) and any(t.text for _, _, t in parts):
+        # A model that gives no word timings (Canary v1): the seams are found in the text
+        return Transcript(text=merge_texts([transcript.text for _, _, transcript in parts]), duration=duration,
+                          model=model)
     words = stitch_words([(offset, length, transcript.words) for offset, length, transcript in parts])
     words = [Word(w.text, min(w.start, duration), min(w.end, duration)) for w in words]
     text = " ".join(w.text for w in words)
     if not timestamps:
         return Transcript(text=text, duration=duration, model=model)
     return Transcript(text, tuple(words), tuple(segments_from_words(words)), duration, model)
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"[^\w]", "", word.casefold())
+
+
+def merge_texts(texts: Sequence[str], max_shared: int = SEAM_MAX_WORDS) -> str:
+    """The texts of overlapping windows as one, each seam's shared words kept once: the longest run of words (at most
+    ``max_shared``, compared without case and punctuation) that ends one window and starts the next, as the next
+    window heard it (it heard what follows, which decides punctuation)."""
+    merged: list[str] = []
+    for text in texts:
+        words = text.split()
+        shared = 0
+        for size in range(min(max_shared, len(merged), len(words)), 0, -1):
+            if [_bare(w) for w in merged[-size:]] == [_bare(w) for w in words[:size]]:
+                shared = size
+                break
+        merged = merged[: len(merged) - shared] + words
+    return " ".join(merged)
