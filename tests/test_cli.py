@@ -36,7 +36,8 @@ def test_json_lines_in_input_order_with_timings(tiny_rnnt, tmp_path):
     code, lines = run_cli(b, a, "--model", tiny_rnnt, "--timestamps", "--json", "--device", "cpu")
     assert code == cli.EXIT_OK
     assert [line["file"] for line in lines] == [b, a]
-    assert set(lines[0]) == {"file", "text", "duration", "words", "segments", "error"}
+    assert set(lines[0]) == {"file", "text", "duration", "words", "segments", "language", "task", "error"}
+    assert (lines[0]["language"], lines[0]["task"]) == ("auto", "transcribe")
     assert lines[0]["error"] is None
     assert lines[0]["duration"] == pytest.approx(2.0)
     assert lines[0]["text"].startswith("nine")

@@ -334,3 +334,24 @@ def test_nemo_temp_files_land_in_the_redirected_folder_and_are_removed(simulated
         assert list(target.iterdir()) == []
     finally:
         handle.remove()
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        # Canary and parakeet v3 give punctuation as separate "words" in some versions, with or without time.
+        ([("¿", 0.0, 0.0), ("Dónde", 0.1, 0.4), ("estás", 0.5, 0.8), ("?", 0.8, 0.8)],
+         [("¿Dónde", 0.1, 0.4), ("estás?", 0.5, 0.8)]),
+        ([("¡", 1.0, 1.0), ("Hola", 1.0, 1.3), ("!", 1.3, 1.3), ("Adiós", 2.0, 2.0)],
+         [("¡Hola!", 1.0, 1.3), ("Adiós", 2.0, 2.02)]),
+        ([("Yes", 0.0, 0.3), (",", 0.3, 0.3), ("well", 0.4, 0.4), ("...", 0.4, 0.4), ("no", 0.41, 0.6)],
+         [("Yes,", 0.0, 0.3), ("well...", 0.4, 0.41), ("no", 0.41, 0.6)]),
+        ([("Hello.", 0.0, 0.5)], [("Hello.", 0.0, 0.5)]),
+    ],
+)
+def test_punctuation_stays_with_its_word_and_no_word_lasts_no_time(raw, expected):
+    from transcriber.hypotheses import attach_punctuation
+    from transcriber.types import Word
+
+    words = attach_punctuation([Word(text, start, end) for text, start, end in raw], duration=3.0)
+    assert [(w.text, round(w.start, 3), round(w.end, 3)) for w in words] == expected

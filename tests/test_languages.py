@@ -88,6 +88,10 @@ def test_the_chosen_language_and_task_reach_the_canary_decoder(tiny_canary):
     options = TranscribeOptions(language="es", translate_to="en")
     (result,) = engine.transcribe_files([clip()], model=model, options=options)
     assert result.ok, result.error
+    from transcriber.formats import result_to_dict
+
+    recorded = result_to_dict(result)
+    assert (recorded["language"], recorded["task"], recorded["translated_to"]) == ("es", "translate", "en")
     (prompt,) = prompts
     # canary2 says source and target language; canary (v1) puts the task between them
     translated, transcribed = {"canary2": ("<|es|><|en|>", "<|de|><|de|>"),

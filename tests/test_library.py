@@ -62,10 +62,11 @@ def audio_file(path: Path, content: bytes = b"RIFF" + bytes(2000)) -> Path:
         interview(),
         Transcript(text="no timings here", duration=3.0, model="m"),
         Transcript(text="", duration=1.0, model="m"),
+        Transcript(text="the budget", duration=1.0, model="m", language="es", translated_to="en"),
         Transcript(text="one", words=(Word("one", 1 / 3, 2 / 3),), segments=(Segment("one", 1 / 3, 2 / 3),),
                    duration=1e-3, model="m"),
     ],
-    ids=["speakers", "text only", "silence", "thirds"],
+    ids=["speakers", "text only", "silence", "translation", "thirds"],
 )
 def test_a_stored_transcript_loads_equal(library, transcript):
     transcript_id = library.save(transcript, name="talk.wav")

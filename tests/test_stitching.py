@@ -101,3 +101,16 @@ def test_windows_without_word_timings_share_their_seam_words_once(texts, expecte
     from transcriber.windows import merge_texts
 
     assert merge_texts(texts) == expected
+
+
+def test_windows_without_word_timings_become_segments_of_their_share_of_the_audio():
+    from transcriber.types import Transcript
+    from transcriber.windows import OVERLAP_S, merge_windows
+
+    parts = [(0.0, 30.0, Transcript("the budget is late")), (28.0, 30.0, Transcript("is late, said Anna")),
+             (56.0, 10.0, Transcript("then she left"))]
+    merged = merge_windows(parts, 66.0, "m", timestamps=True)
+    assert merged.text == "the budget is late, said Anna then she left" and merged.words == ()
+    assert [(s.text, s.start, s.end) for s in merged.segments] == [
+        ("the budget", 0.0, 30.0 - OVERLAP_S / 2), ("is late, said Anna", 28.0 + OVERLAP_S / 2, 58.0 - OVERLAP_S / 2),
+        ("then she left", 56.0 + OVERLAP_S / 2, 66.0)]

@@ -189,6 +189,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     for result in results:
         if save is not None and result.ok:
             save(result)
+        if args.timestamps and result.transcript is not None and result.transcript.text and not result.transcript.words:
+            print(f"{Path(result.file).name}: the model gives no word timings; segments only.", file=sys.stderr)
         if args.json:
             print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
         else:

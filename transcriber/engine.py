@@ -46,7 +46,7 @@ from .languages import abilities, prompt_arguments
 from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick_device
 from .speakers import with_speakers
 from .nemo_models import frame_seconds, load_nemo_model, load_nemo_model_int8
-from .types import MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
+from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
 from .watchdog import Aborted, Guard, run_watched, time_bound
 from . import windows
 
@@ -107,6 +107,11 @@ def _shift_item(on_piece: Callable[[int, int, int], None], item: int, _: int, pa
 def _shift_speakers(on_speakers: Callable[[int], None], item: int, _: int) -> None:
     """Report diarizing a file retried on its own under the file's index in the whole batch."""
     on_speakers(item)
+
+
+def _stamped(transcript: Transcript, options: TranscribeOptions) -> Transcript:
+    """``transcript`` with the language and translation it was asked for recorded."""
+    return replace(transcript, language=options.language or AUTO_LANGUAGE, translated_to=options.translate_to)
 
 
 def _file_label(item: str | Path | AudioData) -> str:
@@ -295,14 +300,14 @@ class Engine:
             for item_parts, audio in zip(parts, audios, strict=True)
         ]
         if not options.speakers:
-            return transcripts
+            return [_stamped(transcript, options) for transcript in transcripts]
         labelled = []
         for item, (audio, transcript) in enumerate(zip(audios, transcripts, strict=True)):
             feeder = self._speaker_feeder(options, audio.source, audio.sample_rate, cancel,
                                           None if on_speakers is None else partial(on_speakers, item))
             feeder.feed(0.0, audio.samples)
             labelled.append(with_speakers(transcript, feeder.finish(), num_speakers=options.num_speakers))
-        return labelled
+        return [_stamped(transcript, options) for transcript in labelled]
 
     def _transcribe_stream(
         self,
@@ -345,8 +350,8 @@ class Engine:
                 feeder.feed(piece.offset, piece.audio.samples)
         merged = windows.merge_windows(parts, reader.position / reader.sample_rate, model, options.timestamps)
         if feeder is None:
-            return merged
-        return with_speakers(merged, feeder.finish(), num_speakers=options.num_speakers)
+            return _stamped(merged, options)
+        return _stamped(with_speakers(merged, feeder.finish(), num_speakers=options.num_speakers), options)
 
     def _transcribe_grouped(
         self,

@@ -228,8 +228,9 @@ def _timed(items: Iterable[Word | Segment], key: str, *, speakers: bool) -> list
 
 
 def result_to_dict(result: FileResult) -> dict[str, object]:
-    """The JSON shape of one file's result: file, text, duration, words, segments, error; with speakers also
-    ``speakers`` and a ``speaker`` on every word and segment."""
+    """The JSON shape of one file's result: file, text, duration, words, segments, language (chosen, or ``"auto"``),
+    task (``"transcribe"`` or ``"translate"``, then also ``translated_to``), error; with speakers also ``speakers``
+    and a ``speaker`` on every word and segment."""
     transcript = result.transcript or Transcript(text="")
     speakers = transcript.has_speakers
     data: dict[str, object] = {
@@ -241,6 +242,11 @@ def result_to_dict(result: FileResult) -> dict[str, object]:
     }
     if speakers:
         data["speakers"] = list(transcript.speakers)
+    if result.transcript is not None:  # a failed file has no language or task
+        data["language"] = transcript.language
+        data["task"] = transcript.task
+        if transcript.translated_to:
+            data["translated_to"] = transcript.translated_to
     data["error"] = result.error
     return data
 

@@ -78,11 +78,52 @@ def hypothesis_to_transcript(
         return Transcript(text=text, duration=duration, model=model_name)
     stamps = getattr(hypothesis, "timestamp", None)
     stamps = stamps if isinstance(stamps, dict) else {}
-    words = _timed_items(stamps.get("word", ()), "word", duration, frame_s)
+    words = attach_punctuation(_timed_items(stamps.get("word", ()), "word", duration, frame_s), duration)
     segments = [Segment(w.text, w.start, w.end) for w in _timed_items(stamps.get("segment", ()), "segment", duration, frame_s)]
     if words and not segments:
         segments = [Segment(" ".join(w.text for w in words), words[0].start, words[-1].end)]
+    if text and not words and not segments:  # a model that gives no timings: the whole clip is one segment
+        segments = [Segment(text, 0.0, duration)]
     return Transcript(text=text, words=tuple(words), segments=tuple(segments), duration=duration, model=model_name)
+
+
+OPENING_PUNCTUATION = "¿¡([{«“‘\"'"
+"""Marks that open what follows (Spanish ``¿`` and ``¡``, brackets, opening quotes): they join the next word."""
+MIN_WORD_S = 0.02
+"""The shortest a word may last: models with punctuation sometimes give a word no time of its own."""
+
+
+def is_punctuation(text: str) -> bool:
+    """Whether ``text`` holds no letter or digit (``","``, ``"¿"``, ``"..."``)."""
+    return not any(char.isalnum() for char in text)
+
+
+def attach_punctuation(words: list[Word], duration: float) -> list[Word]:
+    """Words as a reader sees them: a punctuation-only "word" joins its neighbour (an opening mark the next word,
+    anything else the previous one, keeping that word's times), and no word lasts less than :data:`MIN_WORD_S`
+    (it is stretched into the pause after it, as far as the next word or the end of the audio)."""
+    joined: list[Word] = []
+    opening = ""
+    for word in words:
+        if is_punctuation(word.text):
+            if all(char in OPENING_PUNCTUATION for char in word.text) or not joined:
+                opening += word.text
+            else:
+                last = joined[-1]
+                joined[-1] = replace(last, text=last.text + word.text, end=max(last.end, word.end))
+            continue
+        joined.append(replace(word, text=opening + word.text) if opening else word)
+        opening = ""
+    if opening and joined:
+        last = joined[-1]
+        joined[-1] = replace(last, text=last.text + opening)
+    stretched = []
+    for index, word in enumerate(joined):
+        if word.end - word.start < MIN_WORD_S:
+            limit = joined[index + 1].start if index + 1 < len(joined) else duration
+            word = replace(word, end=max(word.end, min(word.start + MIN_WORD_S, max(limit, word.start))))
+        stretched.append(word)
+    return stretched
 
 
 def is_padded(audio: AudioData) -> bool:

@@ -66,7 +66,10 @@ KNOWN_MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("nvidia/parakeet-tdt-0.6b-v2", "FastConformer-TDT, punctuation and capitals", "en", 2400),
     ModelInfo("nvidia/parakeet-tdt-0.6b-v3", "FastConformer-TDT, 25 European languages", "multilingual (25)", 2500),
     ModelInfo("nvidia/parakeet-ctc-0.6b", "FastConformer-CTC, lower case", "en", 2400),
+    ModelInfo("nvidia/canary-1b-v2", "Canary encoder-decoder, 25 European languages, translates to and from English",
+              "multilingual (25)", 3900),
     ModelInfo("nvidia/canary-1b-flash", "Canary encoder-decoder, also translates", "en, de, es, fr", 3600),
+    ModelInfo("nvidia/canary-180m-flash", "small Canary encoder-decoder, also translates", "en, de, es, fr", 740),
     ModelInfo("nvidia/stt_en_fastconformer_ctc_large", "FastConformer-CTC large, 115M parameters", "en", 460),
 )
 

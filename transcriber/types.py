@@ -12,6 +12,8 @@ import numpy as np
 
 SAMPLE_RATE = 16_000
 """The sample rate every NeMo ASR model we ship or know of expects."""
+AUTO_LANGUAGE = "auto"
+"""The language of a transcript when none was chosen: whatever the model hears or assumes."""
 MAX_SPEAKERS = 8
 """The most speakers ``num_speakers`` may ask for; a diarizer may support fewer (Sortformer models: 4)."""
 
@@ -79,6 +81,8 @@ class Transcript:
         model: Name of the model that produced it.
         speakers: The speakers heard, in order of first appearance, when speakers were identified (then every word
             and segment has one); empty otherwise.
+        language: The spoken language asked of the model, or ``"auto"`` (the model's own choice or detection).
+        translated_to: The language the text was translated into; ``None`` for a transcription.
     """
 
     text: str
@@ -87,6 +91,13 @@ class Transcript:
     duration: float = 0.0
     model: str = ""
     speakers: tuple[str, ...] = ()
+    language: str = AUTO_LANGUAGE
+    translated_to: str | None = None
+
+    @property
+    def task(self) -> str:
+        """``"translate"`` or ``"transcribe"``."""
+        return "translate" if self.translated_to else "transcribe"
 
     @property
     def has_speakers(self) -> bool:

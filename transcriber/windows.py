@@ -181,9 +181,19 @@ def merge_windows(
     if len(parts) == 1:
         return parts[0][2]
     if not any(transcript.words for _, _, transcript in parts) and any(t.text for _, _, t in parts):
-        # A model that gives no word timings (Canary v1): the seams are found in the text
-        return Transcript(text=merge_texts([transcript.text for _, _, transcript in parts]), duration=duration,
-                          model=model)
+        # A model that gives no word timings (Canary v1): the seams are found in the text, and with timestamps
+        # each window's text is a segment spanning its share of the audio
+        pieces = seam_pieces([transcript.text for _, _, transcript in parts])
+        text = " ".join(word for piece in pieces for word in piece)
+        if not timestamps:
+            return Transcript(text=text, duration=duration, model=model)
+        segments = []
+        for number, ((offset, length, _), piece) in enumerate(zip(parts, pieces)):
+            start = offset + (OVERLAP_S / 2 if number else 0.0)
+            end = min(duration, offset + length - (OVERLAP_S / 2 if number < len(parts) - 1 else 0.0))
+            if piece:
+                segments.append(Segment(" ".join(piece), start, max(start, end)))
+        return Transcript(text, (), tuple(segments), duration, model)
     words = stitch_words([(offset, length, transcript.words) for offset, length, transcript in parts])
     words = [Word(w.text, min(w.start, duration), min(w.end, duration)) for w in words]
     text = " ".join(w.text for w in words)
@@ -196,17 +206,29 @@ def _bare(word: str) -> str:
     return re.sub(r"[^\w]", "", word.casefold())
 
 
-def merge_texts(texts: Sequence[str], max_shared: int = SEAM_MAX_WORDS) -> str:
-    """The texts of overlapping windows as one, each seam's shared words kept once: the longest run of words (at most
-    ``max_shared``, compared without case and punctuation) that ends one window and starts the next, as the next
-    window heard it (it heard what follows, which decides punctuation)."""
-    merged: list[str] = []
+def seam_pieces(texts: Sequence[str], max_shared: int = SEAM_MAX_WORDS) -> list[list[str]]:
+    """The words each of the texts of overlapping windows keeps, each seam's shared words kept once: the longest run
+    of words (at most ``max_shared``, compared without case and punctuation) that ends one window and starts the
+    next, as the next window heard it (it heard what follows, which decides punctuation)."""
+    pieces: list[list[str]] = []
     for text in texts:
         words = text.split()
         shared = 0
-        for size in range(min(max_shared, len(merged), len(words)), 0, -1):
-            if [_bare(w) for w in merged[-size:]] == [_bare(w) for w in words[:size]]:
+        tail = [word for piece in pieces for word in piece][-max_shared:]
+        for size in range(min(max_shared, len(tail), len(words)), 0, -1):
+            if [_bare(w) for w in tail[-size:]] == [_bare(w) for w in words[:size]]:
                 shared = size
                 break
-        merged = merged[: len(merged) - shared] + words
-    return " ".join(merged)
+        while shared and pieces:  # take the shared words back from the pieces before
+            drop = min(shared, len(pieces[-1]))
+            pieces[-1] = pieces[-1][: len(pieces[-1]) - drop]
+            shared -= drop
+            if shared:
+                pieces.pop()
+        pieces.append(words)
+    return pieces
+
+
+def merge_texts(texts: Sequence[str], max_shared: int = SEAM_MAX_WORDS) -> str:
+    """The texts of overlapping windows as one (see :func:`seam_pieces`)."""
+    return " ".join(word for piece in seam_pieces(texts, max_shared) for word in piece)

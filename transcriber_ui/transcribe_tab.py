@@ -50,6 +50,7 @@ WORD_LIST_HEIGHT_PX = 320
 MODEL_FILE_HEIGHT_PX = 140
 MODEL_STORAGE_KEY = "transcriber-model"
 """Where the browser keeps the last chosen model (localStorage), so a reload selects it again."""
+NO_WORD_TIMINGS = "This model gives no word timings: the subtitles and the review follow its segments."
 PAGE_ONLY = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 """Events of the page alone: never queued behind a transcription, and not part of the API."""
 
@@ -186,6 +187,8 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
             raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
         if not result.transcript.text:
             gr.Warning("No speech was recognised.")
+        elif (timestamps or speakers) and not result.transcript.words:
+            gr.Warning(NO_WORD_TIMINGS)
         downloads = context.outputs.new().write(audio, result.transcript)
         (saved,) = save_results(context, [result], owner_of(request))
         words = result.transcript.words

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 
 from ..editing import segment_words
-from ..types import Segment, Transcript, Word
+from ..types import AUTO_LANGUAGE, Segment, Transcript, Word
 from . import query as search_query
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -23,6 +23,8 @@ def transcript_to_json(transcript: Transcript) -> str:
             "speakers": list(transcript.speakers),
             "words": [[w.text, w.start, w.end, w.speaker] for w in transcript.words],
             "segments": [[s.text, s.start, s.end, s.speaker] for s in transcript.segments],
+            "language": transcript.language,
+            "translated_to": transcript.translated_to,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -39,6 +41,8 @@ def transcript_from_json(body: str) -> Transcript:
         duration=data["duration"],
         model=data["model"],
         speakers=tuple(data["speakers"]),
+        language=data.get("language", AUTO_LANGUAGE),  # stored before languages were recorded: the model's own
+        translated_to=data.get("translated_to"),
     )
 
 
