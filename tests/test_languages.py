@@ -172,3 +172,18 @@ def test_long_audio_goes_to_canary_in_windows_of_its_own_limit(tiny_canary, tiny
     assert limits.resolved()[0] == AED_MAX_INPUT_S and limits.resolved()[1] <= AED_MAX_INPUT_S
     assert len(prompts) == windows.window_count(60.0, limits) == 3  # 60 s in windows of at most 30 s
     assert windows.limits_for(engine.load(tiny_rnnt).model).resolved()[0] == windows.LONG_AUDIO_S  # 60 s in one
+
+
+def test_a_transducer_with_a_language_prompt_takes_its_prompt_dictionarys_languages():
+    from transcriber.languages import abilities_from_config
+
+    config = {"model_defaults": {"prompt_dictionary": {"en-US": 0, "de-DE": 1}}, "tokenizer": {"type": "bpe"}}
+    found = abilities_from_config(config)
+    assert found.languages == ("en-US", "de-DE") and not found.translates
+    assert prompt_arguments(found, "m", language="de-DE", translate_to=None) == {"target_lang": "de-DE"}
+    assert prompt_arguments(found, "m", language=None, translate_to=None) == {}
+    with pytest.raises(LanguageOptionsError, match="does not know the spoken language 'fr'; it knows en-US, de-DE"):
+        prompt_arguments(found, "m", language="fr", translate_to=None)
+    with pytest.raises(LanguageOptionsError, match="cannot translate"):
+        prompt_arguments(found, "m", language="de-DE", translate_to="en-US")
+    assert abilities_from_config({"tokenizer": {"type": "bpe"}}) == Abilities()  # parakeet and the like

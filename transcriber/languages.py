@@ -6,6 +6,8 @@ A table of model names would go stale and would say nothing about a ``.nemo`` fi
   (``model.prompt.get_slots("user")``) and the languages of its aggregate tokenizer. ``canary`` translates with
   ``task="ast"`` when it has the ``<|translate|>`` token; ``canary2`` has no task slot and translates whenever the
   target language differs from the source.
+* **Prompt transducers** (``EncDecRNNTBPEModelWithPrompt``, ``EncDecHybridRNNTCTCBPEModelWithPrompt``): the keys
+  of ``model_defaults.prompt_dictionary`` (``"de-DE"``, ...), passed as ``target_lang=``; they do not translate.
 * **Every other model** (CTC, RNNT, TDT, hybrid: parakeet and the like) takes no language: passing one makes NeMo
   raise ``TypeError``, so it is refused here first, with a sentence that names the model.
 
@@ -28,6 +30,8 @@ SPECIAL_TOKENS_LANGUAGE = "spl_tokens"
 """The aggregate tokenizer's entry for special tokens, not a language."""
 TRANSLATE_TOKEN = "<|translate|>"
 CANARY = "canary"
+LANGUAGE_PROMPT = "language prompt"
+"""The prompt style of transducers conditioned on a language id (``target_lang=`` only)."""
 
 
 class LanguageOptionsError(TranscriberError):
@@ -60,7 +64,7 @@ def abilities(model: Any) -> Abilities:
     from nemo.collections.asr.models import EncDecMultiTaskModel
 
     if not isinstance(model, EncDecMultiTaskModel):
-        return Abilities()
+        return _prompt_dictionary_abilities(getattr(model, "cfg", None) or {})
     slots = tuple(model.prompt.get_slots("user"))
     tokenizer = model.tokenizer
     languages = tuple(lang for lang in getattr(tokenizer, "langs", ()) if lang != SPECIAL_TOKENS_LANGUAGE)
@@ -88,6 +92,14 @@ def prompt_arguments(
     Raises:
         LanguageOptionsError: The model takes no language, does not know one of them, or does not translate.
     """
+    if found.prompt_format == LANGUAGE_PROMPT:
+        if translate_to:
+            raise LanguageOptionsError(f"{model_name} transcribes only; it cannot translate.")
+        if language is not None and language not in found.languages:
+            raise LanguageOptionsError(
+                f"{model_name} does not know the spoken language {language!r}; it knows {', '.join(found.languages)}."
+            )
+        return {"target_lang": language} if language else {}
     if not found.takes_language:
         if language or translate_to:
             asked = "a translation" if translate_to else f"a language ({language})"
@@ -117,13 +129,22 @@ def abilities_from_config(config: dict[str, Any]) -> Abilities:
     prompt_format = config.get("prompt_format")
     tokenizer = config.get("tokenizer") or {}
     if not prompt_format or tokenizer.get("type") != "agg":
-        return Abilities()
+        return _prompt_dictionary_abilities(config)
     from nemo.collections.common.prompts.formatter import PromptFormatter
 
     slots = tuple(PromptFormatter.resolve(str(prompt_format)).TEMPLATE["user"]["slots"])
     languages = tuple(lang for lang in tokenizer.get("langs") or {} if lang != SPECIAL_TOKENS_LANGUAGE)
     translates = len(languages) > 1 and ("task" in slots if prompt_format == CANARY else "target_lang" in slots)
     return Abilities(languages, translates, str(prompt_format), slots)
+
+
+def _prompt_dictionary_abilities(config: Any) -> Abilities:
+    """A transducer conditioned on a language id takes the keys of its ``prompt_dictionary``; other models nothing."""
+    defaults = config.get("model_defaults") or {}
+    dictionary = defaults.get("prompt_dictionary") or {}
+    if not dictionary:
+        return Abilities()
+    return Abilities(tuple(str(key) for key in dictionary), False, LANGUAGE_PROMPT, ("target_lang",))
 
 
 def model_abilities(name: str) -> Abilities:
