@@ -50,6 +50,8 @@ SLOW_PARTS = ("long", "parakeet")
 BATCH_FILES = 8
 BATCH_SECONDS = 10.0
 UI_CLIP_S = 10.0
+FIRST_REQUEST_AFTER_S = 15.0
+"""The first request comes this long after the page is served, as when a user drops a file."""
 PAGE_POLL_S = 0.05
 PAGE_TIMEOUT_S = 120.0
 RESULT_PREFIX = "RESULT "
@@ -112,14 +114,16 @@ def part_batch(repeats: int) -> list[Figure]:
 
 
 def ui_child(model: str, clip: str) -> None:
-    """In a fresh process: serve the page, GET it until 200, then two /transcribe requests; print the times."""
+    """In a fresh process: serve the page (which loads its model in the background, as ``transcribe_ui.py`` does),
+    GET it until 200, wait :data:`FIRST_REQUEST_AFTER_S` as a user would, then two /transcribe requests; print the
+    times."""
     import urllib.error
     import urllib.request
 
     from transcribe_ui import build_demo, serve
     from transcriber.engine import Engine
 
-    demo = build_demo(engine=Engine(device="cpu"), default_model=model)
+    demo = build_demo(engine=Engine(device="cpu"), default_model=model, preload=True)
     url = serve(demo, block=False, quiet=True)
     deadline = time.monotonic() + PAGE_TIMEOUT_S
     while True:
@@ -132,6 +136,7 @@ def ui_child(model: str, clip: str) -> None:
                 raise
         time.sleep(PAGE_POLL_S)  # the server thread is still starting
     print(SERVED_LINE, flush=True)
+    time.sleep(FIRST_REQUEST_AFTER_S)  # a user picking a file
 
     from gradio_client import Client, handle_file
 
@@ -167,7 +172,8 @@ def part_ui(_repeats: int) -> list[Figure]:
     first, second = result["first_s"], result["second_s"]
     return [
         Figure("UI launch to page served (cold process)", f"{served_s:.1f} s", load=load_at_launch),
-        Figure(f"first vs second request, {UI_CLIP_S:g} s clip", f"{first:.1f} s vs {second:.2f} s", load=_load()),
+        Figure(f"first (made {FIRST_REQUEST_AFTER_S:g} s after launch) vs second request, {UI_CLIP_S:g} s clip",
+               f"{first:.2f} s vs {second:.2f} s ({first / second:.2f}x)", "<= 1.5x", _load()),
     ]
 
 

@@ -68,13 +68,13 @@ def launch_app(tmp_path_factory):
 
     def launch(
         *, engine, model: str, timeout: float | None = None, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-        diarizer: str | None = None, library=None, auth=None, library_notice: str = "",
+        diarizer: str | None = None, library=None, auth=None, library_notice: str = "", preload: bool = False,
     ) -> str:
         if library is None:
             library = Library(tmp_path_factory.mktemp("library") / "library.sqlite")
         library = library or None
         demo = build_demo(engine=engine, default_model=model, timeout=timeout, diarizer=diarizer, library=library,
-                          library_notice=library_notice, logins=auth is not None)
+                          library_notice=library_notice, logins=auth is not None, preload=preload)
         demos.append(demo)
         return serve(demo, max_file_size=max_file_size, block=False, quiet=True, auth=auth, library=library)
 

@@ -580,3 +580,18 @@ def test_the_language_controls_show_only_for_a_model_that_takes_a_language(page,
     model_box(page).fill(tiny_rnnt)
     model_box(page).press("Enter")
     expect(page.locator("#language")).to_be_hidden()
+
+
+def test_the_page_says_loading_then_ready_and_the_first_request_does_not_wait(open_page, launch_app, tiny_rnnt,
+                                                                              clips):
+    from playwright.sync_api import expect
+
+    engine = Engine(device="cpu")
+    url = launch_app(engine=engine, model=tiny_rnnt, preload=True)
+    page = open_page(url)
+    expect(page.locator("#model-status")).to_contain_text("Ready:", timeout=RESULT_TIMEOUT_MS)
+    assert engine.cache.loads == 1  # loaded before anyone asked
+    transcribe_one(page, clips["short"])
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value(re.compile("^nine"),
+                                                                               timeout=RESULT_TIMEOUT_MS)
+    assert engine.cache.loads == 1

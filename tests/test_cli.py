@@ -90,3 +90,14 @@ def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
     assert lines[1].startswith("nine")
     assert lines[2].split() == ["[", "0.00", "-", "0.08]", "nine"]
     assert "override_config" not in done.stderr
+
+
+def test_the_terminal_stays_quiet_unless_asked_for_nemos_log(tiny_rnnt, tmp_path):
+    clip = wav(tmp_path / "a.wav", 1.0)
+    quiet = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_rnnt, "--timestamps"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stdout.startswith("== ")
+    assert "[NeMo I" not in quiet.stderr and "[NeMo W" not in quiet.stderr and "Train config" not in quiet.stderr
+    loud = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_rnnt, "--timestamps",
+                           "--verbose"], cwd=ROOT, capture_output=True, text=True)
+    assert loud.returncode == 0 and "[NeMo I" in loud.stderr

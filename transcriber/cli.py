@@ -24,6 +24,7 @@ from .formats import FORMATS, result_to_dict, to_text
 from .outputs import ALL_FORMATS
 from .models import DEMO_DIARIZER, DEMO_MODEL, DEFAULT_DIARIZER, DEFAULT_MODEL, INSTALL_HINT, default_diarizer, default_model
 from .library import Library, default_library_path
+from .nemo_models import set_nemo_verbose
 from .tempdir import redirect_temp
 from .types import MAX_SPEAKERS, FileResult, TranscribeOptions
 
@@ -37,6 +38,7 @@ DEMO_DIARIZER_NOTICE = (
 )
 logger = logging.getLogger(__name__)
 
+TELEMETRY_LOGGER = "nv_one_logger"
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -154,6 +156,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
         parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    set_nemo_verbose(args.verbose)
+    if not args.verbose:  # NeMo's telemetry library says at import that it is off; nothing for a user to act on
+        logging.getLogger(TELEMETRY_LOGGER).setLevel(logging.ERROR)
     redirect_temp(args.temp_dir)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .models import ModelSource
-from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, restore_or_download
+from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, quiet_restore, restore_or_download
 from .types import SpeakerTurn
 
 logger = logging.getLogger(__name__)
@@ -75,8 +75,9 @@ def load_diarizer(source: ModelSource, device: str) -> Any:
 
     label = source.path.name if source.path is not None else source.name
     # restore_from of ModelPT builds whatever class the file holds, so a file of another kind is named below.
-    model = restore_or_download(source, device, ModelPT.restore_from, SortformerEncLabelModel.from_pretrained,
-                                what="Diarizer file")
+    with quiet_restore():
+        model = restore_or_download(source, device, ModelPT.restore_from, SortformerEncLabelModel.from_pretrained,
+                                    what="Diarizer file")
     if not isinstance(model, SortformerEncLabelModel):
         raise ModelLoadError(
             f"{label} is not a speaker diarization model (it is a {type(model).__name__}); "

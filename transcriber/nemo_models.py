@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,44 @@ from .models import ModelSource, not_available_message
 logger = logging.getLogger(__name__)
 
 NEMO_LOGS_TO_STDERR_ENV = "NEMO_REDIRECT_LOGS_TO_STDERR"
+_nemo_log = {"verbose": False}
+
+
+def set_nemo_verbose(verbose: bool) -> None:
+    """Show NeMo's INFO log (config dumps at load, a line per ``transcribe()`` call) or only its warnings and
+    errors (the default). Applies to models loaded from now on."""
+    _nemo_log["verbose"] = verbose
+
+
+NEMO_LOGGER = "nemo_logger"
+CPU_NOISE = "No conditional node support for Cuda"
+"""NeMo warns on every decoding set-up on a machine without CUDA that CUDA graphs are off: true and useless there."""
+
+
+class _CpuNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _nemo_log["verbose"] or not str(record.getMessage()).startswith(CPU_NOISE)
+
+
+@contextmanager
+def quiet_restore():
+    """While a model is restored, NeMo warns about training and validation data it was not given, dumping whole
+    configs; those say nothing to someone transcribing, so unless :func:`set_nemo_verbose` asked for everything,
+    only errors show while loading and warnings afterwards."""
+    from nemo.utils import logging as nemo_logging
+
+    noise = logging.getLogger(NEMO_LOGGER)
+    if not any(isinstance(f, _CpuNoise) for f in noise.filters):
+        noise.addFilter(_CpuNoise())
+    if _nemo_log["verbose"]:
+        nemo_logging.set_verbosity(logging.INFO)
+        yield
+        return
+    nemo_logging.set_verbosity(logging.ERROR)
+    try:
+        yield
+    finally:
+        nemo_logging.set_verbosity(logging.WARNING)
 
 
 def load_nemo_model(source: ModelSource, device: str) -> Any:
@@ -31,7 +70,9 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
     os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
     from nemo.collections.asr.models import ASRModel
 
-    model = restore_or_download(source, device, ASRModel.restore_from, ASRModel.from_pretrained, what="Model file")
+    with quiet_restore():
+        model = restore_or_download(source, device, ASRModel.restore_from, ASRModel.from_pretrained,
+                                    what="Model file")
     if not callable(getattr(model, "transcribe", None)):
         raise ModelLoadError(f"Model {source.name} is not a speech-recognition model.")
     model.eval()

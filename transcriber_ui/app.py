@@ -25,6 +25,7 @@ from transcriber.tempdir import redirect_temp
 
 from . import auth as logins
 from . import media_route
+from .preload import Preloader
 from .library_tab import build_library_tab
 from .transcribe_tab import TRANSCRIBE_CONCURRENCY, build_settings, build_tabs
 from .widgets import AppContext
@@ -42,6 +43,8 @@ DEFAULT_MAX_FILE_SIZE = 2 * 1024**3
 """Largest upload, in bytes (2 GB: three hours of 48 kHz stereo WAV); a larger one is refused with a message."""
 FILE_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
 """Units ``--max-file-size`` accepts; binary multiples, as Gradio counts them."""
+STATUS_POLL_S = 1.0
+"""How often the page asks whether the model has loaded, until it has."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
 
@@ -55,6 +58,7 @@ def build_demo(
     library: Library | None = None,
     library_notice: str = "",
     logins: bool = False,
+    preload: bool = False,
 ) -> "gr.Blocks":
     """Build the page without launching it.
 
@@ -68,6 +72,7 @@ def build_demo(
         library: Where transcripts are saved; ``None``: nowhere (the Library tab says so).
         library_notice: A sentence the Library tab shows (the library was moved aside, cannot be written, ...).
         logins: Users log in (:func:`serve` with ``auth``): each sees only their own transcripts.
+        preload: Start loading ``default_model`` in the background now, and show its progress on the page.
     """
     import gradio as gr
 
@@ -82,13 +87,31 @@ def build_demo(
         library_notice=library_notice,
         logins=logins,
     )
+    preloader = Preloader(context.engine, default_model) if preload else None
+    if preloader is not None:
+        preloader.start()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=GRADIO_CACHE_CLEANUP) as demo:
         gr.Markdown(f"# {TITLE}\nSpeech to text on this computer with NVIDIA NeMo. Nothing leaves your machine.")
         settings = build_settings(context, demo)
+        if preloader is not None:
+            model_status(preloader)
         with gr.Tabs():
             build_tabs(context, settings)
             build_library_tab(context)
     return demo
+
+
+def model_status(preloader: Preloader) -> None:
+    """A line under the settings that says "Loading model ..." until the model is loaded, then "Ready"."""
+    import gradio as gr
+
+    status = gr.Markdown(preloader.status, elem_id="model-status")
+    timer = gr.Timer(STATUS_POLL_S)
+
+    def poll():
+        return preloader.status, gr.Timer(active=not preloader.finished)
+
+    timer.tick(poll, None, [status, timer], queue=False, api_visibility="private", show_progress="hidden")
 
 
 def serve(
@@ -261,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger.info("Library: %s", library.path)
     demo = build_demo(
         engine=Engine(device=args.device, int8=args.int8), default_model=model, timeout=args.timeout,
-        diarizer=args.diarizer, library=library, library_notice=notice, logins=bool(users),
+        diarizer=args.diarizer, library=library, library_notice=notice, logins=bool(users), preload=True,
     )
     serve(demo, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size,
           auth=logins.checker(users) if users else None, library=library)

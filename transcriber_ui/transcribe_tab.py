@@ -6,6 +6,7 @@ would be silent and would count against the job's time limit. Each finished tran
 the events' last output is the library id (or ids) of what was saved.
 """
 
+import logging
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from transcriber.formats import reading_text, word_list_markdown
 from transcriber.languages import Abilities, model_abilities
-from transcriber.models import DEMO_MODEL, NEMO_SUFFIX
+from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
 from transcriber.types import FileResult
 
 from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, TRANSCRIBE_TASK, display_name, options_from, progress_reporter
@@ -40,6 +41,8 @@ from .widgets import (
     word_headers,
     word_rows,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 4
 MAX_BATCH_SIZE = 32
@@ -159,13 +162,19 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
     def run(files: list[str], model: str, values: tuple, request: gr.Request, progress) -> list[FileResult]:
         session = request.session_hash or uuid.uuid4().hex
         with user_errors(), context.cancel_flags.running(session) as cancel:
-            return context.engine.transcribe_files(
+            results = context.engine.transcribe_files(
                 files,
                 model=check_model_choice(model, context.trusted_models),
                 options=replace(options_from(*values, timeout=context.timeout), diarizer=context.diarizer),
                 progress=progress_reporter(progress),
                 cancel=cancel,
             )
+        device = pick_device(context.engine.device)
+        for result in results:  # one line per job in the terminal: what, how long, with what
+            duration = result.transcript.duration if result.transcript is not None else 0.0
+            logger.info("%s: %s, %.1f s of audio in %.2f s, model %s on %s", display_name(result.file),
+                        "done" if result.ok else f"failed ({result.error})", duration, result.seconds, model, device)
+        return results
 
     def transcribe(
         audio: str | None,
