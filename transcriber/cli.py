@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-keep-audio", action="store_true", help="with --library: keep text only, not the audio")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
+        "--precision", choices=("fp32", "bf16", "fp16"),
+        help="on CUDA (default bf16, fp16 on GPUs without bf16); the CPU always runs fp32",
+    )
+    parser.add_argument(
         "--int8",
         action="store_true",
         help="on the CPU, quantise the model to int8: faster for large models such as parakeet, no gain for small ones",
@@ -165,7 +169,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     model = args.model or default_model()
     if model == DEMO_MODEL:
         print(DEMO_NOTICE, file=sys.stderr)
-    engine = Engine(device=args.device, int8=args.int8)
+    engine = Engine(device=args.device, int8=args.int8, precision=args.precision)
     diarizer = None
     if args.speakers:
         diarizer = args.diarizer or default_diarizer()

@@ -48,7 +48,8 @@ from .speakers import with_speakers
 from .nemo_models import frame_seconds, load_nemo_model, load_nemo_model_int8
 from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
 from .watchdog import Aborted, Guard, run_watched, time_bound
-from . import windows
+from . import gpu, windows
+from .gpu import autocast
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,8 @@ class Engine:
         loader: Loads a model from a source onto a device; tests may wrap the real NeMo loader. Default:
             :func:`load_nemo_model`, or :func:`load_nemo_model_int8` with ``int8``.
         diarizer_loader: Loads a diarizer the same way. Default: :func:`~transcriber.diarization.load_diarizer`.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` on CUDA; ``None``: bf16, or fp16 on GPUs without bf16
+            (:func:`~transcriber.gpu.effective_precision`). The CPU always runs fp32.
     """
 
     def __init__(
@@ -183,9 +186,11 @@ class Engine:
         int8: bool = False,
         loader: Callable[[ModelSource, str], Any] | None = None,
         diarizer_loader: Callable[[ModelSource, str], Any] | None = None,
+        precision: str | None = None,
     ):
         self.device = device
         self.int8 = int8
+        self.precision = gpu.check_precision(precision)
         self.cache: ModelCache[Any] = ModelCache(loader or (load_nemo_model_int8 if int8 else load_nemo_model))
         self.diarizers: ModelCache[Any] = ModelCache(diarizer_loader or load_diarizer)
 
@@ -394,34 +399,44 @@ class Engine:
 
         prompt = prompt_arguments(abilities(loaded.model), model, language=options.language,
                                   translate_to=options.translate_to)
+        precision = self.precision
 
-        def work(nemo_model: Any) -> list[Any]:
-            return normalise_output(
-                nemo_model.transcribe(
-                    [pad_short(piece.audio) for piece in pieces],
-                    batch_size=options.batch_size,
-                    num_workers=0,
-                    return_hypotheses=True,
-                    timestamps=timestamps,
-                    verbose=options.verbose,
-                    **prompt,  # the language and task, for models that take them (Canary): never override_config
+        def call(nemo_model: Any, arrays: list[np.ndarray], batch_size: int) -> list[Any]:
+            with autocast(loaded.device, precision):
+                return normalise_output(
+                    nemo_model.transcribe(
+                        arrays,
+                        batch_size=batch_size,
+                        num_workers=0,
+                        return_hypotheses=True,
+                        timestamps=timestamps,
+                        verbose=options.verbose,
+                        **prompt,  # the language and task, for models that take them (Canary): never override_config
+                    )
                 )
+
+        def work(nemo_model: Any) -> list[list[gpu.Part]]:
+            return gpu.transcribe_with_fallbacks(
+                nemo_model, [pad_short(piece.audio) for piece in pieces], call=call, batch_size=options.batch_size,
+                sample_rate=pieces[0].audio.sample_rate, device=loaded.device, model_name=model,
+                sources=[piece.audio.source for piece in pieces],
             )
 
-        hypotheses = _call_guarded(self.cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
-                                   failure="transcription")
-        nemo_model = loaded.model
-        frame_s = frame_seconds(nemo_model)
+        results = _call_guarded(self.cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
+                                failure="transcription")
+        frame_s = frame_seconds(loaded.model)
         transcripts = []
-        for piece, hypothesis in zip(pieces, hypotheses, strict=True):
+        for piece, parts in zip(pieces, results, strict=True):
             padded = is_padded(piece.audio)
-            transcript = hypothesis_to_transcript(
-                hypothesis,
-                duration=piece.audio.duration,
-                model_name=model,
-                timestamps=timestamps if piece.windowed or padded else options.timestamps,
-                frame_s=frame_s,
-            )
+            wanted = timestamps if piece.windowed or padded else options.timestamps
+            if len(parts) == 1:
+                transcript = hypothesis_to_transcript(parts[0][2], duration=piece.audio.duration, model_name=model,
+                                                      timestamps=wanted, frame_s=frame_s)
+            else:  # transcribed in halves to fit the GPU: stitched like windows
+                halves = [(offset, length, hypothesis_to_transcript(hypothesis, duration=length, model_name=model,
+                                                                    timestamps=True, frame_s=frame_s))
+                          for offset, length, hypothesis in parts]
+                transcript = windows.merge_windows(halves, piece.audio.duration, model, wanted)
             if padded:
                 transcript = text_from_words(transcript, keep_timings=options.timestamps)
             if options.timestamps and options.refine_timestamps:
