@@ -113,7 +113,7 @@ def main() -> None:
                                                        options=TranscribeOptions(timestamps=True)), device)
         rows.append((effective_precision(device, precision), f"{args.long_min:g} min file", long_audio.duration / long_s,
                      float("nan"), float("nan"), peak_memory_mb(device)))
-        del engine, loaded
+        engine.cache.evict(model, loaded.device)  # the next precision starts from a freshly loaded model
         if device == "cuda":
             torch.cuda.empty_cache()
 
