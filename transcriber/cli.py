@@ -22,7 +22,10 @@ from .engine import Engine
 from .errors import TranscriberError
 from .formats import FORMATS, result_to_dict, to_text
 from .outputs import ALL_FORMATS
-from .models import DEMO_DIARIZER, DEMO_MODEL, DEFAULT_DIARIZER, DEFAULT_MODEL, INSTALL_HINT, default_diarizer, default_model
+from .models import (
+    DEFAULT_DIARIZER, DEFAULT_MODEL, DEMO_DIARIZER, DEMO_MODEL, INSTALL_HINT, default_diarizer, default_model, pick_device,
+)
+from . import gpu, windows
 from .library import Library, default_library_path
 from .nemo_models import set_nemo_verbose
 from .tempdir import redirect_temp
@@ -109,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with --speakers: diarizer name or .nemo path (default: {DEFAULT_DIARIZER} when installed, else the "
         f"installed one, else the built-in demo diarizer)",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="files per forward pass")
+    parser.add_argument(
+        "--batch-size", type=positive_int,
+        help=f"files per forward pass (default: on a GPU as many as its free memory holds, else {DEFAULT_BATCH_SIZE})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
     parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR (resumable) instead of printing")
     parser.add_argument(
@@ -176,7 +182,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if diarizer == DEMO_DIARIZER:
             print(DEMO_DIARIZER_NOTICE, file=sys.stderr)
     options = TranscribeOptions(
-        timestamps=args.timestamps, batch_size=args.batch_size, verbose=args.verbose, timeout=args.timeout,
+        timestamps=args.timestamps, batch_size=args.batch_size or default_batch_size(engine), verbose=args.verbose,
+        timeout=args.timeout,
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
         language=args.language, translate_to=args.translate_to,
     )
@@ -207,6 +214,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if result.error:
             print(result.error, file=sys.stderr)
     return EXIT_OK if results and all(result.ok for result in results) else EXIT_SOME_FAILED
+
+
+def default_batch_size(engine: Engine) -> int:
+    """The batch size without ``--batch-size``: on a GPU as many windows as its free memory holds
+    (:func:`~transcriber.gpu.batch_size_for`), on the CPU :data:`DEFAULT_BATCH_SIZE`."""
+    found = gpu.free_memory(pick_device(engine.device))
+    return DEFAULT_BATCH_SIZE if found is None else gpu.batch_size_for(found[0], windows.WINDOW_S)
 
 
 def library_saver(library: Library) -> Callable[[FileResult], None]:

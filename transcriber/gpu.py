@@ -187,7 +187,7 @@ def transcribe_with_fallbacks(
         GpuOutOfMemoryError: An input does not fit even in stretches of :data:`MIN_SPLIT_S`; names the file and the
             free memory.
     """
-    batch = max(1, min(batch_size, len(inputs)))  # a batch larger than the inputs is the same call
+    batch = max(1, batch_size)
     while True:
         try:
             hypotheses = call(model, inputs, batch)
@@ -198,9 +198,10 @@ def transcribe_with_fallbacks(
             if not is_out_of_memory(exc):
                 raise
             release_cached_memory(device)
-            if batch > 1:
-                logger.warning("Out of GPU memory at batch size %d; retrying at %d", batch, max(1, batch // 2))
-                batch = max(1, batch // 2)
+            effective = min(batch, len(inputs))  # a batch larger than the inputs is the same forward pass
+            if effective > 1:
+                batch = effective // 2
+                logger.warning("Out of GPU memory at batch size %d; retrying at %d", effective, batch)
                 continue
             if len(inputs) == 1:
                 return [_in_halves(model, inputs[0], 0.0, call, sample_rate, device, model_name, sources[0])]
