@@ -82,6 +82,25 @@ def format_list(value: str) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--precision`` and ``--int8``: how the engine runs, the same for the app and the command line."""
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument(
+        "--precision", choices=gpu.PRECISIONS,
+        help="on CUDA (default bf16, fp16 on GPUs without bf16); the CPU always runs fp32",
+    )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, no gain for small ones",
+    )
+
+
+def engine_from_args(args: argparse.Namespace) -> Engine:
+    """The engine :func:`add_engine_arguments`' flags ask for."""
+    return Engine(device=args.device, int8=args.int8, precision=args.precision)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     parser = argparse.ArgumentParser(
@@ -127,16 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{default_library_path()}); read it with python -m transcriber.library",
     )
     parser.add_argument("--no-keep-audio", action="store_true", help="with --library: keep text only, not the audio")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
-    parser.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"),
-        help="on CUDA (default bf16, fp16 on GPUs without bf16); the CPU always runs fp32",
-    )
-    parser.add_argument(
-        "--int8",
-        action="store_true",
-        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, no gain for small ones",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--timeout", type=positive_float, help="seconds before a stuck job is stopped (default: from audio length)"
     )
@@ -175,7 +185,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     model = args.model or default_model()
     if model == DEMO_MODEL:
         print(DEMO_NOTICE, file=sys.stderr)
-    engine = Engine(device=args.device, int8=args.int8, precision=args.precision)
+    engine = engine_from_args(args)
     diarizer = None
     if args.speakers:
         diarizer = args.diarizer or default_diarizer()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from transcriber import models
 from transcriber.engine import Engine, default_engine
+from transcriber.cli import add_engine_arguments, engine_from_args
 from transcriber.errors import TranscriberError
 from transcriber.library import Library, default_library_path, open_library
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
@@ -229,16 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (needs internet)")
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
-    parser.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"),
-        help="on CUDA (default bf16, fp16 on GPUs without bf16); the CPU always runs fp32",
-    )
-    parser.add_argument(
-        "--int8",
-        action="store_true",
-        help="on the CPU, quantise the model to int8: faster for large models such as parakeet, no gain for small ones",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--timeout", type=positive_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
     )
@@ -287,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if library is not None:
         logger.info("Library: %s", library.path)
     demo = build_demo(
-        engine=Engine(device=args.device, int8=args.int8, precision=args.precision), default_model=model, timeout=args.timeout,
+        engine=engine_from_args(args), default_model=model, timeout=args.timeout,
         diarizer=args.diarizer, library=library, library_notice=notice, logins=bool(users), preload=True,
     )
     serve(demo, host=args.host, port=args.port, share=args.share, max_file_size=args.max_file_size,
