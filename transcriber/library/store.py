@@ -82,6 +82,12 @@ class Hit:
     time: float | None
 
 
+def not_found(transcript_id: int) -> TranscriptNotFoundError:
+    """The error for an id the asking owner has no transcript under (the same words whether it never existed, was
+    deleted or is another user's)."""
+    return TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+
+
 def schema_files() -> list[Path]:
     """The migrations in the order they are applied: ``schema/0001_*.sql``, ``0002_*.sql``, ..."""
     return sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
@@ -245,7 +251,7 @@ class Library:
             (int(transcript_id), owner),
         ).fetchone()
         if row is None:
-            raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+            raise not_found(transcript_id)
         return self._entry(row[:-1]), transcript_from_json(row[-1])
 
     def media_path(self, transcript_id: int, *, owner: str = "") -> Path | None:
@@ -260,7 +266,7 @@ class Library:
             (int(transcript_id), owner),
         ).fetchone()
         if row is None:
-            raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+            raise not_found(transcript_id)
         if row[0] is None:
             return None
         path = self.media_dir / (row[0] + row[1])
@@ -329,7 +335,7 @@ class Library:
                 "SELECT version, body FROM transcripts WHERE id = ? AND owner = ?", (int(transcript_id), owner)
             ).fetchone()
             if row is None:
-                raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+                raise not_found(transcript_id)
             current, current_body = row
             if current != base_version:
                 raise StaleVersionError(
@@ -390,7 +396,7 @@ class Library:
                 "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, int(transcript_id), owner)
             )
             if cursor.rowcount == 0:
-                raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+                raise not_found(transcript_id)
 
     def delete(self, transcript_id: int, *, owner: str = "") -> None:
         """Delete one of the owner's transcripts, and its audio unless another transcript uses the same file.
@@ -403,7 +409,7 @@ class Library:
                 "SELECT media FROM transcripts WHERE id = ? AND owner = ?", (int(transcript_id), owner)
             ).fetchone()
             if row is None:
-                raise TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
+                raise not_found(transcript_id)
             connection.execute("DELETE FROM transcripts WHERE id = ?", (int(transcript_id),))
             unused = row[0] is not None and connection.execute(
                 "SELECT count(*) FROM transcripts WHERE media = ?", (row[0],)
