@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,6 @@ from .errors import (
     AudioError,
     EmptyAudioError,
     SpeakerOptionsError,
-    TranscriberError,
     TranscriptionCancelledError,
     TranscriptionFailedError,
     TranscriptionTimeoutError,
@@ -47,7 +46,8 @@ from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick
 from .speakers import with_speakers
 from .nemo_models import frame_seconds, load_nemo_model, load_nemo_model_int8
 from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
-from .watchdog import Aborted, Guard, run_watched, time_bound
+from .guarded import call_guarded
+from .watchdog import Guard, run_watched, time_bound
 from . import gpu, windows
 from .gpu import autocast
 
@@ -62,7 +62,6 @@ CALL_MAX_AUDIO_S = 600.0
 and what NeMo holds for it (features, hypotheses), so memory stays flat however long the recording."""
 
 ProgressCallback = Callable[[Progress], None]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -117,53 +116,6 @@ def _stamped(transcript: Transcript, options: TranscribeOptions) -> Transcript:
 
 def _file_label(item: str | Path | AudioData) -> str:
     return item.source if isinstance(item, AudioData) else str(item)
-
-
-def _call_guarded(
-    cache: ModelCache[Any],
-    name: str,
-    loaded: LoadedModel[Any],
-    work: Callable[[Any], T],
-    *,
-    bound: float,
-    cancel: threading.Event | None,
-    what: str,
-    guard: Guard,
-    failure: str,
-) -> T:
-    """``work(model)`` with the model's lock held, under the watchdog, with ``guard`` hooked into its encoder.
-
-    A model whose worker ran past its time (or did not stop after a cancel) is dropped from ``cache``, so the next
-    job gets a fresh one.
-
-    Raises:
-        TranscriptionTimeoutError, TranscriptionCancelledError: From the watchdog.
-        TranscriptionFailedError: NeMo raised; the message says what ``failure`` failed.
-    """
-    if not loaded.lock.acquire(timeout=bound):
-        raise TranscriptionTimeoutError(f"{what}: the model stayed busy with another job for too long.")
-    handle = loaded.model.encoder.register_forward_pre_hook(guard.hook)
-
-    def release() -> None:
-        handle.remove()
-        loaded.lock.release()
-
-    try:
-        return run_watched(lambda: work(loaded.model), timeout=bound, cancel=cancel, what=what, guard=guard,
-                           on_exit=release)
-    except TranscriptionTimeoutError:
-        cache.evict(name, loaded.device)
-        raise
-    except TranscriptionCancelledError:
-        if loaded.lock.locked():  # the worker did not stop within the grace period: it may never give it back
-            cache.evict(name, loaded.device)
-        raise
-    except TranscriberError:
-        raise
-    except Aborted as exc:  # the caller stopped waiting in the same instant the hook fired
-        raise TranscriptionCancelledError(f"{what}: cancelled.") from exc
-    except Exception as exc:
-        raise TranscriptionFailedError(f"{what}: {failure} failed ({type(exc).__name__}: {exc}).") from exc
 
 
 class Engine:
@@ -237,7 +189,7 @@ class Engine:
         def diarize(samples: np.ndarray) -> list[SpeakerTurn]:
             if on_window is not None:
                 on_window()
-            return _call_guarded(
+            return call_guarded(
                 self.diarizers, name, loaded, lambda model: diarize_window(model, samples, sample_rate),
                 bound=time_bound(len(samples) / sample_rate, options), cancel=cancel, what=what, guard=Guard(),
                 failure="identifying speakers",
@@ -422,7 +374,7 @@ class Engine:
                 sources=[piece.audio.source for piece in pieces],
             )
 
-        results = _call_guarded(self.cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
+        results = call_guarded(self.cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
                                 failure="transcription")
         frame_s = frame_seconds(loaded.model)
         transcripts = []
