@@ -13,7 +13,6 @@ Nothing here imports Gradio.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -80,15 +79,6 @@ class RequestFolder:
         return write_transcript(transcript, self.path, self._unique_stem(title or name), source_name=name,
                                 formats=formats, title=title, created=created)
 
-    def copy_in(self, path: Path, name: str) -> Path:
-        """A copy of ``path`` in this folder under ``name`` (a hard link where the file system allows), for Gradio
-        to serve: it serves files from the temporary folder, never from the library's media folder."""
-        target = self.path / f"{self._unique_stem(name)}{path.suffix}"
-        try:
-            os.link(path, target)
-        except OSError:
-            shutil.copyfile(path, target)
-        return target
 
     def write_batch(self, results: Sequence[FileResult]) -> list[Path]:
         """Write every transcribed file's downloads and a zip of them all; returns the zip first."""
