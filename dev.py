@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 RUNTIME_REQUIREMENTS = ROOT / "requirements.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+RAY_REQUIREMENTS = ROOT / "requirements-ray.txt"
+"""The Ray backend's (optional for the app, installed by the test command so its tests run)."""
 BROWSER = Path("/usr/bin/chromium")
 # Debian package -> a command or file it installs, to tell whether it is there.
 TEST_SYSTEM_PACKAGES = {
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         entry = "transcribe_ui.py" if (ROOT / "transcribe_ui.py").exists() else "-m transcriber"
         run(python, *entry.split(), *args)
     else:
-        python = ensure_venv([RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS])
+        python = ensure_venv([RUNTIME_REQUIREMENTS, RAY_REQUIREMENTS, DEV_REQUIREMENTS])
         ensure_test_system_packages()
         run(python, "-m", "pytest", *args)
 

@@ -462,6 +462,18 @@ def _pyav_chunks(path: str, target_rate: int, estimate: Callable[[float | None],
         yield chunk
 
 
+def header_duration(path: str | os.PathLike[str]) -> float | None:
+    """The length in seconds that a file's header states, without decoding it; None when it says none or cannot be
+    read (the decode will say why)."""
+    if not os.path.isfile(path):  # a pipe would block the open; the decode says what is wrong with it
+        return None
+    try:
+        with av.open(os.fspath(path), metadata_errors="ignore") as container:
+            return _header_duration(container, container.streams.audio[0]) if container.streams.audio else None
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+
+
 def _header_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
     """The stream's length as its container states it, in seconds, or None when it does not say."""
     if stream.duration is not None and stream.time_base is not None:

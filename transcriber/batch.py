@@ -1,7 +1,10 @@
 """Transcribe folders of recordings into an output folder, resumably.
 
-Each input's outputs are written as soon as its group of files is done, each through a temporary name and a rename.
-An input whose outputs all exist is skipped, so a batch interrupted by a crash or Ctrl-C resumes where it stopped.
+Each input's outputs are written as soon as its group of files is done, each through a temporary name and a rename,
+and then, last, its done marker (``.transcriber-done/<stem>.json``: what was written, when, where and the transcript
+itself). An input with a marker and all its outputs is skipped, so a batch interrupted by a crash or Ctrl-C resumes
+where it stopped, and a file whose outputs were being written when the process died is done again, never half-kept.
+The Ray backend (:mod:`.ray_batch`) runs the same plan, writers and markers on a cluster.
 Output names are derived from the input names (see :func:`~transcriber.outputs.safe_stem`). The output folder keeps
 an index of which input got which name, so an input keeps its name from run to run, whatever else is in the run, and
 two inputs never share one: the second ``talk.wav`` becomes ``talk-2``.
@@ -13,6 +16,8 @@ import csv
 import io
 import json
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from .engine import Engine
 from .formats import FORMATS
+from .library.records import transcript_from_json, transcript_to_json, utc_now
 from .outputs import atomic_write_text, output_paths, safe_stem, write_transcript
 from .types import FileResult, TranscribeOptions
 
@@ -36,6 +42,8 @@ STATUS_SKIPPED = "skipped (outputs exist)"
 STATUS_FAILED = "failed"
 INDEX_NAME = ".transcriber-index"
 """In the output folder: which input got which output name (JSON; no .json suffix, so it is not taken for an output)."""
+DONE_DIR = ".transcriber-done"
+"""In the output folder: one marker per finished input, written after its outputs."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,28 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     return items
 
 
+def done_marker(out_dir: Path, stem: str) -> Path:
+    """Where the done marker of the input with output stem ``stem`` goes."""
+    return out_dir / DONE_DIR / f"{stem}.json"
+
+
 def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str]) -> bool:
-    """Whether every output of ``item`` already exists."""
-    return all(path.is_file() for path in output_paths(out_dir, item.stem, formats))
+    """Whether ``item`` is done: its marker and every output in ``formats`` exist."""
+    return done_marker(out_dir, item.stem).is_file() and all(
+        path.is_file() for path in output_paths(out_dir, item.stem, formats)
+    )
+
+
+def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
+    """The done marker of ``item``: ``file``, ``model``, ``formats``, ``duration``, ``seconds``, ``finished``,
+    ``host``, ``pid``, ``node`` and the ``transcript`` (as the library stores it)."""
+    return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
+
+
+def marker_result(item: BatchItem, out_dir: Path) -> FileResult:
+    """The finished file's result as its done marker records it."""
+    marker = read_marker(item, out_dir)
+    return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]), seconds=marker["seconds"])
 
 
 def run_batch(
@@ -140,7 +167,7 @@ def run_batch(
             group = todo[start : start + options.batch_size]
             results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options, cancel=cancel)
             for item, result in zip(group, results, strict=True):
-                record(item.path, _finish(item, result, out_dir, formats))
+                record(item.path, finish_item(item, result, out_dir, formats))
                 if on_result is not None and result.ok:
                     on_result(result)
     finally:
@@ -149,10 +176,25 @@ def run_batch(
     return ordered
 
 
-def _finish(item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str]) -> BatchRow:
+def finish_item(
+    item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], *, node: str = ""
+) -> BatchRow:
+    """Write a transcribed file's outputs and then its done marker; a failed file gets its error row only.
+
+    Args:
+        node: Which machine of a cluster did the work, recorded in the marker.
+    """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
     paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)
+    marker = done_marker(out_dir, item.stem)
+    marker.parent.mkdir(exist_ok=True)
+    atomic_write_text(marker, json.dumps({
+        "file": str(item.path), "model": result.transcript.model, "formats": list(formats),
+        "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
+        "host": socket.gethostname(), "pid": os.getpid(), "node": node,
+        "transcript": transcript_to_json(result.transcript),
+    }, ensure_ascii=False) + "\n")
     return BatchRow(str(item.path), STATUS_DONE, result.transcript.duration, result.seconds, outputs=tuple(paths))
 
 

@@ -47,6 +47,8 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_BATCH_SIZE = 4
+LOCAL_BACKEND = "local"
+RAY_BACKEND = "ray"
 
 
 def positive_int(value: str) -> int:
@@ -101,6 +103,29 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
     return Engine(device=args.device, int8=args.int8, precision=args.precision)
 
 
+def positive_number(value: str) -> float:
+    """argparse type: a number of at least 0."""
+    number = float(value)
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return number
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--backend`` and the Ray backend's flags (folder batches with ``--out``)."""
+    group = parser.add_argument_group("cluster", "with --out: run the folder batch on Ray (pip install -r requirements-ray.txt)")
+    group.add_argument("--backend", choices=(LOCAL_BACKEND, RAY_BACKEND), default=LOCAL_BACKEND,
+                       help="local: this process (default); ray: a pool of Ray workers")
+    group.add_argument("--ray-address", default="local", metavar="ADDR",
+                       help="local (default): start Ray on this machine; auto or HOST:PORT: join a running cluster")
+    group.add_argument("--workers", type=positive_int, metavar="N",
+                       help="Ray workers, each loading the model once (default: as many as the cluster's CPUs hold)")
+    group.add_argument("--cpus-per-worker", type=positive_float, default=1.0, metavar="C",
+                       help="CPUs per worker, also its thread count (default 1)")
+    group.add_argument("--gpus-per-worker", type=positive_number, default=0.0, metavar="G",
+                       help="GPUs per worker (fractions share a GPU; default 0: CPU workers)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     parser = argparse.ArgumentParser(
@@ -147,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-keep-audio", action="store_true", help="with --library: keep text only, not the audio")
     add_engine_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument(
         "--timeout", type=positive_float, help="seconds before a stuck job is stopped (default: from audio length)"
     )
@@ -173,6 +199,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     args = parser.parse_args(argv)
     if (args.num_speakers or args.diarizer) and not args.speakers:
         parser.error("--num-speakers and --diarizer need --speakers")
+    if args.backend == RAY_BACKEND and not args.out:
+        parser.error("--backend ray runs folder batches: give --out DIR")
+    if args.backend == RAY_BACKEND and args.device:
+        parser.error("--device does not apply to --backend ray: workers use a GPU when given --gpus-per-worker")
     if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
         parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -192,7 +222,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if diarizer == DEMO_DIARIZER:
             print(DEMO_DIARIZER_NOTICE, file=sys.stderr)
     options = TranscribeOptions(
-        timestamps=args.timestamps, batch_size=args.batch_size or default_batch_size(engine), verbose=args.verbose,
+        timestamps=args.timestamps, batch_size=args.batch_size or (DEFAULT_BATCH_SIZE if args.backend == RAY_BACKEND else default_batch_size(engine)), verbose=args.verbose,
         timeout=args.timeout,
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
         language=args.language, translate_to=args.translate_to,
@@ -262,10 +292,13 @@ def _run_folder_batch(
                 bar.write(row.error, file=sys.stderr)
 
         try:
-            rows = run_batch(
-                engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
-                on_file=on_file, on_result=save,
-            )
+            if args.backend == RAY_BACKEND:
+                rows = _run_ray_batch(inputs, out_dir, model, options, args, on_file, save)
+            else:
+                rows = run_batch(
+                    engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
+                    on_file=on_file, on_result=save,
+                )
         except KeyboardInterrupt:
             bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -279,3 +312,20 @@ def _run_folder_batch(
         file=sys.stderr,
     )
     return EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else EXIT_OK
+
+
+def _run_ray_batch(
+    inputs: list[str], out_dir: Path, model: str, options: TranscribeOptions, args: argparse.Namespace,
+    on_file: Callable[[BatchRow], None], save: Callable[[FileResult], None] | None,
+) -> list[BatchRow]:
+    from .ray_batch import EngineSettings, RaySettings, run_batch_ray  # Ray is imported only for --backend ray
+
+    settings = RaySettings(
+        address=args.ray_address, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker, verbose=args.verbose,
+    )
+    return run_batch_ray(
+        [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
+        engine=EngineSettings(int8=args.int8, precision=args.precision), ray_settings=settings,
+        on_file=on_file, on_result=save,
+    )

@@ -1,0 +1,226 @@
+"""The folder batch on Ray (``--backend ray``): a local Ray instance and a two-node cluster started here, the committed
+demo model on speech made at test time, the same outputs as the local batch, a worker killed mid-run, resume."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from transcriber.batch import DONE_DIR, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, read_marker, plan, run_batch
+from transcriber.engine import Engine
+from transcriber.library import Library
+from transcriber.types import TranscribeOptions
+
+ray = pytest.importorskip("ray", reason="the Ray backend's tests need requirements-ray.txt")
+psutil = pytest.importorskip("psutil")
+
+from demo_model.make_data import SAMPLE_RATE, silence, trim  # noqa: E402
+from demo_model.voices import by_id, installed_synthesizers, split_voices  # noqa: E402
+from transcriber.ray_batch import RayBatchError, RaySettings, run_batch_ray  # noqa: E402
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_MODEL = str(ROOT / "transcriber" / "assets" / "demo-en-commands.nemo")
+PHRASES = ("seven three go", "hello please stop", "open left five", "zero one two", "stop go left", "nine eight",
+           "right four six", "yes no start")
+OUTPUT_SUFFIXES = (".txt", ".srt", ".vtt", ".json", ".csv")
+TIMESTAMPS = TranscribeOptions(timestamps=True, batch_size=2)
+RUN_TIMEOUT_S = 150
+WORKER_TITLE = "TranscribeWorker"
+"""In the process title Ray gives each actor of the pool."""
+
+
+def speech_clip(path: Path, text: str, *, repeat: int = 1) -> Path:
+    voice = by_id("espeak-ng:en-us+m2")
+    assert voice in split_voices()["test"]
+    parts = [silence(0.4)]
+    for _ in range(repeat):
+        parts += [trim(voice.speak(text, pitch=0.5)), silence(0.6)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.concatenate(parts), SAMPLE_RATE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """Eight spoken clips in two sub-folders, and one broken file."""
+    root = tmp_path_factory.mktemp("archive")
+    for index, text in enumerate(PHRASES):
+        speech_clip(root / f"day{index % 2}" / f"take{index}.wav", text)
+    (root / "day1" / "broken.wav").write_bytes(b"RIFF" + bytes(40))
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_out(folder, tmp_path_factory) -> Path:
+    """What ``--backend local`` writes for :func:`folder`."""
+    out = tmp_path_factory.mktemp("local-out")
+    run_batch(Engine(device="cpu"), collect_inputs([folder]), out, model=DEMO_MODEL, options=TIMESTAMPS)
+    return out
+
+
+@pytest.fixture
+def ray_dir():
+    """A short folder for Ray's session (its socket paths must stay under 108 bytes, pytest's are long)."""
+    import tempfile
+    import shutil
+
+    path = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def read_summary(out: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"))))
+
+
+def outputs(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())
+            if p.suffix in OUTPUT_SUFFIXES and p.name != "summary.csv"}
+
+
+def leftovers(out: Path) -> list[str]:
+    return [p.name for p in out.rglob("*") if p.name.endswith(".part")]
+
+
+def ray_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "transcriber", *args, "--backend", "ray", "--model", DEMO_MODEL, "--timestamps"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+def test_ray_backend_writes_what_the_local_backend_writes_and_resumes(folder, local_out, tmp_path, ray_dir):
+    out = tmp_path / "ray-out"
+    settings = RaySettings(workers=2, temp_dir=ray_dir)
+    seen = []
+    rows = run_batch_ray(collect_inputs([folder]), out, model=DEMO_MODEL, options=TIMESTAMPS, ray_settings=settings,
+                         on_file=seen.append)
+    assert not ray.is_initialized()  # the run started its own Ray and stopped it
+    assert len(seen) == len(rows) == len(PHRASES) + 1
+    assert outputs(out) == outputs(local_out)  # text, words and timings, byte for byte
+    assert read_summary(out) == [
+        {**row, "seconds": ray_row["seconds"]} for row, ray_row in zip(read_summary(local_out), read_summary(out))
+    ]
+    broken = next(row for row in rows if row.status == STATUS_FAILED)
+    assert broken.file.endswith("broken.wav") and "not a readable audio file" in broken.error
+    assert "seven three go" in (out / "take0.txt").read_text()
+    assert not leftovers(out)
+
+    # Interrupted after all but one file: the next run transcribes that one only.
+    (out / DONE_DIR / "take3.json").unlink()
+    again = run_batch_ray(collect_inputs([folder]), out, model=DEMO_MODEL, options=TIMESTAMPS,
+                          ray_settings=RaySettings(workers=1, temp_dir=ray_dir))
+    statuses = {Path(row.file).name: row.status for row in again}
+    assert statuses.pop("take3.wav") == STATUS_DONE
+    assert statuses.pop("broken.wav") == STATUS_FAILED  # a failed file is tried again
+    assert set(statuses.values()) == {STATUS_SKIPPED}
+    assert outputs(out) == outputs(local_out)
+
+
+def test_a_worker_killed_mid_run_is_restarted_and_every_file_is_done_once(folder, local_out, tmp_path):
+    out = tmp_path / "ray-out"
+    run = ray_cli(str(folder), "--out", str(out), "--workers", "2", "--batch-size", "1",
+                  "--library", str(tmp_path / "library.sqlite"))
+    killed = None
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while killed is None and run.poll() is None and time.monotonic() < deadline:
+        done_at_kill = len(list((out / DONE_DIR).glob("*.json")))
+        if done_at_kill >= 1:  # some files done, most not
+            workers = [p for p in psutil.process_iter(["cmdline"]) if WORKER_TITLE in " ".join(p.info["cmdline"] or ())]
+            if workers:
+                killed = workers[0].pid
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.02)
+    stdout, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert done_at_kill < len(PHRASES)
+    assert run.returncode == 1, stderr  # broken.wav
+    assert f"{len(PHRASES)} transcribed, 0 already done, 1 failed" in stderr
+    summary = read_summary(out)
+    assert sorted(row["file"] for row in summary) == sorted(map(str, collect_inputs([folder])))  # each file once
+    assert [row["status"] for row in summary].count("done") == len(PHRASES)
+    assert len(list((out / DONE_DIR).glob("*.json"))) == len(PHRASES)
+    assert outputs(out) == outputs(local_out)
+    assert not leftovers(out)
+    library = Library(tmp_path / "library.sqlite")  # saved by the driver, once per file
+    try:
+        assert sorted(entry.name for entry in library.entries()) == sorted(f"take{i}.wav" for i in range(len(PHRASES)))
+    finally:
+        library.close()
+
+
+def test_a_two_node_cluster_shares_the_folder(folder, local_out, tmp_path):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        out = tmp_path / "cluster-out"
+        run = ray_cli(str(folder), "--out", str(out), "--ray-address", cluster.address, "--workers", "2")
+        _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        cluster.shutdown()
+    assert run.returncode == 1, stderr
+    assert outputs(out) == outputs(local_out)
+    items = [item for item in plan(collect_inputs([folder]), out) if item.path.name != "broken.wav"]
+    nodes = {read_marker(item, out)["node"] for item in items}
+    assert len(nodes) == 2  # both machines worked on the folder
+
+
+def test_a_pool_the_cluster_cannot_hold_is_refused_at_once(folder, tmp_path):
+    run = ray_cli(str(folder), "--out", str(tmp_path / "out"), "--gpus-per-worker", "1")
+    _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    assert run.returncode == 1
+    assert "GPUs each do not fit" in stderr and "0 GPUs" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_workers_that_cannot_start_end_the_run_with_an_error(folder, tmp_path, ray_dir):
+    ray.init(address="local", num_cpus=1, include_dashboard=False, _temp_dir=ray_dir,
+             object_store_memory=100 * 1024**2)
+    try:
+        @ray.remote(num_cpus=1)
+        class Holder:
+            def ready(self) -> bool:
+                return True
+
+        holder = Holder.remote()
+        ray.get(holder.ready.remote())  # the only CPU is taken: the pool fits the cluster but cannot start
+        started = time.monotonic()
+        with pytest.raises(RayBatchError, match="did not start within 5 s"):
+            run_batch_ray(collect_inputs([folder]), tmp_path / "out", model=DEMO_MODEL,
+                          ray_settings=RaySettings(workers=1, startup_timeout=5))
+        assert time.monotonic() - started < 60
+    finally:
+        ray.shutdown()
+    assert [row["status"] for row in read_summary(tmp_path / "out")] == []
+
+
+def test_the_local_backend_does_not_import_ray():
+    probe = "import sys, transcriber.cli, transcriber.batch; print('ray' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_ray_needs_an_output_folder(capsys):
+    from transcriber import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["a.wav", "--backend", "ray"])
+    assert "--out DIR" in capsys.readouterr().err

@@ -1,0 +1,342 @@
+"""The folder batch on a Ray cluster: today's plan, engine, writers and done markers, run by a pool of Ray actors.
+
+The driver plans the batch exactly as :func:`~transcriber.batch.run_batch` does (names, skip-if-done), and hands Ray
+Data a dataset of paths and output stems. ``map_batches`` runs :class:`TranscribeWorker` as an actor pool: each
+actor loads the model once, transcribes its files from the shared folder with an :class:`~transcriber.engine.Engine`
+and writes each file's outputs and then its done marker into the shared output folder. Only paths and small status
+rows travel through Ray, never audio.
+
+Ray runs a batch at least once: an actor that dies is restarted and its batch is run again. The outputs are written
+atomically with the marker last, and the actor checks the marker again before it transcribes, so a file finished
+before the death is reported from its marker instead of done twice, and a file caught half-written is simply
+written again. The driver keeps the first row per file.
+
+Ray is an optional dependency (``requirements-ray.txt``), imported only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .audio import header_duration
+from .batch import (
+    STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchItem, BatchRow, finish_item, is_complete,
+    marker_result, plan, read_marker, summary_csv,
+)
+from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
+from .errors import TranscriberError
+from .formats import FORMATS
+from .outputs import atomic_write_text, output_paths
+from .types import FileResult, TranscribeOptions
+from .watchdog import time_bound
+
+logger = logging.getLogger(__name__)
+
+LOCAL = "local"
+"""``--ray-address local``: start a Ray instance on this machine for the run."""
+OBJECT_STORE_BYTES = 256 * 1024**2
+"""Object store of a local instance: only paths and status rows pass through it."""
+LONGEST_UNKNOWN_S = 3 * 3600.0
+"""How long a file whose header states no length is taken to be, for the stall bound."""
+ROW_COLUMNS = ("file", "stem", "status", "duration", "seconds", "error", "node")
+INSTALL_RAY = "the Ray backend needs Ray: pip install -r requirements-ray.txt"
+
+
+class RayBatchError(TranscriberError):
+    """The Ray run cannot start or stalled; the message says why."""
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how wide a Ray batch runs.
+
+    Args:
+        address: ``"local"`` starts Ray on this machine; ``"auto"`` or ``"HOST:PORT"`` joins a running cluster.
+        workers: Actors in the pool; ``None``: as many as the cluster's CPUs (or GPUs, with ``gpus_per_worker``) hold.
+        cpus_per_worker: CPUs each actor reserves; also its PyTorch thread count.
+        gpus_per_worker: GPUs each actor reserves (fractions share a GPU); the actor runs on CUDA when it has one.
+        startup_timeout: Seconds the pool's actors may take to start and load the model before the run fails.
+        temp_dir: Ray's session folder for a local instance (default: Ray's own).
+        verbose: Pass Ray's and the workers' logs through to the terminal.
+    """
+
+    address: str = LOCAL
+    workers: int | None = None
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    startup_timeout: float = MODEL_LOAD_TIMEOUT_S + 120.0
+    temp_dir: str | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What a worker builds its engine from (the device comes from the GPUs Ray gives it)."""
+
+    int8: bool = False
+    precision: str | None = None
+
+
+class TranscribeWorker:
+    """One actor of the pool: an engine with the model loaded, transcribing batches of (path, stem) rows."""
+
+    def __init__(
+        self, *, model: str, options: TranscribeOptions, formats: Sequence[str], out_dir: str,
+        engine: EngineSettings, cpus: float,
+    ) -> None:
+        import ray
+        import torch
+
+        torch.set_num_threads(max(1, math.floor(cpus)))  # Ray starts a worker with one thread
+        self.device = "cuda" if ray.get_gpu_ids() else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the ones it gave
+        self.node = ray.get_runtime_context().get_node_id()
+        self.model = model
+        self.options = options
+        self.formats = list(formats)
+        self.out_dir = Path(out_dir)
+        self.engine = Engine(device=self.device, int8=engine.int8, precision=engine.precision)
+        self.load_error = ""
+        try:
+            self.engine.load(model)
+        except TranscriberError as exc:  # every file fails with this sentence; the run itself goes on
+            self.load_error = str(exc)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        items = [BatchItem(Path(path), str(stem)) for path, stem in zip(batch["path"], batch["stem"], strict=True)]
+        rows: dict[int, BatchRow] = {}
+        todo = []
+        for index, item in enumerate(items):
+            if is_complete(item, self.out_dir, self.formats):  # done by an earlier attempt of this batch
+                marker = read_marker(item, self.out_dir)
+                rows[index] = BatchRow(str(item.path), STATUS_DONE, marker["duration"], marker["seconds"])
+            else:
+                todo.append(index)
+        for index, row in zip(todo, self._transcribe([items[i] for i in todo]), strict=True):
+            rows[index] = row
+        ordered = [rows[index] for index in range(len(items))]
+        return {
+            "file": [row.file for row in ordered],
+            "stem": [item.stem for item in items],
+            "status": [row.status for row in ordered],
+            "duration": [math.nan if row.duration is None else row.duration for row in ordered],
+            "seconds": [row.seconds for row in ordered],
+            "error": [row.error for row in ordered],
+            "node": [self.node] * len(items),
+        }
+
+    def _transcribe(self, items: list[BatchItem]) -> list[BatchRow]:
+        if not items:
+            return []
+        if self.load_error:
+            return [BatchRow(str(item.path), STATUS_FAILED, error=self.load_error) for item in items]
+        try:
+            results = self.engine.transcribe_files(
+                [str(item.path) for item in items], model=self.model, options=self.options
+            )
+        except TranscriberError as exc:
+            results = [FileResult(str(item.path), error=str(exc)) for item in items]
+        except Exception as exc:  # noqa: BLE001 - an exception out of a Ray Data UDF would end the whole run
+            logger.exception("Transcribing %d files failed", len(items))
+            results = [FileResult(str(item.path), error=f"{type(exc).__name__}: {exc}") for item in items]
+        rows = []
+        for item, result in zip(items, results, strict=True):
+            try:
+                rows.append(finish_item(item, result, self.out_dir, self.formats, node=self.node))
+            except OSError as exc:
+                rows.append(BatchRow(str(item.path), STATUS_FAILED, error=f"{item.path.name}: cannot write: {exc}"))
+        return rows
+
+
+def stall_timeout(items: Sequence[BatchItem], options: TranscribeOptions, batch_size: int) -> float:
+    """Seconds the run may go without a finished batch before Ray ends it: a worker's model load plus the longest
+    batch the engine's own time bounds allow (each ``transcribe()`` call of up to :data:`CALL_MAX_AUDIO_S`)."""
+    longest = max((header_duration(item.path) or LONGEST_UNKNOWN_S for item in items), default=0.0)
+    calls = max(1, math.ceil(longest / CALL_MAX_AUDIO_S))
+    return MODEL_LOAD_TIMEOUT_S + batch_size * calls * time_bound(min(longest, CALL_MAX_AUDIO_S), options)
+
+
+def run_batch_ray(
+    inputs: Sequence[Path],
+    out_dir: Path,
+    *,
+    model: str,
+    formats: Sequence[str] = FORMATS,
+    options: TranscribeOptions = TranscribeOptions(),
+    engine: EngineSettings = EngineSettings(),
+    ray_settings: RaySettings = RaySettings(),
+    on_file: Callable[[BatchRow], None] | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[BatchRow]:
+    """:func:`~transcriber.batch.run_batch` on Ray: the same plan, outputs, markers and ``summary.csv``.
+
+    Rows come back as workers finish; ``on_file`` is called with each, ``on_result`` with each transcribed file's
+    result (read from its done marker, on the driver, e.g. to save it into a library).
+
+    Raises:
+        RayBatchError: Ray is not installed, the cluster cannot hold the workers, they did not start in time, or the
+            run stalled.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = plan(inputs, out_dir)
+    rows: dict[Path, BatchRow] = {}
+
+    def record(row: BatchRow) -> None:
+        rows[Path(row.file)] = row
+        if on_file is not None:
+            on_file(row)
+
+    todo = []
+    for item in items:
+        if is_complete(item, out_dir, formats):
+            record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
+        else:
+            todo.append(item)
+    by_path = {str(item.path): item for item in todo}
+    try:
+        if todo:
+            for worker_row in _run_on_ray(todo, out_dir, model, formats, options, engine, ray_settings):
+                path = Path(worker_row["file"])
+                if path in rows:  # a batch Ray ran twice: the first row stands
+                    continue
+                row = _batch_row(worker_row, out_dir, formats)
+                record(row)
+                if on_result is not None and row.status == STATUS_DONE:
+                    on_result(marker_result(by_path[str(path)], out_dir))
+    finally:
+        ordered = [rows[item.path] for item in items if item.path in rows]
+        atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
+    return ordered
+
+
+def _batch_row(row: dict[str, Any], out_dir: Path, formats: Sequence[str]) -> BatchRow:
+    duration = float(row["duration"])
+    done = row["status"] == STATUS_DONE
+    return BatchRow(
+        str(row["file"]), str(row["status"]), None if math.isnan(duration) else duration, float(row["seconds"]),
+        str(row["error"]), tuple(output_paths(out_dir, str(row["stem"]), formats)) if done else (),
+    )
+
+
+def _run_on_ray(
+    todo: list[BatchItem], out_dir: Path, model: str, formats: Sequence[str], options: TranscribeOptions,
+    engine: EngineSettings, settings: RaySettings,
+) -> Iterator[dict[str, Any]]:
+    """Rows of the workers, as they finish; Ray is started (or joined) for the run and left after it."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not settings.verbose:  # the C++ core worker's log lines (e.g. about constructor arguments) likewise
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    try:
+        import ray
+        import ray.data
+        from ray.data.exceptions import ExecutionTimeoutError
+    except ImportError as exc:
+        raise RayBatchError(INSTALL_RAY) from exc
+    started = not ray.is_initialized()
+    if started:
+        _init(ray, settings)
+    try:
+        workers = _pool_size(ray.cluster_resources(), settings)
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # the command line shows its own bar
+        context.print_on_execution_start = settings.verbose
+        context.wait_for_min_actors_s = math.ceil(settings.startup_timeout)
+        context.execution_no_progress_timeout_s = stall_timeout(todo, options, options.batch_size)
+        dataset = ray.data.from_items([{"path": str(item.path), "stem": item.stem} for item in todo])
+        results = dataset.map_batches(
+            TranscribeWorker,
+            fn_constructor_kwargs={
+                "model": model, "options": options, "formats": list(formats), "out_dir": str(out_dir),
+                "engine": engine, "cpus": settings.cpus_per_worker,
+            },
+            batch_size=options.batch_size,
+            batch_format="numpy",
+            num_cpus=settings.cpus_per_worker,
+            num_gpus=settings.gpus_per_worker or None,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+        )
+        try:
+            yield from results.iter_rows()
+        except ray.exceptions.GetTimeoutError as exc:
+            raise RayBatchError(
+                f"the {workers} Ray workers did not start within {settings.startup_timeout:.0f} s: the cluster has "
+                f"no room for them now ({settings.cpus_per_worker:g} CPUs, {settings.gpus_per_worker:g} GPUs each)"
+            ) from exc
+        except ExecutionTimeoutError as exc:
+            raise RayBatchError(f"the Ray run stalled: no file finished for "
+                                f"{context.execution_no_progress_timeout_s:.0f} s") from exc
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _init(ray: Any, settings: RaySettings) -> None:
+    # Without --verbose, Ray's start-up chatter stays out of the terminal (its warnings concern Ray's own defaults:
+    # token authentication, disabled progress bars); the run's own errors come back as rows and RayBatchError.
+    level = logging.INFO if settings.verbose else logging.ERROR
+    quiet = {"logging_level": level, "log_to_driver": settings.verbose}
+    try:
+        with _stderr_kept_back(not settings.verbose):
+            if settings.address == LOCAL:
+                ray.init(address=LOCAL, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                         _temp_dir=settings.temp_dir, runtime_env=_runtime_env(), **quiet)
+            else:
+                ray.init(address=settings.address, runtime_env=_runtime_env(), **quiet)
+    except ConnectionError as exc:
+        raise RayBatchError(f"cannot join the Ray cluster at {settings.address}: {exc}") from exc
+    logging.getLogger("ray.data").setLevel(level)
+
+
+@contextlib.contextmanager
+def _stderr_kept_back(hold: bool) -> Iterator[None]:
+    """Ray's C++ core writes a line about its log level straight to file descriptor 2 when it starts; with ``hold``,
+    what is written there meanwhile is kept and shown only if the start fails."""
+    if not hold:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _runtime_env() -> dict[str, Any]:
+    """Workers import this package from where the driver has it (on a cluster: the same path on every machine, e.g.
+    shared storage), whatever folder Ray starts them in."""
+    root = str(Path(__file__).resolve().parents[1])
+    paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
+
+
+def _pool_size(resources: dict[str, float], settings: RaySettings) -> int:
+    """The number of workers: as asked, or as many as the cluster holds; a pool the cluster can never hold is refused
+    here rather than waited for."""
+    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    fits = math.floor(cpus / settings.cpus_per_worker) if settings.cpus_per_worker else math.inf
+    if settings.gpus_per_worker:
+        fits = min(fits, math.floor(gpus / settings.gpus_per_worker))
+    workers = settings.workers or (fits if fits != math.inf else 1)
+    if workers < 1 or workers > fits:
+        raise RayBatchError(
+            f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; {settings.workers or 1} workers of "
+            f"{settings.cpus_per_worker:g} CPUs and {settings.gpus_per_worker:g} GPUs each do not fit"
+        )
+    return workers
