@@ -1,7 +1,7 @@
 """The transcription pipeline: files in, :class:`~transcriber.types.Transcript` out, one step after another.
 
 The steps live in modules of their own, and this one reads as their order: decode (:mod:`.audio`), cut long audio
-into windows (:mod:`.windows`), call the model under the watchdog (:mod:`.watchdog`, models from
+into windows (:mod:`.windows`), call the model under the watchdog (:mod:`.recognizer`, models from
 :mod:`.nemo_models`), turn hypotheses into transcripts (:mod:`.hypotheses`), snap word boundaries to the speech
 (:mod:`.alignment`), stitch windows, and, when asked, identify speakers (:mod:`.diarization`, :mod:`.speakers`).
 
@@ -22,14 +22,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .alignment import refine_segments, refine_words
 from .audio import AudioReader, load_audio
 from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer, window_seconds
 from .errors import (
@@ -40,16 +39,14 @@ from .errors import (
     TranscriptionFailedError,
     TranscriptionTimeoutError,
 )
-from .hypotheses import hypothesis_to_transcript, is_padded, normalise_output, pad_short, text_from_words
-from .languages import abilities, prompt_arguments
 from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick_device
 from .speakers import with_speakers
-from .nemo_models import frame_seconds, load_nemo_model, load_nemo_model_int8
+from .nemo_models import load_nemo_model, load_nemo_model_int8
 from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
 from .guarded import call_guarded
+from .recognizer import Piece, transcribe_pieces
 from .watchdog import Guard, run_watched, time_bound
 from . import gpu, windows
-from .gpu import autocast
 
 logger = logging.getLogger(__name__)
 
@@ -64,23 +61,10 @@ and what NeMo holds for it (features, hypotheses), so memory stays flat however 
 ProgressCallback = Callable[[Progress], None]
 
 
-@dataclass(frozen=True)
-class _Piece:
-    """What one ``transcribe()`` input is: which input of the job, where in it (seconds), which window of about how
-    many, and whether it is a window of a longer recording at all."""
-
-    item: int
-    offset: float
-    part: int
-    parts: int
-    windowed: bool
-    audio: AudioData
-
-
-def _groups(pieces: Iterable[_Piece], batch_size: int) -> Iterator[list[_Piece]]:
+def _groups(pieces: Iterable[Piece], batch_size: int) -> Iterator[list[Piece]]:
     """``pieces`` in consecutive groups of whole batches holding about :data:`CALL_MAX_AUDIO_S` of audio each, taken
     from ``pieces`` only as each group is needed."""
-    group: list[_Piece] = []
+    group: list[Piece] = []
     seconds = 0.0
     for piece in pieces:
         group.append(piece)
@@ -90,13 +74,6 @@ def _groups(pieces: Iterable[_Piece], batch_size: int) -> Iterator[list[_Piece]]
             group, seconds = [], 0.0
     if group:
         yield group
-
-
-def _refined(transcript: Transcript, audio: AudioData) -> Transcript:
-    """``transcript`` with word and segment boundaries snapped to the speech in ``audio``."""
-    words = refine_words(transcript.words, audio)
-    segments = refine_segments(transcript.segments, transcript.words, words)
-    return replace(transcript, words=tuple(words), segments=tuple(segments))
 
 
 def _shift_item(on_piece: Callable[[int, int, int], None], item: int, _: int, part: int, parts: int) -> None:
@@ -246,7 +223,7 @@ class Engine:
         for item, audio in enumerate(audios):
             cut = windows.split_windows(audio, limits)
             pieces += [
-                _Piece(item, offset, part, len(cut), len(cut) > 1, window)
+                Piece(item, offset, part, len(cut), len(cut) > 1, window)
                 for part, (offset, window) in enumerate(cut)
             ]
         parts: list[list[tuple[float, float, Transcript]]] = [[] for _ in audios]
@@ -294,7 +271,7 @@ class Engine:
                                         limits)
         del head
         pieces = (
-            _Piece(0, offset, part, max(estimate, part + 1), True, window)
+            Piece(0, offset, part, max(estimate, part + 1), True, window)
             for part, (offset, window) in enumerate(stream)
         )
         feeder = None
@@ -312,12 +289,12 @@ class Engine:
 
     def _transcribe_grouped(
         self,
-        pieces: Iterable[_Piece],
+        pieces: Iterable[Piece],
         model: str,
         options: TranscribeOptions,
         cancel: threading.Event | None,
         on_piece: Callable[[int, int, int], None] | None,
-    ) -> Iterator[tuple[_Piece, Transcript]]:
+    ) -> Iterator[tuple[Piece, Transcript]]:
         """Each piece with its transcript, one guarded call per :func:`_groups` group; pieces are taken from
         ``pieces`` only as each group is needed, and a group's audio is let go before the next is read."""
         for group in _groups(pieces, options.batch_size):
@@ -327,74 +304,15 @@ class Engine:
 
     def _transcribe_pieces(
         self,
-        pieces: Sequence[_Piece],
+        pieces: Sequence[Piece],
         model: str,
         options: TranscribeOptions,
         cancel: threading.Event | None,
         on_piece: Callable[[int, int, int], None] | None,
     ) -> list[Transcript]:
         """One guarded ``model.transcribe()`` call: a transcript of each piece, in its own time (not yet stitched)."""
-        # Windows are stitched by word timings, and words heard in the padding of short clips are dropped by their
-        # timings, so both need timestamps even when the caller does not.
-        timestamps = options.timestamps or any(p.windowed or is_padded(p.audio) for p in pieces)
-        loaded = self.load(model, cancel=cancel)
-        names = list(dict.fromkeys(Path(p.audio.source).name for p in pieces))
-        what = ", ".join(names[:3]) + (" and more" if len(names) > 3 else "")
-        bound = time_bound(sum(p.audio.duration for p in pieces), options)
-
-        def on_batch(first: int) -> None:
-            if on_piece is not None:
-                piece = pieces[min(first, len(pieces) - 1)]
-                on_piece(piece.item, piece.part, piece.parts)
-
-        guard = Guard(on_batch=on_batch, batch_size=options.batch_size)
-
-        prompt = prompt_arguments(abilities(loaded.model), model, language=options.language,
-                                  translate_to=options.translate_to)
-        precision = self.precision
-
-        def call(nemo_model: Any, arrays: list[np.ndarray], batch_size: int) -> list[Any]:
-            with autocast(loaded.device, precision):
-                return normalise_output(
-                    nemo_model.transcribe(
-                        arrays,
-                        batch_size=batch_size,
-                        num_workers=0,
-                        return_hypotheses=True,
-                        timestamps=timestamps,
-                        verbose=options.verbose,
-                        **prompt,  # the language and task, for models that take them (Canary): never override_config
-                    )
-                )
-
-        def work(nemo_model: Any) -> list[list[gpu.Part]]:
-            return gpu.transcribe_with_fallbacks(
-                nemo_model, [pad_short(piece.audio) for piece in pieces], call=call, batch_size=options.batch_size,
-                sample_rate=pieces[0].audio.sample_rate, device=loaded.device, model_name=model,
-                sources=[piece.audio.source for piece in pieces],
-            )
-
-        results = call_guarded(self.cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
-                                failure="transcription")
-        frame_s = frame_seconds(loaded.model)
-        transcripts = []
-        for piece, parts in zip(pieces, results, strict=True):
-            padded = is_padded(piece.audio)
-            wanted = timestamps if piece.windowed or padded else options.timestamps
-            if len(parts) == 1:
-                transcript = hypothesis_to_transcript(parts[0][2], duration=piece.audio.duration, model_name=model,
-                                                      timestamps=wanted, frame_s=frame_s)
-            else:  # transcribed in halves to fit the GPU: stitched like windows
-                halves = [(offset, length, hypothesis_to_transcript(hypothesis, duration=length, model_name=model,
-                                                                    timestamps=True, frame_s=frame_s))
-                          for offset, length, hypothesis in parts]
-                transcript = windows.merge_windows(halves, piece.audio.duration, model, wanted)
-            if padded:
-                transcript = text_from_words(transcript, keep_timings=options.timestamps)
-            if options.timestamps and options.refine_timestamps:
-                transcript = _refined(transcript, piece.audio)
-            transcripts.append(transcript)
-        return transcripts
+        return transcribe_pieces(self.cache, self.load(model, cancel=cancel), pieces, model=model, options=options,
+                                 precision=self.precision, cancel=cancel, on_piece=on_piece)
 
     def transcribe_files(
         self,

@@ -35,6 +35,7 @@ from .batch import (
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
 from .errors import TranscriberError
 from .formats import FORMATS
+from .models import MODEL_DIR_ENV
 from .outputs import atomic_write_text, output_paths
 from .types import FileResult, TranscribeOptions
 from .watchdog import time_bound
@@ -286,13 +287,31 @@ def _init(ray: Any, settings: RaySettings) -> None:
     try:
         with _stderr_kept_back(not settings.verbose):
             if settings.address == LOCAL:
-                ray.init(address=LOCAL, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
-                         _temp_dir=settings.temp_dir, runtime_env=_runtime_env(), **quiet)
+                # Ray's processes here inherit the environment, so its pre-started workers can serve the pool (a
+                # runtime_env would make every worker a fresh one, while the pre-started ones idle on the same cores).
+                with _environment(_runtime_env()["env_vars"]):
+                    ray.init(address=LOCAL, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                             _temp_dir=settings.temp_dir, **quiet)
             else:
                 ray.init(address=settings.address, runtime_env=_runtime_env(), **quiet)
     except ConnectionError as exc:
         raise RayBatchError(f"cannot join the Ray cluster at {settings.address}: {exc}") from exc
     logging.getLogger("ray.data").setLevel(level)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` meanwhile (for the processes started meanwhile), the old values after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -320,10 +339,13 @@ def _stderr_kept_back(hold: bool) -> Iterator[None]:
 
 def _runtime_env() -> dict[str, Any]:
     """Workers import this package from where the driver has it (on a cluster: the same path on every machine, e.g.
-    shared storage), whatever folder Ray starts them in."""
+    shared storage), whatever folder Ray starts them in, and look for models where the driver does."""
     root = str(Path(__file__).resolve().parents[1])
     paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}}
+    env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+    if os.environ.get(MODEL_DIR_ENV):
+        env[MODEL_DIR_ENV] = os.environ[MODEL_DIR_ENV]
+    return {"env_vars": env}
 
 
 def _pool_size(resources: dict[str, float], settings: RaySettings) -> int:
