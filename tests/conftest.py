@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiny_models import build_tiny_model, build_tiny_sortformer
+from tiny_models import build_tiny_model, build_tiny_prompt_transducer, build_tiny_sortformer
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +34,12 @@ def tiny_tdt(tiny_model_dir):
 def tiny_any(request, tiny_model_dir):
     """Each kind of tiny model in turn: (kind, path)."""
     return request.param, str(build_tiny_model(request.param, tiny_model_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_prompt_rnnt(tiny_model_dir):
+    """A multilingual RNNT conditioned on a language id (en-US, de-DE, es-ES, fr-FR) that says "nine" per frame."""
+    return str(build_tiny_prompt_transducer(tiny_model_dir))
 
 
 @pytest.fixture(scope="session")

@@ -181,9 +181,62 @@ def test_a_transducer_with_a_language_prompt_takes_its_prompt_dictionarys_langua
     found = abilities_from_config(config)
     assert found.languages == ("en-US", "de-DE") and not found.translates
     assert prompt_arguments(found, "m", language="de-DE", translate_to=None) == {"target_lang": "de-DE"}
-    assert prompt_arguments(found, "m", language=None, translate_to=None) == {}
+    assert prompt_arguments(found, "m", language=None, translate_to=None) == {"target_lang": "en-US"}
+    detects = abilities_from_config({"model_defaults": {"prompt_dictionary": {"auto": 0, "de-DE": 1}}})
+    assert prompt_arguments(detects, "m", language=None, translate_to=None) == {}  # NeMo's own default, "auto"
     with pytest.raises(LanguageOptionsError, match="does not know the spoken language 'fr'; it knows en-US, de-DE"):
         prompt_arguments(found, "m", language="fr", translate_to=None)
     with pytest.raises(LanguageOptionsError, match="cannot translate"):
         prompt_arguments(found, "m", language="de-DE", translate_to="en-US")
     assert abilities_from_config({"tokenizer": {"type": "bpe"}}) == Abilities()  # parakeet and the like
+
+
+def encoder_prompts(engine: Engine, model: str) -> list[str]:
+    """The language of the one-hot prompt the loaded prompt transducer joins to its encoder output, per call."""
+    from tiny_models import PROMPT_LANGUAGES
+
+    names = {index: code for code, index in PROMPT_LANGUAGES.items()}
+    seen: list[str] = []
+    kernel = engine.load(model).model.prompt_kernel
+
+    def spy(_module, inputs):
+        (indices,) = inputs[0][..., -len(names):].argmax(-1).unique().tolist()  # one language for the whole batch
+        seen.append(names[indices])
+
+    kernel.register_forward_pre_hook(spy)
+    return seen
+
+
+@pytest.mark.integration
+def test_the_chosen_language_reaches_a_multilingual_transducers_prompt(tiny_prompt_rnnt, tmp_path, capsys):
+    import json
+
+    import soundfile as sf
+    from tiny_models import PROMPT_LANGUAGES
+    from transcriber.languages import abilities
+    from transcriber_ui.transcribe_tab import language_widgets
+
+    engine = Engine(device="cpu")
+    found = abilities(engine.load(tiny_prompt_rnnt).model)
+    assert found.languages == tuple(PROMPT_LANGUAGES) and not found.translates
+    prompts = encoder_prompts(engine, tiny_prompt_rnnt)
+    for language in ("de-DE", "fr-FR", None):
+        (result,) = engine.transcribe_files([clip()], model=tiny_prompt_rnnt,
+                                            options=TranscribeOptions(language=language, timestamps=True))
+        assert result.ok, result.error
+        assert result.transcript.words and result.transcript.language == (language or "auto")
+    assert prompts == ["de-DE", "fr-FR", "en-US"]  # no language: the first, never NeMo's failing "auto"
+
+    with pytest.raises(LanguageOptionsError, match="does not know the spoken language 'it-IT'; it knows en-US, de-DE"):
+        engine.transcribe_files([clip()], model=tiny_prompt_rnnt, options=TranscribeOptions(language="it-IT"))
+    path = tmp_path / "talk.wav"
+    sf.write(path, clip().samples, 16_000)
+    out = io.StringIO()
+    assert cli.main([str(path), "--model", tiny_prompt_rnnt, "--language", "es-ES", "--json"], out=out) == cli.EXIT_OK
+    assert json.loads(out.getvalue())["language"] == "es-ES"
+    code = cli.main([str(path), "--model", tiny_prompt_rnnt, "--translate-to", "en-US"], out=io.StringIO())
+    assert code == cli.EXIT_SOME_FAILED and "transcribes only; it cannot translate" in capsys.readouterr().err
+
+    spoken, task = language_widgets(tiny_prompt_rnnt)  # the page: its languages, and no translation
+    assert spoken["visible"] and spoken["choices"] == list(PROMPT_LANGUAGES) and spoken["value"] == "en-US"
+    assert [value for _, value in task["choices"]] == ["transcribe"]

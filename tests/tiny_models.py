@@ -356,6 +356,33 @@ def build_tiny_model(
     return path
 
 
+PROMPT_LANGUAGES = {"en-US": 0, "de-DE": 1, "es-ES": 2, "fr-FR": 3}
+"""The prompt dictionary of :func:`build_tiny_prompt_transducer`: language code -> prompt index."""
+
+
+def build_tiny_prompt_transducer(out_dir: Path, *, seed: int = SEED) -> Path:
+    """A tiny multilingual transducer conditioned on a language id (``EncDecRNNTBPEModelWithPrompt``, as NVIDIA's
+    prompt-conditioned multilingual parakeet models): the tiny RNNT with a :data:`PROMPT_LANGUAGES` prompt
+    dictionary, whose one-hot prompt is joined to the encoder output by its ``prompt_kernel``. Biased like the tiny
+    RNNT, it says "nine" once per frame in any language. Returns its ``.nemo`` path."""
+    import torch
+    from nemo.collections.asr.models import EncDecRNNTBPEModelWithPrompt
+    from omegaconf import OmegaConf
+
+    out_dir = Path(out_dir)
+    cfg = tiny_model_config("rnnt", build_tokenizer(out_dir), max_symbols=1)
+    cfg["model_defaults"].update(prompt_dictionary=dict(PROMPT_LANGUAGES), num_prompts=len(PROMPT_LANGUAGES),
+                                 initialize_prompt_feature=True)
+    with _quiet_nemo():
+        torch.manual_seed(seed)
+        model = EncDecRNNTBPEModelWithPrompt(cfg=OmegaConf.create(cfg))
+        model.eval()
+        _bias_output(model, "rnnt", model.tokenizer.text_to_ids(DEFAULT_EMIT_WORD)[0], 20.0)
+        path = out_dir / "tiny-prompt-rnnt.nemo"
+        model.save_to(str(path))
+    return path
+
+
 def build_tiny_sortformer(
     out_dir: Path, *, speakers: int = 2, session_len_s: float = 20.0, seed: int = SEED,
     active_speaker: Optional[int] = 0, filename: Optional[str] = None,

@@ -8,6 +8,8 @@ A table of model names would go stale and would say nothing about a ``.nemo`` fi
   target language differs from the source.
 * **Prompt transducers** (``EncDecRNNTBPEModelWithPrompt``, ``EncDecHybridRNNTCTCBPEModelWithPrompt``): the keys
   of ``model_defaults.prompt_dictionary`` (``"de-DE"``, ...), passed as ``target_lang=``; they do not translate.
+  NeMo's default ``target_lang="auto"`` fails on a dictionary without that key, so with no language chosen the
+  first one is asked for, as with Canary.
 * **Every other model** (CTC, RNNT, TDT, hybrid: parakeet and the like) takes no language: passing one makes NeMo
   raise ``TypeError``, so it is refused here first, with a sentence that names the model.
 
@@ -30,6 +32,8 @@ SPECIAL_TOKENS_LANGUAGE = "spl_tokens"
 """The aggregate tokenizer's entry for special tokens, not a language."""
 TRANSLATE_TOKEN = "<|translate|>"
 CANARY = "canary"
+AUTO_PROMPT = "auto"
+"""The prompt dictionary key of a transducer that detects the language itself (NeMo's default ``target_lang``)."""
 LANGUAGE_PROMPT = "language prompt"
 """The prompt style of transducers conditioned on a language id (``target_lang=`` only)."""
 
@@ -99,7 +103,9 @@ def prompt_arguments(
             raise LanguageOptionsError(
                 f"{model_name} does not know the spoken language {language!r}; it knows {', '.join(found.languages)}."
             )
-        return {"target_lang": language} if language else {}
+        if language is None:  # NeMo's default is "auto", which only a dictionary with that key takes
+            return {} if AUTO_PROMPT in found.languages else {"target_lang": found.languages[0]}
+        return {"target_lang": language}
     if not found.takes_language:
         if language or translate_to:
             asked = "a translation" if translate_to else f"a language ({language})"
