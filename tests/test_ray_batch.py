@@ -40,7 +40,8 @@ PHRASES = ("seven three go", "hello please stop", "open left five", "zero one tw
            "right four six", "yes no start")
 OUTPUT_SUFFIXES = (".txt", ".srt", ".vtt", ".json", ".csv")
 TIMESTAMPS = TranscribeOptions(timestamps=True, batch_size=2)
-RUN_TIMEOUT_S = 150
+RUN_TIMEOUT_S = 300
+"""A safety net only: on an idle machine a run here takes 15-30 s."""
 WORKER_TITLE = "TranscribeWorker"
 """In the process title Ray gives each actor of the pool."""
 
@@ -125,12 +126,15 @@ def test_ray_backend_writes_what_the_local_backend_writes_and_resumes(folder, lo
     # Interrupted after all but one file: the next run transcribes that one only.
     (out / DONE_DIR / "take3.json").unlink()
     again = run_batch_ray(collect_inputs([folder]), out, model=DEMO_MODEL, options=TIMESTAMPS,
-                          ray_settings=RaySettings(workers=1, temp_dir=ray_dir))
+                          ray_settings=RaySettings(workers=1, cpus_per_worker=2, temp_dir=ray_dir))
     statuses = {Path(row.file).name: row.status for row in again}
     assert statuses.pop("take3.wav") == STATUS_DONE
     assert statuses.pop("broken.wav") == STATUS_FAILED  # a failed file is tried again
     assert set(statuses.values()) == {STATUS_SKIPPED}
     assert outputs(out) == outputs(local_out)
+    item = next(item for item in plan(collect_inputs([folder]), out) if item.stem == "take3")
+    worker = read_marker(item, out)["worker"]
+    assert (worker["device"], worker["threads"]) == ("cpu", 2)  # a worker of 2 CPUs runs PyTorch on 2 threads
 
 
 def test_a_worker_killed_mid_run_is_restarted_and_every_file_is_done_once(folder, local_out, tmp_path):
@@ -179,7 +183,7 @@ def test_a_two_node_cluster_shares_the_folder(folder, local_out, tmp_path):
     assert run.returncode == 1, stderr
     assert outputs(out) == outputs(local_out)
     items = [item for item in plan(collect_inputs([folder]), out) if item.path.name != "broken.wav"]
-    nodes = {read_marker(item, out)["node"] for item in items}
+    nodes = {read_marker(item, out)["worker"]["node"] for item in items}
     assert len(nodes) == 2  # both machines worked on the folder
 
 

@@ -116,7 +116,8 @@ def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str]) -> bool:
 
 def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
     """The done marker of ``item``: ``file``, ``model``, ``formats``, ``duration``, ``seconds``, ``finished``,
-    ``host``, ``pid``, ``node`` and the ``transcript`` (as the library stores it)."""
+    ``host``, ``pid``, ``worker`` (on Ray: its node, device and threads) and the ``transcript`` (as the library
+    stores it)."""
     return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
 
 
@@ -177,12 +178,13 @@ def run_batch(
 
 
 def finish_item(
-    item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], *, node: str = ""
+    item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], *,
+    worker: dict[str, object] | None = None,
 ) -> BatchRow:
     """Write a transcribed file's outputs and then its done marker; a failed file gets its error row only.
 
     Args:
-        node: Which machine of a cluster did the work, recorded in the marker.
+        worker: Which worker of a cluster did the work and how, recorded in the marker.
     """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
@@ -192,7 +194,7 @@ def finish_item(
     atomic_write_text(marker, json.dumps({
         "file": str(item.path), "model": result.transcript.model, "formats": list(formats),
         "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
-        "host": socket.gethostname(), "pid": os.getpid(), "node": node,
+        "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
         "transcript": transcript_to_json(result.transcript),
     }, ensure_ascii=False) + "\n")
     return BatchRow(str(item.path), STATUS_DONE, result.transcript.duration, result.seconds, outputs=tuple(paths))

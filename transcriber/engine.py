@@ -32,10 +32,7 @@ import numpy as np
 from .audio import AudioReader, load_audio
 from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer, window_seconds
 from .errors import (
-    AudioError,
-    EmptyAudioError,
     SpeakerOptionsError,
-    TranscriptionCancelledError,
     TranscriptionFailedError,
     TranscriptionTimeoutError,
 )
@@ -43,6 +40,7 @@ from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick
 from .speakers import with_speakers
 from .nemo_models import load_nemo_model, load_nemo_model_int8
 from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
+from .file_job import FileJob
 from .guarded import call_guarded
 from .recognizer import Piece, transcribe_pieces
 from .watchdog import Guard, run_watched, time_bound
@@ -89,10 +87,6 @@ def _shift_speakers(on_speakers: Callable[[int], None], item: int, _: int) -> No
 def _stamped(transcript: Transcript, options: TranscribeOptions) -> Transcript:
     """``transcript`` with the language and translation it was asked for recorded."""
     return replace(transcript, language=options.language or AUTO_LANGUAGE, translated_to=options.translate_to)
-
-
-def _file_label(item: str | Path | AudioData) -> str:
-    return item.source if isinstance(item, AudioData) else str(item)
 
 
 class Engine:
@@ -243,7 +237,7 @@ class Engine:
             labelled.append(with_speakers(transcript, feeder.finish(), num_speakers=options.num_speakers))
         return [_stamped(transcript, options) for transcript in labelled]
 
-    def _transcribe_stream(
+    def transcribe_stream(
         self,
         reader: AudioReader,
         head: np.ndarray,
@@ -338,112 +332,10 @@ class Engine:
         """
         if options.speakers:
             options = self.prepare_speakers(options, cancel)
-        total = len(files)
-        results: list[FileResult | None] = [None] * total
-        done = 0
+        return FileJob(self, files, model=model, options=options, progress=progress, cancel=cancel,
+                       batch_limit=options.batch_size * GROUP_BATCHES, call_max_audio_s=CALL_MAX_AUDIO_S).run()
 
-        def report_at(position: float, description: str) -> None:
-            if progress is not None:
-                progress(Progress(min(position, total), total, description))
-
-        def report(description: str) -> None:
-            report_at(done, description)
-
-        def report_piece(start_done: int, name: str, part: int, parts: int) -> None:
-            where = f" (part {part + 1} of {parts})" if parts > 1 else ""
-            report_at(start_done + part / parts, f"Transcribing {name}{where}")
-
-        def ensure_loaded() -> None:
-            if not self.cache.is_loaded(model, pick_device(self.device)):
-                report(f"Loading model {model}")
-            self.load(model, cancel=cancel)
-
-        pending: list[tuple[int, AudioData, float]] = []
-
-        def flush() -> None:
-            nonlocal done
-            if not pending:
-                return
-            ensure_loaded()
-            audios = [audio for _, audio, _ in pending]
-            start_done = done
-
-            def on_piece(item: int, part: int, parts: int) -> None:
-                report_piece(start_done + item, Path(audios[item].source).name, part, parts)
-
-            def on_speakers(item: int) -> None:
-                report_at(start_done + item + 0.9, f"Identifying speakers in {Path(audios[item].source).name}")
-
-            outcomes = self._transcribe_isolated(audios, model, options, cancel, on_piece, on_speakers)
-            for (index, _, decode_s), (outcome, seconds) in zip(pending, outcomes, strict=True):
-                label = _file_label(files[index])
-                if isinstance(outcome, Transcript):
-                    results[index] = FileResult(label, transcript=outcome, seconds=decode_s + seconds)
-                else:
-                    results[index] = FileResult(label, error=outcome, seconds=decode_s + seconds)
-                done += 1
-            pending.clear()
-            report(f"Transcribed {done} of {total}")
-
-        def long_audio_s() -> float:
-            """Above this a file goes in windows: the model's own limit (its model is loaded to ask it)."""
-            ensure_loaded()
-            return windows.limits_for(self.load(model, cancel=cancel).model).resolved()[0]
-
-        def long_file(reader: AudioReader, head: np.ndarray) -> Transcript:
-            ensure_loaded()
-            start_done, name = done, Path(reader.source).name
-            return self._transcribe_stream(
-                reader,
-                head,
-                model=model,
-                options=options,
-                cancel=cancel,
-                on_piece=lambda _item, part, parts: report_piece(start_done, name, part, parts),
-                on_speakers=lambda: report_at(start_done + 0.95, f"Identifying speakers in {name}"),
-            )
-
-        try:
-            for index, item in enumerate(files):
-                if cancel is not None and cancel.is_set():
-                    raise TranscriptionCancelledError("Cancelled.")
-                started = time.perf_counter()
-                if isinstance(item, AudioData):
-                    audio = item
-                else:
-                    try:
-                        with AudioReader(item) as reader:
-                            head = reader.read(round(long_audio_s() * reader.sample_rate) + 1)
-                            if not len(head):
-                                raise EmptyAudioError(reader.source)
-                            if len(head) / reader.sample_rate > long_audio_s():
-                                transcript = long_file(reader, head)
-                                del head
-                                results[index] = FileResult(
-                                    str(item), transcript=transcript, seconds=time.perf_counter() - started
-                                )
-                                done += 1
-                                report(f"Transcribed {done} of {total}")
-                                continue
-                    except (AudioError, TranscriptionTimeoutError, TranscriptionFailedError) as exc:
-                        results[index] = FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started)
-                        done += 1
-                        continue
-                    audio = AudioData(head, reader.sample_rate, reader.source)
-                pending.append((index, audio, time.perf_counter() - started))
-                if (
-                    len(pending) >= options.batch_size * GROUP_BATCHES
-                    or sum(audio.duration for _, audio, _ in pending) >= CALL_MAX_AUDIO_S
-                ):
-                    flush()
-            flush()
-        except TranscriptionCancelledError:
-            for index, item in enumerate(files):
-                if results[index] is None:
-                    results[index] = FileResult(_file_label(item), error=f"{Path(_file_label(item)).name}: cancelled.")
-        return [result for result in results if result is not None]
-
-    def _transcribe_isolated(
+    def transcribe_isolated(
         self,
         audios: list[AudioData],
         model: str,
@@ -471,10 +363,12 @@ class Engine:
             for item, audio in enumerate(audios):
                 shifted = None if on_piece is None else partial(_shift_item, on_piece, item)
                 speakers = None if on_speakers is None else partial(_shift_speakers, on_speakers, item)
-                outcomes += self._transcribe_isolated([audio], model, options, cancel, shifted, speakers)
+                outcomes += self.transcribe_isolated([audio], model, options, cancel, shifted, speakers)
             return outcomes
         share = (time.perf_counter() - started) / len(audios)
         return [(transcript, share) for transcript in transcripts]
+
+
 _default_engine: Engine | None = None
 _default_engine_lock = threading.Lock()
 

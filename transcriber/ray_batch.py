@@ -48,7 +48,6 @@ OBJECT_STORE_BYTES = 256 * 1024**2
 """Object store of a local instance: only paths and status rows pass through it."""
 LONGEST_UNKNOWN_S = 3 * 3600.0
 """How long a file whose header states no length is taken to be, for the stall bound."""
-ROW_COLUMNS = ("file", "stem", "status", "duration", "seconds", "error", "node")
 INSTALL_RAY = "the Ray backend needs Ray: pip install -r requirements-ray.txt"
 
 
@@ -100,6 +99,7 @@ class TranscribeWorker:
         torch.set_num_threads(max(1, math.floor(cpus)))  # Ray starts a worker with one thread
         self.device = "cuda" if ray.get_gpu_ids() else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the ones it gave
         self.node = ray.get_runtime_context().get_node_id()
+        self.description = {"node": self.node, "device": self.device, "threads": torch.get_num_threads()}
         self.model = model
         self.options = options
         self.formats = list(formats)
@@ -151,7 +151,7 @@ class TranscribeWorker:
         rows = []
         for item, result in zip(items, results, strict=True):
             try:
-                rows.append(finish_item(item, result, self.out_dir, self.formats, node=self.node))
+                rows.append(finish_item(item, result, self.out_dir, self.formats, worker=self.description))
             except OSError as exc:
                 rows.append(BatchRow(str(item.path), STATUS_FAILED, error=f"{item.path.name}: cannot write: {exc}"))
         return rows

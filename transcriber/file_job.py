@@ -1,0 +1,163 @@
+"""One :meth:`Engine.transcribe_files <transcriber.engine.Engine.transcribe_files>` job: files decoded one after
+another, short ones gathered into batches, long ones streamed window by window, a result per file in input order, and
+progress as a fraction of the files done.
+
+Kept apart from the engine because it is bookkeeping (which file is where, what to report), not a step of the
+pipeline: the engine's own methods do the transcribing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import windows
+from .audio import AudioReader
+from .errors import (
+    AudioError, EmptyAudioError, TranscriptionCancelledError, TranscriptionFailedError, TranscriptionTimeoutError,
+)
+from .models import pick_device
+from .types import AudioData, FileResult, Progress, TranscribeOptions, Transcript
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def file_label(item: str | Path | AudioData) -> str:
+    """What a result calls its input: the path, or the decoded audio's source."""
+    return item.source if isinstance(item, AudioData) else str(item)
+
+
+class FileJob:
+    """The state of one job over ``files``; :meth:`run` does it.
+
+    Args:
+        engine: Does the transcribing (and holds the model).
+        batch_limit: Gathered files at most before a batch goes to the model.
+        call_max_audio_s: Seconds of gathered audio at most before a batch goes to the model.
+    """
+
+    def __init__(
+        self, engine: Engine, files: Sequence[str | Path | AudioData], *, model: str, options: TranscribeOptions,
+        progress: Callable[[Progress], None] | None, cancel: threading.Event | None, batch_limit: int,
+        call_max_audio_s: float,
+    ) -> None:
+        self.engine = engine
+        self.files = files
+        self.model = model
+        self.options = options
+        self.progress = progress
+        self.cancel = cancel
+        self.batch_limit = batch_limit
+        self.call_max_audio_s = call_max_audio_s
+        self.results: list[FileResult | None] = [None] * len(files)
+        self.done = 0
+        self.pending: list[tuple[int, AudioData, float]] = []
+        """Decoded short files waiting for their batch: (input index, audio, seconds its decoding took)."""
+
+    def run(self) -> list[FileResult]:
+        """Every file's result, in input order; after a cancel, the unfinished ones say "cancelled"."""
+        try:
+            for index, item in enumerate(self.files):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise TranscriptionCancelledError("Cancelled.")
+                self._take(index, item)
+            self._flush()
+        except TranscriptionCancelledError:
+            for index, item in enumerate(self.files):
+                if self.results[index] is None:
+                    label = file_label(item)
+                    self.results[index] = FileResult(label, error=f"{Path(label).name}: cancelled.")
+        return [result for result in self.results if result is not None]
+
+    def _take(self, index: int, item: str | Path | AudioData) -> None:
+        """Decode one input: a long file is transcribed at once as it is decoded, a short one joins the batch."""
+        started = time.perf_counter()
+        if isinstance(item, AudioData):
+            audio = item
+        else:
+            try:
+                with AudioReader(item) as reader:
+                    head = reader.read(round(self._long_audio_s() * reader.sample_rate) + 1)
+                    if not len(head):
+                        raise EmptyAudioError(reader.source)
+                    if len(head) / reader.sample_rate > self._long_audio_s():
+                        transcript = self._long_file(reader, head)
+                        del head
+                        self._finish(index, FileResult(str(item), transcript=transcript,
+                                                       seconds=time.perf_counter() - started))
+                        self._report(f"Transcribed {self.done} of {len(self.files)}")
+                        return
+            except (AudioError, TranscriptionTimeoutError, TranscriptionFailedError) as exc:
+                self._finish(index, FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started))
+                return
+            audio = AudioData(head, reader.sample_rate, reader.source)
+        self.pending.append((index, audio, time.perf_counter() - started))
+        if (len(self.pending) >= self.batch_limit
+                or sum(audio.duration for _, audio, _ in self.pending) >= self.call_max_audio_s):
+            self._flush()
+
+    def _finish(self, index: int, result: FileResult) -> None:
+        self.results[index] = result
+        self.done += 1
+
+    def _flush(self) -> None:
+        """Transcribe the gathered short files as one batch."""
+        if not self.pending:
+            return
+        self._ensure_loaded()
+        audios = [audio for _, audio, _ in self.pending]
+        start_done = self.done
+
+        def on_piece(item: int, part: int, parts: int) -> None:
+            self._report_piece(start_done + item, Path(audios[item].source).name, part, parts)
+
+        def on_speakers(item: int) -> None:
+            self._report_at(start_done + item + 0.9, f"Identifying speakers in {Path(audios[item].source).name}")
+
+        outcomes = self.engine.transcribe_isolated(audios, self.model, self.options, self.cancel, on_piece,
+                                                    on_speakers)
+        for (index, _, decode_s), (outcome, seconds) in zip(self.pending, outcomes, strict=True):
+            label = file_label(self.files[index])
+            if isinstance(outcome, Transcript):
+                self._finish(index, FileResult(label, transcript=outcome, seconds=decode_s + seconds))
+            else:
+                self._finish(index, FileResult(label, error=outcome, seconds=decode_s + seconds))
+        self.pending.clear()
+        self._report(f"Transcribed {self.done} of {len(self.files)}")
+
+    def _long_audio_s(self) -> float:
+        """Above this a file goes in windows: the model's own limit (its model is loaded to ask it)."""
+        self._ensure_loaded()
+        return windows.limits_for(self.engine.load(self.model, cancel=self.cancel).model).resolved()[0]
+
+    def _long_file(self, reader: AudioReader, head: np.ndarray) -> Transcript:
+        self._ensure_loaded()
+        start_done, name = self.done, Path(reader.source).name
+        return self.engine.transcribe_stream(
+            reader, head, model=self.model, options=self.options, cancel=self.cancel,
+            on_piece=lambda _item, part, parts: self._report_piece(start_done, name, part, parts),
+            on_speakers=lambda: self._report_at(start_done + 0.95, f"Identifying speakers in {name}"),
+        )
+
+    def _ensure_loaded(self) -> None:
+        if not self.engine.cache.is_loaded(self.model, pick_device(self.engine.device)):
+            self._report(f"Loading model {self.model}")
+        self.engine.load(self.model, cancel=self.cancel)
+
+    def _report_at(self, position: float, description: str) -> None:
+        if self.progress is not None:
+            total = len(self.files)
+            self.progress(Progress(min(position, total), total, description))
+
+    def _report(self, description: str) -> None:
+        self._report_at(self.done, description)
+
+    def _report_piece(self, start_done: int, name: str, part: int, parts: int) -> None:
+        where = f" (part {part + 1} of {parts})" if parts > 1 else ""
+        self._report_at(start_done + part / parts, f"Transcribing {name}{where}")
