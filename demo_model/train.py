@@ -228,10 +228,15 @@ def _progress_callback(total_steps: int, started: float):
     return Progress()
 
 
-def train(data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: float | None = None) -> Path:
+def train(
+    data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: float | None = None,
+    init: Path | None = None, peak_lr: float = PEAK_LR,
+) -> Path:
     """Build, train and save the model; returns ``out``.
 
     ``max_minutes`` stops training early (a safety net on a busy machine); the best weights so far are saved.
+    ``init`` continues from the weights of an earlier model of the same shape (its tokenizer must be this one), with
+    a fresh warm-up and cosine schedule peaking at ``peak_lr``.
     """
     import lightning.pytorch as pl
     import torch
@@ -245,6 +250,7 @@ def train(data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: flo
         check_vocabulary(data / f"{split}.json")
     tokenizer_dir = build_tokenizer(work_dir / "tokenizer")
     cfg = OmegaConf.create(model_config(tokenizer_dir, data / "train.json", data / "validation.json", steps))
+    cfg.optim.lr = peak_lr
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=1,
@@ -261,6 +267,12 @@ def train(data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: flo
         default_root_dir=str(work_dir),
     )
     model = EncDecCTCModelBPE(cfg=cfg, trainer=trainer)
+    if init is not None:
+        earlier = EncDecCTCModelBPE.restore_from(str(init), map_location="cpu")
+        if earlier.tokenizer.vocab != model.tokenizer.vocab:
+            raise SystemExit(f"{init} has another tokenizer; it cannot be continued")
+        model.load_state_dict(earlier.state_dict())
+        logger.info("continuing from %s", init)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %.2f M parameters", n_params / 1e6)
     progress = _progress_callback(steps, started)
@@ -285,10 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimizer steps")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
     parser.add_argument("--work-dir", type=Path, default=None, help="tokenizer and scratch files (default: <data>/work)")
+    parser.add_argument("--init", type=Path, help="continue from this model's weights (same shape and tokenizer)")
+    parser.add_argument("--peak-lr", type=float, default=PEAK_LR, help=f"peak learning rate (default {PEAK_LR})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
-    train(args.data, args.out, steps=args.steps, work_dir=args.work_dir or args.data / "work", max_minutes=args.max_minutes)
+    train(args.data, args.out, steps=args.steps, work_dir=args.work_dir or args.data / "work",
+          max_minutes=args.max_minutes, init=args.init, peak_lr=args.peak_lr)
     return 0
 
 
