@@ -195,6 +195,19 @@ def test_a_pool_the_cluster_cannot_hold_is_refused_at_once(folder, tmp_path):
     assert "Traceback" not in stderr
 
 
+def test_a_cluster_address_nothing_answers_at_is_an_error_not_a_wait(folder, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    run = ray_cli(str(folder), "--out", str(tmp_path / "out"), "--ray-address", f"127.0.0.1:{port}")
+    _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    assert run.returncode == 1 and time.monotonic() - started < 60
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in stderr and "Traceback" not in stderr
+
+
 def test_workers_that_cannot_start_end_the_run_with_an_error(folder, tmp_path, ray_dir):
     ray.init(address="local", num_cpus=1, include_dashboard=False, _temp_dir=ray_dir,
              object_store_memory=100 * 1024**2)

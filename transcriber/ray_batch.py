@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,8 @@ OBJECT_STORE_BYTES = 256 * 1024**2
 """Object store of a local instance: only paths and status rows pass through it."""
 LONGEST_UNKNOWN_S = 3 * 3600.0
 """How long a file whose header states no length is taken to be, for the stall bound."""
+CONNECT_TIMEOUT_S = 10.0
+"""How long a cluster's address may take to answer before the run is refused."""
 INSTALL_RAY = "the Ray backend needs Ray: pip install -r requirements-ray.txt"
 
 
@@ -293,10 +296,34 @@ def _init(ray: Any, settings: RaySettings) -> None:
                     ray.init(address=LOCAL, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
                              _temp_dir=settings.temp_dir, **quiet)
             else:
+                _check_reachable(settings.address)
                 ray.init(address=settings.address, runtime_env=_runtime_env(), **quiet)
     except ConnectionError as exc:
         raise RayBatchError(f"cannot join the Ray cluster at {settings.address}: {exc}") from exc
     logging.getLogger("ray.data").setLevel(level)
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a cluster address nothing answers at: Ray itself would retry it for ever.
+
+    Raises:
+        RayBatchError: No connection within :data:`CONNECT_TIMEOUT_S`.
+    """
+    from ray._private.services import canonicalize_bootstrap_address  # "auto" -> the last cluster's host:port
+
+    try:
+        resolved = canonicalize_bootstrap_address(address)
+    except (ValueError, ConnectionError) as exc:
+        raise RayBatchError(f"cannot join the Ray cluster at {address}: {exc}") from exc
+    if resolved is None:
+        return
+    host, _, port = resolved.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        raise RayBatchError(
+            f"cannot reach the Ray cluster at {address} ({exc}): start it with `ray start --head`, or check the address"
+        ) from exc
 
 
 @contextlib.contextmanager
