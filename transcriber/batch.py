@@ -127,6 +127,49 @@ def marker_result(item: BatchItem, out_dir: Path) -> FileResult:
     return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]), seconds=marker["seconds"])
 
 
+def run_planned(
+    inputs: Sequence[Path],
+    out_dir: Path,
+    formats: Sequence[str],
+    execute: Callable[[list[BatchItem], Callable[[BatchRow], bool]], None],
+    on_file: Callable[[BatchRow], None] | None = None,
+) -> list[BatchRow]:
+    """What every backend of the folder batch shares: plan the names, skip inputs already done, collect one row per
+    input and write ``summary.csv`` (also when the run is interrupted); returns the rows in input order.
+
+    Args:
+        execute: Does the inputs not yet done, ``execute(todo, record)``; ``record(row)`` returns False (and drops the
+            row) for an input that already has one, as a batch that Ray ran twice gives.
+        on_file: Called with each input's row as soon as it is known (for a progress bar).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[Path, BatchRow] = {}
+
+    def record(row: BatchRow) -> bool:
+        path = Path(row.file)
+        if path in rows:
+            return False
+        rows[path] = row
+        if on_file is not None:
+            on_file(row)
+        return True
+
+    items = plan(inputs, out_dir)
+    todo = []
+    for item in items:
+        if is_complete(item, out_dir, formats):
+            record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
+        else:
+            todo.append(item)
+    try:
+        if todo:
+            execute(todo, record)
+    finally:
+        ordered = [rows[item.path] for item in items if item.path in rows]
+        atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
+    return ordered
+
+
 def run_batch(
     engine: Engine,
     inputs: Sequence[Path],
@@ -148,33 +191,18 @@ def run_batch(
         on_file: Called with each input's row as soon as it is known (for a progress bar).
         on_result: Called with each transcribed file's result once its outputs are written (to save it elsewhere).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows: dict[Path, BatchRow] = {}
 
-    def record(row_path: Path, row: BatchRow) -> None:
-        rows[row_path] = row
-        if on_file is not None:
-            on_file(row)
-
-    items = plan(inputs, out_dir)
-    todo = []
-    for item in items:
-        if is_complete(item, out_dir, formats):
-            record(item.path, BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
-        else:
-            todo.append(item)
-    try:
+    def execute(todo: list[BatchItem], record: Callable[[BatchRow], bool]) -> None:
         for start in range(0, len(todo), options.batch_size):
             group = todo[start : start + options.batch_size]
-            results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options, cancel=cancel)
+            results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options,
+                                              cancel=cancel)
             for item, result in zip(group, results, strict=True):
-                record(item.path, finish_item(item, result, out_dir, formats))
+                record(finish_item(item, result, out_dir, formats))
                 if on_result is not None and result.ok:
                     on_result(result)
-    finally:
-        ordered = [rows[item.path] for item in items if item.path in rows]
-        atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
-    return ordered
+
+    return run_planned(inputs, out_dir, formats, execute, on_file)
 
 
 def finish_item(

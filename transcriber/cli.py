@@ -221,9 +221,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         diarizer = args.diarizer or default_diarizer()
         if diarizer == DEMO_DIARIZER:
             print(DEMO_DIARIZER_NOTICE, file=sys.stderr)
+    # Ray workers pick no batch size from this machine's GPU: they may run on others
+    batch_size = args.batch_size or (DEFAULT_BATCH_SIZE if args.backend == RAY_BACKEND else default_batch_size(engine))
     options = TranscribeOptions(
-        timestamps=args.timestamps, batch_size=args.batch_size or (DEFAULT_BATCH_SIZE if args.backend == RAY_BACKEND else default_batch_size(engine)), verbose=args.verbose,
-        timeout=args.timeout,
+        timestamps=args.timestamps, batch_size=batch_size, verbose=args.verbose, timeout=args.timeout,
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
         language=args.language, translate_to=args.translate_to,
     )

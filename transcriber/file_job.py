@@ -83,10 +83,11 @@ class FileJob:
         else:
             try:
                 with AudioReader(item) as reader:
-                    head = reader.read(round(self._long_audio_s() * reader.sample_rate) + 1)
+                    long_audio_s = self._long_audio_s()
+                    head = reader.read(round(long_audio_s * reader.sample_rate) + 1)
                     if not len(head):
                         raise EmptyAudioError(reader.source)
-                    if len(head) / reader.sample_rate > self._long_audio_s():
+                    if len(head) / reader.sample_rate > long_audio_s:
                         transcript = self._long_file(reader, head)
                         del head
                         self._finish(index, FileResult(str(item), transcript=transcript,

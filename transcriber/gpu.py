@@ -189,26 +189,38 @@ def transcribe_with_fallbacks(
     """
     batch = max(1, batch_size)
     while True:
-        try:
-            hypotheses = call(model, inputs, batch)
+        hypotheses = _call_or_none(model, inputs, batch, call, device, model_name)
+        if hypotheses is not None:
             return [[(0.0, len(samples) / sample_rate, hypothesis)] for samples, hypothesis in zip(inputs, hypotheses)]
+        effective = min(batch, len(inputs))  # a batch larger than the inputs is the same forward pass
+        if effective > 1:
+            batch = effective // 2
+            logger.warning("Out of GPU memory at batch size %d; retrying at %d", effective, batch)
+            continue
+        if len(inputs) == 1:
+            return [_in_halves(model, inputs[0], 0.0, call, sample_rate, device, model_name, sources[0])]
+        return [
+            _in_halves(model, samples, 0.0, call, sample_rate, device, model_name, source, whole_first=True)
+            for samples, source in zip(inputs, sources)
+        ]
+
+
+def _call_or_none(
+    model: Any, inputs: list[np.ndarray], batch: int, call: Callable[[Any, list[np.ndarray], int], list[Any]],
+    device: str, model_name: str,
+) -> list[Any] | None:
+    """``call(model, inputs, batch)``, repeated with CUDA graphs off after a CUDA-graph failure; ``None`` when the GPU
+    ran out of memory (its cached blocks given back for the smaller retry). Any other error is raised."""
+    while True:
+        try:
+            return call(model, inputs, batch)
         except Exception as exc:  # noqa: BLE001 - only the two kinds below are handled, the rest re-raised
             if _retry_without_cuda_graphs(model, model_name, exc):
                 continue
             if not is_out_of_memory(exc):
                 raise
             release_cached_memory(device)
-            effective = min(batch, len(inputs))  # a batch larger than the inputs is the same forward pass
-            if effective > 1:
-                batch = effective // 2
-                logger.warning("Out of GPU memory at batch size %d; retrying at %d", effective, batch)
-                continue
-            if len(inputs) == 1:
-                return [_in_halves(model, inputs[0], 0.0, call, sample_rate, device, model_name, sources[0])]
-            return [
-                _in_halves(model, samples, 0.0, call, sample_rate, device, model_name, source, whole_first=True)
-                for samples, source in zip(inputs, sources)
-            ]
+            return None
 
 
 def _retry_without_cuda_graphs(model: Any, model_name: str, error: BaseException) -> bool:
@@ -226,16 +238,9 @@ def _in_halves(
     """One input as parts: whole if it fits (tried when ``whole_first``), else its two halves, each the same way."""
     seconds = len(samples) / sample_rate
     if whole_first:
-        while True:
-            try:
-                return [(offset, seconds, call(model, [samples], 1)[0])]
-            except Exception as exc:  # noqa: BLE001 - as above
-                if _retry_without_cuda_graphs(model, model_name, exc):
-                    continue
-                if not is_out_of_memory(exc):
-                    raise
-                release_cached_memory(device)
-                break
+        hypotheses = _call_or_none(model, [samples], 1, call, device, model_name)
+        if hypotheses is not None:
+            return [(offset, seconds, hypotheses[0])]
     if seconds < 2 * MIN_SPLIT_S:
         raise GpuOutOfMemoryError(
             f"{Path(source).name}: the GPU ran out of memory even for {seconds:.0f} s of audio at a time "

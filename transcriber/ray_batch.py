@@ -30,14 +30,13 @@ from typing import Any
 
 from .audio import header_duration
 from .batch import (
-    STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchItem, BatchRow, finish_item, is_complete,
-    marker_result, plan, read_marker, summary_csv,
+    STATUS_DONE, STATUS_FAILED, BatchItem, BatchRow, finish_item, is_complete, marker_result, read_marker, run_planned,
 )
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
 from .errors import TranscriberError
 from .formats import FORMATS
 from .models import MODEL_DIR_ENV
-from .outputs import atomic_write_text, output_paths
+from .outputs import output_paths
 from .types import FileResult, TranscribeOptions
 from .watchdog import time_bound
 
@@ -101,8 +100,8 @@ class TranscribeWorker:
 
         torch.set_num_threads(max(1, math.floor(cpus)))  # Ray starts a worker with one thread
         self.device = "cuda" if ray.get_gpu_ids() else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES to the ones it gave
-        self.node = ray.get_runtime_context().get_node_id()
-        self.description = {"node": self.node, "device": self.device, "threads": torch.get_num_threads()}
+        self.description = {"node": ray.get_runtime_context().get_node_id(), "device": self.device,
+                            "threads": torch.get_num_threads()}
         self.model = model
         self.options = options
         self.formats = list(formats)
@@ -134,7 +133,6 @@ class TranscribeWorker:
             "duration": [math.nan if row.duration is None else row.duration for row in ordered],
             "seconds": [row.seconds for row in ordered],
             "error": [row.error for row in ordered],
-            "node": [self.node] * len(items),
         }
 
     def _transcribe(self, items: list[BatchItem]) -> list[BatchRow]:
@@ -189,36 +187,15 @@ def run_batch_ray(
         RayBatchError: Ray is not installed, the cluster cannot hold the workers, they did not start in time, or the
             run stalled.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    items = plan(inputs, out_dir)
-    rows: dict[Path, BatchRow] = {}
 
-    def record(row: BatchRow) -> None:
-        rows[Path(row.file)] = row
-        if on_file is not None:
-            on_file(row)
+    def execute(todo: list[BatchItem], record: Callable[[BatchRow], bool]) -> None:
+        by_path = {str(item.path): item for item in todo}
+        for worker_row in _run_on_ray(todo, out_dir, model, formats, options, engine, ray_settings):
+            row = _batch_row(worker_row, out_dir, formats)
+            if record(row) and on_result is not None and row.status == STATUS_DONE:
+                on_result(marker_result(by_path[row.file], out_dir))
 
-    todo = []
-    for item in items:
-        if is_complete(item, out_dir, formats):
-            record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
-        else:
-            todo.append(item)
-    by_path = {str(item.path): item for item in todo}
-    try:
-        if todo:
-            for worker_row in _run_on_ray(todo, out_dir, model, formats, options, engine, ray_settings):
-                path = Path(worker_row["file"])
-                if path in rows:  # a batch Ray ran twice: the first row stands
-                    continue
-                row = _batch_row(worker_row, out_dir, formats)
-                record(row)
-                if on_result is not None and row.status == STATUS_DONE:
-                    on_result(marker_result(by_path[str(path)], out_dir))
-    finally:
-        ordered = [rows[item.path] for item in items if item.path in rows]
-        atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
-    return ordered
+    return run_planned(inputs, out_dir, formats, execute, on_file)
 
 
 def _batch_row(row: dict[str, Any], out_dir: Path, formats: Sequence[str]) -> BatchRow:
@@ -292,12 +269,12 @@ def _init(ray: Any, settings: RaySettings) -> None:
             if settings.address == LOCAL:
                 # Ray's processes here inherit the environment, so its pre-started workers can serve the pool (a
                 # runtime_env would make every worker a fresh one, while the pre-started ones idle on the same cores).
-                with _environment(_runtime_env()["env_vars"]):
+                with _environment(_worker_env()):
                     ray.init(address=LOCAL, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
                              _temp_dir=settings.temp_dir, **quiet)
             else:
                 _check_reachable(settings.address)
-                ray.init(address=settings.address, runtime_env=_runtime_env(), **quiet)
+                ray.init(address=settings.address, runtime_env={"env_vars": _worker_env()}, **quiet)
     except ConnectionError as exc:
         raise RayBatchError(f"cannot join the Ray cluster at {settings.address}: {exc}") from exc
     logging.getLogger("ray.data").setLevel(level)
@@ -364,15 +341,16 @@ def _stderr_kept_back(hold: bool) -> Iterator[None]:
             os.close(saved)
 
 
-def _runtime_env() -> dict[str, Any]:
-    """Workers import this package from where the driver has it (on a cluster: the same path on every machine, e.g.
-    shared storage), whatever folder Ray starts them in, and look for models where the driver does."""
+def _worker_env() -> dict[str, str]:
+    """The environment workers need: they import this package from where the driver has it (on a cluster: the same
+    path on every machine, e.g. shared storage), whatever folder Ray starts them in, and look for models where the
+    driver does."""
     root = str(Path(__file__).resolve().parents[1])
     paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
     if os.environ.get(MODEL_DIR_ENV):
         env[MODEL_DIR_ENV] = os.environ[MODEL_DIR_ENV]
-    return {"env_vars": env}
+    return env
 
 
 def _pool_size(resources: dict[str, float], settings: RaySettings) -> int:

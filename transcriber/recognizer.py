@@ -28,6 +28,7 @@ from .nemo_models import frame_seconds
 from .types import AudioData, TranscribeOptions, Transcript
 from .watchdog import Guard, time_bound
 
+
 @dataclass(frozen=True)
 class Piece:
     """What one ``transcribe()`` input is: which input of the job, where in it (seconds), which window of about how

@@ -184,7 +184,7 @@ def merge_windows(
         # A model that gives no word timings (Canary v1): the seams are found in the text, and with timestamps
         # each window's text is a segment spanning its share of the audio
         pieces = seam_pieces([transcript.text for _, _, transcript in parts])
-        text = " ".join(word for piece in pieces for word in piece)
+        text = _joined(pieces)
         if not timestamps:
             return Transcript(text=text, duration=duration, model=model)
         segments = []
@@ -231,4 +231,8 @@ def seam_pieces(texts: Sequence[str], max_shared: int = SEAM_MAX_WORDS) -> list[
 
 def merge_texts(texts: Sequence[str], max_shared: int = SEAM_MAX_WORDS) -> str:
     """The texts of overlapping windows as one (see :func:`seam_pieces`)."""
-    return " ".join(word for piece in seam_pieces(texts, max_shared) for word in piece)
+    return _joined(seam_pieces(texts, max_shared))
+
+
+def _joined(pieces: Sequence[Sequence[str]]) -> str:
+    return " ".join(word for piece in pieces for word in piece)
