@@ -539,3 +539,114 @@ def build_tiny_canary(out_dir: Path, prompt_format: str = "canary2") -> Path:
         model.eval()
         model.save_to(str(path))
     return path
+
+
+CANARY_FRAME_S = WINDOW_STRIDE * SUBSAMPLING_FACTOR
+"""One frame token ``<|N|>`` of the tiny Canary: N encoder frames of 80 ms."""
+
+
+TAUGHT_TRANSLATION = ("es", "en", "left stop")
+"""What the taught Canary says when asked to translate its clip from Spanish to English (no frame tokens)."""
+
+
+def _canary_prompt(model, timestamps: bool, **slots: str) -> List[int]:
+    """The prompt ``transcribe()`` gives the decoder: the defaults, ``slots``, the timestamp slot on or off."""
+    slots = dict(CANARY_PROMPT_DEFAULTS["canary2"], **slots, timestamp="yes" if timestamps else "no")
+    return model.prompt.encode_dialog(turns=[{"role": "user", "slots": slots}])["context_ids"].tolist()
+
+
+def _taught_answers(model, words) -> List[tuple]:
+    """(prompt, answer) token ids: with timestamps each word between its start and end frame tokens, as the
+    canary-flash models answer (``<|4|> go<|9|><|14|> left<|19|>``); without, the plain words; asked for a
+    translation (:data:`TAUGHT_TRANSLATION`), other words without frame tokens."""
+    tokenizer = model.tokenizer
+    framed = []
+    for text, start, end in words:
+        framed += [tokenizer.special_tokens[f"<|{round(start / CANARY_FRAME_S)}|>"], *tokenizer.text_to_ids(text, "en"),
+                   tokenizer.special_tokens[f"<|{round(end / CANARY_FRAME_S)}|>"]]
+    plain = tokenizer.text_to_ids(" ".join(text for text, _, _ in words), "en")
+    source, target, translation = TAUGHT_TRANSLATION
+    translated = tokenizer.text_to_ids(translation, target)
+    return [(_canary_prompt(model, True), framed + [tokenizer.eos]),
+            (_canary_prompt(model, False), plain + [tokenizer.eos]),
+            (_canary_prompt(model, True, source_lang=source, target_lang=target), translated + [tokenizer.eos])]
+
+
+def _teach(model, samples, answers, *, steps: int = 400, lr: float = 3e-3, good_enough: float = 0.02) -> None:
+    """Fit ``model`` to give ``answers`` for ``samples`` (teacher forcing; about 100 steps, 2 s on a CPU)."""
+    import torch
+
+    audio = torch.from_numpy(samples.astype("float32"))[None]
+    audio_len = torch.tensor([audio.shape[1]])
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    loss = None
+    for _ in range(steps):
+        loss = 0.0
+        for prompt, answer in answers:
+            sequence = torch.tensor(prompt + answer)[None]
+            log_probs, _, _, _ = model(input_signal=audio, input_signal_length=audio_len, transcript=sequence[:, :-1],
+                                       transcript_length=torch.tensor([sequence.shape[1] - 1]))
+            loss = loss - log_probs[0, len(prompt) - 1 :].gather(1, sequence[0, len(prompt) :, None]).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if loss.item() < good_enough:
+            break
+    model.eval()
+    if loss is None or loss.item() >= good_enough:
+        raise RuntimeError(f"the tiny Canary did not learn its clip (loss {loss.item() if loss is not None else None})")
+
+
+def _bundle_aligner(model_path: Path, aligner: Path, out: Path) -> Path:
+    """``model_path`` with the CTC model ``aligner`` inside, as canary-1b-v2 carries its alignment model: config
+    and weights as ``timestamps_asr_model_config.yaml`` / ``timestamps_asr_model_weights.ckpt``, its tokenizer files
+    beside them, and ``restore_timestamps_model`` on."""
+    import tarfile
+    import tempfile
+
+    from omegaconf import OmegaConf
+
+    renamed = {"model_config.yaml": "timestamps_asr_model_config.yaml",
+               "model_weights.ckpt": "timestamps_asr_model_weights.ckpt"}
+    with tempfile.TemporaryDirectory() as folder:
+        root, extra = Path(folder) / "model", Path(folder) / "aligner"
+        with tarfile.open(model_path) as tar:
+            tar.extractall(root, filter="data")
+        with tarfile.open(aligner) as tar:
+            tar.extractall(extra, filter="data")
+        config = OmegaConf.load(root / "model_config.yaml")
+        config.restore_timestamps_model = True
+        OmegaConf.save(config, root / "model_config.yaml")
+        for item in extra.iterdir():
+            item.rename(root / renamed.get(item.name, item.name))
+        with tarfile.open(out, "w") as tar:
+            for item in sorted(root.iterdir()):
+                tar.add(item, arcname=f"./{item.name}")
+    return out
+
+
+def build_taught_canary(out_dir: Path, samples, words, *, aligner: Optional[Path] = None) -> Path:
+    """A tiny ``canary2`` Canary taught one clip, so that the real ``transcribe()`` gives real timestamps.
+
+    ``words`` are ``(text, start_s, end_s)`` of ``samples`` (16 kHz). Asked with the timestamp slot on, the model
+    answers as canary-1b-flash and canary-180m-flash do, each word between frame tokens ``<|N|>`` (NeMo turns them
+    into word offsets); with it off, the plain words. With ``aligner`` (a CTC ``.nemo`` that knows the words), the
+    model carries it as canary-1b-v2 carries its alignment model, and NeMo aligns the words with it.
+    """
+    import torch
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+    from omegaconf import OmegaConf
+
+    out_dir = Path(out_dir)
+    path = out_dir / ("taught-canary2-aligner.nemo" if aligner else "taught-canary2.nemo")
+    taught = out_dir / "taught-canary2.nemo"
+    with _quiet_nemo():
+        if not taught.exists():
+            torch.manual_seed(SEED)
+            model = EncDecMultiTaskModel(cfg=OmegaConf.create(tiny_canary_config(out_dir, "canary2")))
+            _teach(model, samples, _taught_answers(model, words))
+            model.save_to(str(taught))
+        if aligner is not None and not path.exists():
+            _bundle_aligner(taught, Path(aligner), path)
+    return path

@@ -29,13 +29,33 @@ def set_nemo_verbose(verbose: bool) -> None:
 
 
 NEMO_LOGGER = "nemo_logger"
+HYDRA_LOGGER = "hydra.utils"
 CPU_NOISE = "No conditional node support for Cuda"
 """NeMo warns on every decoding set-up on a machine without CUDA that CUDA graphs are off: true and useless there."""
+AED_CHUNKING_NOISE = "Chunking is disabled. Please pass a single audio file"
+"""NeMo warns on every Canary ``transcribe()`` of more than one array that its own chunking is off; the engine
+windows long audio itself, so there is nothing for a user to do."""
+HYDRA_NOISE = "Error getting class at nemo.collections.asr.modules.transformer.get_nemo_transformer"
+"""Hydra logs as an error, at every Canary load, that the decoder's ``_target_`` is a function, then calls it."""
+NOISE = {NEMO_LOGGER: (CPU_NOISE, AED_CHUNKING_NOISE), HYDRA_LOGGER: (HYDRA_NOISE,)}
 
 
-class _CpuNoise(logging.Filter):
+class _Noise(logging.Filter):
+    """Drops the lines of :data:`NOISE` unless :func:`set_nemo_verbose` asked for everything."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return _nemo_log["verbose"] or not str(record.getMessage()).startswith(CPU_NOISE)
+        return _nemo_log["verbose"] or not str(record.getMessage()).startswith(self.prefixes)
+
+
+def _filter_noise() -> None:
+    for name, prefixes in NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Noise) for f in logger.filters):
+            logger.addFilter(_Noise(prefixes))
 
 
 @contextmanager
@@ -45,9 +65,7 @@ def quiet_restore():
     only errors show while loading and warnings afterwards."""
     from nemo.utils import logging as nemo_logging
 
-    noise = logging.getLogger(NEMO_LOGGER)
-    if not any(isinstance(f, _CpuNoise) for f in noise.filters):
-        noise.addFilter(_CpuNoise())
+    _filter_noise()
     if _nemo_log["verbose"]:
         nemo_logging.set_verbosity(logging.INFO)
         yield
