@@ -235,17 +235,41 @@ def frame_error(preds, pil_targets, target_lens) -> float:
     return wrong / max(1, total)
 
 
-def learning_rate(progress: float, step: int) -> float:
-    if step < WARMUP_STEPS:
-        return PEAK_LR * (step + 1) / WARMUP_STEPS
-    return MIN_LR + 0.5 * (PEAK_LR - MIN_LR) * (1 + math.cos(math.pi * min(1.0, progress)))
+CONTINUE_WARMUP_STEPS = 100
+CONTINUE_MIN_CLIP_S = 20.0
+"""A continued run (``--init``) skips the curriculum: clips of 20-30 s, speakers drawn with ``--speaker-weights``."""
+
+
+def learning_rate(progress: float, step: int, peak_lr: float = PEAK_LR, warmup: int = WARMUP_STEPS) -> float:
+    if step < warmup:
+        return peak_lr * (step + 1) / warmup
+    return MIN_LR + 0.5 * (peak_lr - MIN_LR) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def clip_seconds(progress: float) -> float:
     return MIN_CLIP_S + (MAX_CLIP_S - MIN_CLIP_S) * min(1.0, progress / CURRICULUM_SHARE)
 
 
-def train(out: Path, *, steps: int, minutes: float, workers: int) -> Path:
+def _continued(path: Path, model) -> None:
+    """Load the weights of an earlier demo diarizer of the same shape into ``model``."""
+    from nemo.collections.asr.models import SortformerEncLabelModel
+
+    earlier = SortformerEncLabelModel.restore_from(str(path), map_location="cpu")
+    try:
+        model.load_state_dict(earlier.state_dict())
+    except RuntimeError as error:
+        raise SystemExit(f"{path} is not a demo diarizer of this shape; it cannot be continued ({error})") from None
+    logger.info("continuing from %s", path)
+
+
+def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | None = None,
+          peak_lr: float = PEAK_LR, speaker_weights: tuple[float, ...] = SPEAKER_WEIGHTS) -> Path:
+    """Train a demo diarizer into ``out``.
+
+    ``init`` continues from an earlier model's weights: a short fresh warm-up to ``peak_lr`` and a cosine decay,
+    without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to :data:`MAX_CLIP_S`, 2, 3 or 4 speakers drawn
+    with ``speaker_weights``).
+    """
     import torch
 
     started = time.perf_counter()
@@ -262,21 +286,33 @@ def train(out: Path, *, steps: int, minutes: float, workers: int) -> Path:
                   for _ in range(VALIDATION_CONVERSATIONS)]
 
     model = build_model()
+    if init is not None:
+        _continued(init, model)
     model.train()
     logger.info("model: %.2f M parameters", sum(p.numel() for p in model.parameters()) / 1e6)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=PEAK_LR, betas=(0.9, 0.98), weight_decay=1e-3)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=peak_lr, betas=(0.9, 0.98), weight_decay=1e-3)
     budget_s = minutes * 60
     train_started = time.perf_counter()
     best_error, best_state, best_step = float("inf"), None, -1
+    if init is not None:
+        best_error, best_state, best_step = validate(model, validation), copy.deepcopy(model.state_dict()), 0
+        logger.info("starting validation frame error %.4f", best_error)
+        model.train()
+    warmup = WARMUP_STEPS if init is None else CONTINUE_WARMUP_STEPS
     step = 0
     for step in range(steps):
         progress = max(step / steps, (time.perf_counter() - train_started) / budget_s)
         if progress >= 1.0:
             break
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate(progress, step)
-        speakers = 2 if progress < TWO_SPEAKERS_SHARE else None
-        audio, lengths, targets, target_lens = batch(bank, train_voices, clip_seconds(progress), rng, BATCH_SIZE, speakers)
+            group["lr"] = learning_rate(progress, step, peak_lr, warmup)
+        if init is None:
+            speakers = 2 if progress < TWO_SPEAKERS_SHARE else None
+            seconds = clip_seconds(progress)
+        else:
+            speakers = int(rng.choice(SPEAKER_COUNTS, p=speaker_weights))
+            seconds = float(rng.uniform(CONTINUE_MIN_CLIP_S, MAX_CLIP_S))
+        audio, lengths, targets, target_lens = batch(bank, train_voices, seconds, rng, BATCH_SIZE, speakers)
         loss, _, _ = loss_of(model, audio, lengths, targets, target_lens)
         optimiser.zero_grad()
         loss.backward()
@@ -284,7 +320,7 @@ def train(out: Path, *, steps: int, minutes: float, workers: int) -> Path:
         optimiser.step()
         if step % LOG_EVERY == 0:
             logger.info("step %d loss %.4f lr %.2e clip %.0f s  %.0f s", step, loss.item(),
-                        optimiser.param_groups[0]["lr"], clip_seconds(progress), time.perf_counter() - started)
+                        optimiser.param_groups[0]["lr"], seconds, time.perf_counter() - started)
         if step and step % VALIDATE_EVERY == 0 or progress >= 0.98:
             error = validate(model, validation)
             logger.info("step %d validation frame error %.4f", step, error)
@@ -322,10 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES, help="time budget of the training loop")
     parser.add_argument("--workers", type=int, default=2, help="processes synthesising the utterance banks")
+    parser.add_argument("--init", type=Path, help="continue from this demo diarizer's weights")
+    parser.add_argument("--peak-lr", type=float, default=PEAK_LR, help=f"peak learning rate (default {PEAK_LR})")
+    parser.add_argument("--speaker-weights", default=",".join(map(str, SPEAKER_WEIGHTS)),
+                        help="with --init: how often 2, 3 and 4 speakers are drawn (default %(default)s)")
     args = parser.parse_args(argv)
+    weights = tuple(float(w) for w in args.speaker_weights.split(","))
+    if len(weights) != len(SPEAKER_COUNTS) or abs(sum(weights) - 1) > 1e-6:
+        parser.error(f"--speaker-weights takes {len(SPEAKER_COUNTS)} numbers that add up to 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
-    train(args.out, steps=args.steps, minutes=args.minutes, workers=args.workers)
+    train(args.out, steps=args.steps, minutes=args.minutes, workers=args.workers, init=args.init,
+          peak_lr=args.peak_lr, speaker_weights=weights)
     return 0
 
 
