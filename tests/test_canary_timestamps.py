@@ -54,50 +54,62 @@ def spoken():
 
 
 @pytest.fixture(scope="module")
-def flash(spoken, tmp_path_factory):
-    samples, words = spoken
-    return str(build_taught_canary(tmp_path_factory.mktemp("canary"), samples, words))
+def canary_dir(tmp_path_factory):
+    """One folder for the module's taught Canary: taught once, then also bundled with the aligner."""
+    return tmp_path_factory.mktemp("canary")
 
 
 @pytest.fixture(scope="module")
-def with_aligner(spoken, tmp_path_factory):
+def flash(spoken, canary_dir):
     samples, words = spoken
-    return str(build_taught_canary(tmp_path_factory.mktemp("canary-v2"), samples, words, aligner=DEMO_MODEL))
+    return str(build_taught_canary(canary_dir, samples, words))
 
 
-def transcribe(model: str, samples: np.ndarray, **options):
-    (result,) = Engine(device="cpu").transcribe_files([AudioData(samples, SAMPLE_RATE, "commands.wav")], model=model,
-                                                     options=TranscribeOptions(**options))
+@pytest.fixture(scope="module")
+def with_aligner(spoken, canary_dir):
+    samples, words = spoken
+    return str(build_taught_canary(canary_dir, samples, words, aligner=DEMO_MODEL))
+
+
+@pytest.fixture(scope="module")
+def canary_engine():
+    """One engine for the module, so each model is loaded once."""
+    return Engine(device="cpu")
+
+
+def transcribe(engine: Engine, model: str, samples: np.ndarray, **options):
+    (result,) = engine.transcribe_files([AudioData(samples, SAMPLE_RATE, "commands.wav")], model=model,
+                                        options=TranscribeOptions(**options))
     assert result.ok, result.error
     return result
 
 
-def test_frame_tokens_of_a_flash_canary_become_word_timings(spoken, flash):
+def test_frame_tokens_of_a_flash_canary_become_word_timings(spoken, flash, canary_engine):
     samples, words = spoken
-    raw = transcribe(flash, samples, timestamps=True, refine_timestamps=False).transcript
+    raw = transcribe(canary_engine, flash, samples, timestamps=True, refine_timestamps=False).transcript
     assert raw.text == "go left stop"  # the frame tokens are taken out of the text
     # each word starts and ends on the frame tokens the model said
     assert [(w.text, w.start, w.end) for w in raw.words] == [
         (text, round(round(start / CANARY_FRAME_S) * CANARY_FRAME_S, 3), round(round(end / CANARY_FRAME_S) * CANARY_FRAME_S, 3))
         for text, start, end in words
     ]
-    refined = transcribe(flash, samples, timestamps=True).transcript
+    refined = transcribe(canary_engine, flash, samples, timestamps=True).transcript
     for word, (text, start, end) in zip(refined.words, words, strict=True):
         assert word.text == text and abs(word.start - start) <= REFINED_S and abs(word.end - end) <= REFINED_S
     (cue,) = build_cues(refined)  # subtitles follow the words, not the whole clip
     assert (cue.start, cue.end) == (refined.words[0].start, refined.words[-1].end)
 
 
-def test_without_timestamps_a_flash_canary_gives_plain_text(spoken, flash):
+def test_without_timestamps_a_flash_canary_gives_plain_text(spoken, flash, canary_engine):
     samples, _ = spoken
-    transcript = transcribe(flash, samples).transcript
+    transcript = transcribe(canary_engine, flash, samples).transcript
     assert transcript.text == "go left stop" and "<|" not in transcript.text
 
 
-def test_a_translation_without_word_timings_is_subtitled_on_the_source_timings(spoken, flash):
+def test_a_translation_without_word_timings_is_subtitled_on_the_source_timings(spoken, flash, canary_engine):
     samples, words = spoken
     source, target, translation = TAUGHT_TRANSLATION
-    result = transcribe(flash, samples, timestamps=True, language=source, translate_to=target)
+    result = transcribe(canary_engine, flash, samples, timestamps=True, language=source, translate_to=target)
     transcript = result.transcript
     assert transcript.text == translation and transcript.words == ()  # the model timed no word of it
     recorded = result_to_dict(result)
@@ -111,11 +123,11 @@ def test_a_translation_without_word_timings_is_subtitled_on_the_source_timings(s
     assert render(transcript, "txt").strip() == translation
 
 
-def test_the_alignment_model_a_canary_carries_times_its_words(spoken, with_aligner):
+def test_the_alignment_model_a_canary_carries_times_its_words(spoken, with_aligner, canary_engine):
     samples, words = spoken
-    loaded = Engine(device="cpu").load(with_aligner).model
+    loaded = canary_engine.load(with_aligner).model
     assert loaded.timestamps_asr_model is not None  # NeMo found the aligner inside the .nemo
-    raw = transcribe(with_aligner, samples, timestamps=True, refine_timestamps=False).transcript
+    raw = transcribe(canary_engine, with_aligner, samples, timestamps=True, refine_timestamps=False).transcript
     assert raw.text == "go left stop"
     previous_end = 0.0
     for word, (text, start, end) in zip(raw.words, words, strict=True):
@@ -123,7 +135,7 @@ def test_the_alignment_model_a_canary_carries_times_its_words(spoken, with_align
         assert word.text == text and start - 0.04 <= word.start <= word.end <= end + 0.04
         assert word.start >= previous_end
         previous_end = word.end
-    refined = transcribe(with_aligner, samples, timestamps=True).transcript
+    refined = transcribe(canary_engine, with_aligner, samples, timestamps=True).transcript
     for word, (_, start, end) in zip(refined.words, words, strict=True):
         assert abs(word.start - start) <= REFINED_S and abs(word.end - end) <= REFINED_S
 

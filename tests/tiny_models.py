@@ -580,7 +580,7 @@ def _teach(model, samples, answers, *, steps: int = 400, lr: float = 3e-3, good_
     audio_len = torch.tensor([audio.shape[1]])
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    loss = None
+    last = float("inf")
     for _ in range(steps):
         loss = 0.0
         for prompt, answer in answers:
@@ -591,11 +591,12 @@ def _teach(model, samples, answers, *, steps: int = 400, lr: float = 3e-3, good_
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if loss.item() < good_enough:
+        last = loss.item()
+        if last < good_enough:
             break
     model.eval()
-    if loss is None or loss.item() >= good_enough:
-        raise RuntimeError(f"the tiny Canary did not learn its clip (loss {loss.item() if loss is not None else None})")
+    if last >= good_enough:
+        raise RuntimeError(f"the tiny Canary did not learn its clip (loss {last:.3f} after {steps} steps)")
 
 
 def _bundle_aligner(model_path: Path, aligner: Path, out: Path) -> Path:
@@ -627,7 +628,8 @@ def _bundle_aligner(model_path: Path, aligner: Path, out: Path) -> Path:
 
 
 def build_taught_canary(out_dir: Path, samples, words, *, aligner: Optional[Path] = None) -> Path:
-    """A tiny ``canary2`` Canary taught one clip, so that the real ``transcribe()`` gives real timestamps.
+    """A tiny ``canary2`` Canary taught one clip, so that the real ``transcribe()`` gives real timestamps; taught once
+    per folder (the folder's model is reused, whatever clip is given later), bundled once per folder.
 
     ``words`` are ``(text, start_s, end_s)`` of ``samples`` (16 kHz). Asked with the timestamp slot on, the model
     answers as canary-1b-flash and canary-180m-flash do, each word between frame tokens ``<|N|>`` (NeMo turns them
