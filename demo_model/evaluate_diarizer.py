@@ -92,27 +92,79 @@ def word_accuracy(conv: Conversation, words) -> tuple[int, int]:
     return int(counts[rows, cols].sum()), len(pairs)
 
 
-def evaluate(diarizer: Path, model: Path, *, count: int, seconds: float) -> dict[int, dict[str, float]]:
-    from transcriber.diarization import WindowFeeder, diarize_window, load_diarizer, window_seconds
-    from transcriber.engine import Engine
+def load(diarizer: Path):
+    from transcriber.diarization import load_diarizer
     from transcriber.models import ModelSource
+
+    return load_diarizer(ModelSource(str(diarizer), diarizer), "cpu")
+
+
+def diarize(nemo_diarizer, conv: Conversation, window_s: float):
+    """The turns the engine's windows and speaker matching give for ``conv``, in ``window_s`` windows."""
+    from transcriber.diarization import WindowFeeder, diarize_window
+
+    feeder = WindowFeeder(window_s, SAMPLE_RATE, lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE))
+    feeder.feed(0.0, conv.samples)
+    return feeder.finish()
+
+
+def conversations(split: str, speakers: int, count: int, seconds: float) -> list[Conversation]:
+    """The fixed conversations of ``split``'s voices (test and validation draw different ones)."""
+    base = {"test": 100, "validation": 300}[split]
+    voices = split_voices()[split]
+    return [conversation(voices, speakers, seconds, np.random.default_rng([SEED, base + speakers, index]))
+            for index in range(count)]
+
+
+def sweep(diarizer: Path, windows: list[float], *, split: str, count: int, seconds: float) -> dict[float, list[float]]:
+    """DER for 2, 3 and 4 speakers with each diarization window: how to choose a model's
+    ``diarization_window_sec`` (on the validation split, then confirm on test)."""
+    nemo_diarizer = load(diarizer)
+    convs = {speakers: conversations(split, speakers, count, seconds) for speakers in (2, 3, 4)}
+    table = {}
+    for window in windows:
+        row = []
+        for group in convs.values():
+            errors = scored = 0.0
+            for conv in group:
+                e, s = der(conv.turns, diarize(nemo_diarizer, conv, window), conv.duration)
+                errors, scored = errors + e, scored + s
+            row.append(100 * errors / max(scored, 1))
+        table[window] = row
+        logger.info("%s, %d x %.0f s, window %.0f s: DER %s, mean %.1f %%", split, count, seconds, window,
+                    " / ".join(f"{x:.1f} %" for x in row), float(np.mean(row)))
+    return table
+
+
+def write_window(diarizer: Path, window_s: float) -> None:
+    """Store ``diarization_window_sec`` in the diarizer's config (the weights are unchanged)."""
+    from omegaconf import open_dict
+
+    model = load(diarizer)
+    with open_dict(model.cfg):
+        model.cfg.diarization_window_sec = float(window_s)
+    model.save_to(str(diarizer))
+    logger.info("%s: diarization_window_sec %.1f", diarizer, window_s)
+
+
+def evaluate(diarizer: Path, model: Path, *, count: int, seconds: float,
+             split: str = "test") -> dict[int, dict[str, float]]:
+    from transcriber.diarization import window_seconds
+    from transcriber.engine import Engine
     from transcriber.types import AudioData, TranscribeOptions
 
-    voices = split_voices()["test"]
     engine = Engine(device="cpu")
     options = TranscribeOptions(speakers=True, diarizer=str(diarizer), batch_size=8)
-    nemo_diarizer = load_diarizer(ModelSource(str(diarizer), diarizer), "cpu")
+    nemo_diarizer = load(diarizer)
+    window_s = window_seconds(nemo_diarizer)
+    logger.info("%s voices, diarization windows of %.0f s", split, window_s)
     figures = {}
     for speakers in (2, 3, 4):
         errors = scored = right = words = 0.0
         diarize_s = 0.0
-        for index in range(count):
-            conv = conversation(voices, speakers, seconds, np.random.default_rng([SEED, 100 + speakers, index]))
+        for index, conv in enumerate(conversations(split, speakers, count, seconds)):
             started = time.perf_counter()
-            feeder = WindowFeeder(window_seconds(nemo_diarizer), SAMPLE_RATE,
-                                  lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE))
-            feeder.feed(0.0, conv.samples)
-            hypothesis = feeder.finish()
+            hypothesis = diarize(nemo_diarizer, conv, window_s)
             diarize_s += time.perf_counter() - started
             e, s = der(conv.turns, hypothesis, conv.duration)
             errors, scored = errors + e, scored + s
@@ -143,9 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the recognizer for word-speaker accuracy")
     parser.add_argument("--count", type=int, default=10, help="conversations per speaker count")
     parser.add_argument("--seconds", type=float, default=45.0, help="length of each conversation")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="whose voices: the test split (the figures), or validation (for choosing settings)")
+    parser.add_argument("--windows", type=float, nargs="+", metavar="S",
+                        help="instead: DER only, with each of these diarization windows")
+    parser.add_argument("--write-window", type=float, metavar="S",
+                        help="first store this diarization window in the diarizer file (diarization_window_sec)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    report(lambda: evaluate(args.diarizer, args.model, count=args.count, seconds=args.seconds), args.json)
+    if args.write_window:
+        report(lambda: write_window(args.diarizer, args.write_window), None)
+    if args.windows:
+        report(lambda: sweep(args.diarizer, args.windows, split=args.split, count=args.count, seconds=args.seconds),
+               args.json)
+    else:
+        report(lambda: evaluate(args.diarizer, args.model, count=args.count, seconds=args.seconds, split=args.split),
+               args.json)
     return 0
 
 

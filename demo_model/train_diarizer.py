@@ -12,7 +12,9 @@ Why these choices:
   ``pil_weight``), computed as ``SortformerEncLabelModel.training_step`` does.
 * A curriculum from 8 s to :data:`MAX_CLIP_S` conversations: short clips teach speech activity and speaker changes
   fast, long ones teach keeping a speaker's identity. The app diarizes long audio in windows of the model's
-  ``session_len_sec`` (set to :data:`MAX_CLIP_S`, the longest it trained on) and matches speakers between windows.
+  ``session_len_sec`` (set to :data:`MAX_CLIP_S`, the longest it trained on) and matches speakers between windows;
+  a shorter window measured better on validation conversations is stored afterwards as ``diarization_window_sec``
+  (``python -m demo_model.evaluate_diarizer --split validation --windows ...``, then ``--write-window S``).
 * Learning rate and curriculum follow ``progress = max(step / steps, elapsed / budget)``: a run cut short by its
   time budget still ends its schedule.
 * Voices: the pool's train split only (espeak-ng and flite); validation on the validation split's voices.

@@ -53,8 +53,8 @@ def test_two_unseen_voices_are_told_apart(demo_engine):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the demo diarizer does not yet keep two voices apart over 20 minutes: about "
-                   "60 % of words under one mapping (demo_model/README.md)")
+@pytest.mark.xfail(strict=True, reason="the demo diarizer does not yet keep two voices apart over 20 minutes in every "
+                   "quarter (demo_model/README.md)")
 def test_a_20_minute_conversation_keeps_its_two_speakers_apart_from_start_to_end(demo_engine, tmp_path):
     import soundfile as sf
 

@@ -80,6 +80,19 @@ def test_a_long_file_is_diarized_in_overlapping_windows_as_it_is_decoded(tiny_rn
     assert result.transcript.words[-1].end > 125
 
 
+def test_a_diarizer_that_names_a_shorter_window_is_diarized_in_that_window(tiny_rnnt, tmp_path):
+    # Trained on 20 s sessions but asking for 12 s windows (as the demo diarizer does): 12 s windows overlapping by
+    # 6 s: 0-12, 6-18, ... 48-60.
+    diarizer = str(build_tiny_sortformer(tmp_path, session_len_s=20.0, window_s=12.0))
+    engine, loads = diarizer_engine()
+    (result,) = engine.transcribe_files([write_wav(tmp_path / "long.wav", 60.0)], model=tiny_rnnt,
+                                        options=with_diarizer(diarizer))
+    assert result.ok, result.error
+    calls = loads[0].calls
+    assert calls == [pytest.approx(12.0)] * 9
+    assert result.transcript.speakers == ("S1",)
+
+
 def test_a_stalled_diarizer_ends_the_job_within_its_bound_and_the_next_job_works(tiny_rnnt, tiny_sortformer):
     release = threading.Event()
     engine, loads = diarizer_engine(release)

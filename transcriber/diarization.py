@@ -6,7 +6,8 @@ called as ``diarize(audio, sample_rate=..., batch_size=1, ...)`` with direct key
 window's level change another's.
 
 Long audio is diarized in windows of the model's own session length (``session_len_sec`` in its config, 90 s for
-NVIDIA's models, which were trained on 90 s sessions) overlapping by :data:`OVERLAP_S`. A diarizer numbers speakers
+NVIDIA's models, which were trained on 90 s sessions; ``diarization_window_sec`` where a model works better in
+shorter ones) overlapping by :data:`OVERLAP_S`. A diarizer numbers speakers
 per window, so :class:`SpeakerTracker` matches each window's speakers to the speakers heard so far: first by their
 agreement on the overlap (who is talking there in both windows), then, for a speaker silent in the overlap, by a
 voice profile (the mean MFCCs of the frames where that speaker alone talks) against the profiles of everyone heard
@@ -96,9 +97,12 @@ def capacity(model: Any) -> int:
 
 
 def window_seconds(model: Any) -> float:
-    """The length of audio the diarizer takes at once (its training session length)."""
+    """The length of audio the diarizer takes at once: the window its config names (``diarization_window_sec``, for a
+    model measured to label speakers better in shorter windows than it trained on), else its training session
+    length."""
     cfg = model.cfg
-    for value in (cfg.get("session_len_sec"), (cfg.get("train_ds") or {}).get("session_len_sec")):
+    train_ds = cfg.get("train_ds") or {}
+    for value in (cfg.get("diarization_window_sec"), cfg.get("session_len_sec"), train_ds.get("session_len_sec")):
         if value:
             return float(value)
     return DEFAULT_WINDOW_S
