@@ -11,7 +11,8 @@ shorter ones) overlapping by :data:`OVERLAP_S`. A diarizer numbers speakers
 per window, so :class:`SpeakerTracker` matches each window's speakers to the speakers heard so far: first by their
 agreement on the overlap (who is talking there in both windows), then, for a speaker silent in the overlap, by a
 voice profile (the mean MFCCs of the frames where that speaker alone talks) against the profiles of everyone heard
-so far. Windows hold a few minutes of audio at most, so memory stays flat however long the recording.
+so far. The feeder holds about two windows of audio (and the piece being handed over), so memory stays flat
+however long the recording.
 
 The streaming model (``diar_streaming_sortformer_4spk-v2``) runs in its streaming mode inside each window with the
 settings its model card gives for the best accuracy (:data:`STREAMING_SETTINGS`); its speaker cache keeps labels
@@ -255,7 +256,10 @@ class SpeakerTracker:
 
 class WindowFeeder:
     """Diarizes audio handed over in pieces (the recognizer's overlapping windows, in order) in windows of
-    ``window_s`` overlapping by :data:`OVERLAP_S`, holding only about one window of audio at a time.
+    ``window_s`` overlapping by :data:`OVERLAP_S`, holding only about two windows of audio at a time.
+
+    Every window is a full one: the last ends with the recording and starts a full window before it (it overlaps its
+    neighbour by more than :data:`OVERLAP_S`), because a short tail window hears too little to tell voices apart.
 
     Args:
         window_s: The diarizer's window (:func:`window_seconds`).
@@ -269,8 +273,9 @@ class WindowFeeder:
         self.rate = sample_rate
         self.diarize = diarize
         self.tracker = SpeakerTracker()
-        self._buffer = np.zeros(0, dtype=np.float32)
-        self._buffer_start = 0  # sample index of _buffer[0]
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._audio_start = 0  # sample index of _audio[0]: the start of the last window diarized, or 0
+        self._next = 0  # sample index where the next full window starts
         self._covered = 0  # samples fed so far
         self._last_end = 0  # end of the last window diarized, in samples
 
@@ -280,19 +285,23 @@ class WindowFeeder:
         fresh = samples[max(0, self._covered - start) :]
         if start > self._covered:  # a gap (not expected from the engine): silence keeps times in place
             fresh = np.concatenate((np.zeros(start - self._covered, dtype=np.float32), fresh))
-        self._buffer = np.concatenate((self._buffer, fresh))
+        self._audio = np.concatenate((self._audio, fresh))
         self._covered += len(fresh)
-        while self._covered > self._buffer_start + self.window:  # a full window, and more audio after it
-            self._run(self._buffer[: self.window])
-            self._buffer = self._buffer[self.hop :]
-            self._buffer_start += self.hop
+        while self._covered > self._next + self.window:  # a full window, and more audio after it
+            self._run(self._next)
+            self._next += self.hop
+            # The last window run is kept: the final window may start anywhere after it.
+            self._audio = self._audio[self._next - self.hop - self._audio_start :]
+            self._audio_start = self._next - self.hop
 
     def finish(self) -> list[SpeakerTurn]:
         """Diarize what is left; the turns of the whole recording under one set of labels."""
-        if self._covered > self._last_end and len(self._buffer):
-            self._run(self._buffer)
+        if self._covered > self._last_end:
+            self._run(max(0, self._covered - self.window))
         return self.tracker.turns
 
-    def _run(self, samples: np.ndarray) -> None:
-        self.tracker.add(self._buffer_start / self.rate, self.diarize(samples), samples, self.rate)
-        self._last_end = self._buffer_start + len(samples)
+    def _run(self, start: int) -> None:
+        end = min(start + self.window, self._covered)
+        samples = self._audio[start - self._audio_start : end - self._audio_start]
+        self.tracker.add(start / self.rate, self.diarize(samples), samples, self.rate)
+        self._last_end = end
