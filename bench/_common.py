@@ -121,6 +121,12 @@ def peak_rss_mb() -> float:
     raise RuntimeError("VmHWM not in /proc/self/status (not Linux?)")
 
 
+def reset_peak_rss() -> None:
+    """Lower VmHWM to the current RSS (Linux: ``clear_refs`` value 5), so the next peak is ours alone."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+        clear_refs.write("5")
+
+
 def rss_mb() -> float:
     """This process's resident memory now (VmRSS), in MB."""
     with open("/proc/self/status", encoding="ascii") as status:

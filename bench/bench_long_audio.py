@@ -52,6 +52,7 @@ from _common import (
     in_worker_thread,
     load_average,
     peak_rss_mb,
+    reset_peak_rss,
     rss_mb,
     speechlike,
     use_passive_openmp,
@@ -200,12 +201,6 @@ def _set_attention(model: Any, context: int | None) -> None:
         model.change_subsampling_conv_chunking_factor(1)  # 1 = automatic: chunk the convolutions of long inputs
 
 
-def _reset_peak_rss() -> None:
-    """Lower VmHWM to the current RSS (Linux: ``clear_refs`` value 5), so the next peak is ours alone."""
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
-        clear_refs.write("5")
-
-
 def _bare(model: Any, audio: Any, *, timestamps: bool = True) -> tuple[float, float]:
     """Wall and CPU seconds of the bare call."""
     cpu = time.process_time()
@@ -263,7 +258,7 @@ def child_engine(
     _bare(nemo_model, speechlike(WARMUP_S, SEED))
     audio, result.windows = _recording(seconds, variant, Path(scratch))
     gc.collect()
-    _reset_peak_rss()
+    reset_peak_rss()
     result.rss_before_mb = rss_mb()
     options = TranscribeOptions(timestamps=True, batch_size=variant.batch_size, refine_timestamps=variant.refine)
     started, cpu = time.perf_counter(), time.process_time()
@@ -361,7 +356,7 @@ def child_bare(model_path: str, seconds: float) -> Measurement:
     _bare(nemo_model, speechlike(WARMUP_S, SEED))
     audio = speechlike(seconds, SEED + 2)
     gc.collect()
-    _reset_peak_rss()
+    reset_peak_rss()
     result.rss_before_mb = rss_mb()
     result.wall_s, result.cpu_s = _bare(nemo_model, audio)
     result.peak_mb = peak_rss_mb()

@@ -197,20 +197,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    if (args.num_speakers or args.diarizer) and not args.speakers:
-        parser.error("--num-speakers and --diarizer need --speakers")
-    if args.backend == RAY_BACKEND and not args.out:
-        parser.error("--backend ray runs folder batches: give --out DIR")
-    if args.backend == RAY_BACKEND and args.device:
-        parser.error("--device does not apply to --backend ray: workers use a GPU when given --gpus-per-worker")
-    if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
-        parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
+    _check_combinations(parser, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     set_nemo_verbose(args.verbose)
     if not args.verbose:  # NeMo's telemetry library says at import that it is off; nothing for a user to act on
         logging.getLogger(TELEMETRY_LOGGER).setLevel(logging.ERROR)
     redirect_temp(args.temp_dir)
-
 
     model = args.model or default_model()
     if model == DEMO_MODEL:
@@ -246,15 +238,32 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     for result in results:
         if save is not None and result.ok:
             save(result)
-        if args.timestamps and result.transcript is not None and result.transcript.text and not result.transcript.words:
-            print(f"{Path(result.file).name}: the model gives no word timings; segments only.", file=sys.stderr)
-        if args.json:
-            print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
-        else:
-            _print_plain(result, out)
-        if result.error:
-            print(result.error, file=sys.stderr)
+        _report(result, args, out)
     return EXIT_OK if results and all(result.ok for result in results) else EXIT_SOME_FAILED
+
+
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error (status 2) for options that do not go together."""
+    if (args.num_speakers or args.diarizer) and not args.speakers:
+        parser.error("--num-speakers and --diarizer need --speakers")
+    if args.backend == RAY_BACKEND and not args.out:
+        parser.error("--backend ray runs folder batches: give --out DIR")
+    if args.backend == RAY_BACKEND and args.device:
+        parser.error("--device does not apply to --backend ray: workers use a GPU when given --gpus-per-worker")
+    if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
+        parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
+
+
+def _report(result: FileResult, args: argparse.Namespace, out: TextIO) -> None:
+    """One file's result on ``out`` (JSON or plain text), its error and notes on stderr."""
+    if args.timestamps and result.transcript is not None and result.transcript.text and not result.transcript.words:
+        print(f"{Path(result.file).name}: the model gives no word timings; segments only.", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
+    else:
+        _print_plain(result, out)
+    if result.error:
+        print(result.error, file=sys.stderr)
 
 
 def default_batch_size(engine: Engine) -> int:
