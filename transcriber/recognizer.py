@@ -73,17 +73,8 @@ def transcribe_pieces(
     # Windows are stitched by word timings, and words heard in the padding of short clips are dropped by their
     # timings, so both need timestamps even when the caller does not.
     timestamps = options.timestamps or any(p.windowed or is_padded(p.audio) for p in pieces)
-    names = list(dict.fromkeys(Path(p.audio.source).name for p in pieces))
-    what = ", ".join(names[:3]) + (" and more" if len(names) > 3 else "")
     bound = time_bound(sum(p.audio.duration for p in pieces), options)
-
-    def on_batch(first: int) -> None:
-        if on_piece is not None:
-            piece = pieces[min(first, len(pieces) - 1)]
-            on_piece(piece.item, piece.part, piece.parts)
-
-    guard = Guard(on_batch=on_batch, batch_size=options.batch_size)
-
+    guard = Guard(on_batch=_batch_reporter(pieces, on_piece), batch_size=options.batch_size)
     prompt = prompt_arguments(abilities(loaded.model), model, language=options.language,
                               translate_to=options.translate_to)
 
@@ -108,10 +99,27 @@ def transcribe_pieces(
             sources=[piece.audio.source for piece in pieces],
         )
 
-    results = call_guarded(cache, model, loaded, work, bound=bound, cancel=cancel, what=what, guard=guard,
+    results = call_guarded(cache, model, loaded, work, bound=bound, cancel=cancel, what=_names(pieces), guard=guard,
                            failure="transcription")
     return _transcripts(pieces, results, model=model, options=options, timestamps=timestamps,
                         frame_s=frame_seconds(loaded.model))
+
+
+def _names(pieces: Sequence[Piece]) -> str:
+    """The files a call transcribes, as its watchdog names them: the first three, then "and more"."""
+    names = list(dict.fromkeys(Path(p.audio.source).name for p in pieces))
+    return ", ".join(names[:3]) + (" and more" if len(names) > 3 else "")
+
+
+def _batch_reporter(pieces: Sequence[Piece], on_piece: Callable[[int, int, int], None] | None) -> Callable[[int], None]:
+    """The guard's hook before each batch: ``on_piece`` with the input, window and windows of its first piece."""
+
+    def on_batch(first: int) -> None:
+        if on_piece is not None:
+            piece = pieces[min(first, len(pieces) - 1)]
+            on_piece(piece.item, piece.part, piece.parts)
+
+    return on_batch
 
 
 def _transcripts(
