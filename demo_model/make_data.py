@@ -16,9 +16,10 @@ family) that training used, and applies its own :class:`Conditions`:
 ========== ============================ ===============================================================
 split      voices                       conditions
 ========== ============================ ===============================================================
-train      pool train voices            speed 0.85-1.2, pitch, level -35..-3 dBFS, noise 0-30 dB SNR
-                                        (white, pink, brown, babble of other train voices), reverb,
-                                        telephone band (8 kHz), mild clipping, 8 % noise-only clips
+train      pool train voices            new voices made from them (formants, pitch), speed 0.85-1.2,
+                                        level -35..-3 dBFS, noise 0-30 dB SNR (white, pink, brown,
+                                        babble of other train voices), reverb, telephone band (8 kHz),
+                                        mild clipping, 12 % noise-only clips
 validation pool validation voices       as train
 test       pool test voices             clear: speed 0.9-1.1, reverb, noise only at 20-30 dB SNR
 held_out   the held-out synthesizer     as test (a synthesizer training never heard)
@@ -26,8 +27,15 @@ noisy      pool test voices             noise or babble at 0-10 dB SNR
 noise      none                         noise-only clips
 ========== ============================ ===============================================================
 
+A few hundred synthetic voices are few speakers for a model that must understand any clear voice (flite has four,
+festival three), so half the training clips are spoken by a *new* voice made from a pool voice: Praat's "Change
+gender" (``Voice.changed`` in ``voices.py``) moves its formants (the size of the vocal tract, x0.85-1.2) and its
+pitch (median 80-260 Hz, range x0.5-1.6) independently, which speed perturbation and pitch shifting, moving both
+together, cannot do. Durations are kept, so word timings stay true.
+
 Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), so a run reproduces the same
-files whatever the number of worker processes.
+files whatever the number of worker processes. The evaluation splits draw nothing for training-only conditions, so
+their clips stay the same when only the training conditions change.
 
 Usage::
 
@@ -35,7 +43,8 @@ Usage::
     python -m demo_model.make_data --out /tmp/tiny --train 64 --validation 16 --test 16 --held-out 8 --noisy 8 --noise 4
 
 Writes ``<out>/<split>/*.wav`` (16 kHz mono, 16-bit) and ``<out>/<split>.json`` manifests (JSON lines
-``{"audio_filepath", "duration", "text", "kind", "voice", "synthesizer", "rate", "snr_db", "words"?}``).
+``{"audio_filepath", "duration", "text", "kind", "voice", "synthesizer", "rate", "snr_db", "words"?}``; the voice
+id of a new voice made from a pool voice ends in its change, ``espeak-ng:en-us+m2~f1.07p143r0.92``).
 """
 
 from __future__ import annotations
@@ -56,7 +65,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, fftconvolve, sosfilt
 
-from demo_model.voices import SAMPLE_RATE, Voice, installed_synthesizers, split_voices
+from demo_model.voices import SAMPLE_RATE, Voice, VoiceChange, installed_synthesizers, split_voices
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +135,14 @@ class Conditions:
     telephone_prob: float = 0.1
     clipping_prob: float = 0.05
     peak_dbfs: tuple[float, float] = (-35.0, -3.0)
-    noise_only_share: float = 0.08
+    noise_only_share: float = 0.12
+    changed_voice_prob: float = 0.5
 
 
 TRAINING = Conditions("train")
 CLEAR = Conditions("test", rate=(0.8, 1.25), speed_perturb=(0.9, 1.1), pitch_shift_prob=0.0, reverb_prob=0.2,
                    noise_prob=0.3, noise_snr_db=(20.0, 30.0), babble_share=0.0, telephone_prob=0.0, clipping_prob=0.0,
-                   peak_dbfs=(-25.0, -3.0), noise_only_share=0.0)
+                   peak_dbfs=(-25.0, -3.0), noise_only_share=0.0, changed_voice_prob=0.0)
 SPLIT_CONDITIONS = {
     "train": TRAINING,
     "validation": replace(TRAINING, voices="validation"),
@@ -259,6 +269,17 @@ def pick_voice(voices: tuple[Voice, ...], rng: np.random.Generator) -> Voice:
     return own[int(rng.integers(len(own)))]
 
 
+def voice_change(conditions: Conditions, split: str, index: int) -> VoiceChange | None:
+    """The new voice of clip ``index``, or None for the pool voice itself (from a generator of its own, so splits
+    without voice conversion draw nothing)."""
+    if not conditions.changed_voice_prob:
+        return None
+    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 3])
+    if rng.random() >= conditions.changed_voice_prob:
+        return None
+    return VoiceChange.draw(rng)
+
+
 def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, gap_s: float = 0.0) -> np.ndarray:
     """The voice's trimmed speech; ``shift`` semitones of pitch shift (kept duration) for voices without -p."""
     speech = trim(voice.speak(text, rate=rate, pitch=pitch, word_gap_s=gap_s))
@@ -283,6 +304,8 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     if voice.synthesizer != "espeak-ng" and rng.random() < conditions.pitch_shift_prob:
         shift = float(rng.uniform(-conditions.pitch_shift_semitones, conditions.pitch_shift_semitones))
     spaced = rng.random() < SPACED_SHARE
+    if (change := voice_change(conditions, split, index)) is not None:
+        voice = voice.changed(change)
 
     parts = [silence(rng.uniform(*LEAD_SILENCE_S))]
     timings = []

@@ -18,22 +18,32 @@ in one split, so no test voice is a training voice in another accent or at anoth
 name (not by position in a list, so a voice added later does not move the others), and one synthesizer
 (:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator, the tests'
 fixtures and the conversation generator all take their voices from here.
+
+A few hundred voices are few speakers, and flite has only four. :meth:`Voice.changed` makes a new voice from a pool
+voice with Praat's "Change gender" (PSOLA, through ``praat-parselmouth``): its formants scaled (the size of the vocal
+tract) and its pitch moved, independently, which speed perturbation and pitch shifting (moving both together) cannot
+do. A changed voice belongs to the split of the voice it was made from; its id and family carry the change
+(``espeak-ng:en-us+m2~f1.07p143r0.92``), so it is a speaker of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 SPLIT_SEED = "voices-2026-12"
@@ -58,10 +68,65 @@ FESTIVAL_VOICES = {
     "cmu_us_slt_arctic_hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
 }
 SYNTH_TIMEOUT_S = 60
+CHANGED_FORMANT_RATIO = (0.85, 1.2)
+CHANGED_PITCH_HZ = (80.0, 260.0)
+CHANGED_PITCH_RANGE = (0.5, 1.6)
+PITCH_FLOOR_HZ, PITCH_CEILING_HZ = 60.0, 600.0
+"""The pitch search range of the voice change's analysis (wide enough for low male and high female voices)."""
 
 
 class SynthesisError(RuntimeError):
     """A synthesizer failed or is not installed."""
+
+
+@dataclass(frozen=True)
+class VoiceChange:
+    """How a new voice differs from the pool voice it is made from: formants scaled by ``formant_ratio`` (above 1
+    sounds like a smaller vocal tract), pitch moved to a median of ``pitch_hz`` with its range scaled by
+    ``pitch_range``."""
+
+    formant_ratio: float
+    pitch_hz: float
+    pitch_range: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> VoiceChange:
+        """A random change within :data:`CHANGED_FORMANT_RATIO`, :data:`CHANGED_PITCH_HZ` and
+        :data:`CHANGED_PITCH_RANGE`."""
+        return cls(round(float(rng.uniform(*CHANGED_FORMANT_RATIO)), 3), round(float(rng.uniform(*CHANGED_PITCH_HZ))),
+                   round(float(rng.uniform(*CHANGED_PITCH_RANGE)), 2))
+
+    @property
+    def tag(self) -> str:
+        return f"f{self.formant_ratio:g}p{self.pitch_hz:g}r{self.pitch_range:g}"
+
+    def apply(self, samples: np.ndarray) -> np.ndarray:
+        """``samples`` spoken with this change (Praat's "Change gender"; the length is kept).
+
+        Speech in which Praat finds no voiced frame (a short unvoiced word) has no pitch to move; its formants are
+        still moved, and Praat's warning about it is not shown. Where Praat cannot move the pitch (its median is
+        undefined in a few short words), only the formants are moved; where it cannot analyse the sound at all (far
+        shorter than a word), the sound is returned as it is.
+        """
+        import parselmouth  # only here: the data generators need it, the app and the tests do not
+        from parselmouth.praat import call
+
+        sound = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE)
+        changed = None
+        for pitch_hz in (self.pitch_hz, 0.0):  # 0: keep the pitch
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "There were no voiced segments found", parselmouth.PraatWarning)
+                    changed = call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, self.formant_ratio,
+                                   pitch_hz, self.pitch_range, 1.0)
+                break
+            except parselmouth.PraatError as error:
+                logger.debug("voice change %s with pitch %s Hz failed: %s", self.tag, pitch_hz, error)
+        if changed is None:
+            return samples
+        out = changed.values[0].astype(np.float32)
+        # PSOLA keeps the length to within a sample or two; word timings need it exact.
+        return out if len(out) == len(samples) else np.resize(out, len(samples))
 
 
 @dataclass(frozen=True)
@@ -73,16 +138,23 @@ class Voice:
         name: the synthesizer's own voice name (an espeak-ng accent, a flite or festival voice).
         variant: an espeak-ng voice variant (``m4``, ``f3``, ...), or "" for none.
         family: voices of one timbre; a family is never split between train and test.
+        change: for a new voice made from a pool voice (:meth:`changed`), how it differs from it.
     """
 
     synthesizer: str
     name: str
     variant: str = ""
     family: str = ""
+    change: VoiceChange | None = None
 
     @property
     def id(self) -> str:
-        return f"{self.synthesizer}:{self.name}" + (f"+{self.variant}" if self.variant else "")
+        return (f"{self.synthesizer}:{self.name}" + (f"+{self.variant}" if self.variant else "")
+                + (f"~{self.change.tag}" if self.change else ""))
+
+    def changed(self, change: VoiceChange) -> Voice:
+        """A new voice made from this one (a speaker of its own: its family is this family plus the change)."""
+        return replace(self, family=f"{self.family}~{change.tag}", change=change)
 
     def speak(self, text: str, *, rate: float = 1.0, pitch: float = 0.5, word_gap_s: float = 0.0) -> np.ndarray:
         """``text`` spoken by this voice, as float32 samples at :data:`SAMPLE_RATE`.
@@ -94,6 +166,10 @@ class Voice:
             pitch: 0..1 across the voice's pitch range, where the synthesizer has one (espeak-ng); others ignore it.
             word_gap_s: extra pause between words (espeak-ng only).
         """
+        samples = self._synthesize(text, rate=rate, pitch=pitch, word_gap_s=word_gap_s)
+        return samples if self.change is None else self.change.apply(samples)
+
+    def _synthesize(self, text: str, *, rate: float, pitch: float, word_gap_s: float) -> np.ndarray:
         if self.synthesizer == "espeak-ng":
             voice = self.name + (f"+{self.variant}" if self.variant else "")
             low, high = ESPEAK_PITCH_RANGE

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo_model.voices import HELD_OUT_SYNTHESIZER, SAMPLE_RATE, Voice, installed_synthesizers, pool, split_voices
+from demo_model.voices import (
+    HELD_OUT_SYNTHESIZER,
+    SAMPLE_RATE,
+    Voice,
+    VoiceChange,
+    installed_synthesizers,
+    pool,
+    split_voices,
+)
 
 needs_synthesizers = pytest.mark.skipif(
     not {"espeak-ng", "flite"} <= set(installed_synthesizers()), reason="espeak-ng and flite are needed"
@@ -74,3 +82,27 @@ def test_every_synthesizer_speaks_at_16_khz(synthesizer):
     assert np.abs(samples).max() > 0.05
     if synthesizer != "festival":  # festival has no rate control
         assert len(voice.speak("seven three go", rate=1.5)) < 0.85 * len(samples)
+
+
+@needs_synthesizers
+def test_a_changed_voice_is_a_new_speaker_saying_the_same_words_in_the_same_time():
+    voice = next(v for v in pool() if v.synthesizer == "flite")
+    change = VoiceChange(formant_ratio=1.15, pitch_hz=220, pitch_range=1.3)
+    new = voice.changed(change)
+    assert new.id == f"{voice.id}~f1.15p220r1.3" and new.family != voice.family
+    original, changed = voice.speak("seven three go"), new.speak("seven three go")
+    assert len(changed) == len(original)
+    # Another voice: not the same samples, and its spectrum moved up (formants x1.15, pitch to 220 Hz).
+    assert np.corrcoef(original, changed)[0, 1] < 0.5
+
+    def centroid(samples):
+        spectrum = np.abs(np.fft.rfft(samples)) ** 2
+        return (np.fft.rfftfreq(len(samples), 1 / SAMPLE_RATE) * spectrum).sum() / spectrum.sum()
+
+    assert centroid(changed) > 1.05 * centroid(original)
+    assert VoiceChange.draw(np.random.default_rng(0)) == VoiceChange.draw(np.random.default_rng(0))
+
+
+def test_a_sound_too_short_to_analyse_keeps_its_voice():
+    blip = np.random.default_rng(0).standard_normal(400).astype(np.float32) * 0.1  # 25 ms: no pitch analysis fits
+    assert np.array_equal(VoiceChange(1.1, 200, 1.2).apply(blip), blip)
