@@ -112,7 +112,7 @@ BABBLE_SENTENCES = (
 )
 """Babble is made of sentences without vocabulary words, so the model learns to ignore background talk."""
 SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2, "held_out": 3, "noisy": 4, "noise": 5}
-DEFAULT_COUNTS = {"train": 8000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60}
+DEFAULT_COUNTS = {"train": 12000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60}
 
 
 @dataclass(frozen=True)

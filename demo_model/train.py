@@ -133,8 +133,9 @@ def preprocessor_config(features: int, *, pad_to: int = 0) -> dict[str, Any]:
     }
 
 
-def model_config(tokenizer_dir: Path, train: Path, validation: Path, max_steps: int) -> dict[str, Any]:
-    """The full NeMo config of the demo model."""
+def model_config(tokenizer_dir: Path, train: Path, validation: Path, max_steps: int, *, d_model: int = D_MODEL,
+                 n_layers: int = N_LAYERS, subsampling: int = SUBSAMPLING_FACTOR) -> dict[str, Any]:
+    """The full NeMo config of the demo model (``d_model``, ``n_layers`` and ``subsampling`` shape the encoder)."""
     return {
         "sample_rate": SAMPLE_RATE,
         "log_prediction": False,
@@ -153,10 +154,10 @@ def model_config(tokenizer_dir: Path, train: Path, validation: Path, max_steps: 
             "_target_": "nemo.collections.asr.modules.ConformerEncoder",
             "feat_in": N_MELS,
             "feat_out": -1,
-            "n_layers": N_LAYERS,
-            "d_model": D_MODEL,
+            "n_layers": n_layers,
+            "d_model": d_model,
             "subsampling": "dw_striding",
-            "subsampling_factor": SUBSAMPLING_FACTOR,
+            "subsampling_factor": subsampling,
             "subsampling_conv_channels": SUBSAMPLING_CHANNELS,
             "causal_downsampling": False,
             "ff_expansion_factor": FF_EXPANSION,
@@ -175,7 +176,7 @@ def model_config(tokenizer_dir: Path, train: Path, validation: Path, max_steps: 
         },
         "decoder": {
             "_target_": "nemo.collections.asr.modules.ConvASRDecoder",
-            "feat_in": D_MODEL,
+            "feat_in": d_model,
             "num_classes": -1,
             "vocabulary": [],
         },
@@ -230,13 +231,14 @@ def _progress_callback(total_steps: int, started: float):
 
 def train(
     data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: float | None = None,
-    init: Path | None = None, peak_lr: float = PEAK_LR,
+    init: Path | None = None, peak_lr: float = PEAK_LR, d_model: int = D_MODEL, n_layers: int = N_LAYERS,
+    subsampling: int = SUBSAMPLING_FACTOR,
 ) -> Path:
     """Build, train and save the model; returns ``out``.
 
     ``max_minutes`` stops training early (a safety net on a busy machine); the best weights so far are saved.
     ``init`` continues from the weights of an earlier model of the same shape (its tokenizer must be this one), with
-    a fresh warm-up and cosine schedule peaking at ``peak_lr``.
+    a fresh warm-up and cosine schedule peaking at ``peak_lr``. ``d_model``, ``n_layers`` and ``subsampling`` shape the encoder.
     """
     import lightning.pytorch as pl
     import torch
@@ -249,7 +251,8 @@ def train(
     for split in ("train", "validation"):
         check_vocabulary(data / f"{split}.json")
     tokenizer_dir = build_tokenizer(work_dir / "tokenizer")
-    cfg = OmegaConf.create(model_config(tokenizer_dir, data / "train.json", data / "validation.json", steps))
+    cfg = OmegaConf.create(model_config(tokenizer_dir, data / "train.json", data / "validation.json", steps,
+                                        d_model=d_model, n_layers=n_layers, subsampling=subsampling))
     cfg.optim.lr = peak_lr
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -299,11 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None, help="tokenizer and scratch files (default: <data>/work)")
     parser.add_argument("--init", type=Path, help="continue from this model's weights (same shape and tokenizer)")
     parser.add_argument("--peak-lr", type=float, default=PEAK_LR, help=f"peak learning rate (default {PEAK_LR})")
+    parser.add_argument("--d-model", type=int, default=D_MODEL, help=f"encoder width (default {D_MODEL})")
+    parser.add_argument("--layers", type=int, default=N_LAYERS, help=f"encoder layers (default {N_LAYERS})")
+    parser.add_argument("--subsampling", type=int, choices=(4, 8), default=SUBSAMPLING_FACTOR,
+                        help=f"encoder frames per 10 ms feature frames (default {SUBSAMPLING_FACTOR}: 40 ms)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
     train(args.data, args.out, steps=args.steps, work_dir=args.work_dir or args.data / "work",
-          max_minutes=args.max_minutes, init=args.init, peak_lr=args.peak_lr)
+          max_minutes=args.max_minutes, init=args.init, peak_lr=args.peak_lr, d_model=args.d_model, n_layers=args.layers,
+          subsampling=args.subsampling)
     return 0
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from demo_model.conversations import assemble, frame_targets, pick_speakers, utterance_bank
 from demo_model.train import preprocessor_config
-from demo_model.voices import SAMPLE_RATE, Voice, split_voices
+from demo_model.voices import SAMPLE_RATE, Voice, VoiceChange, split_voices
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,9 @@ BANK_VOICES = 260
 PHRASES_PER_VOICE = 6
 FLITE_PHRASES = 60
 """flite has three training voices against espeak-ng's hundreds: each gets many phrases, so they are heard often."""
+CHANGED_VOICES = 0
+"""New voices made from training voices (formants and pitch moved, ``Voice.changed``) in the bank: more speakers to
+tell apart than the pool's own (``--changed-voices``; the committed model had none)."""
 FLITE_SHARE = 0.3
 """Share of training conversations with one flite voice among the speakers."""
 VALIDATION_CONVERSATIONS = 24
@@ -160,20 +163,31 @@ def output_frames(samples: int) -> int:
     return frames
 
 
-def _bank_job(job: tuple[str, int, int]) -> tuple[str, list[np.ndarray]]:
-    from demo_model.voices import by_id
-
-    voice_id, count, seed = job
-    return voice_id, utterance_bank((by_id(voice_id),), count, np.random.default_rng(seed))[voice_id]
+def _bank_job(job: tuple[Voice, int, int]) -> tuple[str, list[np.ndarray]]:
+    voice, count, seed = job
+    return voice.id, utterance_bank((voice,), count, np.random.default_rng(seed))[voice.id]
 
 
-def build_bank(voices: tuple[Voice, ...], rng: np.random.Generator, workers: int) -> dict[str, list[np.ndarray]]:
-    """Phrases of :data:`BANK_VOICES` voices of ``voices`` (every flite voice among them), synthesised in parallel."""
+def bank_voices(voices: tuple[Voice, ...], rng: np.random.Generator, *, pool_voices: int = BANK_VOICES,
+                changed_voices: int = 0) -> tuple[Voice, ...]:
+    """The speakers of an utterance bank: every flite voice of ``voices``, ``pool_voices`` others, and
+    ``changed_voices`` new voices made from them (:meth:`Voice.changed`), a third of those from flite voices."""
     flite = [v for v in voices if v.synthesizer == "flite"]
     others = [v for v in voices if v.synthesizer != "flite"]
-    chosen = flite + [others[int(i)] for i in rng.choice(len(others), min(BANK_VOICES, len(others)), replace=False)]
-    jobs = [(v.id, FLITE_PHRASES if v.synthesizer == "flite" else PHRASES_PER_VOICE, int(rng.integers(2**31)))
-            for v in chosen]
+    chosen = flite + [others[int(i)] for i in rng.choice(len(others), min(pool_voices, len(others)), replace=False)]
+    changed = []
+    for _ in range(changed_voices):
+        source = chosen if rng.random() >= 1 / 3 or not flite else flite
+        changed.append(source[int(rng.integers(len(source)))].changed(VoiceChange.draw(rng)))
+    return tuple(chosen + changed)
+
+
+def build_bank(voices: tuple[Voice, ...], rng: np.random.Generator, workers: int,
+               phrases: int = PHRASES_PER_VOICE) -> dict[str, list[np.ndarray]]:
+    """``phrases`` phrases of each of ``voices`` (:data:`FLITE_PHRASES` of flite's few voices, so they are heard
+    often), synthesised in parallel; keyed by voice id."""
+    jobs = [(v, FLITE_PHRASES if v.synthesizer == "flite" and v.change is None else phrases,
+             int(rng.integers(2**31))) for v in voices]
     with multiprocessing.Pool(workers) as pool:
         return dict(pool.map(_bank_job, jobs, chunksize=4))
 
@@ -265,12 +279,14 @@ def _continued(path: Path, model) -> None:
 
 
 def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | None = None,
-          peak_lr: float = PEAK_LR, speaker_weights: tuple[float, ...] = SPEAKER_WEIGHTS) -> Path:
+          peak_lr: float = PEAK_LR, speaker_weights: tuple[float, ...] = SPEAKER_WEIGHTS,
+          changed_voices: int = CHANGED_VOICES, phrases: int = PHRASES_PER_VOICE) -> Path:
     """Train a demo diarizer into ``out``.
 
     ``init`` continues from an earlier model's weights: a short fresh warm-up to ``peak_lr`` and a cosine decay,
     without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to :data:`MAX_CLIP_S`, 2, 3 or 4 speakers drawn
-    with ``speaker_weights``).
+    with ``speaker_weights``). ``changed_voices`` new voices made from training voices join the utterance bank, which
+    holds ``phrases`` phrases of each voice.
     """
     import torch
 
@@ -279,9 +295,11 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
     splits = split_voices()
-    train_voices, validation_voices = splits["train"], splits["validation"]
-    bank = build_bank(train_voices, rng, workers)
-    validation_bank = build_bank(validation_voices, np.random.default_rng(SEED + 1), workers)
+    train_voices = bank_voices(splits["train"], rng, changed_voices=changed_voices)
+    bank = build_bank(train_voices, rng, workers, phrases)
+    bank_rng = np.random.default_rng(SEED + 1)
+    validation_voices = bank_voices(splits["validation"], bank_rng)
+    validation_bank = build_bank(validation_voices, bank_rng, workers)
     logger.info("utterance banks: %d + %d voices, %.0f s", len(bank), len(validation_bank), time.perf_counter() - started)
     validation_rng = np.random.default_rng(SEED + 2)
     validation = [batch(validation_bank, validation_voices, VALIDATION_S, validation_rng, 1)
@@ -362,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes synthesising the utterance banks")
     parser.add_argument("--init", type=Path, help="continue from this demo diarizer's weights")
     parser.add_argument("--peak-lr", type=float, default=PEAK_LR, help=f"peak learning rate (default {PEAK_LR})")
+    parser.add_argument("--changed-voices", type=int, default=CHANGED_VOICES,
+                        help="new voices made from training voices in the utterance bank (default %(default)s)")
+    parser.add_argument("--phrases", type=int, default=PHRASES_PER_VOICE,
+                        help="phrases of each voice in the utterance bank (default %(default)s)")
     parser.add_argument("--speaker-weights", default=",".join(map(str, SPEAKER_WEIGHTS)),
                         help="with --init: how often 2, 3 and 4 speakers are drawn (default %(default)s)")
     args = parser.parse_args(argv)
@@ -371,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
     train(args.out, steps=args.steps, minutes=args.minutes, workers=args.workers, init=args.init,
-          peak_lr=args.peak_lr, speaker_weights=weights)
+          peak_lr=args.peak_lr, speaker_weights=weights, changed_voices=args.changed_voices,
+          phrases=args.phrases)
     return 0
 
 

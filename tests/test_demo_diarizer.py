@@ -81,3 +81,19 @@ def test_a_20_minute_conversation_keeps_its_two_speakers_apart_from_start_to_end
         inside = [(w, s) for w, s in truth.items() if lo <= w.start < hi]
         right = sum(((w.speaker == "S1") == (s == 0)) != flip for w, s in inside)
         assert len(inside) > 50 and right / len(inside) >= LONG_MIN_ACCURACY, (quarter, right, len(inside))
+
+
+def test_the_training_bank_adds_new_voices_made_from_training_voices_only():
+    from demo_model.train_diarizer import bank_voices
+
+    train = split_voices()["train"]
+    voices = bank_voices(train, np.random.default_rng(0), pool_voices=30, changed_voices=60)
+    pool_part, changed = voices[:-60], voices[-60:]
+    assert len({v.id for v in voices}) == len(voices)  # every speaker its own
+    assert set(pool_part) <= set(train)
+    assert {v for v in train if v.synthesizer == "flite"} <= set(pool_part)  # flite's few voices always
+    train_ids = {v.id for v in train}
+    for voice in changed:
+        assert voice.change is not None and voice.id.split("~")[0] in train_ids
+        assert voice.family not in {p.family for p in pool_part}
+    assert 10 <= sum(v.synthesizer == "flite" for v in changed) <= 35  # about a third from flite's few voices
