@@ -238,7 +238,8 @@ def train(
 
     ``max_minutes`` stops training early (a safety net on a busy machine); the best weights so far are saved.
     ``init`` continues from the weights of an earlier model of the same shape (its tokenizer must be this one), with
-    a fresh warm-up and cosine schedule peaking at ``peak_lr``. ``d_model``, ``n_layers`` and ``subsampling`` shape the encoder.
+    a fresh warm-up and cosine schedule peaking at ``peak_lr``. ``d_model``, ``n_layers`` and ``subsampling`` shape
+    the encoder.
     """
     import lightning.pytorch as pl
     import torch
@@ -310,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
     train(args.data, args.out, steps=args.steps, work_dir=args.work_dir or args.data / "work",
-          max_minutes=args.max_minutes, init=args.init, peak_lr=args.peak_lr, d_model=args.d_model, n_layers=args.layers,
-          subsampling=args.subsampling)
+          max_minutes=args.max_minutes, init=args.init, peak_lr=args.peak_lr, d_model=args.d_model,
+          n_layers=args.layers, subsampling=args.subsampling)
     return 0
 
 

@@ -83,15 +83,15 @@ VALIDATE_EVERY = 500
 LOG_EVERY = 50
 
 
-def model_config() -> dict[str, Any]:
-    """The demo diarizer's full NeMo config."""
+def model_config(session_s: float = MAX_CLIP_S) -> dict[str, Any]:
+    """The demo diarizer's full NeMo config (``session_s``: the longest clip it trains on)."""
     return {
         "sample_rate": SAMPLE_RATE,
         "pil_weight": 0.5,
         "ats_weight": 0.5,
         "max_num_of_spks": MAX_SPEAKERS,
         "streaming_mode": False,
-        "session_len_sec": MAX_CLIP_S,
+        "session_len_sec": session_s,
         "model_defaults": {"fc_d_model": D_MODEL, "tf_d_model": D_MODEL},
         "train_ds": None,
         "validation_ds": None,
@@ -147,12 +147,12 @@ def model_config() -> dict[str, Any]:
     }
 
 
-def build_model():
+def build_model(session_s: float = MAX_CLIP_S):
     """A fresh demo-size Sortformer from :func:`model_config` (random weights)."""
     from nemo.collections.asr.models import SortformerEncLabelModel
     from omegaconf import OmegaConf
 
-    return SortformerEncLabelModel(cfg=OmegaConf.create(model_config()))
+    return SortformerEncLabelModel(cfg=OmegaConf.create(model_config(session_s)))
 
 
 def output_frames(samples: int) -> int:
@@ -262,8 +262,8 @@ def learning_rate(progress: float, step: int, peak_lr: float = PEAK_LR, warmup: 
     return MIN_LR + 0.5 * (peak_lr - MIN_LR) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def clip_seconds(progress: float) -> float:
-    return MIN_CLIP_S + (MAX_CLIP_S - MIN_CLIP_S) * min(1.0, progress / CURRICULUM_SHARE)
+def clip_seconds(progress: float, max_clip_s: float = MAX_CLIP_S) -> float:
+    return MIN_CLIP_S + (max_clip_s - MIN_CLIP_S) * min(1.0, progress / CURRICULUM_SHARE)
 
 
 def _continued(path: Path, model) -> None:
@@ -280,13 +280,14 @@ def _continued(path: Path, model) -> None:
 
 def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | None = None,
           peak_lr: float = PEAK_LR, speaker_weights: tuple[float, ...] = SPEAKER_WEIGHTS,
-          changed_voices: int = CHANGED_VOICES, phrases: int = PHRASES_PER_VOICE) -> Path:
+          changed_voices: int = CHANGED_VOICES, phrases: int = PHRASES_PER_VOICE,
+          max_clip_s: float = MAX_CLIP_S) -> Path:
     """Train a demo diarizer into ``out``.
 
     ``init`` continues from an earlier model's weights: a short fresh warm-up to ``peak_lr`` and a cosine decay,
     without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to :data:`MAX_CLIP_S`, 2, 3 or 4 speakers drawn
     with ``speaker_weights``). ``changed_voices`` new voices made from training voices join the utterance bank, which
-    holds ``phrases`` phrases of each voice.
+    holds ``phrases`` phrases of each voice. Clips grow to ``max_clip_s``, the model's ``session_len_sec``.
     """
     import torch
 
@@ -305,7 +306,7 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     validation = [batch(validation_bank, validation_voices, VALIDATION_S, validation_rng, 1)
                   for _ in range(VALIDATION_CONVERSATIONS)]
 
-    model = build_model()
+    model = build_model(max_clip_s)
     if init is not None:
         _continued(init, model)
     model.train()
@@ -328,10 +329,10 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
             group["lr"] = learning_rate(progress, step, peak_lr, warmup)
         if init is None:
             speakers = 2 if progress < TWO_SPEAKERS_SHARE else None
-            seconds = clip_seconds(progress)
+            seconds = clip_seconds(progress, max_clip_s)
         else:
             speakers = int(rng.choice(SPEAKER_COUNTS, p=speaker_weights))
-            seconds = float(rng.uniform(CONTINUE_MIN_CLIP_S, MAX_CLIP_S))
+            seconds = float(rng.uniform(min(CONTINUE_MIN_CLIP_S, max_clip_s), max_clip_s))
         audio, lengths, targets, target_lens = batch(bank, train_voices, seconds, rng, BATCH_SIZE, speakers)
         loss, _, _ = loss_of(model, audio, lengths, targets, target_lens)
         optimiser.zero_grad()
@@ -382,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-lr", type=float, default=PEAK_LR, help=f"peak learning rate (default {PEAK_LR})")
     parser.add_argument("--changed-voices", type=int, default=CHANGED_VOICES,
                         help="new voices made from training voices in the utterance bank (default %(default)s)")
+    parser.add_argument("--max-clip", type=float, default=MAX_CLIP_S,
+                        help="longest training conversation in seconds, the model's session length "
+                        "(default %(default)s)")
     parser.add_argument("--phrases", type=int, default=PHRASES_PER_VOICE,
                         help="phrases of each voice in the utterance bank (default %(default)s)")
     parser.add_argument("--speaker-weights", default=",".join(map(str, SPEAKER_WEIGHTS)),
@@ -394,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NEMO_REDIRECT_LOGS_TO_STDERR", "1")
     train(args.out, steps=args.steps, minutes=args.minutes, workers=args.workers, init=args.init,
           peak_lr=args.peak_lr, speaker_weights=weights, changed_voices=args.changed_voices,
-          phrases=args.phrases)
+          phrases=args.phrases, max_clip_s=args.max_clip)
     return 0
 
 
