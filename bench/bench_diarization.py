@@ -9,8 +9,15 @@ channels, 128 mels; an 18-layer Transformer of 192; built offline, cached in ``.
 through the engine's windows (90 s, 15 s overlap), against the parakeet-size recognizer (``parakeet_like.py``). Each
 child process transcribes a WAV of speech-like noise read from disk with word timings, once without and once with
 speakers (speakers imply timings, so both runs compute them); the diarization time is the difference, and the time
-inside the diarizer's calls is printed beside it. Peak memory is each run's own. Goals: diarization / recognition
-<= 0.25, peak memory with speakers at 60 min / 5 min <= 1.2.
+inside the diarizer's calls is printed beside it. Peak memory is each run's own; the resident memory is also sampled
+every half second through the run with speakers, and its highest value in the run's first and last quarter shows
+whether memory grows with the length of the recording. Goals: diarization / recognition <= 0.25, peak memory with
+speakers at 60 min / 5 min <= 1.2.
+
+First, the work itself: floating-point operations (PyTorch's ``FlopCounterMode``) per second of audio, each model in
+its own windows with their overlaps (the recognizer's encoder in 30 s windows that overlap by 2 s; the whole diarizer
+in 90 s windows that overlap by 15 s). Their ratio is what the time ratio would be if both ran at the same speed
+per operation.
 """
 
 from __future__ import annotations
@@ -20,17 +27,21 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import soundfile as sf
 
-from _common import CACHE_DIR, SAMPLE_RATE, peak_rss_mb, reset_peak_rss, speechlike, use_passive_openmp
+from _common import CACHE_DIR, SAMPLE_RATE, peak_rss_mb, reset_peak_rss, rss_mb, speechlike, use_passive_openmp
 
 ROOT = Path(__file__).resolve().parents[1]
 RATIO_GOAL = 0.25
 MEMORY_GOAL = 1.2
+RSS_SAMPLE_S = 0.5
+FLOP_SAMPLE_S = 90.0
+"""Audio the operations are counted on: the first window of each model."""
 
 
 def sortformer_like_path(cache_dir: Path = CACHE_DIR) -> Path:
@@ -53,6 +64,39 @@ def sortformer_like_path(cache_dir: Path = CACHE_DIR) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     model.save_to(str(path))
     return path
+
+
+def gflops_per_audio_second(asr: str, diarizer: str) -> dict:
+    """Operations per second of audio of the recognizer's encoder and of the whole diarizer, each in the engine's
+    windows (their overlaps included), counted by PyTorch on :data:`FLOP_SAMPLE_S` of audio."""
+    use_passive_openmp()
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from transcriber import windows
+    from transcriber.diarization import OVERLAP_S, load_diarizer, window_seconds
+    from transcriber.models import ModelSource
+    from transcriber.nemo_models import load_nemo_model
+
+    samples = torch.from_numpy(speechlike(FLOP_SAMPLE_S, seed=2))[None]
+    diarizer_model = load_diarizer(ModelSource(Path(diarizer).name, Path(diarizer)), "cpu")
+    window = window_seconds(diarizer_model)
+    diarizer_samples = samples[:, : round(window * SAMPLE_RATE)]
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        diarizer_model.forward(audio_signal=diarizer_samples,
+                               audio_signal_length=torch.tensor([diarizer_samples.shape[1]]))
+    diarizer_gflops = counter.get_total_flops() / 1e9 / (window - OVERLAP_S)
+    del diarizer_model
+    asr_model = load_nemo_model(ModelSource(Path(asr).name, Path(asr)), "cpu")
+    _, window_s, overlap_s = windows.limits_for(asr_model).resolved()
+    asr_samples = samples[:, : round(window_s * SAMPLE_RATE)]
+    with torch.inference_mode():
+        features, feature_length = asr_model.preprocessor(input_signal=asr_samples,
+                                                          length=torch.tensor([asr_samples.shape[1]]))
+        with FlopCounterMode(display=False) as counter:
+            asr_model.encoder(audio_signal=features, length=feature_length)
+    asr_gflops = counter.get_total_flops() / 1e9 / (window_s - overlap_s)
+    return {"asr_gflops": asr_gflops, "diarizer_gflops": diarizer_gflops}
 
 
 def child(minutes: float, asr: str, diarizer: str) -> dict:
@@ -90,15 +134,28 @@ def child(minutes: float, asr: str, diarizer: str) -> dict:
         asr_s = time.perf_counter() - started
         plain_peak = peak_rss_mb()
         reset_peak_rss()
+        samples: list[float] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(RSS_SAMPLE_S):
+                samples.append(rss_mb())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         started = time.perf_counter()
         (spoken,) = engine.transcribe_files(
             [str(path)], model=asr, options=replace(plain_options, speakers=True, diarizer=diarizer)
         )
         both_s = time.perf_counter() - started
+        done.set()
+        sampler.join()
     if not (plain.ok and spoken.ok):
         raise RuntimeError(plain.error or spoken.error)
     return {"minutes": minutes, "asr_s": asr_s, "diarization_s": both_s - asr_s, "in_calls_s": in_calls[0],
-            "plain_peak_mb": plain_peak, "peak_rss_mb": peak_rss_mb()}
+            "plain_peak_mb": plain_peak, "peak_rss_mb": peak_rss_mb(),
+            "first_quarter_mb": max(samples[: max(1, len(samples) // 4)]),
+            "last_quarter_mb": max(samples[-max(1, len(samples) // 4) :])}
 
 
 def main() -> None:
@@ -107,13 +164,24 @@ def main() -> None:
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--asr", help=argparse.SUPPRESS)
     parser.add_argument("--diarizer", help=argparse.SUPPRESS)
+    parser.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(child(args.child, args.asr, args.diarizer)))
         return
+    if args.flops:
+        print(json.dumps(gflops_per_audio_second(args.asr, args.diarizer)))
+        return
     from parakeet_like import parakeet_like_path
 
     asr, diarizer = str(parakeet_like_path()), str(sortformer_like_path())
+    done = subprocess.run([sys.executable, __file__, "--flops", "--asr", asr, "--diarizer", diarizer],
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+    work = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"operations per second of audio, in the engine's windows: recognizer (encoder) {work['asr_gflops']:.1f} "
+          f"GFLOP, diarizer {work['diarizer_gflops']:.1f} GFLOP: "
+          f"ratio {work['diarizer_gflops'] / work['asr_gflops']:.2f} "
+          f"(the time ratio at equal speed per operation)", flush=True)
     rows = []
     for minutes in args.minutes:
         done = subprocess.run(
@@ -125,7 +193,8 @@ def main() -> None:
         print(f"{minutes:5.0f} min: recognition {row['asr_s']:7.1f} s, diarization {row['diarization_s']:7.1f} s "
               f"(in the diarizer's calls {row['in_calls_s']:.1f} s), ratio {row['diarization_s'] / row['asr_s']:.2f} "
               f"(calls alone {row['in_calls_s'] / row['asr_s']:.2f}; goal <= {RATIO_GOAL}), peak RSS "
-              f"{row['plain_peak_mb']:.0f} MB without speakers, {row['peak_rss_mb']:.0f} MB with", flush=True)
+              f"{row['plain_peak_mb']:.0f} MB without speakers, {row['peak_rss_mb']:.0f} MB with (highest in its first "
+              f"quarter {row['first_quarter_mb']:.0f} MB, last quarter {row['last_quarter_mb']:.0f} MB)", flush=True)
     if len(rows) > 1:
         print(f"peak memory {rows[-1]['minutes']:.0f} min / {rows[0]['minutes']:.0f} min: "
               f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f} (goal <= {MEMORY_GOAL})")

@@ -9,6 +9,7 @@ import pytest
 from demo_model.conversations import conversation
 from demo_model.evaluate_diarizer import word_accuracy
 from demo_model.voices import installed_synthesizers, split_voices
+from transcriber.diarization import diarize_window, set_fused_attention
 from transcriber.engine import Engine
 from transcriber.models import DEMO_DIARIZER, DEMO_DIARIZER_PATH, DEMO_MODEL
 from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
@@ -50,6 +51,22 @@ def test_two_unseen_voices_are_told_apart(demo_engine):
         right, scored = right + r, scored + n
     assert scored > 60
     assert right / scored >= MIN_ACCURACY_2
+
+
+def test_the_fused_attention_hears_the_same_speakers_as_nemos_own(demo_engine):
+    conv = conversation(split_voices()["test"], 3, 20.0, np.random.default_rng([SEED, 3]), clean=True)
+    model = demo_engine.load_diarizer(DEMO_DIARIZER).model
+    assert any(getattr(layer, "use_pytorch_sdpa", False) for layer in model.modules())  # as the engine loads it
+    fused = diarize_window(model, conv.samples, SAMPLE_RATE)
+    assert set_fused_attention(model, False) > 0
+    try:
+        plain = diarize_window(model, conv.samples, SAMPLE_RATE)
+    finally:
+        set_fused_attention(model, True)
+    assert len({turn.speaker for turn in fused}) >= 2
+    assert [turn.speaker for turn in fused] == [turn.speaker for turn in plain]
+    for a, b in zip(fused, plain, strict=True):
+        assert abs(a.start - b.start) <= 0.08 and abs(a.end - b.end) <= 0.08
 
 
 @pytest.mark.slow

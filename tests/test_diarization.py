@@ -14,7 +14,9 @@ import soundfile as sf
 from model_doubles import diarizer_engine
 from tiny_models import build_tiny_sortformer
 from transcriber import cli
+from transcriber.diarization import STREAMING_SETTINGS, diarize_window, load_diarizer
 from transcriber.errors import ModelLoadError, SpeakerOptionsError
+from transcriber.models import ModelSource
 from transcriber.formats import result_to_dict
 from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
 
@@ -91,6 +93,30 @@ def test_a_diarizer_that_names_a_shorter_window_is_diarized_in_that_window(tiny_
     calls = loads[0].calls
     assert calls == [pytest.approx(12.0)] * 9
     assert result.transcript.speakers == ("S1",)
+
+
+def test_a_streaming_diarizer_goes_through_a_window_in_its_model_cards_chunks(tmp_path):
+    path = build_tiny_sortformer(tmp_path, session_len_s=90.0, streaming=True, active_speaker=1)
+    model = load_diarizer(ModelSource(path.name, path), "cpu")
+    chunks = []
+    model.encoder.register_forward_hook(lambda *_: chunks.append(1))
+    turns = diarize_window(model, tone(90.0), SAMPLE_RATE)
+    # 90 s are 1125 frames of 80 ms: four chunks of the model card's 340 frames, each with its speaker cache.
+    assert model.sortformer_modules.chunk_len == STREAMING_SETTINGS["chunk_len"] == 340
+    assert len(chunks) == 4
+    assert {turn.speaker for turn in turns} == {"speaker_1"}
+    assert turns[0].start < 1.0 and turns[-1].end > 89.0
+
+
+def test_a_long_file_through_a_streaming_diarizer_keeps_one_label(tiny_rnnt, tmp_path):
+    diarizer = str(build_tiny_sortformer(tmp_path, session_len_s=90.0, streaming=True))
+    engine, loads = diarizer_engine()
+    (result,) = engine.transcribe_files([write_wav(tmp_path / "long.wav", 200.0)], model=tiny_rnnt,
+                                        options=with_diarizer(diarizer))
+    assert result.ok, result.error
+    # 90 s windows overlapping by 15 s: 0-90, 75-165, and the last full window 110-200.
+    assert loads[0].calls == [pytest.approx(90.0)] * 3
+    assert result.transcript.speakers == ("S1",) and result.transcript.words[-1].end > 195
 
 
 def test_a_stalled_diarizer_ends_the_job_within_its_bound_and_the_next_job_works(tiny_rnnt, tiny_sortformer):

@@ -386,6 +386,7 @@ def build_tiny_prompt_transducer(out_dir: Path, *, seed: int = SEED) -> Path:
 def build_tiny_sortformer(
     out_dir: Path, *, speakers: int = 2, session_len_s: float = 20.0, seed: int = SEED,
     active_speaker: Optional[int] = 0, filename: Optional[str] = None, window_s: Optional[float] = None,
+    streaming: bool = False,
 ) -> Path:
     """Build a tiny untrained NeMo Sortformer diarizer (``SortformerEncLabelModel``, random weights) from the demo
     diarizer's config made small: 1 Conformer layer and 1 Transformer layer of width 32, ``speakers`` outputs, and a
@@ -394,7 +395,8 @@ def build_tiny_sortformer(
     ``active_speaker``: the output layer is biased so that this speaker talks all the time and the others never
     (a known answer through the real ``diarize()``); ``-1``: nobody ever talks; ``None`` leaves the random weights'
     arbitrary output. ``window_s``: the window it asks to be diarized in (``diarization_window_sec``), when not its
-    session length.
+    session length. ``streaming``: a streaming model (``streaming_mode`` in its config, as
+    ``nvidia/diar_streaming_sortformer_4spk-v2``), which diarizes a window chunk by chunk with a speaker cache.
     Returns its ``.nemo`` path."""
     import torch
     from nemo.collections.asr.models import SortformerEncLabelModel
@@ -407,6 +409,7 @@ def build_tiny_sortformer(
     cfg.update(max_num_of_spks=speakers, session_len_sec=session_len_s, model_defaults={"fc_d_model": width, "tf_d_model": width})
     if window_s is not None:
         cfg["diarization_window_sec"] = window_s
+    cfg["streaming_mode"] = streaming
     cfg["sortformer_modules"].update(num_spks=speakers, fc_d_model=width, tf_d_model=width)
     cfg["encoder"].update(d_model=width, n_layers=1, n_heads=2, subsampling_conv_channels=16)
     cfg["transformer_encoder"].update(hidden_size=width, inner_size=2 * width, num_layers=1, num_attention_heads=2)
