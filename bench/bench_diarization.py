@@ -75,11 +75,11 @@ def gflops_per_audio_second(asr: str, diarizer: str) -> dict:
 
     from transcriber import windows
     from transcriber.diarization import OVERLAP_S, load_diarizer, window_seconds
-    from transcriber.models import ModelSource
+    from transcriber.models import resolve_model
     from transcriber.nemo_models import load_nemo_model
 
     samples = torch.from_numpy(speechlike(FLOP_SAMPLE_S, seed=2))[None]
-    diarizer_model = load_diarizer(ModelSource(Path(diarizer).name, Path(diarizer)), "cpu")
+    diarizer_model = load_diarizer(resolve_model(diarizer), "cpu")
     window = window_seconds(diarizer_model)
     diarizer_samples = samples[:, : round(window * SAMPLE_RATE)]
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
@@ -87,7 +87,7 @@ def gflops_per_audio_second(asr: str, diarizer: str) -> dict:
                                audio_signal_length=torch.tensor([diarizer_samples.shape[1]]))
     diarizer_gflops = counter.get_total_flops() / 1e9 / (window - OVERLAP_S)
     del diarizer_model
-    asr_model = load_nemo_model(ModelSource(Path(asr).name, Path(asr)), "cpu")
+    asr_model = load_nemo_model(resolve_model(asr), "cpu")
     _, window_s, overlap_s = windows.limits_for(asr_model).resolved()
     asr_samples = samples[:, : round(window_s * SAMPLE_RATE)]
     with torch.inference_mode():
@@ -175,9 +175,9 @@ def main() -> None:
     from parakeet_like import parakeet_like_path
 
     asr, diarizer = str(parakeet_like_path()), str(sortformer_like_path())
-    done = subprocess.run([sys.executable, __file__, "--flops", "--asr", asr, "--diarizer", diarizer],
-                          capture_output=True, text=True, check=True, cwd=ROOT)
-    work = json.loads(done.stdout.strip().splitlines()[-1])
+    counted = subprocess.run([sys.executable, __file__, "--flops", "--asr", asr, "--diarizer", diarizer],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
+    work = json.loads(counted.stdout.strip().splitlines()[-1])
     print(f"operations per second of audio, in the engine's windows: recognizer (encoder) {work['asr_gflops']:.1f} "
           f"GFLOP, diarizer {work['diarizer_gflops']:.1f} GFLOP: "
           f"ratio {work['diarizer_gflops'] / work['asr_gflops']:.2f} "

@@ -285,7 +285,7 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     """Train a demo diarizer into ``out``.
 
     ``init`` continues from an earlier model's weights: a short fresh warm-up to ``peak_lr`` and a cosine decay,
-    without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to :data:`MAX_CLIP_S`, 2, 3 or 4 speakers drawn
+    without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to ``max_clip_s``, 2, 3 or 4 speakers drawn
     with ``speaker_weights``). ``changed_voices`` new voices made from training voices join the utterance bank, which
     holds ``phrases`` phrases of each voice. Clips grow to ``max_clip_s``, the model's ``session_len_sec``.
     """

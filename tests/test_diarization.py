@@ -16,8 +16,8 @@ from tiny_models import build_tiny_sortformer
 from transcriber import cli
 from transcriber.diarization import STREAMING_SETTINGS, diarize_window, load_diarizer
 from transcriber.errors import ModelLoadError, SpeakerOptionsError
-from transcriber.models import ModelSource
 from transcriber.formats import result_to_dict
+from transcriber.models import resolve_model
 from transcriber.types import SAMPLE_RATE, AudioData, TranscribeOptions
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,7 @@ def test_a_diarizer_that_names_a_shorter_window_is_diarized_in_that_window(tiny_
 
 def test_a_streaming_diarizer_goes_through_a_window_in_its_model_cards_chunks(tmp_path):
     path = build_tiny_sortformer(tmp_path, session_len_s=90.0, streaming=True, active_speaker=1)
-    model = load_diarizer(ModelSource(path.name, path), "cpu")
+    model = load_diarizer(resolve_model(str(path)), "cpu")
     chunks = []
     model.encoder.register_forward_hook(lambda *_: chunks.append(1))
     turns = diarize_window(model, tone(90.0), SAMPLE_RATE)

@@ -18,8 +18,8 @@ The streaming model (``diar_streaming_sortformer_4spk-v2``) runs in its streamin
 settings its model card gives for the best accuracy (:data:`STREAMING_SETTINGS`); its speaker cache keeps labels
 consistent inside a window, the tracker across windows.
 
-The encoder's self-attention runs as one fused PyTorch call (:func:`set_fused_attention`): the same results, and a
-third less time on a CPU in a diarizer's long windows.
+The encoder's self-attention runs as one fused PyTorch call (:func:`set_fused_attention`): the same results, and about
+a tenth less time on a CPU in a diarizer's long windows.
 """
 
 from __future__ import annotations
@@ -103,8 +103,8 @@ def set_fused_attention(model: Any, fused: bool) -> int:
 
     Both compute the same thing (outputs agree to about 1e-6). The fused call does not hold the scores and
     probabilities of every pair of frames in memory one after the other, which is what a diarizer's window of up to
-    90 s (over 1,100 frames) spends its time on: the encoder of a Sortformer of the released size takes about a
-    third less time per 90 s window on this CPU (``bench/bench_diarization.py``). Recognizers keep NeMo's default:
+    90 s (over 1,100 frames) spends much of its time on: a Sortformer of the released size takes about a tenth
+    less time per 90 s window on this CPU (3.9 s against 4.4 s; ``bench/README.md``). Recognizers keep NeMo's default:
     in their 30 s windows it made no difference.
     """
     from nemo.collections.asr.parts.submodules.multi_head_attention import (
