@@ -114,3 +114,34 @@ def test_the_training_bank_adds_new_voices_made_from_training_voices_only():
         assert voice.change is not None and voice.id.split("~")[0] in train_ids
         assert voice.family not in {p.family for p in pool_part}
     assert 10 <= sum(v.synthesizer == "flite" for v in changed) <= 35  # about a third from flite's few voices
+
+
+def test_the_trainings_weight_average_follows_the_weights_and_lends_itself_back():
+    import torch
+
+    from demo_model.train_diarizer import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    average = WeightAverage(model, decay=0.9)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    for _ in range(200):
+        average.update(model)
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    own = average.swapped_in(model)
+    # After many updates the average has moved (almost) all the way to the new weights.
+    assert torch.allclose(model[0].weight, start["0.weight"] + 1.0, atol=1e-6)
+    assert torch.equal(model[1].num_batches_tracked, trained["1.num_batches_tracked"])  # integers are not averaged
+    model.load_state_dict(own)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+    # Early on it is between the two: the first updates move fast (decay warms up), then more slowly.
+    fresh = torch.nn.Linear(2, 2)
+    early = WeightAverage(fresh, decay=0.999)
+    before = fresh.weight.detach().clone()
+    with torch.no_grad():
+        fresh.weight.add_(1.0)
+    early.update(fresh)
+    moved = early.state["weight"] - before
+    assert torch.all((moved > 0.5) & (moved < 1.0))
