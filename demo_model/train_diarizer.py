@@ -365,7 +365,8 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
         for name, error, state in candidates:
             logger.info("step %d validation frame error %.4f (%s)", step, error, name)
             if error <= best_error:
-                best_error, best_state, best_step = error, state or copy.deepcopy(model.state_dict()), f"{step} ({name})"
+                best_state = state if state is not None else copy.deepcopy(model.state_dict())
+                best_error, best_step = error, f"{step} ({name})"
         model.train()
 
     step = 0
