@@ -347,27 +347,28 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     optimiser = torch.optim.AdamW(model.parameters(), lr=peak_lr, betas=(0.9, 0.98), weight_decay=1e-3)
     budget_s = minutes * 60
     train_started = time.perf_counter()
-    best_error, best_state, best_step = float("inf"), None, -1
-    if init is not None:
-        best_error, best_state, best_step = validate(model, validation), copy.deepcopy(model.state_dict()), 0
-        logger.info("starting validation frame error %.4f", best_error)
-        model.train()
-    warmup = WARMUP_STEPS if init is None else CONTINUE_WARMUP_STEPS
+    best_error, best_state, best_step = float("inf"), None, ""
     average = WeightAverage(model, ema) if ema > 0 else None
 
-    def check(step: int) -> None:
+    def keep_if_best(step: int, name: str) -> None:
+        """Validate the weights the model holds now; keep a copy of them if they are the best so far."""
         nonlocal best_error, best_state, best_step
-        candidates = [("weights", validate(model, validation), None)]
+        error = validate(model, validation)
+        logger.info("step %d validation frame error %.4f (%s)", step, error, name)
+        if error <= best_error:
+            best_error, best_state, best_step = error, copy.deepcopy(model.state_dict()), f"{step} ({name})"
+        model.train()
+
+    def check(step: int) -> None:
+        keep_if_best(step, "weights")
         if average is not None:
             own = average.swapped_in(model)
-            candidates.append(("average", validate(model, validation), copy.deepcopy(model.state_dict())))
+            keep_if_best(step, "average")
             model.load_state_dict(own)
-        for name, error, state in candidates:
-            logger.info("step %d validation frame error %.4f (%s)", step, error, name)
-            if error <= best_error:
-                best_state = state if state is not None else copy.deepcopy(model.state_dict())
-                best_error, best_step = error, f"{step} ({name})"
-        model.train()
+
+    if init is not None:
+        keep_if_best(0, "starting weights")
+    warmup = WARMUP_STEPS if init is None else CONTINUE_WARMUP_STEPS
 
     step = 0
     for step in range(steps):
