@@ -110,7 +110,8 @@ BABBLE_SENTENCES = (
     "there is a new library in town with a cafe on the second floor",
     "they painted the fence white and planted roses along the path",
 )
-"""Babble is made of sentences without vocabulary words, so the model learns to ignore background talk."""
+"""Babble is made of sentences that are not commands, so the model learns to ignore background talk (two of them do
+say a vocabulary word or one like it, "on" and "to"; a wider babble was measured: demo_model/README.md)."""
 SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2, "held_out": 3, "noisy": 4, "noise": 5}
 DEFAULT_COUNTS = {"train": 12000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60}
 
