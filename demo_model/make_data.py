@@ -25,6 +25,8 @@ test       pool test voices             clear: speed 0.9-1.1, reverb, noise only
 held_out   the held-out synthesizer     as test (a synthesizer training never heard)
 noisy      pool test voices             noise or babble at 0-10 dB SNR
 noise      none                         noise-only clips
+continuous pool test voices             as test: 3-7 phrases in a row with short pauses, one voice or two
+                                        taking turns (the second 0-8 dB quieter)
 ========== ============================ ===============================================================
 
 A few hundred synthetic voices are few speakers for a model that must understand any clear voice (flite has four,
@@ -40,7 +42,7 @@ their clips stay the same when only the training conditions change.
 Usage::
 
     python -m demo_model.make_data --out /tmp/demo-data
-    python -m demo_model.make_data --out /tmp/tiny --train 64 --validation 16 --test 16 --held-out 8 --noisy 8 --noise 4
+    python -m demo_model.make_data --out /tmp/tiny --train 64 --validation 16 --test 16 --held-out 8 --noisy 8 --noise 4 --continuous 4
 
 Writes ``<out>/<split>/*.wav`` (16 kHz mono, 16-bit) and ``<out>/<split>.json`` manifests (JSON lines
 ``{"audio_filepath", "duration", "text", "kind", "voice", "synthesizer", "rate", "snr_db", "words"?}``; the voice
@@ -112,8 +114,9 @@ BABBLE_SENTENCES = (
 )
 """Babble is made of sentences that are not commands, so the model learns to ignore background talk (two of them do
 say a vocabulary word or one like it, "on" and "to"; a wider babble was measured: demo_model/README.md)."""
-SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2, "held_out": 3, "noisy": 4, "noise": 5}
-DEFAULT_COUNTS = {"train": 12000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60}
+SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2, "held_out": 3, "noisy": 4, "noise": 5, "continuous": 6}
+DEFAULT_COUNTS = {"train": 12000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60,
+                  "continuous": 60}
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,13 @@ SPLIT_CONDITIONS = {
     "held_out": replace(CLEAR, voices="held_out"),
     "noisy": replace(CLEAR, noise_prob=1.0, noise_snr_db=(0.0, 10.0), babble_share=0.3),
     "noise": replace(CLEAR, noise_only_share=1.0, reverb_prob=0.35, babble_share=0.3),
+    "continuous": CLEAR,
 }
+CONTINUOUS_PHRASES = (3, 7)
+CONTINUOUS_GAP_S = (0.08, 0.35)
+"""Pauses between the phrases of a continuous clip: those within a turn of the diarizer's conversations."""
+SECOND_VOICE_DB = (-8.0, 0.0)
+"""The second voice of a two-voice continuous clip, against the first (as the conversations' speakers)."""
 
 
 def speech_bounds(samples: np.ndarray) -> tuple[int, int]:
@@ -294,6 +303,8 @@ def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, g
 def make_clip(split: str, index: int, out_dir: Path) -> dict:
     """Synthesise clip ``index`` of ``split`` into ``out_dir``; returns its manifest entry."""
     conditions = SPLIT_CONDITIONS[split]
+    if split == "continuous":
+        return make_continuous_clip(split, index, out_dir)
     if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < conditions.noise_only_share:
         return make_noise_clip(split, index, out_dir)
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
@@ -355,6 +366,43 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
         seconds = 1.0 / (SAMPLE_RATE * factor)
         entry["words"] = [{"word": w, "start": round(a * seconds, 4), "end": round(b * seconds, 4)} for w, a, b in timings]
     return entry
+
+
+def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
+    """Clip ``index`` of ``split``: 3-7 phrases in a row with short pauses, as people talk, by one voice or, in half
+    the clips, two taking turns (the second 0-8 dB quieter): what a recording of talk gives the recognizer, which
+    clips of one phrase do not measure."""
+    conditions = SPLIT_CONDITIONS[split]
+    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
+    voices = split_voices()[conditions.voices]
+    speakers = [pick_voice(voices, rng)]
+    if rng.random() < 0.5:
+        speakers.append(pick_voice(tuple(v for v in voices if v.family != speakers[0].family), rng))
+    gains = [1.0, 10 ** (rng.uniform(*SECOND_VOICE_DB) / 20)]
+    rate = float(rng.uniform(*conditions.rate))
+    parts, texts = [silence(rng.uniform(*LEAD_SILENCE_S))], []
+    for i in range(int(rng.integers(CONTINUOUS_PHRASES[0], CONTINUOUS_PHRASES[1] + 1))):
+        words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
+        if i:
+            parts.append(silence(rng.uniform(*CONTINUOUS_GAP_S)))
+        speaker = i % len(speakers)
+        parts.append(speak(speakers[speaker], " ".join(words), rate=rate, pitch=float(rng.uniform(*ESPEAK_PITCH)),
+                           shift=0.0) * gains[speaker])
+        texts.append(" ".join(words))
+    parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
+    samples = np.concatenate(parts).astype(np.float32)
+    if rng.random() < conditions.reverb_prob:
+        samples = reverberate(samples, rng)
+    snr = None
+    if rng.random() < conditions.noise_prob:
+        samples, snr = add_noise(samples, conditions, rng)
+    samples = set_level(samples, conditions.peak_dbfs, rng)
+    path = out_dir / split / f"{split}-{index:05d}.wav"
+    sf.write(path, samples, SAMPLE_RATE, subtype="PCM_16")
+    return {"audio_filepath": str(path.resolve()), "duration": round(len(samples) / SAMPLE_RATE, 4),
+            "text": " ".join(texts), "kind": "continuous", "voice": ", ".join(v.id for v in speakers),
+            "synthesizer": ", ".join(sorted({v.synthesizer for v in speakers})), "rate": round(rate, 3),
+            "snr_db": None if snr is None else round(snr, 1)}
 
 
 def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:

@@ -106,3 +106,25 @@ def test_a_changed_voice_is_a_new_speaker_saying_the_same_words_in_the_same_time
 def test_a_sound_too_short_to_analyse_keeps_its_voice():
     blip = np.random.default_rng(0).standard_normal(400).astype(np.float32) * 0.1  # 25 ms: no pitch analysis fits
     assert np.array_equal(VoiceChange(1.1, 200, 1.2).apply(blip), blip)
+
+
+@needs_synthesizers
+def test_a_continuous_clip_is_several_phrases_of_unseen_voices_in_a_row(tmp_path):
+    import soundfile as sf
+
+    from demo_model.make_data import VOCABULARY, make_continuous_clip
+
+    (tmp_path / "continuous").mkdir()
+    entries = [make_continuous_clip("continuous", index, tmp_path) for index in range(4)]
+    test_ids = {v.id for v in split_voices()["test"]}
+    for entry in entries:
+        words = entry["text"].split()
+        assert len(words) >= 3 and set(words) <= set(VOCABULARY)
+        assert set(entry["voice"].split(", ")) <= test_ids  # one or two voices, never a training voice
+        samples, rate = sf.read(entry["audio_filepath"])
+        assert rate == SAMPLE_RATE and abs(len(samples) / rate - entry["duration"]) < 1e-3
+        # continuous: no pause inside as long as a clip's leading silence can be
+        loud = np.abs(samples) > 0.01 * np.abs(samples).max()
+        inside = np.flatnonzero(loud)
+        quiet_runs = np.diff(inside) / rate
+        assert quiet_runs.max() < 0.6
