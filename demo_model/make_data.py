@@ -125,6 +125,8 @@ class Conditions:
 
     ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
     is babble. ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
+    ``noise_only_share`` of the clips hold no speech, ``continuous_share`` several phrases in a row
+    (:func:`make_continuous_clip`), the rest one phrase.
     """
 
     voices: str
@@ -141,6 +143,7 @@ class Conditions:
     peak_dbfs: tuple[float, float] = (-35.0, -3.0)
     noise_only_share: float = 0.12
     changed_voice_prob: float = 0.5
+    continuous_share: float = 0.0
 
 
 TRAINING = Conditions("train")
@@ -154,7 +157,7 @@ SPLIT_CONDITIONS = {
     "held_out": replace(CLEAR, voices="held_out"),
     "noisy": replace(CLEAR, noise_prob=1.0, noise_snr_db=(0.0, 10.0), babble_share=0.3),
     "noise": replace(CLEAR, noise_only_share=1.0, reverb_prob=0.35, babble_share=0.3),
-    "continuous": CLEAR,
+    "continuous": replace(CLEAR, continuous_share=1.0),
 }
 CONTINUOUS_PHRASES = (3, 7)
 CONTINUOUS_GAP_S = (0.08, 0.35)
@@ -300,13 +303,33 @@ def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, g
     return speech
 
 
+def room_and_noise(
+    samples: np.ndarray, conditions: Conditions, rng: np.random.Generator
+) -> tuple[np.ndarray, float | None]:
+    """A room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and the SNR, if noise."""
+    if rng.random() < conditions.reverb_prob:
+        samples = reverberate(samples, rng)
+    snr = None
+    if rng.random() < conditions.noise_prob:
+        samples, snr = add_noise(samples, conditions, rng)
+    return samples, snr
+
+
+def write_clip(samples: np.ndarray, split: str, index: int, out_dir: Path) -> Path:
+    """Write clip ``index`` of ``split`` as 16-bit PCM into ``out_dir/split``; returns its path."""
+    path = out_dir / split / f"{split}-{index:05d}.wav"
+    sf.write(path, samples, SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
 def make_clip(split: str, index: int, out_dir: Path) -> dict:
     """Synthesise clip ``index`` of ``split`` into ``out_dir``; returns its manifest entry."""
     conditions = SPLIT_CONDITIONS[split]
-    if split == "continuous":
-        return make_continuous_clip(split, index, out_dir)
     if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < conditions.noise_only_share:
         return make_noise_clip(split, index, out_dir)
+    if conditions.continuous_share and (
+            np.random.default_rng([SEED, SPLIT_INDEX[split], index, 3]).random() < conditions.continuous_share):
+        return make_continuous_clip(split, index, out_dir)
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
     voice = pick_voice(split_voices()[conditions.voices], rng)
     words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
@@ -339,19 +362,14 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     factor = float(rng.uniform(*conditions.speed_perturb))
     samples = speed_perturb(np.concatenate(parts), factor)
 
-    if rng.random() < conditions.reverb_prob:
-        samples = reverberate(samples, rng)
-    snr = None
-    if rng.random() < conditions.noise_prob:
-        samples, snr = add_noise(samples, conditions, rng)
+    samples, snr = room_and_noise(samples, conditions, rng)
     if rng.random() < conditions.telephone_prob:
         samples = telephone(samples)
     if rng.random() < conditions.clipping_prob:
         samples = clip_peaks(samples, rng)
     samples = set_level(samples, conditions.peak_dbfs, rng)
 
-    path = out_dir / split / f"{split}-{index:05d}.wav"
-    sf.write(path, samples, SAMPLE_RATE, subtype="PCM_16")
+    path = write_clip(samples, split, index, out_dir)
     entry = {
         "audio_filepath": str(path.resolve()),
         "duration": round(len(samples) / SAMPLE_RATE, 4),
@@ -390,15 +408,8 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
                            shift=0.0) * gains[speaker])
         texts.append(" ".join(words))
     parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
-    samples = np.concatenate(parts).astype(np.float32)
-    if rng.random() < conditions.reverb_prob:
-        samples = reverberate(samples, rng)
-    snr = None
-    if rng.random() < conditions.noise_prob:
-        samples, snr = add_noise(samples, conditions, rng)
-    samples = set_level(samples, conditions.peak_dbfs, rng)
-    path = out_dir / split / f"{split}-{index:05d}.wav"
-    sf.write(path, samples, SAMPLE_RATE, subtype="PCM_16")
+    samples, snr = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng)
+    path = write_clip(set_level(samples, conditions.peak_dbfs, rng), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(len(samples) / SAMPLE_RATE, 4),
             "text": " ".join(texts), "kind": "continuous", "voice": ", ".join(v.id for v in speakers),
             "synthesizer": ", ".join(sorted({v.synthesizer for v in speakers})), "rate": round(rate, 3),
@@ -413,8 +424,7 @@ def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
     samples = background(n, conditions, rng) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
     if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples.astype(np.float32), rng)
-    path = out_dir / split / f"{split}-{index:05d}.wav"
-    sf.write(path, np.clip(samples, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
+    path = write_clip(np.clip(samples, -1.0, 1.0), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(n / SAMPLE_RATE, 4), "text": "", "kind": "noise",
             "voice": "", "synthesizer": "", "rate": 0.0, "snr_db": None}
 
