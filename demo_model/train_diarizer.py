@@ -359,7 +359,12 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
             best_error, best_state, best_step = error, copy.deepcopy(model.state_dict()), f"{step} ({name})"
         model.train()
 
+    checked = -1
+
     def check(step: int) -> None:
+        """Validate the weights after ``step`` (and their average), once."""
+        nonlocal checked
+        checked = step
         keep_if_best(step, "weights")
         if average is not None:
             own = average.swapped_in(model)
@@ -370,7 +375,7 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
         keep_if_best(0, "starting weights")
     warmup = WARMUP_STEPS if init is None else CONTINUE_WARMUP_STEPS
 
-    step = 0
+    trained = -1
     for step in range(steps):
         progress = max(step / steps, (time.perf_counter() - train_started) / budget_s)
         if progress >= 1.0:
@@ -389,6 +394,7 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
+        trained = step
         if average is not None:
             average.update(model)
         if step % LOG_EVERY == 0:
@@ -396,7 +402,8 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
                         optimiser.param_groups[0]["lr"], seconds, time.perf_counter() - started)
         if step and step % VALIDATE_EVERY == 0:
             check(step)
-    check(step)
+    if trained > checked:  # the last weights, unless the last step was a validation step
+        check(trained)
     if best_state is not None:
         logger.info("keeping step %s (validation frame error %.4f)", best_step, best_error)
         model.load_state_dict(best_state)
