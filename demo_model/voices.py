@@ -109,9 +109,14 @@ class VoiceChange:
         shorter than a word), the sound is returned as it is.
         """
         import parselmouth  # only here: the data generators need it, the app and the tests do not
+        from parselmouth import praat
         from parselmouth.praat import call
 
         sound = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE)
+        # PSOLA fills unvoiced stretches with random periods from Praat's own generator: seeded from the change and
+        # the speech, so a clip is the same whichever process made it and whatever it made before.
+        seed = int.from_bytes(hashlib.sha256(self.tag.encode() + samples.tobytes()).digest()[:6], "little")
+        praat.run(f"random_initializeWithSeedUnsafelyButPredictably({seed})")
         changed = None
         for pitch_hz in (self.pitch_hz, 0.0):  # 0: keep the pitch
             try:
