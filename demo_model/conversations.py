@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from demo_model.make_data import (
-    BABBLE_SENTENCES,
+    CONVERSATION_TALK,
     MAX_WORDS,
     MIN_WORDS,
     VOCABULARY,
@@ -80,7 +80,7 @@ def utterance_bank(voices: tuple[Voice, ...], per_voice: int, rng: np.random.Gen
     for voice in voices:
         phrases = []
         for _ in range(per_voice):
-            text = str(rng.choice(BABBLE_SENTENCES)) if rng.random() < 0.15 else phrase_text(rng)
+            text = str(rng.choice(CONVERSATION_TALK)) if rng.random() < 0.15 else phrase_text(rng)
             phrases.append(trim(voice.speak(text, rate=float(rng.uniform(*RATE)), pitch=float(rng.uniform(0.2, 0.8)))))
         bank[voice.id] = phrases
     return bank

@@ -6,7 +6,8 @@ Every clip says one to eight words of :data:`VOCABULARY`. Two kinds of speech cl
 * ``spaced``: each word synthesised on its own, trimmed, and joined with known silences, so the manifest can record
   where each word starts and ends (``words``), which is what word-timing evaluation needs.
 
-A third kind, ``noise``, holds no speech at all: steady noise or distant babble from faint to loud, with empty text,
+A third kind, ``continuous``, says several phrases in a row with short pauses, by one voice or two taking turns, as
+people talk (15 % of the training clips, and the ``continuous`` split). A fourth, ``noise``, holds no speech at all: steady noise or distant babble from faint to loud, with empty text,
 so that the model learns to say nothing when nobody speaks (the per-feature normalisation of its input makes faint
 noise look as loud as speech).
 
@@ -19,7 +20,8 @@ split      voices                       conditions
 train      pool train voices            new voices made from them (formants, pitch), speed 0.85-1.2,
                                         level -35..-3 dBFS, noise 0-30 dB SNR (white, pink, brown,
                                         babble of other train voices), reverb, telephone band (8 kHz),
-                                        mild clipping, 12 % noise-only clips
+                                        mild clipping, 12 % noise-only clips, 15 % continuous (2-4
+                                        phrases)
 validation pool validation voices       as train
 test       pool test voices             clear: speed 0.9-1.1, reverb, noise only at 20-30 dB SNR
 held_out   the held-out synthesizer     as test (a synthesizer training never heard)
@@ -35,8 +37,8 @@ gender" (``Voice.changed`` in ``voices.py``) moves its formants (the size of the
 pitch (median 80-260 Hz, range x0.5-1.6) independently, which speed perturbation and pitch shifting, moving both
 together, cannot do. Durations are kept, so word timings stay true.
 
-Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), so a run reproduces the same
-files whatever the number of worker processes. The evaluation splits draw nothing for training-only conditions, so
+Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), and Praat's own generator
+from the voice change and the speech, so a run reproduces the same files whatever the number of worker processes. The evaluation splits draw nothing for training-only conditions, so
 their clips stay the same when only the training conditions change.
 
 Usage::
@@ -99,10 +101,10 @@ CLIP_PERCENTILE = (99.0, 99.8)
 """Mild clipping: the loudest 0.2-1 % of samples are cut flat."""
 NOISE_ONLY_S = (0.5, 6.0)
 NOISE_ONLY_RMS_DBFS = (-75.0, -15.0)
-BABBLE_TRACKS = 12
+BABBLE_TRACKS = 64
 BABBLE_TALKERS = (3, 6)
 BABBLE_TRACK_S = 8.0
-BABBLE_SENTENCES = (
+CONVERSATION_TALK = (
     "the weather was cold and the river ran slowly under the old bridge",
     "she bought bread and cheese at the market before the rain started",
     "we talked about the garden the neighbours and the price of coffee",
@@ -112,8 +114,51 @@ BABBLE_SENTENCES = (
     "there is a new library in town with a cafe on the second floor",
     "they painted the fence white and planted roses along the path",
 )
-"""Babble is made of sentences that are not commands, so the model learns to ignore background talk (two of them do
-say a vocabulary word or one like it, "on" and "to"; a wider babble was measured: demo_model/README.md)."""
+"""Talk that is not a command: conversations of the demo diarizer (``conversations.py``) mix it in now and then."""
+MORE_TALK = (
+    "the baker sells warm rolls every morning at dawn",
+    "a quiet cat sleeps beside the fire in winter",
+    "our friends visited the museum and admired the paintings",
+    "the farmer fed the chickens and milked the cows",
+    "my sister sings in the choir with her classmates",
+    "the train was late and the passengers were tired",
+    "he fixed the roof after the storm last autumn",
+    "the teacher asked the students what they had learned",
+    "fresh flowers filled the vase in the hallway",
+    "we watched the sunset from the top of the hill",
+    "the dog chased a ball across the wet grass",
+    "their house has a blue door and a red chimney",
+    "the soup tasted better with a little salt and pepper",
+    "many birds gather near the pond when the sun rises",
+    "she wrote a letter and mailed it the same day",
+    "the children built a castle of sand by the sea",
+    "a gentle wind moved the leaves of the tall trees",
+    "the doctor said the patient would recover soon",
+    "we ordered pasta and salad at the little restaurant",
+    "the musicians tuned their instruments in silence",
+    "grandmother knitted a warm scarf with green wool",
+    "the bus driver waved as the tourists walked away",
+    "a thick fog covered the valley until midday",
+    "the students carried their books across the campus",
+    "the painter mixed yellow and blue paint in a bowl",
+    "the family shared stories after dinner by the lamp",
+    "snow fell softly over the sleeping village",
+    "the engineer checked the bridge with a small torch",
+    "a young boy threw bread crumbs at the ducks",
+    "the shop sells candles soap and handmade baskets",
+)
+SOUNDS_LIKE_VOCABULARY = frozenset("won to too for fore ate know write paws".split())
+"""Words that sound like a vocabulary word: background talk must not say them either."""
+
+
+def says_no_command(sentence: str) -> bool:
+    """Whether ``sentence`` has no vocabulary word, and no word that sounds like one."""
+    return not set(sentence.split()) & (set(VOCABULARY) | SOUNDS_LIKE_VOCABULARY)
+
+
+BABBLE_TALK = tuple(s for s in CONVERSATION_TALK + MORE_TALK if says_no_command(s))
+"""What babble says: 36 sentences without a word the model knows, so it learns to ignore background talk rather
+than a few tracks of it."""
 SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2, "held_out": 3, "noisy": 4, "noise": 5, "continuous": 6}
 DEFAULT_COUNTS = {"train": 12000, "validation": 300, "test": 500, "held_out": 200, "noisy": 300, "noise": 60,
                   "continuous": 60}
@@ -125,7 +170,7 @@ class Conditions:
 
     ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
     is babble. ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
-    ``noise_only_share`` of the clips hold no speech, ``continuous_share`` several phrases in a row
+    ``noise_only_share`` of the clips hold no speech, ``continuous_share`` ``continuous_phrases`` phrases in a row
     (:func:`make_continuous_clip`), the rest one phrase.
     """
 
@@ -144,9 +189,12 @@ class Conditions:
     noise_only_share: float = 0.12
     changed_voice_prob: float = 0.5
     continuous_share: float = 0.0
+    continuous_phrases: tuple[int, int] = (3, 7)
 
 
-TRAINING = Conditions("train")
+TRAINING = Conditions("train", continuous_share=0.15, continuous_phrases=(2, 4))
+"""Training clips: one phrase, or (15 %) two to four in a row, so that talk that goes on is heard as well as commands
+(2-4 phrases: most of them fit the training's longest clip)."""
 CLEAR = Conditions("test", rate=(0.8, 1.25), speed_perturb=(0.9, 1.1), pitch_shift_prob=0.0, reverb_prob=0.2,
                    noise_prob=0.3, noise_snr_db=(20.0, 30.0), babble_share=0.0, telephone_prob=0.0, clipping_prob=0.0,
                    peak_dbfs=(-25.0, -3.0), noise_only_share=0.0, changed_voice_prob=0.0)
@@ -159,7 +207,6 @@ SPLIT_CONDITIONS = {
     "noise": replace(CLEAR, noise_only_share=1.0, reverb_prob=0.35, babble_share=0.3),
     "continuous": replace(CLEAR, continuous_share=1.0),
 }
-CONTINUOUS_PHRASES = (3, 7)
 CONTINUOUS_GAP_S = (0.08, 0.35)
 """Pauses between the phrases of a continuous clip: those within a turn of the diarizer's conversations."""
 SECOND_VOICE_DB = (-8.0, 0.0)
@@ -217,7 +264,7 @@ def babble_bank(voice_split: str) -> tuple[np.ndarray, ...]:
         track = np.zeros(length, dtype=np.float32)
         for _ in range(int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1))):
             voice = voices[int(rng.integers(len(voices)))]
-            speech = trim(voice.speak(str(rng.choice(BABBLE_SENTENCES)), rate=rng.uniform(0.8, 1.3)))
+            speech = trim(voice.speak(str(rng.choice(BABBLE_TALK)), rate=rng.uniform(0.8, 1.3)))
             speech = speech / (np.sqrt((speech**2).mean()) + 1e-12)
             offset = int(rng.integers(-len(speech) // 2, length))
             lo, hi = max(0, offset), min(length, offset + len(speech))
@@ -328,7 +375,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < conditions.noise_only_share:
         return make_noise_clip(split, index, out_dir)
     if conditions.continuous_share and (
-            np.random.default_rng([SEED, SPLIT_INDEX[split], index, 3]).random() < conditions.continuous_share):
+            np.random.default_rng([SEED, SPLIT_INDEX[split], index, 4]).random() < conditions.continuous_share):
         return make_continuous_clip(split, index, out_dir)
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
     voice = pick_voice(split_voices()[conditions.voices], rng)
@@ -387,19 +434,27 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
 
 
 def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
-    """Clip ``index`` of ``split``: 3-7 phrases in a row with short pauses, as people talk, by one voice or, in half
-    the clips, two taking turns (the second 0-8 dB quieter): what a recording of talk gives the recognizer, which
-    clips of one phrase do not measure."""
+    """Clip ``index`` of ``split``: several phrases in a row with short pauses, as people talk, by one voice or, in
+    half the clips, two taking turns (the second 0-8 dB quieter): what a recording of talk gives the recognizer, which
+    clips of one phrase do not measure.
+
+    Where the split's conditions have them, new voices, the telephone band and clipping come from a generator of
+    their own, so splits without them (the evaluation's) draw the same clips as before they existed.
+    """
     conditions = SPLIT_CONDITIONS[split]
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
+    extra = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 5])
     voices = split_voices()[conditions.voices]
     speakers = [pick_voice(voices, rng)]
     if rng.random() < 0.5:
         speakers.append(pick_voice(tuple(v for v in voices if v.family != speakers[0].family), rng))
+    speakers = [v.changed(VoiceChange.draw(extra)) if extra.random() < conditions.changed_voice_prob else v
+                for v in speakers]
     gains = [1.0, 10 ** (rng.uniform(*SECOND_VOICE_DB) / 20)]
     rate = float(rng.uniform(*conditions.rate))
     parts, texts = [silence(rng.uniform(*LEAD_SILENCE_S))], []
-    for i in range(int(rng.integers(CONTINUOUS_PHRASES[0], CONTINUOUS_PHRASES[1] + 1))):
+    low, high = conditions.continuous_phrases
+    for i in range(int(rng.integers(low, high + 1))):
         words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
         if i:
             parts.append(silence(rng.uniform(*CONTINUOUS_GAP_S)))
@@ -409,6 +464,10 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
         texts.append(" ".join(words))
     parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
     samples, snr = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng)
+    if extra.random() < conditions.telephone_prob:
+        samples = telephone(samples)
+    if extra.random() < conditions.clipping_prob:
+        samples = clip_peaks(samples, extra)
     path = write_clip(set_level(samples, conditions.peak_dbfs, rng), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(len(samples) / SAMPLE_RATE, 4),
             "text": " ".join(texts), "kind": "continuous", "voice": ", ".join(v.id for v in speakers),

@@ -100,6 +100,9 @@ def test_a_changed_voice_is_a_new_speaker_saying_the_same_words_in_the_same_time
         return (np.fft.rfftfreq(len(samples), 1 / SAMPLE_RATE) * spectrum).sum() / spectrum.sum()
 
     assert centroid(changed) > 1.05 * centroid(original)
+    # The same samples every time, whatever was changed before (training data is reproducible).
+    voice.changed(VoiceChange(0.9, 120, 0.8)).speak("stop")
+    assert np.array_equal(new.speak("seven three go"), changed)
     assert VoiceChange.draw(np.random.default_rng(0)) == VoiceChange.draw(np.random.default_rng(0))
 
 
@@ -128,3 +131,20 @@ def test_a_continuous_clip_is_several_phrases_of_unseen_voices_in_a_row(tmp_path
         inside = np.flatnonzero(loud)
         quiet_runs = np.diff(inside) / rate
         assert quiet_runs.max() < 0.6
+
+
+@needs_synthesizers
+def test_training_data_has_talk_that_goes_on_by_training_voices(tmp_path):
+    from demo_model.make_data import MAX_WORDS, TRAINING, VOCABULARY, make_clip
+
+    (tmp_path / "train").mkdir()
+    entries = [make_clip("train", index, tmp_path) for index in range(10)]
+    continuous = [e for e in entries if e["kind"] == "continuous"]
+    assert continuous, [e["kind"] for e in entries]
+    train_ids = {v.id for v in split_voices()["train"]}
+    low, high = TRAINING.continuous_phrases
+    for entry in continuous:
+        words = entry["text"].split()
+        assert low <= len(words) <= high * MAX_WORDS and set(words) <= set(VOCABULARY)
+        # one or two voices of the training split (a new voice made from one counts as that voice's split)
+        assert {v.split("~")[0] for v in entry["voice"].split(", ")} <= train_ids
