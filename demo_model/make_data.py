@@ -7,9 +7,9 @@ Every clip says one to eight words of :data:`VOCABULARY`. Two kinds of speech cl
   where each word starts and ends (``words``), which is what word-timing evaluation needs.
 
 A third kind, ``continuous``, says several phrases in a row with short pauses, by one voice or two taking turns, as
-people talk (15 % of the training clips, and the ``continuous`` split). A fourth, ``noise``, holds no speech at all: steady noise or distant babble from faint to loud, with empty text,
-so that the model learns to say nothing when nobody speaks (the per-feature normalisation of its input makes faint
-noise look as loud as speech).
+people talk (15 % of the training clips, and the ``continuous`` split). A fourth, ``noise``, holds no speech at all:
+steady noise or distant babble from faint to loud, with empty text, so that the model learns to say nothing when
+nobody speaks (the per-feature normalisation of its input makes faint noise look as loud as speech).
 
 Each split draws its voices from its own part of the pool, so no evaluation clip is spoken by a voice (or a voice
 family) that training used, and applies its own :class:`Conditions`:
@@ -38,8 +38,9 @@ pitch (median 80-260 Hz, range x0.5-1.6) independently, which speed perturbation
 together, cannot do. Durations are kept, so word timings stay true.
 
 Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), and Praat's own generator
-from the voice change and the speech, so a run reproduces the same files whatever the number of worker processes. The evaluation splits draw nothing for training-only conditions, so
-their clips stay the same when only the training conditions change.
+from the voice change and the speech, so a run reproduces the same files whatever the number of worker processes.
+The evaluation splits draw nothing for training-only conditions, so their clips stay the same when only the training
+conditions change.
 
 Usage::
 
@@ -374,7 +375,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     conditions = SPLIT_CONDITIONS[split]
     if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < conditions.noise_only_share:
         return make_noise_clip(split, index, out_dir)
-    if conditions.continuous_share and (
+    if conditions.continuous_share and (  # a generator of its own (3 is the voice change's), like the noise-only draw
             np.random.default_rng([SEED, SPLIT_INDEX[split], index, 4]).random() < conditions.continuous_share):
         return make_continuous_clip(split, index, out_dir)
     rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
