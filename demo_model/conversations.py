@@ -27,10 +27,8 @@ import soundfile as sf
 
 from demo_model.make_data import (
     CONVERSATION_TALK,
-    MAX_WORDS,
-    MIN_WORDS,
-    VOCABULARY,
     coloured_noise,
+    phrase_words,
     reverberate,
     trim,
 )
@@ -70,17 +68,13 @@ class Conversation:
         return len(self.samples) / SAMPLE_RATE
 
 
-def phrase_text(rng: np.random.Generator) -> str:
-    return " ".join(str(w) for w in rng.choice(VOCABULARY, size=int(rng.integers(MIN_WORDS, MAX_WORDS + 1))))
-
-
 def utterance_bank(voices: tuple[Voice, ...], per_voice: int, rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
     """``per_voice`` trimmed phrases of each voice (vocabulary phrases, and now and then a sentence)."""
     bank = {}
     for voice in voices:
         phrases = []
         for _ in range(per_voice):
-            text = str(rng.choice(CONVERSATION_TALK)) if rng.random() < 0.15 else phrase_text(rng)
+            text = str(rng.choice(CONVERSATION_TALK)) if rng.random() < 0.15 else " ".join(phrase_words(rng))
             phrases.append(trim(voice.speak(text, rate=float(rng.uniform(*RATE)), pitch=float(rng.uniform(0.2, 0.8)))))
         bank[voice.id] = phrases
     return bank

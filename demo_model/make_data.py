@@ -330,13 +330,26 @@ def pick_voice(voices: tuple[Voice, ...], rng: np.random.Generator) -> Voice:
     return own[int(rng.integers(len(own)))]
 
 
-def voice_change(conditions: Conditions, split: str, index: int) -> VoiceChange | None:
-    """The new voice of clip ``index``, or None for the pool voice itself (from a generator of its own, so splits
-    without voice conversion draw nothing)."""
-    if not conditions.changed_voice_prob:
-        return None
-    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 3])
-    if rng.random() >= conditions.changed_voice_prob:
+NOISE_ONLY_DRAW, NOISE_CLIP, VOICE_CHANGE, CONTINUOUS_DRAW, CONTINUOUS_EXTRAS = 1, 2, 3, 4, 5
+"""A clip's generators beside its main one (:func:`clip_rng`): what only some splits draw has a generator of its own,
+so adding it to one split leaves the other splits' clips as they were."""
+
+
+def clip_rng(split: str, index: int, stream: int | None = None) -> np.random.Generator:
+    """The generator of clip ``index`` of ``split``: its main one, or one of the streams above."""
+    key = [SEED, SPLIT_INDEX[split], index]
+    return np.random.default_rng(key if stream is None else [*key, stream])
+
+
+def phrase_words(rng: np.random.Generator) -> list[str]:
+    """:data:`MIN_WORDS` to :data:`MAX_WORDS` vocabulary words."""
+    return [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
+
+
+def voice_change(conditions: Conditions, rng: np.random.Generator) -> VoiceChange | None:
+    """A new voice with ``changed_voice_prob``, else None for the pool voice itself (splits without voice conversion
+    draw nothing)."""
+    if not conditions.changed_voice_prob or rng.random() >= conditions.changed_voice_prob:
         return None
     return VoiceChange.draw(rng)
 
@@ -363,6 +376,15 @@ def room_and_noise(
     return samples, snr
 
 
+def telephone_and_clipping(samples: np.ndarray, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
+    """The telephone band (with ``telephone_prob``), then mild clipping (with ``clipping_prob``)."""
+    if rng.random() < conditions.telephone_prob:
+        samples = telephone(samples)
+    if rng.random() < conditions.clipping_prob:
+        samples = clip_peaks(samples, rng)
+    return samples
+
+
 def write_clip(samples: np.ndarray, split: str, index: int, out_dir: Path) -> Path:
     """Write clip ``index`` of ``split`` as 16-bit PCM into ``out_dir/split``; returns its path."""
     path = out_dir / split / f"{split}-{index:05d}.wav"
@@ -373,21 +395,20 @@ def write_clip(samples: np.ndarray, split: str, index: int, out_dir: Path) -> Pa
 def make_clip(split: str, index: int, out_dir: Path) -> dict:
     """Synthesise clip ``index`` of ``split`` into ``out_dir``; returns its manifest entry."""
     conditions = SPLIT_CONDITIONS[split]
-    if np.random.default_rng([SEED, SPLIT_INDEX[split], index, 1]).random() < conditions.noise_only_share:
+    if clip_rng(split, index, NOISE_ONLY_DRAW).random() < conditions.noise_only_share:
         return make_noise_clip(split, index, out_dir)
-    if conditions.continuous_share and (  # a generator of its own (3 is the voice change's), like the noise-only draw
-            np.random.default_rng([SEED, SPLIT_INDEX[split], index, 4]).random() < conditions.continuous_share):
+    if conditions.continuous_share and clip_rng(split, index, CONTINUOUS_DRAW).random() < conditions.continuous_share:
         return make_continuous_clip(split, index, out_dir)
-    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
+    rng = clip_rng(split, index)
     voice = pick_voice(split_voices()[conditions.voices], rng)
-    words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
+    words = phrase_words(rng)
     rate = float(rng.uniform(*conditions.rate))
     pitch = float(rng.uniform(*ESPEAK_PITCH))
     shift = 0.0
     if voice.synthesizer != "espeak-ng" and rng.random() < conditions.pitch_shift_prob:
         shift = float(rng.uniform(-conditions.pitch_shift_semitones, conditions.pitch_shift_semitones))
     spaced = rng.random() < SPACED_SHARE
-    if (change := voice_change(conditions, split, index)) is not None:
+    if (change := voice_change(conditions, clip_rng(split, index, VOICE_CHANGE))) is not None:
         voice = voice.changed(change)
 
     parts = [silence(rng.uniform(*LEAD_SILENCE_S))]
@@ -411,10 +432,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     samples = speed_perturb(np.concatenate(parts), factor)
 
     samples, snr = room_and_noise(samples, conditions, rng)
-    if rng.random() < conditions.telephone_prob:
-        samples = telephone(samples)
-    if rng.random() < conditions.clipping_prob:
-        samples = clip_peaks(samples, rng)
+    samples = telephone_and_clipping(samples, conditions, rng)
     samples = set_level(samples, conditions.peak_dbfs, rng)
 
     path = write_clip(samples, split, index, out_dir)
@@ -443,20 +461,18 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
     their own, so splits without them (the evaluation's) draw the same clips as before they existed.
     """
     conditions = SPLIT_CONDITIONS[split]
-    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index])
-    extra = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 5])
+    rng, extra = clip_rng(split, index), clip_rng(split, index, CONTINUOUS_EXTRAS)
     voices = split_voices()[conditions.voices]
     speakers = [pick_voice(voices, rng)]
     if rng.random() < 0.5:
         speakers.append(pick_voice(tuple(v for v in voices if v.family != speakers[0].family), rng))
-    speakers = [v.changed(VoiceChange.draw(extra)) if extra.random() < conditions.changed_voice_prob else v
-                for v in speakers]
+    speakers = [v if (change := voice_change(conditions, extra)) is None else v.changed(change) for v in speakers]
     gains = [1.0, 10 ** (rng.uniform(*SECOND_VOICE_DB) / 20)]
     rate = float(rng.uniform(*conditions.rate))
     parts, texts = [silence(rng.uniform(*LEAD_SILENCE_S))], []
     low, high = conditions.continuous_phrases
     for i in range(int(rng.integers(low, high + 1))):
-        words = [str(w) for w in rng.choice(VOCABULARY, size=rng.integers(MIN_WORDS, MAX_WORDS + 1))]
+        words = phrase_words(rng)
         if i:
             parts.append(silence(rng.uniform(*CONTINUOUS_GAP_S)))
         speaker = i % len(speakers)
@@ -465,10 +481,7 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
         texts.append(" ".join(words))
     parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
     samples, snr = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng)
-    if extra.random() < conditions.telephone_prob:
-        samples = telephone(samples)
-    if extra.random() < conditions.clipping_prob:
-        samples = clip_peaks(samples, extra)
+    samples = telephone_and_clipping(samples, conditions, extra)
     path = write_clip(set_level(samples, conditions.peak_dbfs, rng), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(len(samples) / SAMPLE_RATE, 4),
             "text": " ".join(texts), "kind": "continuous", "voice": ", ".join(v.id for v in speakers),
@@ -479,7 +492,7 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
 def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
     """Clip ``index`` of ``split`` without speech: steady noise or distant babble, faint to loud."""
     conditions = SPLIT_CONDITIONS[split]
-    rng = np.random.default_rng([SEED, SPLIT_INDEX[split], index, 2])
+    rng = clip_rng(split, index, NOISE_CLIP)
     n = round(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE)
     samples = background(n, conditions, rng) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
     if rng.random() < conditions.reverb_prob:

@@ -110,7 +110,6 @@ class VoiceChange:
         """
         import parselmouth  # only here: the data generators need it, the app and the tests do not
         from parselmouth import praat
-        from parselmouth.praat import call
 
         sound = parselmouth.Sound(samples.astype(np.float64), SAMPLE_RATE)
         # PSOLA fills unvoiced stretches with random periods from Praat's own generator: seeded from the change and
@@ -122,7 +121,7 @@ class VoiceChange:
             try:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", "There were no voiced segments found", parselmouth.PraatWarning)
-                    changed = call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, self.formant_ratio,
+                    changed = praat.call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, self.formant_ratio,
                                    pitch_hz, self.pitch_range, 1.0)
                 break
             except parselmouth.PraatError as error:
