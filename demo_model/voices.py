@@ -122,7 +122,7 @@ class VoiceChange:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", "There were no voiced segments found", parselmouth.PraatWarning)
                     changed = praat.call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, self.formant_ratio,
-                                   pitch_hz, self.pitch_range, 1.0)
+                                         pitch_hz, self.pitch_range, 1.0)
                 break
             except parselmouth.PraatError as error:
                 logger.debug("voice change %s with pitch %s Hz failed: %s", self.tag, pitch_hz, error)
