@@ -99,13 +99,15 @@ def load(diarizer: Path):
     return load_diarizer(ModelSource(str(diarizer), diarizer), "cpu")
 
 
-def diarize(nemo_diarizer, conv: Conversation, window_s: float):
-    """The turns the engine's windows and speaker matching give for ``conv``, in ``window_s`` windows."""
-    from transcriber.diarization import WindowFeeder, diarize_window
+def diarize(nemo_diarizer, conv: Conversation, window_s: float, num_speakers: int | None = None):
+    """The turns the engine's windows and speaker matching give for ``conv``, in ``window_s`` windows (and, where
+    the diarizer's config asks for it, named again by voice into ``num_speakers`` or as many as the windows found)."""
+    from transcriber.diarization import WindowFeeder, diarize_window, voice_clustering
 
-    feeder = WindowFeeder(window_s, SAMPLE_RATE, lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE))
+    feeder = WindowFeeder(window_s, SAMPLE_RATE, lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE),
+                          regroup_voices=voice_clustering(nemo_diarizer))
     feeder.feed(0.0, conv.samples)
-    return feeder.finish()
+    return feeder.finish(num_speakers)
 
 
 def conversations(split: str, speakers: int, count: int, seconds: float) -> list[Conversation]:
@@ -136,15 +138,17 @@ def sweep(diarizer: Path, windows: list[float], *, split: str, count: int, secon
     return table
 
 
-def write_window(diarizer: Path, window_s: float) -> None:
-    """Store ``diarization_window_sec`` in the diarizer's config (the weights are unchanged)."""
+def write_config(diarizer: Path, **settings) -> None:
+    """Store settings of how the engine runs the diarizer in its config (``diarization_window_sec``,
+    ``diarization_voice_clusters``); the weights are unchanged."""
     from omegaconf import open_dict
 
     model = load(diarizer)
     with open_dict(model.cfg):
-        model.cfg.diarization_window_sec = float(window_s)
+        for key, value in settings.items():
+            model.cfg[key] = value
+            logger.info("%s: %s %s", diarizer, key, value)
     model.save_to(str(diarizer))
-    logger.info("%s: diarization_window_sec %.1f", diarizer, window_s)
 
 
 def evaluate(diarizer: Path, model: Path, *, count: int, seconds: float, split: str = "test",
@@ -169,7 +173,7 @@ def evaluate(diarizer: Path, model: Path, *, count: int, seconds: float, split: 
         diarize_s = 0.0
         for index, conv in enumerate(conversations(split, speakers, count, seconds)):
             started = time.perf_counter()
-            hypothesis = diarize(nemo_diarizer, conv, window_s)
+            hypothesis = diarize(nemo_diarizer, conv, window_s, speakers if known_count else None)
             diarize_s += time.perf_counter() - started
             if known_count:
                 hypothesis = cap_speakers(hypothesis, speakers)
@@ -208,12 +212,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: DER only, with each of these diarization windows")
     parser.add_argument("--write-window", type=float, metavar="S",
                         help="first store this diarization window in the diarizer file (diarization_window_sec)")
+    parser.add_argument("--write-voice-clusters", choices=("on", "off"),
+                        help="first store whether the engine names speakers again by voice over the whole recording "
+                             "(diarization_voice_clusters)")
     parser.add_argument("--known-count", action="store_true",
                         help="give the engine each conversation's number of speakers, as a user who sets it does")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    settings = {}
     if args.write_window:
-        report(lambda: write_window(args.diarizer, args.write_window), None)
+        settings["diarization_window_sec"] = float(args.write_window)
+    if args.write_voice_clusters:
+        settings["diarization_voice_clusters"] = args.write_voice_clusters == "on"
+    if settings:
+        report(lambda: write_config(args.diarizer, **settings), None)
     if args.windows:
         report(lambda: sweep(args.diarizer, args.windows, split=args.split, count=args.count, seconds=args.seconds),
                args.json)

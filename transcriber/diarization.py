@@ -14,6 +14,9 @@ voice profile (the mean MFCCs of the frames where that speaker alone talks) agai
 so far. The feeder holds about two windows of audio (and the piece being handed over), so memory stays flat
 however long the recording.
 
+A diarizer whose config asks for it (``diarization_voice_clusters``; the demo diarizer) also has its labels named
+again by voice over the whole recording once every window is done (:mod:`.voice_clusters`).
+
 The streaming model (``diar_streaming_sortformer_4spk-v2``) runs in its streaming mode inside each window with the
 settings its model card gives for the best accuracy (:data:`STREAMING_SETTINGS`); its speaker cache keeps labels
 consistent inside a window, the tracker across windows.
@@ -37,6 +40,7 @@ from .errors import ModelLoadError
 from .models import ModelSource
 from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, quiet_restore, restore_or_download
 from .types import SpeakerTurn
+from .voice_clusters import COEFFICIENTS, FRAME_S, VoiceStats, mfcc_frames, regroup, solo_spans
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +65,6 @@ STREAMING_SETTINGS = {
 }
 """The streaming diarizer's settings for its highest-accuracy operating point (its model card's 30.4 s latency)."""
 SEGMENT_LINE = re.compile(r"^\s*([0-9.]+)\s+([0-9.]+)\s+(\S+)\s*$")
-PROFILE_FRAME_S = 0.025
-PROFILE_HOP_S = 0.01
-PROFILE_COEFFICIENTS = 20
-PROFILE_MELS = 40
 
 
 def load_diarizer(source: ModelSource, device: str) -> Any:
@@ -138,6 +138,12 @@ def window_seconds(model: Any) -> float:
     return DEFAULT_WINDOW_S
 
 
+def voice_clustering(model: Any) -> bool:
+    """Whether the diarizer's config asks for its labels to be regrouped by voice over the whole recording
+    (``diarization_voice_clusters``; :mod:`.voice_clusters`), an option measured for the model that sets it."""
+    return bool(model.cfg.get("diarization_voice_clusters", False))
+
+
 def parse_segments(lines: Sequence[str]) -> list[SpeakerTurn]:
     """NeMo's ``"start end speaker_N"`` strings (grouped by speaker) as turns in time order.
 
@@ -171,39 +177,11 @@ def diarize_window(model: Any, samples: np.ndarray, sample_rate: int) -> list[Sp
 def voice_profile(samples: np.ndarray, sample_rate: int, spans: Sequence[tuple[float, float]]) -> np.ndarray | None:
     """Mean MFCCs (without the energy coefficient, so level does not count) over ``spans`` of ``samples``."""
     pieces = [samples[round(a * sample_rate) : round(b * sample_rate)] for a, b in spans]
-    pieces = [p for p in pieces if len(p) >= PROFILE_FRAME_S * sample_rate * 4]
+    pieces = [p for p in pieces if len(p) >= FRAME_S * sample_rate * 4]
     if sum(len(p) for p in pieces) < MIN_PROFILE_S * sample_rate:
         return None
-    import librosa  # only here: slow to import, and only long recordings need profiles
-
-    frames = [
-        librosa.feature.mfcc(
-            y=piece.astype(np.float32), sr=sample_rate, n_mfcc=PROFILE_COEFFICIENTS + 1,
-            n_fft=round(PROFILE_FRAME_S * sample_rate), hop_length=round(PROFILE_HOP_S * sample_rate), n_mels=PROFILE_MELS,
-        )[1:]
-        for piece in pieces
-    ]
-    profile = np.concatenate(frames, axis=1).mean(axis=1)
+    profile = np.concatenate([mfcc_frames(piece, sample_rate) for piece in pieces]).mean(axis=0)
     return profile / (np.linalg.norm(profile) + 1e-9)
-
-
-def solo_spans(turns: Sequence[SpeakerTurn], speaker: str) -> list[tuple[float, float]]:
-    """The parts of ``speaker``'s turns where nobody else talks."""
-    others = [t for t in turns if t.speaker != speaker]
-    spans = []
-    for turn in turns:
-        if turn.speaker != speaker:
-            continue
-        pieces = [(turn.start, turn.end)]
-        for other in others:
-            pieces = [
-                part
-                for a, b in pieces
-                for part in ((a, min(b, other.start)), (max(a, other.end), b))
-                if part[1] - part[0] > 0
-            ] if other.start < turn.end and other.end > turn.start else pieces
-        spans += pieces
-    return spans
 
 
 def _overlap(a: SpeakerTurn, b: SpeakerTurn, start: float, end: float) -> float:
@@ -275,7 +253,7 @@ class SpeakerTracker:
             spans = [(a - offset, b - offset) for a, b in solo_spans(labelled, label)]
             profile = voice_profile(samples, rate, spans)
             if profile is None:
-                self.profiles.setdefault(label, (np.zeros(PROFILE_COEFFICIENTS), 0.0))
+                self.profiles.setdefault(label, (np.zeros(COEFFICIENTS), 0.0))
                 continue
             weight = sum(b - a for a, b in spans)
             known, known_weight = self.profiles.get(label, (np.zeros_like(profile), 0.0))
@@ -294,14 +272,18 @@ class WindowFeeder:
         window_s: The diarizer's window (:func:`window_seconds`).
         sample_rate: Of the audio fed.
         diarize: Turns of one window's samples (relative times); the engine's guarded model call.
+        regroup_voices: Also keep the voice features of the whole recording, and name the speakers again by voice
+            when it is done (:func:`voice_clustering`; :mod:`.voice_clusters`).
     """
 
-    def __init__(self, window_s: float, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]]):
+    def __init__(self, window_s: float, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]], *,
+                 regroup_voices: bool = False):
         self.window = round(window_s * sample_rate)
         self.hop = round((window_s - min(OVERLAP_S, window_s / 2)) * sample_rate)
         self.rate = sample_rate
         self.diarize = diarize
         self.tracker = SpeakerTracker()
+        self.voices = VoiceStats(sample_rate) if regroup_voices else None
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_start = 0  # sample index of _audio[0]: the start of the last window diarized, or 0
         self._next = 0  # sample index where the next full window starts
@@ -314,6 +296,8 @@ class WindowFeeder:
         fresh = samples[max(0, self._covered - start) :]
         if start > self._covered:  # a gap (not expected from the engine): silence keeps times in place
             fresh = np.concatenate((np.zeros(start - self._covered, dtype=np.float32), fresh))
+        if self.voices is not None:
+            self.voices.add(fresh)
         self._audio = np.concatenate((self._audio, fresh))
         self._covered += len(fresh)
         while self._covered > self._next + self.window:  # a full window, and more audio after it
@@ -323,11 +307,19 @@ class WindowFeeder:
             self._audio = self._audio[self._next - self.hop - self._audio_start :]
             self._audio_start = self._next - self.hop
 
-    def finish(self) -> list[SpeakerTurn]:
-        """Diarize what is left; the turns of the whole recording under one set of labels."""
+    def finish(self, num_speakers: int | None = None) -> list[SpeakerTurn]:
+        """Diarize what is left; the turns of the whole recording under one set of labels.
+
+        Args:
+            num_speakers: How many speakers there are, where the user said so: the voices are regrouped into that
+                many (else into as many as the windows found). Only with ``regroup_voices``.
+        """
         if self._covered > self._last_end:
             self._run(max(0, self._covered - self.window))
-        return self.tracker.turns
+        turns = self.tracker.turns
+        if self.voices is None:
+            return turns
+        return regroup(turns, self.voices, num_speakers or len({turn.speaker for turn in turns}))
 
     def _run(self, start: int) -> None:
         end = min(start + self.window, self._covered)

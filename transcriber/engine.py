@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .audio import AudioReader, load_audio
-from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer, window_seconds
+from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer, voice_clustering, window_seconds
 from .errors import (
     SpeakerOptionsError,
     TranscriptionFailedError,
@@ -166,7 +166,8 @@ class Engine:
                 failure="identifying speakers",
             )
 
-        return WindowFeeder(window_seconds(loaded.model), sample_rate, diarize)
+        return WindowFeeder(window_seconds(loaded.model), sample_rate, diarize,
+                            regroup_voices=voice_clustering(loaded.model))
 
     def load(
         self, model: str, *, cancel: threading.Event | None = None, progress: ProgressCallback | None = None
@@ -234,7 +235,8 @@ class Engine:
             feeder = self._speaker_feeder(options, audio.source, audio.sample_rate, cancel,
                                           None if on_speakers is None else partial(on_speakers, item))
             feeder.feed(0.0, audio.samples)
-            labelled.append(with_speakers(transcript, feeder.finish(), num_speakers=options.num_speakers))
+            turns = feeder.finish(options.num_speakers)
+            labelled.append(with_speakers(transcript, turns, num_speakers=options.num_speakers))
         return [_stamped(transcript, options) for transcript in labelled]
 
     def transcribe_stream(
@@ -279,7 +281,8 @@ class Engine:
         merged = windows.merge_windows(parts, reader.position / reader.sample_rate, model, options.timestamps)
         if feeder is None:
             return _stamped(merged, options)
-        return _stamped(with_speakers(merged, feeder.finish(), num_speakers=options.num_speakers), options)
+        turns = feeder.finish(options.num_speakers)
+        return _stamped(with_speakers(merged, turns, num_speakers=options.num_speakers), options)
 
     def _transcribe_grouped(
         self,

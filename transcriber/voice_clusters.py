@@ -1,0 +1,211 @@
+"""Who is who across a whole recording: the diarizer's speech, cut into pieces of a few seconds and grouped by voice.
+
+A diarizer that labels speakers window by window can hear two similar voices as one inside a window, or carry a wrong
+label from one window into the next; its speech activity (who talks when, and where the turns change) is usually
+better than its naming. :func:`regroup` keeps the activity and redoes the naming for the whole recording at once:
+the solo speech of every label is cut into pieces of about :data:`PIECE_S`, each piece is described by its voice
+(mean MFCCs without the energy coefficient, so level does not count, and log pitch, each frame weighted by its
+loudness so pauses and noise count little), and the pieces are grouped into as many speakers as the user asked for,
+or as the diarizer found, with Ward's agglomerative clustering over features standardised within the recording.
+
+It is an option of a diarizer, stored in its config (``diarization_voice_clusters``), because it was measured for one:
+the demo diarizer (``demo_model/README.md``: on conversations of unseen voices of 2, 3 and 4 speakers, given
+their number, DER 20.5 / 24.5 / 22.7 % without it, 9.1 / 13.5 / 16.7 % with it). Pitch and MFCC means tell apart
+the clean, distinct voices of synthetic speech; NVIDIA's diarizers, trained on real voices, are left as they are.
+
+:class:`VoiceStats` keeps, for every :data:`BLOCK_S` of the recording, the loudness-weighted sums of those features
+(22 numbers), so a three-hour recording needs about 9 MB (``bench/bench_voice_clusters.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from .types import SpeakerTurn
+
+BLOCK_S = 0.1
+"""Resolution of :class:`VoiceStats`: piece boundaries are rounded to it."""
+PIECE_S = 2.5
+"""Solo speech is cut into pieces of about this length: long enough to carry a voice, short enough that one
+piece rarely holds two speakers."""
+MIN_PIECE_S = 0.3
+"""A shorter piece is not described on its own; it keeps the speaker its diarizer label mostly became."""
+BUFFER_S = 10.0
+"""Audio is described in stretches of at least this much (fewer, larger feature calls)."""
+FRAME_S = 0.025
+HOP_S = 0.01
+COEFFICIENTS = 20
+MELS = 40
+PITCH_HZ = (65.0, 420.0)
+PITCH_FRAME_S = 0.064
+PITCH_WEIGHT = 4.0
+"""Log pitch counts about as much as four MFCCs before standardising (it varies little within a voice)."""
+
+
+def mfcc_frames(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(frames, :data:`COEFFICIENTS`) MFCCs every :data:`HOP_S`, the energy coefficient left out (level does not
+    count)."""
+    import librosa  # only here: slow to import, and only speaker identification needs it
+
+    return librosa.feature.mfcc(
+        y=samples.astype(np.float32), sr=sample_rate, n_mfcc=COEFFICIENTS + 1, n_fft=round(FRAME_S * sample_rate),
+        hop_length=round(HOP_S * sample_rate), n_mels=MELS,
+    )[1:].T
+
+
+class VoiceStats:
+    """Loudness-weighted voice features of a recording fed in order, summed per :data:`BLOCK_S`.
+
+    Args:
+        sample_rate: Of the audio fed.
+    """
+
+    def __init__(self, sample_rate: int):
+        self.rate = sample_rate
+        self.block = round(BLOCK_S * sample_rate)
+        self._pending: list[np.ndarray] = []
+        self._pending_len = 0
+        self._sums: list[np.ndarray] = []  # (blocks, features) loudness-weighted feature sums
+        self._weights: list[np.ndarray] = []  # (blocks,) loudness sums
+        self._joined: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, samples: np.ndarray) -> None:
+        """The next audio of the recording (right after the last audio added).
+
+        Raises:
+            RuntimeError: Voices were read already (the recording's last block is closed then).
+        """
+        if self._joined is not None:
+            raise RuntimeError("audio added to a recording whose voices were already read")
+        self._pending.append(samples)
+        self._pending_len += len(samples)
+        if self._pending_len >= BUFFER_S * self.rate:
+            self._describe(final=False)
+
+    def span(self, start: float, end: float) -> np.ndarray | None:
+        """The voice of ``start``..``end`` seconds (rounded to blocks); None where that is silent or empty. The
+        first call ends the recording: no audio can be added after it."""
+        sums, weights = self.blocks()
+        a, b = round(start / BLOCK_S), min(round(end / BLOCK_S), len(weights))
+        weight = weights[a:b].sum() if b > a else 0.0
+        if weight <= 0:
+            return None
+        return sums[a:b].sum(axis=0, dtype=np.float64) / weight
+
+    def blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per :data:`BLOCK_S` of the recording: the loudness-weighted feature sums (blocks, 21) and the loudness
+        sums (blocks,). Ends the recording, as :meth:`span` does."""
+        if self._pending_len:
+            self._describe(final=True)
+        if self._joined is None:
+            sums = np.concatenate(self._sums) if self._sums else np.zeros((0, COEFFICIENTS + 1), dtype=np.float32)
+            weights = np.concatenate(self._weights) if self._weights else np.zeros(0, dtype=np.float32)
+            self._joined = (sums, weights)
+            self._sums, self._weights = [sums], [weights]
+        return self._joined
+
+    def _describe(self, *, final: bool) -> None:
+        import librosa
+
+        audio = np.concatenate(self._pending).astype(np.float32)
+        blocks = -(-len(audio) // self.block) if final else len(audio) // self.block
+        audio, rest = audio[: blocks * self.block], audio[blocks * self.block :]
+        self._pending, self._pending_len = ([rest], len(rest)) if len(rest) else ([], 0)
+        if blocks == 0:
+            return
+        # The recording's last block is filled up with silence, which weighs nothing.
+        audio = np.pad(audio, (0, blocks * self.block - len(audio)))
+        hop = round(HOP_S * self.rate)
+        per_block = self.block // hop
+        mfcc = mfcc_frames(audio, self.rate)
+        pitch = librosa.yin(audio, fmin=PITCH_HZ[0], fmax=PITCH_HZ[1], sr=self.rate,
+                            frame_length=max(round(PITCH_FRAME_S * self.rate), 4 * hop), hop_length=hop)
+        loudness = librosa.feature.rms(y=audio, frame_length=round(FRAME_S * self.rate), hop_length=hop)[0]
+        frames = blocks * per_block
+        features = np.zeros((frames, COEFFICIENTS + 1))
+        weights = np.zeros(frames)
+        n = min(frames, len(mfcc), len(pitch), len(loudness))
+        features[:n, :COEFFICIENTS] = mfcc[:n]
+        features[:n, COEFFICIENTS] = PITCH_WEIGHT * np.log(pitch[:n])
+        weights[:n] = loudness[:n]
+        weighted = (features * weights[:, None]).reshape(blocks, per_block, -1)
+        self._sums.append(weighted.sum(axis=1).astype(np.float32))
+        self._weights.append(weights.reshape(blocks, per_block).sum(axis=1).astype(np.float32))
+
+
+def solo_spans(turns: Sequence[SpeakerTurn], speaker: str) -> list[tuple[float, float]]:
+    """The parts of ``speaker``'s turns where nobody else talks."""
+    others = [t for t in turns if t.speaker != speaker]
+    spans = []
+    for turn in turns:
+        if turn.speaker != speaker:
+            continue
+        pieces = [(turn.start, turn.end)]
+        for other in others:
+            pieces = [
+                part
+                for a, b in pieces
+                for part in ((a, min(b, other.start)), (max(a, other.end), b))
+                if part[1] - part[0] > 0
+            ] if other.start < turn.end and other.end > turn.start else pieces
+        spans += pieces
+    return spans
+
+
+def _pieces(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:
+    """Every label's solo speech cut into about :data:`PIECE_S` pieces of equal length, in time order."""
+    pieces = []
+    for label in sorted({t.speaker for t in turns}):
+        for a, b in solo_spans(turns, label):
+            count = max(1, round((b - a) / PIECE_S))
+            pieces += [SpeakerTurn(a + (b - a) * i / count, a + (b - a) * (i + 1) / count, label) for i in range(count)]
+    return sorted(pieces, key=lambda t: (t.start, t.end))
+
+
+def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int) -> list[SpeakerTurn]:
+    """``turns`` with their speakers named again by voice, as ``speakers`` groups over the whole recording.
+
+    Solo speech is cut into pieces and clustered (module docstring); speech where labels overlap, and pieces too
+    short to describe, go to the group most of their label's pieces went to. With one label or one speaker asked
+    for, or too few pieces to group, ``turns`` come back unchanged. Labels are ``spk0``, ``spk1``, ... in order of
+    first appearance.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    pieces = _pieces(turns)
+    described = [(piece, stats.span(piece.start, piece.end)) for piece in pieces
+                 if piece.end - piece.start >= MIN_PIECE_S]
+    described = [(piece, voice) for piece, voice in described if voice is not None]
+    if speakers < 2 or len({t.speaker for t in turns}) < 2 or len(described) <= speakers:
+        return list(turns)
+    voices = np.array([voice for _, voice in described])
+    voices = (voices - voices.mean(axis=0)) / (voices.std(axis=0) + 1e-9)
+    groups = [f"group{g}" for g in fcluster(linkage(voices, "ward"), speakers, "maxclust")]
+    time_in_group: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for (piece, _), group in zip(described, groups, strict=True):
+        time_in_group[piece.speaker][group] += piece.end - piece.start
+    # A label none of whose pieces could be described stays a speaker of its own.
+    became = {label: max(sorted(counts), key=counts.__getitem__) for label, counts in time_in_group.items()}
+    placed = {(piece.start, piece.end): group for (piece, _), group in zip(described, groups, strict=True)}
+    named = [SpeakerTurn(p.start, p.end, placed.get((p.start, p.end)) or became.get(p.speaker, p.speaker))
+             for p in pieces]
+    for turn in turns:  # speech where labels overlap: each label's part goes to the group that label became
+        named += [SpeakerTurn(a, b, became.get(turn.speaker, turn.speaker)) for a, b in _shared_parts(turn, turns)]
+    return _named_in_order(named)
+
+
+def _shared_parts(turn: SpeakerTurn, turns: Sequence[SpeakerTurn]) -> list[tuple[float, float]]:
+    """The parts of ``turn`` where another label talks too."""
+    return [(max(turn.start, other.start), min(turn.end, other.end)) for other in turns
+            if other.speaker != turn.speaker and other.start < turn.end and other.end > turn.start]
+
+
+def _named_in_order(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    names: dict[str, str] = {}
+    for turn in ordered:
+        names.setdefault(turn.speaker, f"spk{len(names)}")
+    return [SpeakerTurn(t.start, t.end, names[t.speaker]) for t in ordered]
