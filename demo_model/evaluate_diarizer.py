@@ -102,10 +102,10 @@ def load(diarizer: Path):
 def diarize(nemo_diarizer, conv: Conversation, window_s: float, num_speakers: int | None = None):
     """The turns the engine's windows and speaker matching give for ``conv``, in ``window_s`` windows (and, where
     the diarizer's config asks for it, named again by voice into ``num_speakers`` or as many as the windows found)."""
-    from transcriber.diarization import WindowFeeder, diarize_window, voice_clustering
+    from transcriber.diarization import WindowFeeder, diarize_window, voice_clustering, voice_projection
 
     feeder = WindowFeeder(window_s, SAMPLE_RATE, lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE),
-                          regroup_voices=voice_clustering(nemo_diarizer))
+                          regroup_voices=voice_clustering(nemo_diarizer), projection=voice_projection(nemo_diarizer))
     feeder.feed(0.0, conv.samples)
     return feeder.finish(num_speakers)
 
@@ -147,7 +147,7 @@ def write_config(diarizer: Path, **settings) -> None:
     with open_dict(model.cfg):
         for key, value in settings.items():
             model.cfg[key] = value
-            logger.info("%s: %s %s", diarizer, key, value)
+            logger.info("%s: %s %s", diarizer, key, f"({len(value)} rows)" if isinstance(value, list) else value)
     model.save_to(str(diarizer))
 
 

@@ -20,7 +20,7 @@ pytestmark = [
 ]
 SEED = 31337
 MIN_ACCURACY_2 = 0.65
-"""A regression guard: these three conversations give 82 % (chance is 50 %; one of them gets four labels);
+"""A regression guard: these three conversations give 78 % (chance is 50 %; one of them gets four labels);
 demo_model/evaluate_diarizer.py measures 87 % over its twenty (demo_model/README.md). Single conversations vary a
 lot, so the test pools three."""
 MIN_ACCURACY_2_GIVEN = 0.9

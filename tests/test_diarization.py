@@ -182,6 +182,14 @@ def test_a_diarizer_file_that_is_not_a_diarizer_is_named(tiny_rnnt, tiny_ctc):
         engine.transcribe_files([AudioData(tone(1.0), SAMPLE_RATE)], model=tiny_rnnt, options=with_diarizer(tiny_ctc))
 
 
+def test_a_diarizer_whose_voice_projection_does_not_fit_the_voice_features_is_named(tiny_rnnt, tmp_path):
+    path = build_tiny_sortformer(tmp_path, filename="bad-projection.nemo", settings={
+        "diarization_voice_clusters": True, "diarization_voice_projection": [[1.0, 0.0]] * 5})
+    engine, _ = diarizer_engine()
+    with pytest.raises(ModelLoadError, match=r"bad-projection.nemo: its diarization_voice_projection must be 21 rows"):
+        engine.transcribe_files([AudioData(tone(1.0), SAMPLE_RATE)], model=tiny_rnnt, options=with_diarizer(str(path)))
+
+
 @pytest.mark.parametrize("count", [0, 9])
 def test_a_speaker_count_out_of_range_is_refused(tiny_rnnt, tiny_sortformer, count):
     engine, _ = diarizer_engine()

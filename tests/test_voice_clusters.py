@@ -10,11 +10,21 @@ from demo_model.conversations import conversation
 from demo_model.voices import installed_synthesizers, split_voices
 from transcriber.speakers import talk_time
 from transcriber.types import SAMPLE_RATE, SpeakerTurn
-from transcriber.voice_clusters import BLOCK_S, VoiceStats, regroup
+from transcriber.voice_clusters import BLOCK_S, COEFFICIENTS, VoiceStats, fit_projection, regroup
 
 needs_espeak = pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed")
 SEED = 4242
 WINDOW_S = 8.0
+
+
+@pytest.fixture(scope="module")
+def demo_projection() -> np.ndarray:
+    from transcriber.diarization import load_diarizer, voice_projection
+    from transcriber.models import DEMO_DIARIZER_PATH, ModelSource
+
+    projection = voice_projection(load_diarizer(ModelSource(str(DEMO_DIARIZER_PATH), DEMO_DIARIZER_PATH), "cpu"))
+    assert projection is not None and projection.shape[0] == COEFFICIENTS + 1
+    return projection
 
 
 def _stats(samples: np.ndarray, *pieces: int) -> VoiceStats:
@@ -65,10 +75,12 @@ def test_silence_has_no_voice_and_keeps_its_turns():
 
 
 @needs_espeak
+@pytest.mark.parametrize("space", ["standardised", "demo diarizer's projection"])
 @pytest.mark.parametrize(("speakers", "least"), [(2, 0.95), (3, 0.75)])
-def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least):
+def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least, space, request):
     """Pooled over four conversations (one of three speakers comes out at 0.6): a regression guard; the figures over
     many conversations, through the diarizer, come from demo_model/evaluate_diarizer.py."""
+    projection = request.getfixturevalue("demo_projection") if space != "standardised" else None
     before = after = 0.0
     for index in range(4):
         conv, truth = _conversation(speakers, index)
@@ -78,7 +90,7 @@ def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least):
                              f"spk{(int(t.speaker[-1]) + w) % speakers}")
                  for t in truth for w in range(int(t.start // WINDOW_S), int(t.end // WINDOW_S) + 1)
                  if min(t.end, (w + 1) * WINDOW_S) > max(t.start, w * WINDOW_S)]
-        regrouped = regroup(mixed, _stats(conv.samples, 123_457), speakers)
+        regrouped = regroup(mixed, _stats(conv.samples, 123_457), speakers, projection=projection)
         assert len(talk_time(regrouped)) == speakers
         # The speech is the same speech: only who says it changed.
         assert sum(talk_time(regrouped).values()) == pytest.approx(sum(talk_time(mixed).values()), abs=0.05)
@@ -106,3 +118,28 @@ def test_speech_where_two_labels_overlap_stays_with_both():
     both = {t.speaker for t in regrouped if t.start <= second.start + 0.3 <= t.end}
     assert len(both) == 2
     assert _agreement(truth, regrouped) >= 0.9
+
+
+def test_a_fitted_projection_keeps_what_tells_speakers_apart_and_drops_what_varies_within_one():
+    rng = np.random.default_rng(SEED)
+    size, telling, noisy = COEFFICIENTS + 1, 3, 0
+    recordings = []
+    for _ in range(40):
+        means = np.zeros((3, size))
+        means[:, telling] = rng.normal(0, 4, 3)  # speakers differ here only
+        means[:, noisy] = rng.normal(0, 1, 3)
+        speakers = rng.integers(0, 3, 60)
+        features = means[speakers] + rng.normal(0, 1, (60, size))
+        features[:, noisy] += rng.normal(0, 20, 60)  # and this varies within every speaker far more
+        recordings.append((features + rng.normal(0, 50, size), [f"s{k}" for k in speakers]))  # each its own offset
+    projection = fit_projection(recordings, 2)
+    assert projection.shape == (size, 2)
+    first = projection[:, 0] / np.linalg.norm(projection[:, 0])
+    assert abs(first[telling]) > 0.95 and abs(first[noisy]) < 0.05
+    # Within one speaker the projected pieces vary by about one in every kept direction.
+    spread = np.concatenate([
+        (features - features.mean(axis=0))[np.array(labels) == label] @ projection
+        - ((features - features.mean(axis=0))[np.array(labels) == label] @ projection).mean(axis=0)
+        for features, labels in recordings for label in set(labels)
+    ]).std(axis=0)
+    assert np.allclose(spread, 1.0, atol=0.1)

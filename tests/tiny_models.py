@@ -386,7 +386,7 @@ def build_tiny_prompt_transducer(out_dir: Path, *, seed: int = SEED) -> Path:
 def build_tiny_sortformer(
     out_dir: Path, *, speakers: int = 2, session_len_s: float = 20.0, seed: int = SEED,
     active_speaker: Optional[int] = 0, filename: Optional[str] = None, window_s: Optional[float] = None,
-    streaming: bool = False,
+    streaming: bool = False, settings: Optional[dict] = None,
 ) -> Path:
     """Build a tiny untrained NeMo Sortformer diarizer (``SortformerEncLabelModel``, random weights) from the demo
     diarizer's config made small: 1 Conformer layer and 1 Transformer layer of width 32, ``speakers`` outputs, and a
@@ -397,6 +397,7 @@ def build_tiny_sortformer(
     arbitrary output. ``window_s``: the window it asks to be diarized in (``diarization_window_sec``), when not its
     session length. ``streaming``: a streaming model (``streaming_mode`` in its config, as
     ``nvidia/diar_streaming_sortformer_4spk-v2``), which diarizes a window chunk by chunk with a speaker cache.
+    ``settings``: more keys for its config (how the engine runs it, such as ``diarization_voice_clusters``).
     Returns its ``.nemo`` path."""
     import torch
     from nemo.collections.asr.models import SortformerEncLabelModel
@@ -410,6 +411,7 @@ def build_tiny_sortformer(
     if window_s is not None:
         cfg["diarization_window_sec"] = window_s
     cfg["streaming_mode"] = streaming
+    cfg.update(settings or {})
     cfg["sortformer_modules"].update(num_spks=speakers, fc_d_model=width, tf_d_model=width)
     cfg["encoder"].update(d_model=width, n_layers=1, n_heads=2, subsampling_conv_channels=16)
     cfg["transformer_encoder"].update(hidden_size=width, inner_size=2 * width, num_layers=1, num_attention_heads=2)

@@ -88,6 +88,7 @@ def load_diarizer(source: ModelSource, device: str) -> Any:
             f"{label} is not a speaker diarization model (it is a {type(model).__name__}); "
             f"choose a Sortformer diarizer such as nvidia/diar_streaming_sortformer_4spk-v2."
         )
+    _check_projection(model, label)
     if model.cfg.get("streaming_mode", False):
         for name, value in STREAMING_SETTINGS.items():
             setattr(model.sortformer_modules, name, value)
@@ -142,6 +143,28 @@ def voice_clustering(model: Any) -> bool:
     """Whether the diarizer's config asks for its labels to be regrouped by voice over the whole recording
     (``diarization_voice_clusters``; :mod:`.voice_clusters`), an option measured for the model that sets it."""
     return bool(model.cfg.get("diarization_voice_clusters", False))
+
+
+def voice_projection(model: Any) -> np.ndarray | None:
+    """The map of voice features the regrouping clusters in, where the diarizer's config has one
+    (``diarization_voice_projection``, fitted on its training voices: :func:`~.voice_clusters.fit_projection`)."""
+    rows = model.cfg.get("diarization_voice_projection")
+    return None if rows is None else np.array([list(row) for row in rows], dtype=np.float64)
+
+
+def _check_projection(model: Any, label: str) -> None:
+    try:
+        projection = voice_projection(model)
+    except (TypeError, ValueError) as error:
+        raise ModelLoadError(
+            f"{label}: its diarization_voice_projection is not a table of numbers ({error})."
+        ) from error
+    if projection is not None and (projection.ndim != 2 or projection.shape[0] != COEFFICIENTS + 1
+                                   or not np.isfinite(projection).all()):
+        raise ModelLoadError(
+            f"{label}: its diarization_voice_projection must be {COEFFICIENTS + 1} rows of finite numbers (one per "
+            f"voice feature); it has shape {projection.shape}."
+        )
 
 
 def parse_segments(lines: Sequence[str]) -> list[SpeakerTurn]:
@@ -274,16 +297,18 @@ class WindowFeeder:
         diarize: Turns of one window's samples (relative times); the engine's guarded model call.
         regroup_voices: Also keep the voice features of the whole recording, and name the speakers again by voice
             when it is done (:func:`voice_clustering`; :mod:`.voice_clusters`).
+        projection: The space the voices are grouped in (:func:`voice_projection`).
     """
 
     def __init__(self, window_s: float, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]], *,
-                 regroup_voices: bool = False):
+                 regroup_voices: bool = False, projection: np.ndarray | None = None):
         self.window = round(window_s * sample_rate)
         self.hop = round((window_s - min(OVERLAP_S, window_s / 2)) * sample_rate)
         self.rate = sample_rate
         self.diarize = diarize
         self.tracker = SpeakerTracker()
         self.voices = VoiceStats(sample_rate) if regroup_voices else None
+        self.projection = projection
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_start = 0  # sample index of _audio[0]: the start of the last window diarized, or 0
         self._next = 0  # sample index where the next full window starts
@@ -319,7 +344,15 @@ class WindowFeeder:
         turns = self.tracker.turns
         if self.voices is None:
             return turns
-        return regroup(turns, self.voices, num_speakers or len({turn.speaker for turn in turns}))
+        return regroup(turns, self.voices, num_speakers or len({turn.speaker for turn in turns}),
+                       projection=self.projection)
+
+    @classmethod
+    def for_model(cls, model: Any, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]]
+                  ) -> WindowFeeder:
+        """A feeder as the diarizer's config asks: its window, and whether (and in what space) voices are regrouped."""
+        return cls(window_seconds(model), sample_rate, diarize, regroup_voices=voice_clustering(model),
+                   projection=voice_projection(model))
 
     def _run(self, start: int) -> None:
         end = min(start + self.window, self._covered)

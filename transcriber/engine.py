@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .audio import AudioReader, load_audio
-from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer, voice_clustering, window_seconds
+from .diarization import WindowFeeder, capacity, diarize_window, load_diarizer
 from .errors import (
     SpeakerOptionsError,
     TranscriptionFailedError,
@@ -166,8 +166,7 @@ class Engine:
                 failure="identifying speakers",
             )
 
-        return WindowFeeder(window_seconds(loaded.model), sample_rate, diarize,
-                            regroup_voices=voice_clustering(loaded.model))
+        return WindowFeeder.for_model(loaded.model, sample_rate, diarize)
 
     def load(
         self, model: str, *, cancel: threading.Event | None = None, progress: ProgressCallback | None = None

@@ -6,12 +6,14 @@ better than its naming. :func:`regroup` keeps the activity and redoes the naming
 the solo speech of every label is cut into pieces of about :data:`PIECE_S`, each piece is described by its voice
 (mean MFCCs without the energy coefficient, so level does not count, and log pitch, each frame weighted by its
 loudness so pauses and noise count little), and the pieces are grouped into as many speakers as the user asked for,
-or as the diarizer found, with Ward's agglomerative clustering over features standardised within the recording.
+or as the diarizer found, with Ward's agglomerative clustering. The features, less the recording's mean, are taken
+into a space fitted on training voices (:func:`fit_projection`: the directions in which one recording's speakers
+differ most against how much each speaker's own pieces vary), or else standardised within the recording.
 
-It is an option of a diarizer, stored in its config (``diarization_voice_clusters``), because it was measured for one:
-the demo diarizer (``demo_model/README.md``: on conversations of unseen voices of 2, 3 and 4 speakers, given
-their number, DER 20.5 / 24.5 / 22.7 % without it, 9.1 / 13.5 / 16.7 % with it). Pitch and MFCC means tell apart
-the clean, distinct voices of synthetic speech; NVIDIA's diarizers, trained on real voices, are left as they are.
+It is an option of a diarizer, stored in its config (``diarization_voice_clusters``, and the fitted map as
+``diarization_voice_projection``), because it was measured for one: the demo diarizer (``demo_model/README.md``).
+Pitch and MFCC means tell apart the clean, distinct voices of synthetic speech; NVIDIA's diarizers, trained on real
+voices, are left as they are.
 
 :class:`VoiceStats` keeps, for every :data:`BLOCK_S` of the recording, the loudness-weighted sums of those features
 (22 numbers), so a three-hour recording needs about 9 MB (``bench/bench_voice_clusters.py``).
@@ -155,7 +157,7 @@ def solo_spans(turns: Sequence[SpeakerTurn], speaker: str) -> list[tuple[float, 
     return spans
 
 
-def _pieces(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:
+def cut_pieces(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:
     """Every label's solo speech cut into about :data:`PIECE_S` pieces of equal length, in time order."""
     pieces = []
     for label in sorted({t.speaker for t in turns}):
@@ -165,24 +167,30 @@ def _pieces(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:
     return sorted(pieces, key=lambda t: (t.start, t.end))
 
 
-def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int) -> list[SpeakerTurn]:
+def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
+            projection: np.ndarray | None = None) -> list[SpeakerTurn]:
     """``turns`` with their speakers named again by voice, as ``speakers`` groups over the whole recording.
 
     Solo speech is cut into pieces and clustered (module docstring); speech where labels overlap, and pieces too
     short to describe, go to the group most of their label's pieces went to. With one label or one speaker asked
     for, or too few pieces to group, ``turns`` come back unchanged. Labels are ``spk0``, ``spk1``, ... in order of
     first appearance.
+
+    Args:
+        projection: (features, dims) from :func:`fit_projection`: the pieces' features, less the recording's mean,
+            are clustered in its space. Without one, each feature is standardised within the recording.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    pieces = _pieces(turns)
+    pieces = cut_pieces(turns)
     described = [(piece, stats.span(piece.start, piece.end)) for piece in pieces
                  if piece.end - piece.start >= MIN_PIECE_S]
     described = [(piece, voice) for piece, voice in described if voice is not None]
     if speakers < 2 or len({t.speaker for t in turns}) < 2 or len(described) <= speakers:
         return list(turns)
     voices = np.array([voice for _, voice in described])
-    voices = (voices - voices.mean(axis=0)) / (voices.std(axis=0) + 1e-9)
+    voices = voices - voices.mean(axis=0)
+    voices = voices @ projection if projection is not None else voices / (voices.std(axis=0) + 1e-9)
     groups = [f"group{g}" for g in fcluster(linkage(voices, "ward"), speakers, "maxclust")]
     time_in_group: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (piece, _), group in zip(described, groups, strict=True):
@@ -209,3 +217,33 @@ def _named_in_order(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
     for turn in ordered:
         names.setdefault(turn.speaker, f"spk{len(names)}")
     return [SpeakerTurn(t.start, t.end, names[t.speaker]) for t in ordered]
+
+
+def fit_projection(recordings: Sequence[tuple[np.ndarray, Sequence[str]]], dims: int) -> np.ndarray:
+    """A linear map of voice features under which the speakers of one recording lie far apart and each speaker's
+    pieces close together (linear discriminant analysis within recordings).
+
+    Args:
+        recordings: Per recording, its pieces' features (pieces, features) and each piece's speaker.
+        dims: How many directions to keep, the most telling first.
+
+    Returns:
+        (features, dims): the pieces' features, less their recording's mean, times this matrix have a within-speaker
+        covariance of one in every direction, so distances mean the same in every recording.
+    """
+    from scipy.linalg import eigh
+
+    size = recordings[0][0].shape[1]
+    within, between, count = np.zeros((size, size)), np.zeros((size, size)), 0
+    for features, speakers in recordings:
+        centred = features - features.mean(axis=0)
+        labels = np.asarray(speakers)
+        for speaker in sorted(set(speakers)):
+            own = centred[labels == speaker]
+            mean = own.mean(axis=0)
+            within += (own - mean).T @ (own - mean)
+            between += len(own) * np.outer(mean, mean)
+        count += len(features)
+    ridge = 1e-6 * np.trace(within) / size * np.eye(size)
+    values, vectors = eigh(between / count, within / count + ridge)
+    return vectors[:, np.argsort(values)[::-1][:dims]]
