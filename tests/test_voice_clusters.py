@@ -8,6 +8,7 @@ from scipy.optimize import linear_sum_assignment
 
 from demo_model.conversations import conversation
 from demo_model.voices import installed_synthesizers, split_voices
+from transcriber import voice_clusters
 from transcriber.speakers import talk_time
 from transcriber.types import SAMPLE_RATE, SpeakerTurn
 from transcriber.voice_clusters import BLOCK_S, COEFFICIENTS, VoiceStats, fit_projection, regroup
@@ -143,3 +144,38 @@ def test_a_fitted_projection_keeps_what_tells_speakers_apart_and_drops_what_vari
         for features, labels in recordings for label in set(labels)
     ]).std(axis=0)
     assert np.allclose(spread, 1.0, atol=0.1)
+
+
+@needs_espeak
+def test_a_piece_that_straddles_a_change_of_speaker_the_diarizer_missed_is_split(demo_projection, monkeypatch):
+    seams = [seam for index in range(4) for seam in _missed_changes(index)]
+    assert len(seams) >= 4
+    split = sum(_split_right(*seam, demo_projection) for seam in seams)
+    assert split >= len(seams) - 1
+    monkeypatch.setattr(voice_clusters, "MOVE_MARGIN", float("inf"))  # pieces kept whole: the split is the parts' doing
+    assert sum(_split_right(*seam, demo_projection) for seam in seams) <= split - 3
+
+
+def _missed_changes(index: int):
+    """Turns of a two-voice conversation in which the diarizer heard the last 1.2 s of one speaker and the first
+    1.2 s of the next as one turn of the first, one such seam at a time; with the recording's voices."""
+    conv, truth = _conversation(2, index)
+    stats = _stats(conv.samples)
+    for k in range(len(truth) - 1):
+        first, second = truth[k], truth[k + 1]
+        if first.end - first.start < 4 or second.end - second.start < 4 or second.start < first.end:
+            continue
+        seam = SpeakerTurn(first.end - 1.2, second.start + 1.2, first.speaker)
+        turns = (truth[:k] + [SpeakerTurn(first.start, seam.start, first.speaker), seam,
+                              SpeakerTurn(seam.end, second.end, second.speaker)] + truth[k + 2 :])
+        yield turns, stats, first, second
+
+
+def _split_right(turns, stats, first, second, projection) -> bool:
+    regrouped = regroup(turns, stats, 2, projection=projection)
+
+    def label_at(moment: float) -> str:
+        return next(t.speaker for t in regrouped if t.start <= moment <= t.end)
+
+    before, after = label_at(first.start + 1.0), label_at(second.end - 1.0)
+    return before != after and label_at(first.end - 0.7) == before and label_at(second.start + 0.7) == after
