@@ -20,6 +20,8 @@ WINDOW_S = 8.0
 
 @pytest.fixture(scope="module")
 def demo_projection() -> np.ndarray:
+    """The demo diarizer's fitted space, read from its file through NeMo (so the tests that use it are integration
+    tests)."""
     from transcriber.diarization import load_diarizer, voice_projection
     from transcriber.models import DEMO_DIARIZER_PATH, ModelSource
 
@@ -76,7 +78,8 @@ def test_silence_has_no_voice_and_keeps_its_turns():
 
 
 @needs_espeak
-@pytest.mark.parametrize("space", ["standardised", "demo diarizer's projection"])
+@pytest.mark.parametrize("space", ["standardised", pytest.param("demo diarizer's projection",
+                                                                 marks=pytest.mark.integration)])
 @pytest.mark.parametrize(("speakers", "least"), [(2, 0.95), (3, 0.75)])
 def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least, space, request):
     """Pooled over four conversations (one of three speakers comes out at 0.6): a regression guard; the figures over
@@ -147,6 +150,7 @@ def test_a_fitted_projection_keeps_what_tells_speakers_apart_and_drops_what_vari
 
 
 @needs_espeak
+@pytest.mark.integration
 def test_a_piece_that_straddles_a_change_of_speaker_the_diarizer_missed_is_split(demo_projection, monkeypatch):
     seams = [seam for index in range(4) for seam in _missed_changes(index)]
     assert len(seams) >= 4
