@@ -102,10 +102,11 @@ def load(diarizer: Path):
 def diarize(nemo_diarizer, conv: Conversation, window_s: float, num_speakers: int | None = None):
     """The turns the engine's windows and speaker matching give for ``conv``, in ``window_s`` windows (and, where
     the diarizer's config asks for it, named again by voice into ``num_speakers`` or as many as the windows found)."""
-    from transcriber.diarization import WindowFeeder, diarize_window, voice_clustering, voice_projection
+    from transcriber.diarization import WindowFeeder, diarize_window
 
-    feeder = WindowFeeder(window_s, SAMPLE_RATE, lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE),
-                          regroup_voices=voice_clustering(nemo_diarizer), projection=voice_projection(nemo_diarizer))
+    feeder = WindowFeeder.for_model(nemo_diarizer, SAMPLE_RATE,
+                                    lambda samples: diarize_window(nemo_diarizer, samples, SAMPLE_RATE),
+                                    window_s=window_s)
     feeder.feed(0.0, conv.samples)
     return feeder.finish(num_speakers)
 

@@ -38,7 +38,7 @@ SECONDS = 40.0
 def pieces_of(count: int) -> list[tuple[np.ndarray, list[str]]]:
     """Per training conversation: its pieces' voice features and each piece's true speaker."""
     from transcriber.types import SpeakerTurn
-    from transcriber.voice_clusters import MIN_PIECE_S, VoiceStats, cut_pieces
+    from transcriber.voice_clusters import VoiceStats, cut_pieces, described_pieces
 
     voices = split_voices()["train"]
     recordings = []
@@ -48,10 +48,8 @@ def pieces_of(count: int) -> list[tuple[np.ndarray, list[str]]]:
         stats = VoiceStats(SAMPLE_RATE)
         stats.add(conv.samples)
         truth = [SpeakerTurn(t.start, t.end, conv.voices[t.speaker]) for t in conv.turns]
-        described = [(piece.speaker, stats.span(piece.start, piece.end)) for piece in cut_pieces(truth)
-                     if piece.end - piece.start >= MIN_PIECE_S]
-        described = [(speaker, voice) for speaker, voice in described if voice is not None]
-        recordings.append((np.array([voice for _, voice in described]), [speaker for speaker, _ in described]))
+        described = described_pieces(cut_pieces(truth), stats)
+        recordings.append((np.array([voice for _, voice in described]), [piece.speaker for piece, _ in described]))
     return recordings
 
 

@@ -348,10 +348,11 @@ class WindowFeeder:
                        projection=self.projection)
 
     @classmethod
-    def for_model(cls, model: Any, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]]
-                  ) -> WindowFeeder:
-        """A feeder as the diarizer's config asks: its window, and whether (and in what space) voices are regrouped."""
-        return cls(window_seconds(model), sample_rate, diarize, regroup_voices=voice_clustering(model),
+    def for_model(cls, model: Any, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]], *,
+                  window_s: float | None = None) -> WindowFeeder:
+        """A feeder as the diarizer's config asks: its window (unless ``window_s`` is given, to try another), and
+        whether (and in what space) voices are regrouped."""
+        return cls(window_s or window_seconds(model), sample_rate, diarize, regroup_voices=voice_clustering(model),
                    projection=voice_projection(model))
 
     def _run(self, start: int) -> None:

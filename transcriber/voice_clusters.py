@@ -175,6 +175,13 @@ def cut_pieces(turns: Sequence[SpeakerTurn]) -> list[SpeakerTurn]:
     return sorted(pieces, key=lambda t: (t.start, t.end))
 
 
+def described_pieces(pieces: Sequence[SpeakerTurn], stats: VoiceStats) -> list[tuple[SpeakerTurn, np.ndarray]]:
+    """The pieces long enough to describe (:data:`MIN_PIECE_S`) and not silent, each with its voice."""
+    described = [(piece, stats.span(piece.start, piece.end)) for piece in pieces
+                 if piece.end - piece.start >= MIN_PIECE_S]
+    return [(piece, voice) for piece, voice in described if voice is not None]
+
+
 def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
             projection: np.ndarray | None = None) -> list[SpeakerTurn]:
     """``turns`` with their speakers named again by voice, as ``speakers`` groups over the whole recording.
@@ -191,26 +198,25 @@ def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
     from scipy.cluster.hierarchy import fcluster, linkage
 
     pieces = cut_pieces(turns)
-    described = [(piece, stats.span(piece.start, piece.end)) for piece in pieces
-                 if piece.end - piece.start >= MIN_PIECE_S]
-    described = [(piece, voice) for piece, voice in described if voice is not None]
+    described = described_pieces(pieces, stats)
     if speakers < 2 or len({t.speaker for t in turns}) < 2 or len(described) <= speakers:
         return list(turns)
     raw = np.array([voice for _, voice in described])
     mean = raw.mean(axis=0)
     voices = (raw - mean) @ projection if projection is not None else (raw - mean) / (raw.std(axis=0) + 1e-9)
     groups = [f"group{g}" for g in fcluster(linkage(voices, "ward"), speakers, "maxclust")]
+    durations = np.array([piece.end - piece.start for piece, _ in described])
     time_in_group: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for (piece, _), group in zip(described, groups, strict=True):
-        time_in_group[piece.speaker][group] += piece.end - piece.start
+    for (piece, _), group, duration in zip(described, groups, durations, strict=True):
+        time_in_group[piece.speaker][group] += duration
     # A label none of whose pieces could be described stays a speaker of its own.
     became = {label: max(sorted(counts), key=counts.__getitem__) for label, counts in time_in_group.items()}
     placed = {(piece.start, piece.end): group for (piece, _), group in zip(described, groups, strict=True)}
     named = [SpeakerTurn(p.start, p.end, placed.get((p.start, p.end)) or became.get(p.speaker, p.speaker))
              for p in pieces]
     if projection is not None:
-        centres = {group: np.average(voices[np.array(groups) == group], axis=0,
-                                     weights=[p.end - p.start for (p, _), g in zip(described, groups) if g == group])
+        members = np.array(groups)
+        centres = {group: np.average(voices[members == group], axis=0, weights=durations[members == group])
                    for group in set(groups)}
         named = _moved_to_nearer_voices(named, stats, lambda voice: (voice - mean) @ projection, centres)
     for turn in turns:  # speech where labels overlap: each label's part goes to the group that label became
