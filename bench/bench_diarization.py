@@ -1,7 +1,7 @@
 """Diarization time against recognition time on the same audio, and peak memory by length, each length in a fresh
 process.
 
-    python bench/bench_diarization.py [--minutes 5 20 60]
+    python bench/bench_diarization.py [--minutes 5 20 60] [--device cuda]
 
 The diarizer is a random-weight Sortformer of the released models' size and compute (``sortformer_like``: NVIDIA's
 ``streaming_sortformer_diarizer_4spk-v2.yaml``: FastConformer of 17 layers at d_model 512, dw_striding x8 with 256
@@ -99,11 +99,12 @@ def gflops_per_audio_second(asr: str, diarizer: str) -> dict:
     return {"asr_gflops": asr_gflops, "diarizer_gflops": diarizer_gflops}
 
 
-def child(minutes: float, asr: str, diarizer: str) -> dict:
+def child(minutes: float, asr: str, diarizer: str, device: str = "cpu") -> dict:
     """In a fresh process: recognition with word timings (which speakers need), then the same with speakers.
 
     The diarization time is the difference of the two runs, and also the time inside the diarizer's calls alone; the
-    peak memory of each run is its own (VmHWM reset before it).
+    peak memory of each run is its own (VmHWM reset before it). On CUDA a 30 s file with speakers goes through
+    first (kernel selection and caches are not counted), and each run's peak GPU memory is recorded too.
     """
     use_passive_openmp()
     from transcriber import engine as engine_module
@@ -124,16 +125,24 @@ def child(minutes: float, asr: str, diarizer: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "long.wav"
         sf.write(path, speechlike(minutes * 60, seed=1), SAMPLE_RATE, subtype="PCM_16")
-        engine = Engine(device="cpu")
+        engine = Engine(device=device)
         engine.load(asr)
         engine.load_diarizer(diarizer)
         plain_options = TranscribeOptions(batch_size=4, timestamps=True)
+        if device == "cuda":
+            warm = Path(folder) / "warm.wav"
+            sf.write(warm, speechlike(30.0, seed=2), SAMPLE_RATE, subtype="PCM_16")
+            engine.transcribe_files([str(warm)], model=asr,
+                                    options=replace(plain_options, speakers=True, diarizer=diarizer))
         reset_peak_rss()
+        reset_gpu_peak(device)
         started = time.perf_counter()
         (plain,) = engine.transcribe_files([str(path)], model=asr, options=plain_options)
         asr_s = time.perf_counter() - started
         plain_peak = peak_rss_mb()
+        plain_gpu_peak = gpu_peak_mb(device)
         reset_peak_rss()
+        reset_gpu_peak(device)
         samples: list[float] = []
         done = threading.Event()
 
@@ -148,26 +157,48 @@ def child(minutes: float, asr: str, diarizer: str) -> dict:
             [str(path)], model=asr, options=replace(plain_options, speakers=True, diarizer=diarizer)
         )
         both_s = time.perf_counter() - started
+        gpu_peak = gpu_peak_mb(device)
         done.set()
         sampler.join()
     if not (plain.ok and spoken.ok):
         raise RuntimeError(plain.error or spoken.error)
     return {"minutes": minutes, "asr_s": asr_s, "diarization_s": both_s - asr_s, "in_calls_s": in_calls[0],
             "plain_peak_mb": plain_peak, "peak_rss_mb": peak_rss_mb(),
+            "plain_gpu_peak_mb": plain_gpu_peak, "gpu_peak_mb": gpu_peak,
             "first_quarter_mb": max(samples[: max(1, len(samples) // 4)]),
             "last_quarter_mb": max(samples[-max(1, len(samples) // 4) :])}
+
+
+def reset_gpu_peak(device: str) -> None:
+    """Reset CUDA's peak-memory counter (nothing on the CPU)."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def gpu_peak_mb(device: str) -> float:
+    """Peak GPU memory allocated since the last reset, in MB (NaN on the CPU)."""
+    if device != "cuda":
+        return float("nan")
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[5.0, 20.0, 60.0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: both models on the GPU (the recognizer in bf16, as the engine runs it there)")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--asr", help=argparse.SUPPRESS)
     parser.add_argument("--diarizer", help=argparse.SUPPRESS)
     parser.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child, args.asr, args.diarizer)))
+        print(json.dumps(child(args.child, args.asr, args.diarizer, args.device)))
         return
     if args.flops:
         print(json.dumps(gflops_per_audio_second(args.asr, args.diarizer)))
@@ -175,6 +206,36 @@ def main() -> None:
     from parakeet_like import parakeet_like_path
 
     asr, diarizer = str(parakeet_like_path()), str(sortformer_like_path())
+    if args.device == "cuda":
+        print("on the GPU (the operations per second of audio are the CPU run's)", flush=True)
+    else:
+        report_operations(asr, diarizer)
+    rows = []
+    for minutes in args.minutes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(minutes), "--asr", asr, "--diarizer", diarizer,
+             "--device", args.device],
+            capture_output=True, text=True, check=False, cwd=ROOT,
+        )
+        if done.returncode != 0:
+            sys.exit(f"the {minutes:g}-minute run failed:\n{done.stderr[-4000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        row = rows[-1]
+        gpu = (f"; peak GPU memory {row['plain_gpu_peak_mb']:.0f} MB without speakers, {row['gpu_peak_mb']:.0f} MB with"
+               if args.device == "cuda" else "")
+        print(f"{minutes:5.0f} min: recognition {row['asr_s']:7.1f} s, diarization {row['diarization_s']:7.1f} s "
+              f"(in the diarizer's calls {row['in_calls_s']:.1f} s), ratio {row['diarization_s'] / row['asr_s']:.2f} "
+              f"(calls alone {row['in_calls_s'] / row['asr_s']:.2f}; goal <= {RATIO_GOAL}), peak RSS "
+              f"{row['plain_peak_mb']:.0f} MB without speakers, {row['peak_rss_mb']:.0f} MB with (highest in its first "
+              f"quarter {row['first_quarter_mb']:.0f} MB, last quarter {row['last_quarter_mb']:.0f} MB){gpu}",
+              flush=True)
+    if len(rows) > 1:
+        print(f"peak memory {rows[-1]['minutes']:.0f} min / {rows[0]['minutes']:.0f} min: "
+              f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f} (goal <= {MEMORY_GOAL})")
+
+
+def report_operations(asr: str, diarizer: str) -> None:
+    """Print the floating-point operations per second of audio of both models (counted in a fresh process)."""
     counted = subprocess.run([sys.executable, __file__, "--flops", "--asr", asr, "--diarizer", diarizer],
                              capture_output=True, text=True, check=True, cwd=ROOT)
     work = json.loads(counted.stdout.strip().splitlines()[-1])
@@ -182,22 +243,6 @@ def main() -> None:
           f"GFLOP, diarizer {work['diarizer_gflops']:.1f} GFLOP: "
           f"ratio {work['diarizer_gflops'] / work['asr_gflops']:.2f} "
           f"(the time ratio at equal speed per operation)", flush=True)
-    rows = []
-    for minutes in args.minutes:
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", str(minutes), "--asr", asr, "--diarizer", diarizer],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-        )
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        row = rows[-1]
-        print(f"{minutes:5.0f} min: recognition {row['asr_s']:7.1f} s, diarization {row['diarization_s']:7.1f} s "
-              f"(in the diarizer's calls {row['in_calls_s']:.1f} s), ratio {row['diarization_s'] / row['asr_s']:.2f} "
-              f"(calls alone {row['in_calls_s'] / row['asr_s']:.2f}; goal <= {RATIO_GOAL}), peak RSS "
-              f"{row['plain_peak_mb']:.0f} MB without speakers, {row['peak_rss_mb']:.0f} MB with (highest in its first "
-              f"quarter {row['first_quarter_mb']:.0f} MB, last quarter {row['last_quarter_mb']:.0f} MB)", flush=True)
-    if len(rows) > 1:
-        print(f"peak memory {rows[-1]['minutes']:.0f} min / {rows[0]['minutes']:.0f} min: "
-              f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f} (goal <= {MEMORY_GOAL})")
 
 
 if __name__ == "__main__":
