@@ -201,6 +201,34 @@ def evaluate(diarizer: Path, model: Path, *, count: int, seconds: float, split: 
     return figures
 
 
+def evaluate_long(diarizer: Path, model: Path, *, minutes: float, split: str = "test") -> dict[str, dict]:
+    """One conversation of ``minutes`` for 2 and 3 voices, on auto and with the number of speakers given: how many
+    speakers the engine names and the share of words given the right one (labels kept apart over the whole
+    recording, the windows' count of labels grows with length)."""
+    from transcriber.engine import Engine
+    from transcriber.types import AudioData, TranscribeOptions
+
+    engine = Engine(device="cpu")
+    base = {"test": 700, "validation": 900}[split]
+    figures = {}
+    for speakers in (2, 3):
+        rng = np.random.default_rng([SEED, base + speakers])
+        conv = conversation(split_voices()[split], speakers, minutes * 60, rng, per_voice=12, clean=True)
+        for given in (None, speakers):
+            (result,) = engine.transcribe_files(
+                [AudioData(conv.samples, SAMPLE_RATE, "long.wav")], model=str(model),
+                options=TranscribeOptions(speakers=True, diarizer=str(diarizer), num_speakers=given))
+            if not result.ok:
+                raise RuntimeError(result.error)
+            right, words = word_accuracy(conv, result.transcript.words)
+            key = f"{speakers} voices, {'given' if given else 'auto'}"
+            figures[key] = {"speakers": len(result.transcript.speakers), "word_accuracy": 100 * right / max(words, 1),
+                            "words": words}
+            logger.info("%.0f min, %s: %d speakers named, word-speaker accuracy %.1f %% (%d words)", minutes, key,
+                        figures[key]["speakers"], figures[key]["word_accuracy"], words)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--diarizer", type=Path, default=DEFAULT_DIARIZER)
@@ -218,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(diarization_voice_clusters)")
     parser.add_argument("--known-count", action="store_true",
                         help="give the engine each conversation's number of speakers, as a user who sets it does")
+    parser.add_argument("--long-minutes", type=float, metavar="M",
+                        help="instead: one conversation of M minutes for 2 and 3 voices, on auto and given the count")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     settings = {}
@@ -227,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         settings["diarization_voice_clusters"] = args.write_voice_clusters == "on"
     if settings:
         report(lambda: write_config(args.diarizer, **settings), None)
-    if args.windows:
+    if args.long_minutes:
+        report(lambda: evaluate_long(args.diarizer, args.model, minutes=args.long_minutes, split=args.split), args.json)
+    elif args.windows:
         report(lambda: sweep(args.diarizer, args.windows, split=args.split, count=args.count, seconds=args.seconds),
                args.json)
     else:

@@ -19,10 +19,10 @@ pytestmark = [
     pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed"),
 ]
 SEED = 31337
-MIN_ACCURACY_2 = 0.65
-"""A regression guard: these three conversations give 79 % (chance is 50 %; one of them gets four labels);
-demo_model/evaluate_diarizer.py measures 88 % over its twenty (demo_model/README.md). Single conversations vary a
-lot, so the test pools three."""
+MIN_ACCURACY_2 = 0.9
+"""A regression guard: on auto these three conversations give 99 %, two speakers each (79 % and one conversation
+with four labels when the windows' count was taken); demo_model/evaluate_diarizer.py measures 92 % over its twenty
+(demo_model/README.md). Single conversations vary a lot, so the test pools three."""
 MIN_ACCURACY_2_GIVEN = 0.9
 """Told there are two speakers, the same three conversations give 99 % (evaluate_diarizer.py: 94 % over twenty)."""
 LONG_MIN_ACCURACY = 0.9
@@ -50,9 +50,7 @@ def test_two_unseen_voices_are_told_apart(demo_engine, num_speakers, least):
     right = scored = 0
     for conv, result in zip(convs, results, strict=True):
         assert result.ok, result.error
-        assert set(result.transcript.speakers) >= {"S1", "S2"}
-        if num_speakers is not None:
-            assert result.transcript.speakers == ("S1", "S2")
+        assert result.transcript.speakers == ("S1", "S2")
         r, n = word_accuracy(conv, result.transcript.words)
         right, scored = right + r, scored + n
     assert scored > 60
@@ -75,16 +73,27 @@ def test_the_fused_attention_hears_the_same_speakers_as_nemos_own(demo_engine):
         assert abs(a.start - b.start) <= 0.08 and abs(a.end - b.end) <= 0.08
 
 
-@pytest.mark.slow
-def test_a_20_minute_conversation_keeps_its_two_speakers_apart_from_start_to_end(demo_engine, tmp_path):
+@pytest.fixture(scope="module")
+def interview(tmp_path_factory):
+    """A 20-minute conversation of two unseen voices, as a WAV file, with its true turns."""
     import soundfile as sf
 
     conv = conversation(split_voices()["test"], 2, LONG_S, np.random.default_rng([SEED, 20]), per_voice=12, clean=True)
-    path = tmp_path / "interview.wav"
+    path = tmp_path_factory.mktemp("long") / "interview.wav"
     sf.write(path, conv.samples, SAMPLE_RATE, subtype="PCM_16")
+    return conv, path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_speakers", [2, None], ids=["two speakers given", "auto"])
+def test_a_20_minute_conversation_keeps_its_two_speakers_apart_from_start_to_end(demo_engine, interview,
+                                                                                 num_speakers):
+    """On auto the windows of 20 s alone found five labels here (89.6 % of words right); the whole recording's
+    voices count two."""
+    conv, path = interview
     (result,) = demo_engine.transcribe_files([str(path)], model=DEMO_MODEL,
                                              options=TranscribeOptions(speakers=True, diarizer=DEMO_DIARIZER,
-                                                                       num_speakers=2))
+                                                                       num_speakers=num_speakers))
     assert result.ok, result.error
     words = result.transcript.words
     assert result.transcript.speakers == ("S1", "S2")

@@ -11,7 +11,7 @@ from demo_model.voices import installed_synthesizers, split_voices
 from transcriber import voice_clusters
 from transcriber.speakers import talk_time
 from transcriber.types import SAMPLE_RATE, SpeakerTurn
-from transcriber.voice_clusters import BLOCK_S, COEFFICIENTS, VoiceStats, fit_projection, regroup
+from transcriber.voice_clusters import BLOCK_S, COEFFICIENTS, VoiceStats, count_speakers, fit_projection, regroup
 
 needs_espeak = pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed")
 SEED = 4242
@@ -101,6 +101,31 @@ def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least, space
         before, after = before + _agreement(truth, mixed) / 4, after + _agreement(truth, regrouped) / 4
     assert before < 0.65
     assert after >= least
+
+
+@needs_espeak
+@pytest.mark.integration
+def test_the_number_of_speakers_comes_from_the_voices_when_the_windows_labels_are_off(demo_projection):
+    """Windows that give one voice two labels, or two voices one label: the whole recording's voices count them
+    right in most conversations (pooled figures through the diarizer: demo_model/evaluate_diarizer.py)."""
+    counted = {"true 2": [], "one voice under two labels": [], "true 3": [], "two voices under one label": []}
+    for index in range(4):
+        conv, truth = _conversation(2, index)
+        stats = _stats(conv.samples)
+        first_voice = [t for t in truth if t.speaker == "voice0"]
+        split = [SpeakerTurn(t.start, t.end, "spk9") if t in first_voice[1::2] else t for t in truth]
+        assert len(talk_time(split)) == 3
+        counted["true 2"].append(count_speakers(truth, stats, demo_projection))
+        counted["one voice under two labels"].append(count_speakers(split, stats, demo_projection))
+        conv, truth = _conversation(3, index)
+        stats = _stats(conv.samples)
+        merged = [SpeakerTurn(t.start, t.end, "voice1") if t.speaker == "voice2" else t for t in truth]
+        counted["true 3"].append(count_speakers(truth, stats, demo_projection))
+        counted["two voices under one label"].append(count_speakers(merged, stats, demo_projection))
+    assert counted["true 2"] == [2, 2, 2, 2], counted
+    assert counted["one voice under two labels"].count(2) >= 3, counted
+    assert counted["true 3"].count(3) >= 3, counted
+    assert counted["two voices under one label"].count(3) >= 2, counted
 
 
 @needs_espeak

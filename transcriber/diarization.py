@@ -40,7 +40,7 @@ from .errors import ModelLoadError
 from .models import ModelSource
 from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, quiet_restore, restore_or_download
 from .types import SpeakerTurn
-from .voice_clusters import COEFFICIENTS, FRAME_S, VoiceStats, mfcc_frames, regroup, solo_spans
+from .voice_clusters import COEFFICIENTS, FRAME_S, VoiceStats, mfcc_frames, regroup, regroup_counting, solo_spans
 
 logger = logging.getLogger(__name__)
 
@@ -337,13 +337,16 @@ class WindowFeeder:
 
         Args:
             num_speakers: How many speakers there are, where the user said so: the voices are regrouped into that
-                many (else into as many as the windows found). Only with ``regroup_voices``.
+                many (else into as many as the voices show in the fitted space, :func:`.regroup_counting`, or without
+                one as many as the windows found). Only with ``regroup_voices``.
         """
         if self._covered > self._last_end:
             self._run(max(0, self._covered - self.window))
         turns = self.tracker.turns
         if self.voices is None:
             return turns
+        if num_speakers is None and self.projection is not None:
+            return regroup_counting(turns, self.voices, self.projection)
         return regroup(turns, self.voices, num_speakers or len({turn.speaker for turn in turns}),
                        projection=self.projection)
 

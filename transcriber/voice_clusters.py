@@ -6,9 +6,10 @@ better than its naming. :func:`regroup` keeps the activity and redoes the naming
 the solo speech of every label is cut into pieces of about :data:`PIECE_S`, each piece is described by its voice
 (mean MFCCs without the energy coefficient, so level does not count, and log pitch, each frame weighted by its
 loudness so pauses and noise count little), and the pieces are grouped into as many speakers as the user asked for,
-or as the diarizer found, with Ward's agglomerative clustering. The features, less the recording's mean, are taken
-into a space fitted on training voices (:func:`fit_projection`: the directions in which one recording's speakers
-differ most against how much each speaker's own pieces vary), or else standardised within the recording. In the
+or else as many as the voices show (:func:`count_speakers`), with Ward's agglomerative clustering. The features,
+less the recording's mean, are taken into a space fitted on training voices (:func:`fit_projection`: the directions
+in which one recording's speakers differ most against how much each speaker's own pieces vary), or else
+standardised within the recording. In the
 fitted space each grouped piece is then checked again in parts of about :data:`SUB_PIECE_S`: a part whose voice is
 clearly nearer another group goes there, which splits a piece that straddles a change of speaker the diarizer missed.
 
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .speakers import cap_speakers, talk_time
 from .types import SpeakerTurn
 
 BLOCK_S = 0.1
@@ -41,6 +43,18 @@ MOVE_MARGIN = 4.0
 """A part goes to another group when its voice is nearer that group's centre by more than this, in the fitted space
 (where one speaker's pieces vary by one in each of its directions). Chosen on the demo diarizer's validation
 conversations."""
+COUNT_FEWER_BELOW = 6.0
+"""Without a number of speakers from the user, in the fitted space: while the two nearest of the groups the windows
+found lie closer than this (centre to centre), they are taken for one speaker, down to two speakers where the
+windows found two or more. Chosen on validation conversations."""
+COUNT_MORE_FROM = 10.0
+"""... and while the pieces split into one group more would leave every two groups at least this far apart, that
+group is another speaker, up to :data:`COUNT_LIMIT`."""
+COUNT_LIMIT = 4
+"""More speakers than the windows found are counted only up to this (the diarizers' outputs)."""
+COUNT_MIN_SHARE = 0.05
+"""... and a group with less than this share of the described speech is not a speaker of its own (down to two): in
+long recordings a few odd pieces otherwise make one. Chosen on validation conversations."""
 MIN_PIECE_S = 0.3
 """A shorter piece is not described on its own; it keeps the speaker its diarizer label mostly became."""
 BUFFER_S = 10.0
@@ -182,6 +196,79 @@ def described_pieces(pieces: Sequence[SpeakerTurn], stats: VoiceStats) -> list[t
     return [(piece, voice) for piece, voice in described if voice is not None]
 
 
+def _placed(described: Sequence[tuple[SpeakerTurn, np.ndarray]],
+            projection: np.ndarray | None) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The described pieces' voices in the space they are clustered in, and the map of any voice into it."""
+    raw = np.array([voice for _, voice in described])
+    mean = raw.mean(axis=0)
+    if projection is not None:
+        return (raw - mean) @ projection, lambda voice: (voice - mean) @ projection
+    scale = raw.std(axis=0) + 1e-9
+    return (raw - mean) / scale, lambda voice: (voice - mean) / scale
+
+
+def count_speakers(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: np.ndarray) -> int:
+    """How many speakers the voices of ``turns`` show, starting from the number of labels the windows found.
+
+    Windows of a few seconds often carry one voice under two labels, or two similar voices under one; the whole
+    recording's voices settle it. The pieces :func:`regroup` clusters are grouped (Ward) into as many groups as the
+    windows found labels, then, in the fitted space (where one speaker's pieces vary by about one in each direction):
+
+    * while the two nearest group centres lie within :data:`COUNT_FEWER_BELOW`, one group fewer, but not fewer than
+      two where the windows found two or more (on validation conversations that floor kept two-voice conversations
+      from being heard as one, at no cost);
+    * while one group more would leave every two centres at least :data:`COUNT_MORE_FROM` apart, one more, up to
+      :data:`COUNT_LIMIT`;
+    * while the smallest group holds less than :data:`COUNT_MIN_SHARE` of the speech, one fewer (down to two).
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    found = len({t.speaker for t in turns})
+    described = described_pieces(cut_pieces(turns), stats)
+    if found < 1 or len(described) <= 2:
+        return found
+    voices, _ = _placed(described, projection)
+    durations = np.array([piece.end - piece.start for piece, _ in described])
+    tree = linkage(voices, "ward")
+
+    def groups(count: int) -> list[np.ndarray]:
+        members = fcluster(tree, count, "maxclust")
+        return [members == group for group in sorted(set(members))]
+
+    def nearest_centres(count: int) -> float:
+        centres = [np.average(voices[inside], axis=0, weights=durations[inside]) for inside in groups(count)]
+        gaps = [np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1 :]]
+        return min(gaps) if gaps else np.inf
+
+    def smallest_share(count: int) -> float:
+        return min(durations[inside].sum() for inside in groups(count)) / durations.sum()
+
+    most = min(len(described) - 1, max(found, COUNT_LIMIT))
+    speakers = min(found, most)
+    while speakers > 2 and nearest_centres(speakers) < COUNT_FEWER_BELOW:
+        speakers -= 1
+    while speakers < min(COUNT_LIMIT, most) and nearest_centres(speakers + 1) >= COUNT_MORE_FROM:
+        speakers += 1
+    while speakers > 2 and smallest_share(speakers) < COUNT_MIN_SHARE:
+        speakers -= 1
+    return speakers
+
+
+def regroup_counting(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: np.ndarray) -> list[SpeakerTurn]:
+    """:func:`regroup` into as many speakers as :func:`count_speakers` finds; where fewer than that many are left
+    with :data:`COUNT_MIN_SHARE` of the talk once the parts are checked again, into one fewer (down to two). Scraps
+    of a few tenths of a second that keep a label of their own (a label none of whose pieces could be described)
+    then go to the speaker of the nearest turn, as when the user gives the number."""
+    speakers = count_speakers(turns, stats, projection)
+    while True:
+        named = regroup(turns, stats, speakers, projection=projection)
+        talk = talk_time(named)
+        substantial = sum(time >= COUNT_MIN_SHARE * sum(talk.values()) for time in talk.values())
+        if speakers <= 2 or substantial >= speakers:
+            return cap_speakers(named, speakers)
+        speakers -= 1
+
+
 def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
             projection: np.ndarray | None = None) -> list[SpeakerTurn]:
     """``turns`` with their speakers named again by voice, as ``speakers`` groups over the whole recording.
@@ -201,9 +288,7 @@ def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
     described = described_pieces(pieces, stats)
     if speakers < 2 or len({t.speaker for t in turns}) < 2 or len(described) <= speakers:
         return list(turns)
-    raw = np.array([voice for _, voice in described])
-    mean = raw.mean(axis=0)
-    voices = (raw - mean) @ projection if projection is not None else (raw - mean) / (raw.std(axis=0) + 1e-9)
+    voices, place = _placed(described, projection)
     groups = [f"group{g}" for g in fcluster(linkage(voices, "ward"), speakers, "maxclust")]
     durations = np.array([piece.end - piece.start for piece, _ in described])
     time_in_group: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -218,7 +303,7 @@ def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
         members = np.array(groups)
         centres = {group: np.average(voices[members == group], axis=0, weights=durations[members == group])
                    for group in set(groups)}
-        named = _moved_to_nearer_voices(named, stats, lambda voice: (voice - mean) @ projection, centres)
+        named = _moved_to_nearer_voices(named, stats, place, centres)
     for turn in turns:  # speech where labels overlap: each label's part goes to the group that label became
         named += [SpeakerTurn(a, b, became.get(turn.speaker, turn.speaker)) for a, b in _shared_parts(turn, turns)]
     return _named_in_order(named)
