@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -196,15 +197,57 @@ def described_pieces(pieces: Sequence[SpeakerTurn], stats: VoiceStats) -> list[t
     return [(piece, voice) for piece, voice in described if voice is not None]
 
 
-def _placed(described: Sequence[tuple[SpeakerTurn, np.ndarray]],
-            projection: np.ndarray | None) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """The described pieces' voices in the space they are clustered in, and the map of any voice into it."""
-    raw = np.array([voice for _, voice in described])
-    mean = raw.mean(axis=0)
-    if projection is not None:
-        return (raw - mean) @ projection, lambda voice: (voice - mean) @ projection
-    scale = raw.std(axis=0) + 1e-9
-    return (raw - mean) / scale, lambda voice: (voice - mean) / scale
+class _Pieces:
+    """The pieces of ``turns`` (:func:`cut_pieces`), those that can be described with their voices in the space they
+    are clustered in (:func:`fit_projection`'s, else standardised within the recording), and Ward's tree over them:
+    built once, whatever number of groups is then asked for."""
+
+    def __init__(self, turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: np.ndarray | None):
+        self.all = cut_pieces(turns)
+        self.described = described_pieces(self.all, stats)
+        self.durations = np.array([piece.end - piece.start for piece, _ in self.described])
+        self._projection = projection
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the voices are clustered in a fitted space (where parts are checked again)."""
+        return self._projection is not None
+
+    @cached_property
+    def _space(self) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        raw = np.array([voice for _, voice in self.described])
+        mean = raw.mean(axis=0)
+        projection = self._projection
+        if projection is not None:
+            return (raw - mean) @ projection, lambda voice: (voice - mean) @ projection
+        scale = raw.std(axis=0) + 1e-9
+        return (raw - mean) / scale, lambda voice: (voice - mean) / scale
+
+    @property
+    def voices(self) -> np.ndarray:
+        """The described pieces' voices in the clustering space, one row each."""
+        return self._space[0]
+
+    def place(self, voice: np.ndarray) -> np.ndarray:
+        """Any voice (a span's features) in the clustering space."""
+        return self._space[1](voice)
+
+    @cached_property
+    def _tree(self) -> np.ndarray:
+        from scipy.cluster.hierarchy import linkage
+
+        return linkage(self.voices, "ward")
+
+    def groups(self, count: int) -> np.ndarray:
+        """Each described piece's group (1, 2, ...) when Ward's tree is cut into ``count`` groups."""
+        from scipy.cluster.hierarchy import fcluster
+
+        return fcluster(self._tree, count, "maxclust")
+
+    def centres(self, groups: np.ndarray) -> dict[int, np.ndarray]:
+        """Each group's centre: its pieces' voices averaged, weighted by their durations."""
+        return {group: np.average(self.voices[groups == group], axis=0, weights=self.durations[groups == group])
+                for group in sorted(set(groups))}
 
 
 def count_speakers(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: np.ndarray) -> int:
@@ -221,29 +264,24 @@ def count_speakers(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: 
       :data:`COUNT_LIMIT`;
     * while the smallest group holds less than :data:`COUNT_MIN_SHARE` of the speech, one fewer (down to two).
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
+    return _count(turns, _Pieces(turns, stats, projection))
 
+
+def _count(turns: Sequence[SpeakerTurn], pieces: _Pieces) -> int:
     found = len({t.speaker for t in turns})
-    described = described_pieces(cut_pieces(turns), stats)
-    if found < 1 or len(described) <= 2:
+    if found < 1 or len(pieces.described) <= 2:
         return found
-    voices, _ = _placed(described, projection)
-    durations = np.array([piece.end - piece.start for piece, _ in described])
-    tree = linkage(voices, "ward")
-
-    def groups(count: int) -> list[np.ndarray]:
-        members = fcluster(tree, count, "maxclust")
-        return [members == group for group in sorted(set(members))]
 
     def nearest_centres(count: int) -> float:
-        centres = [np.average(voices[inside], axis=0, weights=durations[inside]) for inside in groups(count)]
+        centres = list(pieces.centres(pieces.groups(count)).values())
         gaps = [np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1 :]]
         return min(gaps) if gaps else np.inf
 
     def smallest_share(count: int) -> float:
-        return min(durations[inside].sum() for inside in groups(count)) / durations.sum()
+        groups = pieces.groups(count)
+        return min(pieces.durations[groups == group].sum() for group in set(groups)) / pieces.durations.sum()
 
-    most = min(len(described) - 1, max(found, COUNT_LIMIT))
+    most = min(len(pieces.described) - 1, max(found, COUNT_LIMIT))
     speakers = min(found, most)
     while speakers > 2 and nearest_centres(speakers) < COUNT_FEWER_BELOW:
         speakers -= 1
@@ -258,10 +296,12 @@ def regroup_counting(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection
     """:func:`regroup` into as many speakers as :func:`count_speakers` finds; where fewer than that many are left
     with :data:`COUNT_MIN_SHARE` of the talk once the parts are checked again, into one fewer (down to two). Scraps
     of a few tenths of a second that keep a label of their own (a label none of whose pieces could be described)
-    then go to the speaker of the nearest turn, as when the user gives the number."""
-    speakers = count_speakers(turns, stats, projection)
+    then go to the speaker of the nearest turn, as when the user gives the number. The pieces are described, and
+    Ward's tree built, once for all of it."""
+    pieces = _Pieces(turns, stats, projection)
+    speakers = _count(turns, pieces)
     while True:
-        named = regroup(turns, stats, speakers, projection=projection)
+        named = _regroup(turns, stats, pieces, speakers)
         talk = talk_time(named)
         substantial = sum(time >= COUNT_MIN_SHARE * sum(talk.values()) for time in talk.values())
         if speakers <= 2 or substantial >= speakers:
@@ -282,28 +322,26 @@ def regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, speakers: int, *,
         projection: (features, dims) from :func:`fit_projection`: the pieces' features, less the recording's mean,
             are clustered in its space. Without one, each feature is standardised within the recording.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
+    return _regroup(turns, stats, _Pieces(turns, stats, projection), speakers)
 
-    pieces = cut_pieces(turns)
-    described = described_pieces(pieces, stats)
+
+def _regroup(turns: Sequence[SpeakerTurn], stats: VoiceStats, pieces: _Pieces, speakers: int) -> list[SpeakerTurn]:
+    described = pieces.described
     if speakers < 2 or len({t.speaker for t in turns}) < 2 or len(described) <= speakers:
         return list(turns)
-    voices, place = _placed(described, projection)
-    groups = [f"group{g}" for g in fcluster(linkage(voices, "ward"), speakers, "maxclust")]
-    durations = np.array([piece.end - piece.start for piece, _ in described])
+    members = pieces.groups(speakers)
+    groups = [f"group{g}" for g in members]
     time_in_group: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for (piece, _), group, duration in zip(described, groups, durations, strict=True):
+    for (piece, _), group, duration in zip(described, groups, pieces.durations, strict=True):
         time_in_group[piece.speaker][group] += duration
     # A label none of whose pieces could be described stays a speaker of its own.
     became = {label: max(sorted(counts), key=counts.__getitem__) for label, counts in time_in_group.items()}
     placed = {(piece.start, piece.end): group for (piece, _), group in zip(described, groups, strict=True)}
     named = [SpeakerTurn(p.start, p.end, placed.get((p.start, p.end)) or became.get(p.speaker, p.speaker))
-             for p in pieces]
-    if projection is not None:
-        members = np.array(groups)
-        centres = {group: np.average(voices[members == group], axis=0, weights=durations[members == group])
-                   for group in set(groups)}
-        named = _moved_to_nearer_voices(named, stats, place, centres)
+             for p in pieces.all]
+    if pieces.fitted:
+        centres = {f"group{group}": centre for group, centre in pieces.centres(members).items()}
+        named = _moved_to_nearer_voices(named, stats, pieces.place, centres)
     for turn in turns:  # speech where labels overlap: each label's part goes to the group that label became
         named += [SpeakerTurn(a, b, became.get(turn.speaker, turn.speaker)) for a, b in _shared_parts(turn, turns)]
     return _named_in_order(named)
