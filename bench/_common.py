@@ -127,6 +127,25 @@ def reset_peak_rss() -> None:
         clear_refs.write("5")
 
 
+def reset_gpu_peak(device: str) -> None:
+    """Reset CUDA's peak-memory counter after the work queued so far (nothing on the CPU)."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def gpu_peak_mb(device: str) -> float:
+    """Peak GPU memory allocated since the last :func:`reset_gpu_peak`, in MB like the RSS figures (NaN on the
+    CPU)."""
+    if device != "cuda":
+        return float("nan")
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 1024**2
+
+
 def rss_mb() -> float:
     """This process's resident memory now (VmRSS), in MB."""
     with open("/proc/self/status", encoding="ascii") as status:

@@ -34,7 +34,10 @@ from pathlib import Path
 
 import soundfile as sf
 
-from _common import CACHE_DIR, SAMPLE_RATE, peak_rss_mb, reset_peak_rss, rss_mb, speechlike, use_passive_openmp
+from _common import (
+    CACHE_DIR, SAMPLE_RATE, gpu_peak_mb, peak_rss_mb, reset_gpu_peak, reset_peak_rss, rss_mb, speechlike,
+    use_passive_openmp,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RATIO_GOAL = 0.25
@@ -167,24 +170,6 @@ def child(minutes: float, asr: str, diarizer: str, device: str = "cpu") -> dict:
             "plain_gpu_peak_mb": plain_gpu_peak, "gpu_peak_mb": gpu_peak,
             "first_quarter_mb": max(samples[: max(1, len(samples) // 4)]),
             "last_quarter_mb": max(samples[-max(1, len(samples) // 4) :])}
-
-
-def reset_gpu_peak(device: str) -> None:
-    """Reset CUDA's peak-memory counter (nothing on the CPU)."""
-    if device == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def gpu_peak_mb(device: str) -> float:
-    """Peak GPU memory allocated since the last reset, in MB (NaN on the CPU)."""
-    if device != "cuda":
-        return float("nan")
-    import torch
-
-    return torch.cuda.max_memory_allocated() / 1e6
 
 
 def main() -> None:

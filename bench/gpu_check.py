@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import SAMPLE_RATE, cached_tiny_model, speechlike  # noqa: E402
+from _common import SAMPLE_RATE, cached_tiny_model, gpu_peak_mb, reset_gpu_peak, speechlike  # noqa: E402
 
 REPEATS = 2
 
@@ -32,20 +32,6 @@ def model_path(kind: str) -> str:
     from parakeet_like import parakeet_like_path
 
     return str(parakeet_like_path())
-
-
-def peak_memory_mb(device: str) -> float:
-    import torch
-
-    return torch.cuda.max_memory_allocated() / 1024**2 if device == "cuda" else float("nan")
-
-
-def reset_peak(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
 
 
 def timed(work, device: str) -> float:
@@ -95,9 +81,9 @@ def main() -> None:
         for batch in args.batches:
             audios = [AudioData(clip, SAMPLE_RATE, f"clip{n}.wav") for n in range(batch)]
             options = TranscribeOptions(batch_size=batch, timestamps=True)
-            reset_peak(device)
+            reset_gpu_peak(device)
             engine_s = timed(lambda: engine.transcribe_files(audios, model=model, options=options), device)
-            peak = peak_memory_mb(device)
+            peak = gpu_peak_mb(device)
 
             def bare() -> None:
                 with autocast(device, precision):
@@ -108,11 +94,11 @@ def main() -> None:
             rows.append((effective_precision(device, precision), batch, audio_s / engine_s, audio_s / bare_s,
                          engine_s / bare_s, peak))
         long_audio = AudioData(speechlike(args.long_min * 60, seed=2), SAMPLE_RATE, "long.wav")
-        reset_peak(device)
+        reset_gpu_peak(device)
         long_s = timed(lambda: engine.transcribe_files([long_audio], model=model,
                                                        options=TranscribeOptions(timestamps=True)), device)
         rows.append((effective_precision(device, precision), f"{args.long_min:g} min file", long_audio.duration / long_s,
-                     float("nan"), float("nan"), peak_memory_mb(device)))
+                     float("nan"), float("nan"), gpu_peak_mb(device)))
         engine.cache.evict(model, loaded.device)  # the next precision starts from a freshly loaded model
         if device == "cuda":
             torch.cuda.empty_cache()
