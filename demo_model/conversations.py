@@ -1,4 +1,5 @@
-"""Synthetic conversations of 2-4 voices from the voice pool, with the truth of who speaks when.
+"""Synthetic conversations of 2-4 voices from the voice pool (or talk by one voice alone), with the truth of who
+speaks when.
 
 A conversation is assembled from an *utterance bank*: phrases of vocabulary words that each voice has spoken once
 (synthesis is the slow part; mixing arrays is fast, so training draws new conversations without end from a bank).
@@ -83,6 +84,8 @@ def utterance_bank(voices: tuple[Voice, ...], per_voice: int, rng: np.random.Gen
 def pick_speakers(voices: tuple[Voice, ...], count: int, rng: np.random.Generator) -> list[Voice]:
     """``count`` voices of different families (different timbres), accents mixed."""
     chosen: list[Voice] = []
+    if count <= 0:
+        return chosen
     for index in rng.permutation(len(voices)):
         voice = voices[int(index)]
         if all(voice.family != other.family for other in chosen):
@@ -109,7 +112,7 @@ def assemble(
     while position < total or turn_index < n:
         if turn_index < n:
             speaker = turn_index
-        else:
+        elif n > 1:
             speaker = int(rng.choice([s for s in range(n) if s != speaker]))
         target = rng.uniform(*TURN_S)
         spoken = 0.0
@@ -121,7 +124,7 @@ def assemble(
             if spoken >= target or position >= total:
                 break
             position += round(rng.uniform(*PHRASE_GAP_S) * SAMPLE_RATE)
-        if rng.random() < OVERLAP_PROB and turn_index >= 1:
+        if rng.random() < OVERLAP_PROB and turn_index >= 1 and n > 1:  # one voice does not talk over itself
             position -= round(min(rng.uniform(*OVERLAP_S), 0.8 * len(audio) / SAMPLE_RATE) * SAMPLE_RATE)
         else:
             position += round(rng.uniform(*TURN_GAP_S) * SAMPLE_RATE)

@@ -67,8 +67,10 @@ MIN_CLIP_S = 8.0
 MAX_CLIP_S = 30.0
 CURRICULUM_SHARE = 0.6
 """Clip length grows from MIN_CLIP_S to MAX_CLIP_S over this share of the schedule."""
-SPEAKER_COUNTS = (2, 3, 4)
-SPEAKER_WEIGHTS = (0.45, 0.3, 0.25)
+SPEAKER_COUNTS = (1, 2, 3, 4)
+SPEAKER_WEIGHTS = (0.0, 0.45, 0.3, 0.25)
+"""How often a training (and validation) conversation has 1, 2, 3 or 4 speakers. The committed model never heard one
+voice alone; ``--speaker-weights 0.15,0.4,0.25,0.2`` adds such talk (measured, not adopted: demo_model/README.md)."""
 TWO_SPEAKERS_SHARE = 0.25
 """The first share of the schedule uses two speakers only: telling two voices apart comes first."""
 BANK_VOICES = 260
@@ -196,10 +198,11 @@ def build_bank(voices: tuple[Voice, ...], rng: np.random.Generator, workers: int
 
 
 def draw(bank: dict[str, list[np.ndarray]], voices: tuple[Voice, ...], seconds: float, rng: np.random.Generator,
-         speakers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One conversation of banked voices: samples and (frames, MAX_SPEAKERS) targets."""
+         speakers: int | None = None, weights: tuple[float, ...] = SPEAKER_WEIGHTS) -> tuple[np.ndarray, np.ndarray]:
+    """One conversation of banked voices: samples and (frames, MAX_SPEAKERS) targets; ``speakers`` voices, else as
+    many as drawn with ``weights`` (:data:`SPEAKER_COUNTS`)."""
     if speakers is None:
-        speakers = int(rng.choice(SPEAKER_COUNTS, p=SPEAKER_WEIGHTS))
+        speakers = int(rng.choice(SPEAKER_COUNTS, p=weights))
     available = tuple(v for v in voices if v.id in bank)
     flite = [v for v in available if v.synthesizer == "flite"]
     if flite and rng.random() < FLITE_SHARE:  # few voices, so drawn on purpose, else they would hardly be heard
@@ -213,10 +216,11 @@ def draw(bank: dict[str, list[np.ndarray]], voices: tuple[Voice, ...], seconds: 
     return samples, frame_targets(turns, output_frames(len(samples)), FRAME_S, MAX_SPEAKERS)
 
 
-def batch(bank, voices, seconds: float, rng: np.random.Generator, size: int, speakers: int | None = None):
+def batch(bank, voices, seconds: float, rng: np.random.Generator, size: int, speakers: int | None = None,
+          weights: tuple[float, ...] = SPEAKER_WEIGHTS):
     import torch
 
-    items = [draw(bank, voices, seconds, rng, speakers) for _ in range(size)]
+    items = [draw(bank, voices, seconds, rng, speakers, weights) for _ in range(size)]
     length = max(len(s) for s, _ in items)
     audio = torch.zeros(size, length)
     lengths = torch.tensor([len(s) for s, _ in items])
@@ -317,9 +321,10 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     """Train a demo diarizer into ``out``.
 
     ``init`` continues from an earlier model's weights: a short fresh warm-up to ``peak_lr`` and a cosine decay,
-    without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to ``max_clip_s``, 2, 3 or 4 speakers drawn
-    with ``speaker_weights``). ``changed_voices`` new voices made from training voices join the utterance bank, which
-    holds ``phrases`` phrases of each voice. Clips grow to ``max_clip_s``, the model's ``session_len_sec``.
+    without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to ``max_clip_s``, 1-4 speakers drawn with
+    ``speaker_weights``, as the validation conversations are; from scratch, after the first
+    :data:`TWO_SPEAKERS_SHARE` of two speakers, too). ``changed_voices`` new voices made from training voices join
+    the utterance bank, which holds ``phrases`` phrases of each voice. Clips grow to ``max_clip_s``, the model's ``session_len_sec``.
     ``ema`` > 0 also validates an exponential moving average of the weights with that decay (:class:`WeightAverage`).
     """
     import torch
@@ -336,7 +341,7 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     validation_bank = build_bank(validation_voices, bank_rng, workers)
     logger.info("utterance banks: %d + %d voices, %.0f s", len(bank), len(validation_bank), time.perf_counter() - started)
     validation_rng = np.random.default_rng(SEED + 2)
-    validation = [batch(validation_bank, validation_voices, VALIDATION_S, validation_rng, 1)
+    validation = [batch(validation_bank, validation_voices, VALIDATION_S, validation_rng, 1, weights=speaker_weights)
                   for _ in range(VALIDATION_CONVERSATIONS)]
 
     model = build_model(max_clip_s)
@@ -388,7 +393,8 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
         else:
             speakers = int(rng.choice(SPEAKER_COUNTS, p=speaker_weights))
             seconds = float(rng.uniform(min(CONTINUE_MIN_CLIP_S, max_clip_s), max_clip_s))
-        audio, lengths, targets, target_lens = batch(bank, train_voices, seconds, rng, BATCH_SIZE, speakers)
+        audio, lengths, targets, target_lens = batch(bank, train_voices, seconds, rng, BATCH_SIZE, speakers,
+                                                     speaker_weights)
         loss, _, _ = loss_of(model, audio, lengths, targets, target_lens)
         optimiser.zero_grad()
         loss.backward()
@@ -445,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                         help="also validate a moving average of the weights with this decay, e.g. 0.999 (default: off)")
     parser.add_argument("--speaker-weights", default=",".join(map(str, SPEAKER_WEIGHTS)),
-                        help="with --init: how often 2, 3 and 4 speakers are drawn (default %(default)s)")
+                        help="how often 1, 2, 3 and 4 speakers are drawn (default %(default)s)")
     args = parser.parse_args(argv)
     weights = tuple(float(w) for w in args.speaker_weights.split(","))
     if len(weights) != len(SPEAKER_COUNTS) or abs(sum(weights) - 1) > 1e-6:

@@ -57,6 +57,21 @@ def test_two_unseen_voices_are_told_apart(demo_engine, num_speakers, least):
     assert right / scored >= least
 
 
+def test_one_voice_told_to_be_one_speaker_is_one_speaker(demo_engine):
+    """On auto the demo diarizer hears one voice as two (demo_model/README.md, "One voice alone"); a user who says
+    there is one speaker gets one."""
+    conv = conversation(split_voices()["test"], 1, 30.0, np.random.default_rng([SEED, 1]), clean=True)
+    (result,) = demo_engine.transcribe_files(
+        [AudioData(conv.samples, SAMPLE_RATE, "monologue.wav")], model=DEMO_MODEL,
+        options=TranscribeOptions(speakers=True, diarizer=DEMO_DIARIZER, num_speakers=1),
+    )
+    assert result.ok, result.error
+    assert result.transcript.speakers == ("S1",)
+    words = result.transcript.words
+    assert len(words) > 20 and {word.speaker for word in words} == {"S1"}
+    assert {segment.speaker for segment in result.transcript.segments} == {"S1"}
+
+
 def test_the_fused_attention_hears_the_same_speakers_as_nemos_own(demo_engine):
     conv = conversation(split_voices()["test"], 3, 20.0, np.random.default_rng([SEED, 3]), clean=True)
     model = demo_engine.load_diarizer(DEMO_DIARIZER).model
@@ -111,6 +126,23 @@ def test_a_20_minute_conversation_keeps_its_two_speakers_apart_from_start_to_end
         inside = [(w, s) for w, s in truth.items() if lo <= w.start < hi]
         right = sum(((w.speaker == "S1") == (s == 0)) != flip for w, s in inside)
         assert len(inside) > 50 and right / len(inside) >= LONG_MIN_ACCURACY, (quarter, right, len(inside))
+
+
+def test_a_conversation_of_one_voice_is_one_speaker_who_never_talks_over_themself():
+    from demo_model.conversations import assemble
+    from demo_model.train_diarizer import draw
+
+    rng = np.random.default_rng(SEED)
+    phrases = [rng.normal(0, 0.1, round(SAMPLE_RATE * seconds)).astype(np.float32) for seconds in (0.8, 1.5, 2.2)]
+    for seed in range(5):
+        samples, turns = assemble([phrases], 30.0, np.random.default_rng([SEED, seed]))
+        assert {turn.speaker for turn in turns} == {0} and len(samples) >= 30 * SAMPLE_RATE
+        assert all(a.end < b.start for a, b in zip(turns, turns[1:], strict=False))
+    # The diarizer's training draws such conversations too: only its first output is ever active in them.
+    voices = tuple(v for v in split_voices()["train"] if v.synthesizer == "espeak-ng")[:6]
+    bank = {voice.id: phrases for voice in voices}
+    _, targets = draw(bank, voices, 12.0, np.random.default_rng(SEED), speakers=1)
+    assert targets[:, 0].sum() > 0 and not targets[:, 1:].any()
 
 
 def test_the_training_bank_adds_new_voices_made_from_training_voices_only():
