@@ -324,7 +324,8 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     without the curriculum (clips of :data:`CONTINUE_MIN_CLIP_S` to ``max_clip_s``, 1-4 speakers drawn with
     ``speaker_weights``, as the validation conversations are; from scratch, after the first
     :data:`TWO_SPEAKERS_SHARE` of two speakers, too). ``changed_voices`` new voices made from training voices join
-    the utterance bank, which holds ``phrases`` phrases of each voice. Clips grow to ``max_clip_s``, the model's ``session_len_sec``.
+    the utterance bank, which holds ``phrases`` phrases of each voice. Clips grow to ``max_clip_s``, the model's
+    ``session_len_sec``.
     ``ema`` > 0 also validates an exponential moving average of the weights with that decay (:class:`WeightAverage`).
     """
     import torch
