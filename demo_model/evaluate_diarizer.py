@@ -41,6 +41,8 @@ COLLAR_S = 0.25
 FRAME_S = 0.01
 TARGETS = {2: (10.0, 95.0), 3: (15.0, 90.0), 4: (20.0, 85.0)}
 SPEAKER_COUNTS = (1, 2, 3, 4)
+SHOWN_CHARACTERS = 80
+"""A longer setting (the voice embedding's weights) is logged by its length."""
 
 
 def activity(turns, labels: list, frames: int) -> np.ndarray:
@@ -152,7 +154,10 @@ def write_config(diarizer: Path, **settings) -> None:
     with open_dict(model.cfg):
         for key, value in settings.items():
             model.cfg[key] = value
-            logger.info("%s: %s %s", diarizer, key, f"({len(value)} rows)" if isinstance(value, list) else value)
+            shown = f"({len(value)} rows)" if isinstance(value, list) else value
+            if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+                shown = f"({len(value)} characters)"
+            logger.info("%s: %s %s", diarizer, key, shown)
     model.save_to(str(diarizer))
 
 

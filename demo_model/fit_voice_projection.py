@@ -3,7 +3,8 @@ and store it in the diarizer's config.
 
 For ``--conversations`` conversations of 2-4 voices of the pool's **train** split (``conversations.py``, 40 s each,
 with their noise and rooms; fixed seeds), every speaker's solo speech in the true turns is cut into pieces as
-``transcriber/voice_clusters.py`` cuts a diarizer's, each piece described as it describes them; a linear discriminant
+``transcriber/voice_clusters.py`` cuts a diarizer's, each piece described as the diarizer's config asks (by its
+learnt voice embedding where it has one, ``train_voice_embedding.py``, else by MFCCs and pitch); a linear discriminant
 analysis within conversations (:func:`~transcriber.voice_clusters.fit_projection`) keeps the ``--dims`` directions
 in which one conversation's speakers differ most against how much each speaker's own pieces vary. The map goes into
 the diarizer's config as ``diarization_voice_projection`` (and ``diarization_voice_clusters: true``); the weights are
@@ -21,13 +22,17 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from demo_model.conversations import conversation
 from demo_model.evaluate import report
-from demo_model.evaluate_diarizer import DEFAULT_DIARIZER, write_config
+from demo_model.evaluate_diarizer import DEFAULT_DIARIZER, load, write_config
 from demo_model.voices import SAMPLE_RATE, split_voices
+
+if TYPE_CHECKING:
+    from transcriber.voice_clusters import Describer
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +40,9 @@ SEED = 20261204
 SECONDS = 40.0
 
 
-def pieces_of(count: int) -> list[tuple[np.ndarray, list[str]]]:
-    """Per training conversation: its pieces' voice features and each piece's true speaker."""
+def pieces_of(count: int, describer: Describer) -> list[tuple[np.ndarray, list[str]]]:
+    """Per training conversation: its pieces' voices as ``describer`` describes them, and each piece's true
+    speaker."""
     from transcriber.types import SpeakerTurn
     from transcriber.voice_clusters import VoiceStats, cut_pieces, described_pieces
 
@@ -45,7 +51,7 @@ def pieces_of(count: int) -> list[tuple[np.ndarray, list[str]]]:
     for index in range(count):
         speakers = 2 + index % 3
         conv = conversation(voices, speakers, SECONDS, np.random.default_rng([SEED, speakers, index]))
-        stats = VoiceStats(SAMPLE_RATE)
+        stats = VoiceStats(SAMPLE_RATE, describer)
         stats.add(conv.samples)
         truth = [SpeakerTurn(t.start, t.end, conv.voices[t.speaker]) for t in conv.turns]
         described = described_pieces(cut_pieces(truth), stats)
@@ -54,10 +60,11 @@ def pieces_of(count: int) -> list[tuple[np.ndarray, list[str]]]:
 
 
 def fit(diarizer: Path, count: int, dims: int) -> dict[str, float]:
+    from transcriber.diarization import voice_describer
     from transcriber.voice_clusters import fit_projection
 
     started = time.perf_counter()
-    recordings = pieces_of(count)
+    recordings = pieces_of(count, voice_describer(load(diarizer)))
     projection = fit_projection(recordings, dims)
     pieces = sum(len(features) for features, _ in recordings)
     logger.info("%d conversations, %d pieces, in %.0f s", count, pieces, time.perf_counter() - started)

@@ -11,7 +11,17 @@ from demo_model.voices import installed_synthesizers, split_voices
 from transcriber import voice_clusters
 from transcriber.speakers import talk_time
 from transcriber.types import SAMPLE_RATE, SpeakerTurn
-from transcriber.voice_clusters import BLOCK_S, COEFFICIENTS, VoiceStats, count_speakers, fit_projection, regroup
+from transcriber.voice_clusters import (
+    BLOCK_S,
+    COEFFICIENTS,
+    Describer,
+    MfccPitch,
+    VoiceStats,
+    count_speakers,
+    fit_projection,
+    regroup,
+)
+from transcriber.voice_embedding import LearntVoices, build_network, weights_to_text
 
 needs_espeak = pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed")
 SEED = 4242
@@ -19,19 +29,20 @@ WINDOW_S = 8.0
 
 
 @pytest.fixture(scope="module")
-def demo_projection() -> np.ndarray:
-    """The demo diarizer's fitted space, read from its file through NeMo (so the tests that use it are integration
-    tests)."""
-    from transcriber.diarization import load_diarizer, voice_projection
+def demo_voices() -> tuple[Describer, np.ndarray]:
+    """How the demo diarizer describes voices and the space it groups them in, read from its file through NeMo (so
+    the tests that use them are integration tests)."""
+    from transcriber.diarization import load_diarizer, voice_describer, voice_projection
     from transcriber.models import DEMO_DIARIZER_PATH, ModelSource
 
-    projection = voice_projection(load_diarizer(ModelSource(str(DEMO_DIARIZER_PATH), DEMO_DIARIZER_PATH), "cpu"))
-    assert projection is not None and projection.shape[0] == COEFFICIENTS + 1
-    return projection
+    model = load_diarizer(ModelSource(str(DEMO_DIARIZER_PATH), DEMO_DIARIZER_PATH), "cpu")
+    describer, projection = voice_describer(model), voice_projection(model)
+    assert projection is not None and projection.shape[0] == describer.dims
+    return describer, projection
 
 
-def _stats(samples: np.ndarray, *pieces: int) -> VoiceStats:
-    stats = VoiceStats(SAMPLE_RATE)
+def _stats(samples: np.ndarray, *pieces: int, describer: Describer | None = None) -> VoiceStats:
+    stats = VoiceStats(SAMPLE_RATE, describer)
     for part in np.split(samples, list(pieces)):
         stats.add(part)
     return stats
@@ -57,13 +68,18 @@ def _conversation(speakers: int, index: int):
     return conv, truth
 
 
-def test_voice_features_do_not_depend_on_how_the_audio_is_handed_over():
+def _untrained_embedding() -> LearntVoices:
+    return LearntVoices(weights_to_text(build_network()))
+
+
+@pytest.mark.parametrize("describer", [MfccPitch, _untrained_embedding], ids=["mfcc and pitch", "learnt embedding"])
+def test_voice_features_do_not_depend_on_how_the_audio_is_handed_over(describer):
     rng = np.random.default_rng(SEED)
     n = 25 * SAMPLE_RATE
     tone = np.sin(2 * np.pi * 180 * np.arange(n) / SAMPLE_RATE) * np.linspace(0.05, 0.5, n)
     samples = (tone + rng.normal(0, 0.02, len(tone))).astype(np.float32)
-    whole = _stats(samples)
-    pieces = _stats(samples, 37_000, 90_001, 250_000, 251_000)
+    whole = _stats(samples, describer=describer())
+    pieces = _stats(samples, 37_000, 90_001, 250_000, 251_000, describer=whole.describer)
     assert whole.blocks()[1].shape == (round(25 / BLOCK_S),)
     for start, end in ((0.0, 2.5), (5.3, 7.0), (12.0, 20.0), (23.4, 25.0)):
         a, b = whole.span(start, end), pieces.span(start, end)
@@ -84,7 +100,7 @@ def test_silence_has_no_voice_and_keeps_its_turns():
 def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least, space, request):
     """Pooled over four conversations (one of three speakers comes out at 0.6): a regression guard; the figures over
     many conversations, through the diarizer, come from demo_model/evaluate_diarizer.py."""
-    projection = request.getfixturevalue("demo_projection") if space != "standardised" else None
+    describer, projection = request.getfixturevalue("demo_voices") if space != "standardised" else (None, None)
     before = after = 0.0
     for index in range(4):
         conv, truth = _conversation(speakers, index)
@@ -94,7 +110,7 @@ def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least, space
                              f"spk{(int(t.speaker[-1]) + w) % speakers}")
                  for t in truth for w in range(int(t.start // WINDOW_S), int(t.end // WINDOW_S) + 1)
                  if min(t.end, (w + 1) * WINDOW_S) > max(t.start, w * WINDOW_S)]
-        regrouped = regroup(mixed, _stats(conv.samples, 123_457), speakers, projection=projection)
+        regrouped = regroup(mixed, _stats(conv.samples, 123_457, describer=describer), speakers, projection=projection)
         assert len(talk_time(regrouped)) == speakers
         # The speech is the same speech: only who says it changed.
         assert sum(talk_time(regrouped).values()) == pytest.approx(sum(talk_time(mixed).values()), abs=0.05)
@@ -105,23 +121,24 @@ def test_voices_the_windows_mixed_up_are_told_apart_again(speakers, least, space
 
 @needs_espeak
 @pytest.mark.integration
-def test_the_number_of_speakers_comes_from_the_voices_when_the_windows_labels_are_off(demo_projection):
+def test_the_number_of_speakers_comes_from_the_voices_when_the_windows_labels_are_off(demo_voices):
     """Windows that give one voice two labels, or two voices one label: the whole recording's voices count them
     right in most conversations (pooled figures through the diarizer: demo_model/evaluate_diarizer.py)."""
+    describer, projection = demo_voices
     counted = {"true 2": [], "one voice under two labels": [], "true 3": [], "two voices under one label": []}
     for index in range(4):
         conv, truth = _conversation(2, index)
-        stats = _stats(conv.samples)
+        stats = _stats(conv.samples, describer=describer)
         first_voice = [t for t in truth if t.speaker == "voice0"]
         split = [SpeakerTurn(t.start, t.end, "spk9") if t in first_voice[1::2] else t for t in truth]
         assert len(talk_time(split)) == 3
-        counted["true 2"].append(count_speakers(truth, stats, demo_projection))
-        counted["one voice under two labels"].append(count_speakers(split, stats, demo_projection))
+        counted["true 2"].append(count_speakers(truth, stats, projection))
+        counted["one voice under two labels"].append(count_speakers(split, stats, projection))
         conv, truth = _conversation(3, index)
-        stats = _stats(conv.samples)
+        stats = _stats(conv.samples, describer=describer)
         merged = [SpeakerTurn(t.start, t.end, "voice1") if t.speaker == "voice2" else t for t in truth]
-        counted["true 3"].append(count_speakers(truth, stats, demo_projection))
-        counted["two voices under one label"].append(count_speakers(merged, stats, demo_projection))
+        counted["true 3"].append(count_speakers(truth, stats, projection))
+        counted["two voices under one label"].append(count_speakers(merged, stats, projection))
     assert counted["true 2"] == [2, 2, 2, 2], counted
     assert counted["one voice under two labels"].count(2) >= 3, counted
     assert counted["true 3"].count(3) >= 3, counted
@@ -176,20 +193,21 @@ def test_a_fitted_projection_keeps_what_tells_speakers_apart_and_drops_what_vari
 
 @needs_espeak
 @pytest.mark.integration
-def test_a_piece_that_straddles_a_change_of_speaker_the_diarizer_missed_is_split(demo_projection, monkeypatch):
-    seams = [seam for index in range(4) for seam in _missed_changes(index)]
+def test_a_piece_that_straddles_a_change_of_speaker_the_diarizer_missed_is_split(demo_voices, monkeypatch):
+    describer, projection = demo_voices
+    seams = [seam for index in range(4) for seam in _missed_changes(index, describer)]
     assert len(seams) >= 4
-    split = sum(_split_right(*seam, demo_projection) for seam in seams)
+    split = sum(_split_right(*seam, projection) for seam in seams)
     assert split >= len(seams) - 1
     monkeypatch.setattr(voice_clusters, "MOVE_MARGIN", float("inf"))  # pieces kept whole: the split is the parts' doing
-    assert sum(_split_right(*seam, demo_projection) for seam in seams) <= split - 3
+    assert sum(_split_right(*seam, projection) for seam in seams) <= split - 3
 
 
-def _missed_changes(index: int):
+def _missed_changes(index: int, describer: Describer):
     """Turns of a two-voice conversation in which the diarizer heard the last 1.2 s of one speaker and the first
     1.2 s of the next as one turn of the first, one such seam at a time; with the recording's voices."""
     conv, truth = _conversation(2, index)
-    stats = _stats(conv.samples)
+    stats = _stats(conv.samples, describer=describer)
     for k in range(len(truth) - 1):
         first, second = truth[k], truth[k + 1]
         if first.end - first.start < 4 or second.end - second.start < 4 or second.start < first.end:

@@ -40,7 +40,17 @@ from .errors import ModelLoadError
 from .models import ModelSource
 from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, quiet_restore, restore_or_download
 from .types import SpeakerTurn
-from .voice_clusters import COEFFICIENTS, FRAME_S, VoiceStats, mfcc_frames, regroup, regroup_counting, solo_spans
+from .voice_clusters import (
+    COEFFICIENTS,
+    FRAME_S,
+    Describer,
+    MfccPitch,
+    VoiceStats,
+    mfcc_frames,
+    regroup,
+    regroup_counting,
+    solo_spans,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +98,7 @@ def load_diarizer(source: ModelSource, device: str) -> Any:
             f"{label} is not a speaker diarization model (it is a {type(model).__name__}); "
             f"choose a Sortformer diarizer such as nvidia/diar_streaming_sortformer_4spk-v2."
         )
-    _check_projection(model, label)
+    _check_voices(model, label)
     if model.cfg.get("streaming_mode", False):
         for name, value in STREAMING_SETTINGS.items():
             setattr(model.sortformer_modules, name, value)
@@ -152,18 +162,39 @@ def voice_projection(model: Any) -> np.ndarray | None:
     return None if rows is None else np.array([list(row) for row in rows], dtype=np.float64)
 
 
-def _check_projection(model: Any, label: str) -> None:
+def voice_describer(model: Any) -> Describer:
+    """How the regrouping describes voices: by the learnt embedding in the diarizer's config
+    (``diarization_voice_embedding``, :mod:`.voice_embedding`), else by MFCCs and pitch.
+
+    Raises:
+        ValueError: The config's embedding is not one.
+    """
+    text = model.cfg.get("diarization_voice_embedding")
+    if not text:
+        return MfccPitch()
+    if not isinstance(text, str):
+        raise ValueError(f"a {type(text).__name__}, not text")
+    from .voice_embedding import LearntVoices
+
+    return LearntVoices(text)
+
+
+def _check_voices(model: Any, label: str) -> None:
+    try:
+        describer = voice_describer(model)
+    except ValueError as error:
+        raise ModelLoadError(f"{label}: its diarization_voice_embedding cannot be used: {error}.") from error
     try:
         projection = voice_projection(model)
     except (TypeError, ValueError) as error:
         raise ModelLoadError(
             f"{label}: its diarization_voice_projection is not a table of numbers ({error})."
         ) from error
-    if projection is not None and (projection.ndim != 2 or projection.shape[0] != COEFFICIENTS + 1
+    if projection is not None and (projection.ndim != 2 or projection.shape[0] != describer.dims
                                    or not np.isfinite(projection).all()):
         raise ModelLoadError(
-            f"{label}: its diarization_voice_projection must be {COEFFICIENTS + 1} rows of finite numbers (one per "
-            f"voice feature); it has shape {projection.shape}."
+            f"{label}: its diarization_voice_projection must be {describer.dims} rows of finite numbers (one per "
+            f"number that describes a voice); it has shape {projection.shape}."
         )
 
 
@@ -298,16 +329,18 @@ class WindowFeeder:
         regroup_voices: Also keep the voice features of the whole recording, and name the speakers again by voice
             when it is done (:func:`voice_clustering`; :mod:`.voice_clusters`).
         projection: The space the voices are grouped in (:func:`voice_projection`).
+        describer: How voices are described (:func:`voice_describer`); MFCCs and pitch by default.
     """
 
     def __init__(self, window_s: float, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]], *,
-                 regroup_voices: bool = False, projection: np.ndarray | None = None):
+                 regroup_voices: bool = False, projection: np.ndarray | None = None,
+                 describer: Describer | None = None):
         self.window = round(window_s * sample_rate)
         self.hop = round((window_s - min(OVERLAP_S, window_s / 2)) * sample_rate)
         self.rate = sample_rate
         self.diarize = diarize
         self.tracker = SpeakerTracker()
-        self.voices = VoiceStats(sample_rate) if regroup_voices else None
+        self.voices = VoiceStats(sample_rate, describer) if regroup_voices else None
         self.projection = projection
         self._audio = np.zeros(0, dtype=np.float32)
         self._audio_start = 0  # sample index of _audio[0]: the start of the last window diarized, or 0
@@ -354,9 +387,10 @@ class WindowFeeder:
     def for_model(cls, model: Any, sample_rate: int, diarize: Callable[[np.ndarray], list[SpeakerTurn]], *,
                   window_s: float | None = None) -> WindowFeeder:
         """A feeder as the diarizer's config asks: its window (unless ``window_s`` is given, to try another), and
-        whether (and in what space) voices are regrouped."""
-        return cls(window_s or window_seconds(model), sample_rate, diarize, regroup_voices=voice_clustering(model),
-                   projection=voice_projection(model))
+        whether (how described, and in what space) voices are regrouped."""
+        regroup_voices = voice_clustering(model)
+        return cls(window_s or window_seconds(model), sample_rate, diarize, regroup_voices=regroup_voices,
+                   projection=voice_projection(model), describer=voice_describer(model) if regroup_voices else None)
 
     def _run(self, start: int) -> None:
         end = min(start + self.window, self._covered)

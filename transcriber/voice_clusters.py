@@ -3,23 +3,24 @@
 A diarizer that labels speakers window by window can hear two similar voices as one inside a window, or carry a wrong
 label from one window into the next; its speech activity (who talks when, and where the turns change) is usually
 better than its naming. :func:`regroup` keeps the activity and redoes the naming for the whole recording at once:
-the solo speech of every label is cut into pieces of about :data:`PIECE_S`, each piece is described by its voice
-(mean MFCCs without the energy coefficient, so level does not count, and log pitch, each frame weighted by its
-loudness so pauses and noise count little), and the pieces are grouped into as many speakers as the user asked for,
-or else as many as the voices show (:func:`count_speakers`), with Ward's agglomerative clustering. The features,
-less the recording's mean, are taken into a space fitted on training voices (:func:`fit_projection`: the directions
-in which one recording's speakers differ most against how much each speaker's own pieces vary), or else
-standardised within the recording. In the
-fitted space each grouped piece is then checked again in parts of about :data:`SUB_PIECE_S`: a part whose voice is
-clearly nearer another group goes there, which splits a piece that straddles a change of speaker the diarizer missed.
+the solo speech of every label is cut into pieces of about :data:`PIECE_S`, each piece is described by its voice,
+and the pieces are grouped into as many speakers as the user asked for, or else as many as the voices show
+(:func:`count_speakers`), with Ward's agglomerative clustering. A voice is what a :class:`Describer` makes of the
+piece's frames: a learnt embedding where the diarizer has one (:mod:`.voice_embedding`), else mean MFCCs without the
+energy coefficient, so level does not count, and log pitch (:class:`MfccPitch`); either way each frame is weighted
+by its loudness, so pauses and noise count little. The voices, less the recording's mean, are taken into a space
+fitted on training voices (:func:`fit_projection`: the directions in which one recording's speakers differ most
+against how much each speaker's own pieces vary), or else standardised within the recording. In the fitted space
+each grouped piece is then checked again in parts of about :data:`SUB_PIECE_S`: a part whose voice is clearly
+nearer another group goes there, which splits a piece that straddles a change of speaker the diarizer missed.
 
-It is an option of a diarizer, stored in its config (``diarization_voice_clusters``, and the fitted map as
-``diarization_voice_projection``), because it was measured for one: the demo diarizer (``demo_model/README.md``).
-Pitch and MFCC means tell apart the clean, distinct voices of synthetic speech; NVIDIA's diarizers, trained on real
-voices, are left as they are.
+It is an option of a diarizer, stored in its config (``diarization_voice_clusters``, the embedding's weights as
+``diarization_voice_embedding`` and the fitted map as ``diarization_voice_projection``), because it was measured for
+one: the demo diarizer (``demo_model/README.md``). NVIDIA's diarizers, trained on real voices, are left as they are.
 
-:class:`VoiceStats` keeps, for every :data:`BLOCK_S` of the recording, the loudness-weighted sums of those features
-(22 numbers), so a three-hour recording needs about 9 MB (``bench/bench_voice_clusters.py``).
+:class:`VoiceStats` keeps, for every :data:`BLOCK_S` of the recording, the loudness-weighted sums of the describer's
+frame features (22 numbers for MFCCs and pitch, 129 for the demo diarizer's embedding), so a three-hour recording
+needs about 9 MB or 56 MB (``bench/bench_voice_clusters.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
@@ -44,17 +46,20 @@ MOVE_MARGIN = 4.0
 """A part goes to another group when its voice is nearer that group's centre by more than this, in the fitted space
 (where one speaker's pieces vary by one in each of its directions). Chosen on the demo diarizer's validation
 conversations."""
-COUNT_FEWER_BELOW = 6.0
+COUNT_FEWER_BELOW = 10.0
 """Without a number of speakers from the user, in the fitted space: while the two nearest of the groups the windows
-found lie closer than this (centre to centre), they are taken for one speaker, down to two speakers where the
-windows found two or more. Chosen on validation conversations."""
-COUNT_MORE_FROM = 10.0
+found lie closer than this (centre to centre), they are taken for one speaker. Chosen on the demo diarizer's
+validation conversations, in its embedding's space."""
+COUNT_ONE_BELOW = 9.0
+"""... and from two groups to one only while they lie closer than this (9 and 10 did the same on validation; the
+lower keeps two similar voices apart more often)."""
+COUNT_MORE_FROM = 12.0
 """... and while the pieces split into one group more would leave every two groups at least this far apart, that
 group is another speaker, up to :data:`COUNT_LIMIT`."""
 COUNT_LIMIT = 4
 """More speakers than the windows found are counted only up to this (the diarizers' outputs)."""
 COUNT_MIN_SHARE = 0.05
-"""... and a group with less than this share of the described speech is not a speaker of its own (down to two): in
+"""... and a group with less than this share of the described speech is not a speaker of its own (down to one): in
 long recordings a few odd pieces otherwise make one. Chosen on validation conversations."""
 MIN_PIECE_S = 0.3
 """A shorter piece is not described on its own; it keeps the speaker its diarizer label mostly became."""
@@ -81,15 +86,56 @@ def mfcc_frames(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     )[1:].T
 
 
+class Describer(Protocol):
+    """How :class:`VoiceStats` describes audio: features every :data:`HOP_S` that are summed (weighted by
+    loudness) per block, and a span's voice read from their weighted means."""
+
+    size: int
+    """Features per frame."""
+    dims: int
+    """Numbers per voice."""
+
+    def frames(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """(frames, :attr:`size`) features and (frames,) loudness weights of ``samples``, every :data:`HOP_S`."""
+
+    def voice(self, means: np.ndarray) -> np.ndarray:
+        """(:attr:`dims`,) the voice of a span from the loudness-weighted means of its frames' features."""
+
+
+class MfccPitch:
+    """Voices as mean MFCCs without the energy coefficient (level does not count) and log pitch, frames weighted
+    by their loudness: what tells the clean, distinct voices of synthetic speech apart, with nothing to train."""
+
+    size = dims = COEFFICIENTS + 1
+
+    def frames(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        import librosa
+
+        hop = round(HOP_S * sample_rate)
+        mfcc = mfcc_frames(samples, sample_rate)
+        pitch = librosa.yin(samples, fmin=PITCH_HZ[0], fmax=PITCH_HZ[1], sr=sample_rate,
+                            frame_length=max(round(PITCH_FRAME_S * sample_rate), 4 * hop), hop_length=hop)
+        loudness = librosa.feature.rms(y=samples, frame_length=round(FRAME_S * sample_rate), hop_length=hop)[0]
+        n = min(len(mfcc), len(pitch), len(loudness))
+        return np.column_stack([mfcc[:n], PITCH_WEIGHT * np.log(pitch[:n])]), loudness[:n]
+
+    def voice(self, means: np.ndarray) -> np.ndarray:
+        return means
+
+
 class VoiceStats:
     """Loudness-weighted voice features of a recording fed in order, summed per :data:`BLOCK_S`.
 
     Args:
         sample_rate: Of the audio fed.
+        describer: What a frame's features are and how a span's voice is read from their means: the
+            loudness-weighted MFCCs and pitch of :class:`MfccPitch` (the default), or a learnt embedding
+            (:class:`~.voice_embedding.LearntVoices`).
     """
 
-    def __init__(self, sample_rate: int):
+    def __init__(self, sample_rate: int, describer: Describer | None = None):
         self.rate = sample_rate
+        self.describer = describer or MfccPitch()
         self.block = round(BLOCK_S * sample_rate)
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
@@ -118,23 +164,22 @@ class VoiceStats:
         weight = weights[a:b].sum() if b > a else 0.0
         if weight <= 0:
             return None
-        return sums[a:b].sum(axis=0, dtype=np.float64) / weight
+        return self.describer.voice(sums[a:b].sum(axis=0, dtype=np.float64) / weight)
 
     def blocks(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per :data:`BLOCK_S` of the recording: the loudness-weighted feature sums (blocks, 21) and the loudness
-        sums (blocks,). Ends the recording, as :meth:`span` does."""
+        """Per :data:`BLOCK_S` of the recording: the loudness-weighted sums of the describer's frame features
+        (blocks, ``describer.size``) and the loudness sums (blocks,). Ends the recording, as :meth:`span` does."""
         if self._pending_len:
             self._describe(final=True)
         if self._joined is None:
-            sums = np.concatenate(self._sums) if self._sums else np.zeros((0, COEFFICIENTS + 1), dtype=np.float32)
+            sums = (np.concatenate(self._sums) if self._sums
+                    else np.zeros((0, self.describer.size), dtype=np.float32))
             weights = np.concatenate(self._weights) if self._weights else np.zeros(0, dtype=np.float32)
             self._joined = (sums, weights)
             self._sums, self._weights = [sums], [weights]
         return self._joined
 
     def _describe(self, *, final: bool) -> None:
-        import librosa
-
         audio = np.concatenate(self._pending).astype(np.float32)
         blocks = -(-len(audio) // self.block) if final else len(audio) // self.block
         audio, rest = audio[: blocks * self.block], audio[blocks * self.block :]
@@ -143,18 +188,13 @@ class VoiceStats:
             return
         # The recording's last block is filled up with silence, which weighs nothing.
         audio = np.pad(audio, (0, blocks * self.block - len(audio)))
-        hop = round(HOP_S * self.rate)
-        per_block = self.block // hop
-        mfcc = mfcc_frames(audio, self.rate)
-        pitch = librosa.yin(audio, fmin=PITCH_HZ[0], fmax=PITCH_HZ[1], sr=self.rate,
-                            frame_length=max(round(PITCH_FRAME_S * self.rate), 4 * hop), hop_length=hop)
-        loudness = librosa.feature.rms(y=audio, frame_length=round(FRAME_S * self.rate), hop_length=hop)[0]
+        per_block = self.block // round(HOP_S * self.rate)
+        described, loudness = self.describer.frames(audio, self.rate)
         frames = blocks * per_block
-        features = np.zeros((frames, COEFFICIENTS + 1))
+        features = np.zeros((frames, self.describer.size))
         weights = np.zeros(frames)
-        n = min(frames, len(mfcc), len(pitch), len(loudness))
-        features[:n, :COEFFICIENTS] = mfcc[:n]
-        features[:n, COEFFICIENTS] = PITCH_WEIGHT * np.log(pitch[:n])
+        n = min(frames, len(loudness))
+        features[:n] = described[:n]
         weights[:n] = loudness[:n]
         weighted = (features * weights[:, None]).reshape(blocks, per_block, -1)
         self._sums.append(weighted.sum(axis=1).astype(np.float32))
@@ -257,12 +297,11 @@ def count_speakers(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: 
     recording's voices settle it. The pieces :func:`regroup` clusters are grouped (Ward) into as many groups as the
     windows found labels, then, in the fitted space (where one speaker's pieces vary by about one in each direction):
 
-    * while the two nearest group centres lie within :data:`COUNT_FEWER_BELOW`, one group fewer, but not fewer than
-      two where the windows found two or more (on validation conversations that floor kept two-voice conversations
-      from being heard as one, at no cost);
+    * while the two nearest group centres lie within :data:`COUNT_FEWER_BELOW`, one group fewer, and from two to one
+      while they lie within :data:`COUNT_ONE_BELOW` (the windows of a recording of one voice often find two);
     * while one group more would leave every two centres at least :data:`COUNT_MORE_FROM` apart, one more, up to
       :data:`COUNT_LIMIT`;
-    * while the smallest group holds less than :data:`COUNT_MIN_SHARE` of the speech, one fewer (down to two).
+    * while the smallest group holds less than :data:`COUNT_MIN_SHARE` of the speech, one fewer (down to one).
     """
     return _count(turns, _Pieces(turns, stats, projection))
 
@@ -283,18 +322,18 @@ def _count(turns: Sequence[SpeakerTurn], pieces: _Pieces) -> int:
 
     most = min(len(pieces.described) - 1, max(found, COUNT_LIMIT))
     speakers = min(found, most)
-    while speakers > 2 and nearest_centres(speakers) < COUNT_FEWER_BELOW:
+    while speakers > 1 and nearest_centres(speakers) < (COUNT_ONE_BELOW if speakers == 2 else COUNT_FEWER_BELOW):
         speakers -= 1
     while speakers < min(COUNT_LIMIT, most) and nearest_centres(speakers + 1) >= COUNT_MORE_FROM:
         speakers += 1
-    while speakers > 2 and smallest_share(speakers) < COUNT_MIN_SHARE:
+    while speakers > 1 and smallest_share(speakers) < COUNT_MIN_SHARE:
         speakers -= 1
     return speakers
 
 
 def regroup_counting(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: np.ndarray) -> list[SpeakerTurn]:
     """:func:`regroup` into as many speakers as :func:`count_speakers` finds; where fewer than that many are left
-    with :data:`COUNT_MIN_SHARE` of the talk once the parts are checked again, into one fewer (down to two). Scraps
+    with :data:`COUNT_MIN_SHARE` of the talk once the parts are checked again, into one fewer (down to one). Scraps
     of a few tenths of a second that keep a label of their own (a label none of whose pieces could be described)
     then go to the speaker of the nearest turn, as when the user gives the number. The pieces are described, and
     Ward's tree built, once for all of it."""
@@ -304,7 +343,7 @@ def regroup_counting(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection
         named = _regroup(turns, stats, pieces, speakers)
         talk = talk_time(named)
         substantial = sum(time >= COUNT_MIN_SHARE * sum(talk.values()) for time in talk.values())
-        if speakers <= 2 or substantial >= speakers:
+        if speakers <= 1 or substantial >= speakers:
             return cap_speakers(named, speakers)
         speakers -= 1
 
