@@ -63,8 +63,8 @@ def _init_worker(voices: tuple[Voice, ...]) -> None:
 def _pieces_of(index: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """The pieces of one training conversation: (voice id, level-normalised log-mel frames, loudness)."""
     from transcriber.types import SpeakerTurn
-    from transcriber.voice_clusters import cut_pieces
-    from transcriber.voice_embedding import HOP_S, log_mel
+    from transcriber.voice_clusters import HOP_S, cut_pieces
+    from transcriber.voice_embedding import log_mel
 
     speakers = 2 + index % 3
     conv = conversation(_voices, speakers, SECONDS, np.random.default_rng([SEED, speakers, index]))
@@ -99,7 +99,8 @@ def train_network(pieces: list[tuple[str, np.ndarray, np.ndarray]], epochs: int)
     voice."""
     import torch
 
-    from transcriber.voice_embedding import DIMS, HOP_S, build_network, pool
+    from transcriber.voice_clusters import HOP_S
+    from transcriber.voice_embedding import DIMS, build_network, pool
 
     torch.manual_seed(SEED)
     torch.set_num_threads(THREADS)

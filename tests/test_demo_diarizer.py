@@ -73,7 +73,7 @@ def test_one_voice_told_to_be_one_speaker_is_one_speaker(demo_engine):
 
 def test_one_voice_on_auto_is_one_speaker(demo_engine):
     """A monologue on auto: the windows often hear one voice as two, the whole recording's voices count one (three
-    clips of unseen voices; pooled figures over 20: demo_model/README.md, "One voice alone")."""
+    clips of unseen voices; pooled figures over 20: demo_model/README.md, "A learnt voice embedding")."""
     clips = [conversation(split_voices()["test"], 1, 30.0, np.random.default_rng([SEED, 1, index]))
              for index in range(ONE_VOICE_CLIPS)]
     results = demo_engine.transcribe_files(

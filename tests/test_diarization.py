@@ -194,7 +194,8 @@ def test_a_diarizer_whose_voice_embedding_is_not_one_is_named(tiny_rnnt, tmp_pat
     path = build_tiny_sortformer(tmp_path, filename="bad-embedding.nemo", settings={
         "diarization_voice_clusters": True, "diarization_voice_embedding": "not the weights of a network"})
     engine, _ = diarizer_engine()
-    with pytest.raises(ModelLoadError, match=r"bad-embedding.nemo: its diarization_voice_embedding cannot be used: not the weights"):
+    with pytest.raises(ModelLoadError,
+                       match=r"bad-embedding.nemo: its diarization_voice_embedding cannot be used: not the weights"):
         engine.transcribe_files([AudioData(tone(1.0), SAMPLE_RATE)], model=tiny_rnnt, options=with_diarizer(str(path)))
 
 

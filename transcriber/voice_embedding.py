@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from .voice_clusters import FRAME_S, HOP_S  # the frames VoiceStats sums into its blocks
+
 MELS = 40
-FRAME_S = 0.025
-HOP_S = 0.01
 HIDDEN = 128
 """Channels of the convolutions before the last."""
 CHANNELS = 64
