@@ -46,21 +46,18 @@ MOVE_MARGIN = 4.0
 """A part goes to another group when its voice is nearer that group's centre by more than this, in the fitted space
 (where one speaker's pieces vary by one in each of its directions). Chosen on the demo diarizer's validation
 conversations."""
-COUNT_FEWER_BELOW = 10.0
-"""Without a number of speakers from the user, in the fitted space: while the two nearest of the groups the windows
-found lie closer than this (centre to centre), they are taken for one speaker. Chosen on the demo diarizer's
+COUNT_TWO_FROM = 5.0
+"""Without a number of speakers from the user, in the fitted space: the pieces are two speakers rather than one when
+splitting them into two groups (Ward) spreads them this much less (:func:`count_speakers`). One voice's pieces split
+by up to about 5 (its phrases differ in pitch and pace); two voices' mostly by 6-15. Chosen on the demo diarizer's
 validation conversations, in its embedding's space."""
-COUNT_ONE_BELOW = 9.0
-"""... and from two groups to one only while they lie closer than this (9 and 10 did the same on validation; the
-lower keeps two similar voices apart more often)."""
-COUNT_MORE_FROM = 12.0
-"""... and while the pieces split into one group more would leave every two groups at least this far apart, that
-group is another speaker, up to :data:`COUNT_LIMIT`."""
+COUNT_MORE_FROM = 4.0
+"""... and one more speaker, up to :data:`COUNT_LIMIT`, while one group more spreads them at least this much less."""
 COUNT_LIMIT = 4
-"""More speakers than the windows found are counted only up to this (the diarizers' outputs)."""
+"""Speakers are counted only up to this (the diarizers' outputs)."""
 COUNT_MIN_SHARE = 0.05
-"""... and a group with less than this share of the described speech is not a speaker of its own (down to one): in
-long recordings a few odd pieces otherwise make one. Chosen on validation conversations."""
+"""A group left with less than this share of the talk once the parts are checked again is not a speaker of its own
+(down to one): in long recordings a few odd pieces otherwise make one. Chosen on validation conversations."""
 MIN_PIECE_S = 0.3
 """A shorter piece is not described on its own; it keeps the speaker its diarizer label mostly became."""
 BUFFER_S = 10.0
@@ -284,6 +281,15 @@ class _Pieces:
 
         return fcluster(self._tree, count, "maxclust")
 
+    def cheapest_merge(self, count: int) -> float:
+        """Of ``count`` groups, the least that merging two of them raises the spread of the voices (per second of
+        speech, squared distances to the group's centre), square-rooted (:func:`count_speakers`)."""
+        groups = self.groups(count)
+        centres = self.centres(groups)
+        share = {group: self.durations[groups == group].sum() / self.durations.sum() for group in centres}
+        return min(float(np.sqrt(share[a] * share[b] / (share[a] + share[b])) * np.linalg.norm(centres[a] - centres[b]))
+                   for i, a in enumerate(centres) for b in list(centres)[i + 1 :])
+
     def centres(self, groups: np.ndarray) -> dict[int, np.ndarray]:
         """Each group's centre: its pieces' voices averaged, weighted by their durations."""
         return {group: np.average(self.voices[groups == group], axis=0, weights=self.durations[groups == group])
@@ -291,17 +297,19 @@ class _Pieces:
 
 
 def count_speakers(turns: Sequence[SpeakerTurn], stats: VoiceStats, projection: np.ndarray) -> int:
-    """How many speakers the voices of ``turns`` show, starting from the number of labels the windows found.
+    """How many speakers the voices of ``turns`` show (the windows' labels count only for which speech is solo).
 
     Windows of a few seconds often carry one voice under two labels, or two similar voices under one; the whole
-    recording's voices settle it. The pieces :func:`regroup` clusters are grouped (Ward) into as many groups as the
-    windows found labels, then, in the fitted space (where one speaker's pieces vary by about one in each direction):
-
-    * while the two nearest group centres lie within :data:`COUNT_FEWER_BELOW`, one group fewer, and from two to one
-      while they lie within :data:`COUNT_ONE_BELOW` (the windows of a recording of one voice often find two);
-    * while one group more would leave every two centres at least :data:`COUNT_MORE_FROM` apart, one more, up to
-      :data:`COUNT_LIMIT`;
-    * while the smallest group holds less than :data:`COUNT_MIN_SHARE` of the speech, one fewer (down to one).
+    recording's voices settle it. The pieces :func:`regroup` clusters are grouped by Ward's tree into 1, 2, 3, ...
+    groups, in the fitted space (where one speaker's pieces vary by about one in each direction). Going from ``k`` to
+    ``k + 1`` groups splits one group in two; how much that lowers the spread of the voices (the squared distances
+    to their group's centre, per second of speech) is Ward's cost of merging the two back,
+    ``share_a * share_b / (share_a + share_b) * distance(centre_a, centre_b) ** 2`` for the cheapest pair of the
+    ``k + 1`` groups. Its square root, which does not grow with the length of the recording, must reach
+    :data:`COUNT_TWO_FROM` for two speakers rather than one and :data:`COUNT_MORE_FROM` for each one more, up to
+    :data:`COUNT_LIMIT`. A small group of a voice far from the rest thus counts as a speaker, and so do two large
+    groups of voices somewhat closer together; a recording of one voice, whose pieces vary in pitch and pace, stays
+    one speaker.
     """
     return _count(turns, _Pieces(turns, stats, projection))
 
@@ -310,24 +318,10 @@ def _count(turns: Sequence[SpeakerTurn], pieces: _Pieces) -> int:
     found = len({t.speaker for t in turns})
     if found < 1 or len(pieces.described) <= 2:
         return found
-
-    def nearest_centres(count: int) -> float:
-        centres = list(pieces.centres(pieces.groups(count)).values())
-        gaps = [np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1 :]]
-        return min(gaps) if gaps else np.inf
-
-    def smallest_share(count: int) -> float:
-        groups = pieces.groups(count)
-        return min(pieces.durations[groups == group].sum() for group in set(groups)) / pieces.durations.sum()
-
-    most = min(len(pieces.described) - 1, max(found, COUNT_LIMIT))
-    speakers = min(found, most)
-    while speakers > 1 and nearest_centres(speakers) < (COUNT_ONE_BELOW if speakers == 2 else COUNT_FEWER_BELOW):
-        speakers -= 1
-    while speakers < min(COUNT_LIMIT, most) and nearest_centres(speakers + 1) >= COUNT_MORE_FROM:
+    speakers = 1
+    while (speakers < min(COUNT_LIMIT, len(pieces.described) - 1)
+           and pieces.cheapest_merge(speakers + 1) >= (COUNT_TWO_FROM if speakers == 1 else COUNT_MORE_FROM)):
         speakers += 1
-    while speakers > 1 and smallest_share(speakers) < COUNT_MIN_SHARE:
-        speakers -= 1
     return speakers
 
 
