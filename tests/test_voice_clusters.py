@@ -20,6 +20,7 @@ from transcriber.voice_clusters import (
     count_speakers,
     fit_projection,
     regroup,
+    regroup_counting,
 )
 from transcriber.voice_embedding import LearntVoices, build_network, weights_to_text
 
@@ -146,6 +147,30 @@ def test_the_number_of_speakers_comes_from_the_voices_when_the_windows_labels_ar
     assert counted["two voices under one label"] == counted["true 3"], counted
     assert counted["true 2"].count(2) >= 3, counted
     assert counted["true 3"].count(3) >= 3, counted
+
+
+class _AllAlike:
+    """Every frame the same feature: voices that cannot be told apart at all."""
+
+    size = dims = 1
+
+    def frames(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(samples) // round(0.01 * sample_rate)
+        return np.ones((n, 1)), np.ones(n)
+
+    def voice(self, means: np.ndarray) -> np.ndarray:
+        return means
+
+
+def test_voices_all_alike_are_one_speaker_on_auto():
+    """Ward's tree cannot split pieces whose voices are all the same (a looped clip); the count is one, not an
+    error."""
+    samples = np.random.default_rng(SEED).normal(0, 0.1, 30 * SAMPLE_RATE).astype(np.float32)
+    stats = _stats(samples, describer=_AllAlike())
+    turns = [SpeakerTurn(i * 2.5, (i + 1) * 2.5, f"spk{i % 3}") for i in range(12)]
+    projection = np.ones((1, 1))
+    assert count_speakers(turns, stats, projection) == 1
+    assert len({t.speaker for t in regroup_counting(turns, stats, projection)}) == 1
 
 
 @needs_espeak

@@ -287,8 +287,10 @@ class _Pieces:
         groups = self.groups(count)
         centres = self.centres(groups)
         share = {group: self.durations[groups == group].sum() / self.durations.sum() for group in centres}
-        return min(float(np.sqrt(share[a] * share[b] / (share[a] + share[b])) * np.linalg.norm(centres[a] - centres[b]))
-                   for i, a in enumerate(centres) for b in list(centres)[i + 1 :])
+        # Voices all alike leave Ward's tree fewer groups than asked for: nothing to merge, no speaker more.
+        costs = [np.sqrt(share[a] * share[b] / (share[a] + share[b])) * np.linalg.norm(centres[a] - centres[b])
+                 for i, a in enumerate(centres) for b in list(centres)[i + 1 :]]
+        return float(min(costs, default=0.0))
 
     def centres(self, groups: np.ndarray) -> dict[int, np.ndarray]:
         """Each group's centre: its pieces' voices averaged, weighted by their durations."""
