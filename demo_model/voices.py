@@ -10,14 +10,19 @@ can be measured on voices, and on a whole synthesizer, it has never heard:
   ``rms`` and ``slt``. ``awb_time`` is a limited-domain voice that can only say the time of day.
 * **festival** (diphones and HTS): ``kal_diphone``, ``ked_diphone`` and ``cmu_us_slt_arctic_hts``.
 
-A voice's id is ``synthesizer:name`` or, for an espeak-ng variant, ``espeak-ng:name+variant``. Voices that share a
-timbre share a *family* (an espeak-ng variant across all accents; ``kal`` and ``kal16``), and a family always falls
-in one split, so no test voice is a training voice in another accent or at another sample rate.
+A voice's id is ``synthesizer:name`` or, for an espeak-ng variant, ``espeak-ng:name+variant``. Voices of one vocal
+tract share a *family*, and a family always falls in one split, so no test voice is a training voice in another
+accent, at another sample rate, pitch or speed, or through another glottal source: an espeak-ng family is every
+variant, in every accent, whose formant frequencies are the same (:func:`espeak_tract`; ``fast``, the ``klatt``
+variants, ``croak`` and ``adam`` change pitch, speed, source or bandwidths but not one formant, so they are the plain
+voice's family; ``iven`` to ``iven4`` differ only in voicing, tone and consonants), and flite's ``kal`` is ``kal16`` at 8 kHz.
 
-:func:`split_voices` puts each synthesizer's families in train / validation / test by the SHA-256 of the family
-name (not by position in a list, so a voice added later does not move the others), and one synthesizer
-(:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator, the tests'
-fixtures and the conversation generator all take their voices from here.
+:func:`split_voices` draws each synthesizer's *lots* (an espeak-ng variant across accents, else a family) into
+train / validation / test by the SHA-256 of the lot's name (not by position in a list, so a voice added later does not
+move the others); a family whose lots were drawn into different splits goes whole into the first of train,
+validation, test among them, so a voice added to a training family never takes that family out of training. One
+synthesizer (:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator,
+the tests' fixtures and the conversation generator all take their voices from here.
 
 A few hundred voices are few speakers, and flite has only four. :meth:`Voice.changed` makes a new voice from a pool
 voice with Praat's "Change gender" (PSOLA, through ``praat-parselmouth``): its formants scaled (the size of the vocal
@@ -31,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -57,7 +63,8 @@ ESPEAK = "espeak-ng"
 FLITE = "flite"
 FESTIVAL = "text2wave"
 ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
-ESPEAK_BASES = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
+ESPEAK_BASES = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029",
+                "en-us-nyc")
 ESPEAK_DEFAULT_WPM = 175
 ESPEAK_PITCH_RANGE = (0, 99)
 FLITE_VOICES = {"kal16": "kal", "kal": "kal", "awb": "awb", "rms": "rms", "slt": "slt"}
@@ -141,8 +148,10 @@ class Voice:
         synthesizer: ``espeak-ng``, ``flite`` or ``festival``.
         name: the synthesizer's own voice name (an espeak-ng accent, a flite or festival voice).
         variant: an espeak-ng voice variant (``m4``, ``f3``, ...), or "" for none.
-        family: voices of one timbre; a family is never split between train and test.
+        family: voices of one vocal tract; a family is never split between train and test, and a conversation
+            never has two speakers of one family.
         change: for a new voice made from a pool voice (:meth:`changed`), how it differs from it.
+        lot: what :func:`split_voices` draws by hash (an espeak-ng variant across accents); "" for the family.
     """
 
     synthesizer: str
@@ -150,6 +159,7 @@ class Voice:
     variant: str = ""
     family: str = ""
     change: VoiceChange | None = None
+    lot: str = ""
 
     @property
     def id(self) -> str:
@@ -177,8 +187,8 @@ class Voice:
         if self.synthesizer == "espeak-ng":
             voice = self.name + (f"+{self.variant}" if self.variant else "")
             low, high = ESPEAK_PITCH_RANGE
-            command = [ESPEAK, "-v", voice, "-s", str(round(ESPEAK_DEFAULT_WPM * rate)),
-                       "-p", str(round(low + pitch * (high - low))), "-g", str(round(word_gap_s * 100)), "--stdout", text]
+            command = [ESPEAK, "-v", voice, "-s", str(round(ESPEAK_DEFAULT_WPM * rate)), "-p",
+                       str(round(low + pitch * (high - low))), "-g", str(round(word_gap_s * 100)), "--stdout", text]
             return _decode(_run(command, self), self)
         if self.synthesizer == "flite":
             command = [FLITE, "-voice", self.name, "--setf", f"duration_stretch={1 / rate:.3f}", "-t", text, "-o", "-"]
@@ -238,14 +248,43 @@ def espeak_variants() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in ESPEAK_VARIANT_DIR.iterdir() if p.is_file() and " " not in p.name))
 
 
+def espeak_tract(variant: str) -> tuple[tuple[int, int, int], ...]:
+    """An espeak-ng variant's vocal tract: its formants whose frequency it changes, as (formant, percent of the
+    default frequency, Hz added), read from its file. () for the plain voice's tract (no variant, or one that sets only
+    pitch, speed, voicing, breath, tone, echo, bandwidths or the Klatt source)."""
+    if not variant:
+        return ()
+    changed = []
+    for line in (ESPEAK_VARIANT_DIR / variant).read_text(errors="replace").splitlines():
+        words = re.split(r"\s+", line.split("//")[0].strip())
+        if words[0] == "formant" and len(words) >= 3:
+            number, frequency = int(words[1]), int(words[2])
+            added = int(words[5]) if len(words) >= 6 else 0
+            if (frequency, added) != (100, 0):
+                changed.append((number, frequency, added))
+    return tuple(sorted(changed))
+
+
+def espeak_families(variants: tuple[str, ...]) -> dict[str, str]:
+    """variant ("" for the plain voice) -> family: ``espeak-ng:plain`` for the plain voice's tract, else
+    ``espeak-ng:`` and the first (by name) of the variants that share the tract."""
+    by_tract: dict[tuple, list[str]] = {}
+    for variant in ("", *variants):
+        by_tract.setdefault(espeak_tract(variant), []).append(variant)
+    return {variant: f"espeak-ng:{min(members) or 'plain'}" for members in by_tract.values() for variant in members}
+
+
 @cache
 def pool() -> tuple[Voice, ...]:
     """Every voice of every installed synthesizer, in a stable order."""
     synthesizers = installed_synthesizers()
     voices: list[Voice] = []
     if "espeak-ng" in synthesizers:
-        for variant in ("", *espeak_variants()):
-            voices += [Voice("espeak-ng", base, variant, family=f"espeak-ng:{variant or 'plain'}") for base in ESPEAK_BASES]
+        variants = espeak_variants()
+        families = espeak_families(variants)
+        for variant in ("", *variants):
+            lot = f"espeak-ng:{variant or 'plain'}"
+            voices += [Voice("espeak-ng", base, variant, family=families[variant], lot=lot) for base in ESPEAK_BASES]
     if "flite" in synthesizers:
         voices += [Voice("flite", name, family=f"flite:{family}") for name, family in FLITE_VOICES.items()]
     if "festival" in synthesizers:
@@ -254,17 +293,19 @@ def pool() -> tuple[Voice, ...]:
     return tuple(voices)
 
 
-def _family_order(family: str) -> str:
-    return hashlib.sha256(f"{SPLIT_SEED}:{family}".encode()).hexdigest()
+def _lot_order(lot: str) -> str:
+    return hashlib.sha256(f"{SPLIT_SEED}:{lot}".encode()).hexdigest()
 
 
 def split_voices(voices: tuple[Voice, ...] | None = None, *,
                  held_out: str | None = HELD_OUT_SYNTHESIZER) -> dict[str, tuple[Voice, ...]]:
     """Assign every voice to one of :data:`SPLITS`.
 
-    Per synthesizer, its families are ordered by hash; the first :data:`TEST_SHARE` of them (at least one) are test,
-    the next :data:`VALIDATION_SHARE` validation (none where that rounds to zero, as for flite's four), the rest
-    train (at least one). The ``held_out`` synthesizer's voices all go to ``held_out``.
+    Per synthesizer, its lots (:attr:`Voice.lot`, else the family) are ordered by hash; the first :data:`TEST_SHARE`
+    of them (at least one) are drawn for test, the next :data:`VALIDATION_SHARE` for validation (none where that rounds
+    to zero, as for flite's four), the rest for train (at least one). A family goes whole into the first of train,
+    validation and test that one of its lots was drawn for. The ``held_out`` synthesizer's voices all go to
+    ``held_out``.
     """
     voices = pool() if voices is None else voices
     splits: dict[str, list[Voice]] = {name: [] for name in SPLITS}
@@ -273,13 +314,17 @@ def split_voices(voices: tuple[Voice, ...] | None = None, *,
         if synthesizer == held_out:
             splits["held_out"] += own
             continue
-        families = sorted({v.family for v in own}, key=_family_order)
-        n_test = max(1, round(len(families) * TEST_SHARE)) if len(families) > 1 else 0
-        n_validation = min(round(len(families) * VALIDATION_SHARE), len(families) - n_test - 1)
-        assigned = {f: "test" for f in families[:n_test]}
-        assigned |= {f: "validation" for f in families[n_test : n_test + n_validation]}
+        lots = sorted({v.lot or v.family for v in own}, key=_lot_order)
+        n_test = max(1, round(len(lots) * TEST_SHARE)) if len(lots) > 1 else 0
+        n_validation = min(round(len(lots) * VALIDATION_SHARE), len(lots) - n_test - 1)
+        drawn = {lot: "test" for lot in lots[:n_test]}
+        drawn |= {lot: "validation" for lot in lots[n_test : n_test + n_validation]}
+        family_split: dict[str, str] = {}
         for voice in own:
-            splits[assigned.get(voice.family, "train")].append(voice)
+            split = drawn.get(voice.lot or voice.family, "train")
+            family_split[voice.family] = min(family_split.get(voice.family, split), split, key=SPLITS.index)
+        for voice in own:
+            splits[family_split[voice.family]].append(voice)
     return {name: tuple(members) for name, members in splits.items()}
 
 

@@ -1,6 +1,8 @@
-"""The voice pool (``demo_model/voices.py``): stable ids, splits that never share a voice family."""
+"""The voice pool (``demo_model/voices.py``): stable ids, splits that never share a voice family (a vocal tract)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ from demo_model.voices import (
     SAMPLE_RATE,
     Voice,
     VoiceChange,
+    espeak_families,
+    espeak_variants,
     installed_synthesizers,
     pool,
     split_voices,
@@ -61,6 +65,36 @@ def test_the_split_does_not_depend_on_order_and_a_new_voice_moves_no_other():
     moved = [v for name, members in grown.items() for v in members if v in where and where[v] != name]
     # At most the two families at the test and validation boundaries change sides (3 accents each).
     assert len(moved) <= 2 * 3
+
+
+def test_a_family_drawn_into_several_splits_goes_whole_into_training():
+    voices = synthetic_pool()
+    drawn = split_voices(voices)
+    lots = {name: sorted({v.variant for v in drawn[name] if v.synthesizer == "espeak-ng"}) for name in drawn}
+    # One vocal tract under a test lot, a validation lot and a training lot (as espeak-ng's iven, iven2 and iven3).
+    shared = {lots["test"][0], lots["validation"][0], lots["train"][0]}
+    merged = tuple(replace(v, family="espeak-ng:shared", lot=v.family) if v.variant in shared else v for v in voices)
+    splits = split_voices(merged)
+    assert {v.variant for v in splits["train"]} == {v.variant for v in drawn["train"]} | shared
+    assert all(v.variant not in shared for name in ("validation", "test") for v in splits[name])
+    # Every other voice stays where it was drawn.
+    moved = {v.id for v in merged if v.variant in shared}
+    assert {k: {v.id for v in members} - moved for k, members in splits.items()} \
+        == {k: {v.id for v in members} - moved for k, members in drawn.items()}
+
+
+@pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is needed")
+def test_espeak_variants_that_keep_every_formant_are_the_plain_voice_and_no_unseen_voice_shares_a_training_tract():
+    families = espeak_families(espeak_variants())
+    # fast only speeds up, croak adds flutter, the klatt variants change the source, adam a bandwidth: the plain tract.
+    assert {families[v] for v in ("", "fast", "croak", "klatt3", "klatt6", "adam")} == {"espeak-ng:plain"}
+    assert len({families[v] for v in ("iven", "iven2", "iven3", "iven4")}) == 1  # voicing and tone only
+    assert families["m2"] not in (families[""], families["m3"])
+    splits = split_voices()
+    train = {v.family for v in splits["train"]}
+    for name in ("validation", "test"):
+        assert splits[name] and not {v.family for v in splits[name]} & train
+    assert {v.variant for v in splits["test"]}.isdisjoint({"fast", "croak", "adam", "klatt6", "iven", "steph2"})
 
 
 def test_ids_are_stable_and_unique():
