@@ -15,7 +15,8 @@ tract share a *family*, and a family always falls in one split, so no test voice
 accent, at another sample rate, pitch or speed, or through another glottal source: an espeak-ng family is every
 variant, in every accent, whose formant frequencies are the same (:func:`espeak_tract`; ``fast``, the ``klatt``
 variants, ``croak`` and ``adam`` change pitch, speed, source or bandwidths but not one formant, so they are the plain
-voice's family; ``iven`` to ``iven4`` differ only in voicing, tone and consonants), and flite's ``kal`` is ``kal16`` at 8 kHz.
+voice's family; ``iven`` to ``iven4`` differ only in voicing, tone and consonants), and flite's ``kal`` is ``kal16``
+at 8 kHz.
 
 :func:`split_voices` draws each synthesizer's *lots* (an espeak-ng variant across accents, else a family) into
 train / validation / test by the SHA-256 of the lot's name (not by position in a list, so a voice added later does not

@@ -28,7 +28,8 @@ def synthetic_pool() -> tuple[Voice, ...]:
     """A pool of made-up voices: the split rules do not depend on what is installed."""
     espeak = [Voice("espeak-ng", base, variant, family=f"espeak-ng:{variant or 'plain'}")
               for variant in ("", *(f"v{i}" for i in range(40))) for base in ("en-gb", "en-us", "en-029")]
-    flite = [Voice("flite", name, family=f"flite:{name.rstrip('16')}") for name in ("kal16", "kal", "awb", "rms", "slt")]
+    flite = [Voice("flite", name, family=f"flite:{name.rstrip('16')}")
+             for name in ("kal16", "kal", "awb", "rms", "slt")]
     festival = [Voice("festival", name, family=f"festival:{name}") for name in ("a", "b", "c")]
     return (*espeak, *flite, *festival)
 
