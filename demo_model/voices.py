@@ -258,9 +258,10 @@ def espeak_tract(variant: str) -> tuple[tuple[int, int, int], ...]:
     changed = []
     for line in (ESPEAK_VARIANT_DIR / variant).read_text(errors="replace").splitlines():
         words = re.split(r"\s+", line.split("//")[0].strip())
-        if words[0] == "formant" and len(words) >= 3:
-            number, frequency = int(words[1]), int(words[2])
-            added = int(words[5]) if len(words) >= 6 else 0
+        numbers = [int(word) for word in words[1:6] if re.fullmatch(r"-?\d+", word)]
+        if words[0] == "formant" and len(numbers) >= 2:
+            number, frequency = numbers[0], numbers[1]
+            added = numbers[4] if len(numbers) >= 5 else 0
             if (frequency, added) != (100, 0):
                 changed.append((number, frequency, added))
     return tuple(sorted(changed))
@@ -269,9 +270,14 @@ def espeak_tract(variant: str) -> tuple[tuple[int, int, int], ...]:
 def espeak_families(variants: tuple[str, ...]) -> dict[str, str]:
     """variant ("" for the plain voice) -> family: ``espeak-ng:plain`` for the plain voice's tract, else
     ``espeak-ng:`` and the first (by name) of the variants that share the tract."""
-    by_tract: dict[tuple, list[str]] = {}
+    by_tract: dict[object, list[str]] = {}
     for variant in ("", *variants):
-        by_tract.setdefault(espeak_tract(variant), []).append(variant)
+        try:
+            tract: object = espeak_tract(variant)
+        except OSError as error:  # a variant file that cannot be read is a family of its own
+            logger.warning("espeak-ng variant %s: %s", variant, error)
+            tract = variant
+        by_tract.setdefault(tract, []).append(variant)
     return {variant: f"espeak-ng:{min(members) or 'plain'}" for members in by_tract.values() for variant in members}
 
 

@@ -84,6 +84,26 @@ def test_a_family_drawn_into_several_splits_goes_whole_into_training():
         == {k: {v.id for v in members} - moved for k, members in drawn.items()}
 
 
+def test_a_variant_file_gives_its_tract_by_formant_frequencies(tmp_path, monkeypatch):
+    import demo_model.voices as voices
+
+    monkeypatch.setattr(voices, "ESPEAK_VARIANT_DIR", tmp_path)
+    files = {
+        "wide": "language variant\nname Wide\nklatt 6\nformant 1 100 100 130\n",  # a bandwidth: the plain tract
+        "low": "name Low\n// formant 0 50 50 50\nformant 2 95 80 100 // lower\nformant 3 100 80 100 40\n",
+        "low2": "name Low2\npitch 200 250\nformant 3 100 90 90 40\nformant 2 95 100 100\n",
+        "odd": "name Odd\nformant 1 110 ##\nformant\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert voices.espeak_tract("wide") == () == voices.espeak_tract("")
+    assert voices.espeak_tract("low") == ((2, 95, 0), (3, 100, 40)) == voices.espeak_tract("low2")
+    assert voices.espeak_tract("odd") == ((1, 110, 0),)
+    families = voices.espeak_families((*files, "missing"))
+    assert families == {"": "espeak-ng:plain", "wide": "espeak-ng:plain", "low": "espeak-ng:low",
+                        "low2": "espeak-ng:low", "odd": "espeak-ng:odd", "missing": "espeak-ng:missing"}
+
+
 @pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is needed")
 def test_espeak_variants_that_keep_every_formant_are_the_plain_voice_and_no_unseen_voice_shares_a_training_tract():
     families = espeak_families(espeak_variants())
