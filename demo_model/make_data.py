@@ -20,8 +20,8 @@ split      voices                       conditions
 train      pool train voices            new voices made from them (formants, pitch), speed 0.85-1.2,
                                         level -35..-3 dBFS, noise 0-30 dB SNR (white, pink, brown,
                                         babble of other train voices), reverb, telephone band (8 kHz),
-                                        mild clipping, 12 % noise-only clips, 15 % continuous (2-4
-                                        phrases)
+                                        mild clipping, 12 % noise-only clips (70 % of them babble),
+                                        15 % continuous (2-4 phrases)
 validation pool validation voices       as train
 test       pool test voices             clear: speed 0.9-1.1, reverb, noise only at 20-30 dB SNR
 held_out   the held-out synthesizer     as test (a synthesizer training never heard)
@@ -171,7 +171,8 @@ class Conditions:
 
     ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
     is babble. ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
-    ``noise_only_share`` of the clips hold no speech, ``continuous_share`` ``continuous_phrases`` phrases in a row
+    ``noise_only_share`` of the clips hold no speech (babble in ``noise_only_babble_share`` of them where set, else
+    in ``babble_share``), ``continuous_share`` ``continuous_phrases`` phrases in a row
     (:func:`make_continuous_clip`), the rest one phrase.
     """
 
@@ -188,14 +189,16 @@ class Conditions:
     clipping_prob: float = 0.05
     peak_dbfs: tuple[float, float] = (-35.0, -3.0)
     noise_only_share: float = 0.12
+    noise_only_babble_share: float | None = None
     changed_voice_prob: float = 0.5
     continuous_share: float = 0.0
     continuous_phrases: tuple[int, int] = (3, 7)
 
 
-TRAINING = Conditions("train", continuous_share=0.15, continuous_phrases=(2, 4))
+TRAINING = Conditions("train", continuous_share=0.15, continuous_phrases=(2, 4), noise_only_babble_share=0.7)
 """Training clips: one phrase, or (15 %) two to four in a row, so that talk that goes on is heard as well as commands
-(2-4 phrases: most of them fit the training's longest clip)."""
+(2-4 phrases: most of them fit the training's longest clip). Clips without speech are babble more often than the
+noise under speech, so the model hears talk alone as nothing without learning to let a voice pass as background."""
 CLEAR = Conditions("test", rate=(0.8, 1.25), speed_perturb=(0.9, 1.1), pitch_shift_prob=0.0, reverb_prob=0.2,
                    noise_prob=0.3, noise_snr_db=(20.0, 30.0), babble_share=0.0, telephone_prob=0.0, clipping_prob=0.0,
                    peak_dbfs=(-25.0, -3.0), noise_only_share=0.0, changed_voice_prob=0.0)
@@ -282,9 +285,13 @@ def babble(n: int, voice_split: str, rng: np.random.Generator) -> np.ndarray:
     return np.resize(np.roll(track, -start), n).astype(np.float32)
 
 
-def background(n: int, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
-    """Unit-RMS noise for one clip: babble with ``babble_share``, else coloured noise."""
-    if rng.random() < conditions.babble_share:
+def background(n: int, conditions: Conditions, rng: np.random.Generator, *, alone: bool = False) -> np.ndarray:
+    """Unit-RMS noise for one clip: babble with ``babble_share`` (``noise_only_babble_share`` for a clip without
+    speech, ``alone``, where set), else coloured noise."""
+    share = conditions.babble_share
+    if alone and conditions.noise_only_babble_share is not None:
+        share = conditions.noise_only_babble_share
+    if rng.random() < share:
         # Training babble comes from training voices only; evaluation babble from the split's own unseen voices.
         return babble(n, "train" if conditions.voices == "validation" else conditions.voices, rng)
     return coloured_noise(n, rng)
@@ -494,7 +501,7 @@ def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
     conditions = SPLIT_CONDITIONS[split]
     rng = clip_rng(split, index, NOISE_CLIP)
     n = round(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE)
-    samples = background(n, conditions, rng) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
+    samples = background(n, conditions, rng, alone=True) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
     if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples.astype(np.float32), rng)
     path = write_clip(np.clip(samples, -1.0, 1.0), split, index, out_dir)

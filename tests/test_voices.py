@@ -203,3 +203,23 @@ def test_training_data_has_talk_that_goes_on_by_training_voices(tmp_path):
         assert low <= len(words) <= high * MAX_WORDS and set(words) <= set(VOCABULARY)
         # one or two voices of the training split (a new voice made from one counts as that voice's split)
         assert {v.split("~")[0] for v in entry["voice"].split(", ")} <= train_ids
+
+
+def test_training_clips_without_speech_are_babble_more_often_than_the_noise_under_speech(monkeypatch):
+    import demo_model.make_data as make_data
+
+    marker = np.full(160, 7.0, dtype=np.float32)
+    monkeypatch.setattr(make_data, "babble", lambda n, split, rng: marker)  # no synthesis: only which noise is drawn
+    rng = np.random.default_rng(0)
+
+    def babble_share(alone: bool, conditions=make_data.TRAINING) -> float:
+        draws = [make_data.background(160, conditions, rng, alone=alone) is marker for _ in range(2000)]
+        return sum(draws) / len(draws)
+
+    assert babble_share(alone=True) == pytest.approx(make_data.TRAINING.noise_only_babble_share, abs=0.04)
+    assert babble_share(alone=False) == pytest.approx(make_data.TRAINING.babble_share, abs=0.04)
+    assert make_data.TRAINING.noise_only_babble_share > make_data.TRAINING.babble_share
+    # Evaluation splits keep one share for both (their noise-only clips are the noise split's, unchanged).
+    noise = make_data.SPLIT_CONDITIONS["noise"]
+    assert noise.noise_only_babble_share is None
+    assert babble_share(alone=True, conditions=noise) == pytest.approx(noise.babble_share, abs=0.04)
