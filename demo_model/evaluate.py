@@ -2,9 +2,9 @@
 
 Prints one table of WER per split (see ``make_data.py``):
 
-* ``test``: unseen voices of each synthesizer that training used (espeak-ng, flite), clear speech; also per
+* ``test``: unseen voices of each synthesizer that training used (espeak-ng, flite, festival), clear speech; also per
   synthesizer. Target <= 3 %.
-* ``held_out``: a whole synthesizer that training never heard (festival). Target <= 15 %.
+* ``held_out``: a whole synthesizer that training never heard (pico). Target <= 15 %.
 * ``noisy``: unseen voices at 0-10 dB SNR (noise or babble). Target <= 8 %.
 * ``noise``: clips without speech; the figure is how many of them get any word. Target 0.
 * ``continuous``: unseen voices saying 3-7 phrases in a row with short pauses, one voice or two taking turns, as in

@@ -24,7 +24,7 @@ train      pool train voices            new voices made from them (formants, pit
                                         15 % continuous (2-4 phrases)
 validation pool validation voices       as train
 test       pool test voices             clear: speed 0.9-1.1, reverb, noise only at 20-30 dB SNR
-held_out   the held-out synthesizer     as test (a synthesizer training never heard)
+held_out   the held-out synthesizer     as test (a synthesizer training never heard: pico)
 noisy      pool test voices             noise or babble at 0-10 dB SNR
 noise      none                         noise-only clips
 continuous pool test voices             as test: 3-7 phrases in a row with short pauses, one voice or two
@@ -32,7 +32,7 @@ continuous pool test voices             as test: 3-7 phrases in a row with short
 ========== ============================ ===============================================================
 
 A few hundred synthetic voices are few speakers for a model that must understand any clear voice (flite has four,
-festival three), so half the training clips are spoken by a *new* voice made from a pool voice: Praat's "Change
+festival one of its own), so half the training clips are spoken by a *new* voice made from a pool voice: Praat's "Change
 gender" (``Voice.changed`` in ``voices.py``) moves its formants (the size of the vocal tract, x0.85-1.2) and its
 pitch (median 80-260 Hz, range x0.5-1.6) independently, which speed perturbation and pitch shifting, moving both
 together, cannot do. Durations are kept, so word timings stay true.
@@ -90,9 +90,12 @@ PHRASE_GAP_MAX_S = 0.25
 TRIM_DB = -40.0
 """A word's audio starts and ends where its 5 ms frame energy comes within this many dB of its loudest frame."""
 TRIM_FRAME_S = 0.005
-SYNTHESIZER_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "festival": 1.0}
-"""How often a split picks each of its synthesizers (flite has 5 voices against espeak-ng's 800; they get near
-equal shares so that both are learnt and measured on enough words)."""
+SYNTHESIZER_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "festival": 0.3, "pico": 1.0}
+"""How often a split picks each of its synthesizers (flite has 5 voices and festival 3 against espeak-ng's 800; they
+get shares near espeak-ng's so that each is learnt and measured on enough words; festival's training voices are its
+diphone speaker ``ked`` and flite's ``slt``, its test voice flite's ``kal``)."""
+OWN_PITCH = {"espeak-ng", "pico"}
+"""Synthesizers with a pitch control of their own; the others get a pitch shift instead."""
 ESPEAK_PITCH = (0.15, 0.85)
 RT60_S = (0.1, 0.6)
 WET_GAIN = (0.1, 0.6)
@@ -412,7 +415,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     rate = float(rng.uniform(*conditions.rate))
     pitch = float(rng.uniform(*ESPEAK_PITCH))
     shift = 0.0
-    if voice.synthesizer != "espeak-ng" and rng.random() < conditions.pitch_shift_prob:
+    if voice.synthesizer not in OWN_PITCH and rng.random() < conditions.pitch_shift_prob:
         shift = float(rng.uniform(-conditions.pitch_shift_semitones, conditions.pitch_shift_semitones))
     spaced = rng.random() < SPACED_SHARE
     if (change := voice_change(conditions, clip_rng(split, index, VOICE_CHANGE))) is not None:

@@ -1,14 +1,18 @@
 """The voice pool: every synthetic English voice this project can make, each with a stable id, split once for all.
 
-Three synthesizers from Debian's packages, each with its own way of making speech, so that a model trained on some
-can be measured on voices, and on a whole synthesizer, it has never heard:
+Four synthesizers, each with its own way of making speech, so that a model trained on some can be measured on
+voices, and on a whole synthesizer, it has never heard:
 
 * **espeak-ng** (formant synthesis): its eight English voices (accents) times every installed voice variant (timbre:
   pitch range, formants, breathiness), plus the plain voice. The mbrola voices (``en-uk``, ``us-mbrola-*``) are
   left out: Debian ships no mbrola data, and espeak-ng then silently speaks with its default voice.
 * **flite** (unit selection and diphones, from CMU): ``kal16``, ``kal`` (the same speaker at 8 kHz), ``awb``,
   ``rms`` and ``slt``. ``awb_time`` is a limited-domain voice that can only say the time of day.
-* **festival** (diphones and HTS): ``kal_diphone``, ``ked_diphone`` and ``cmu_us_slt_arctic_hts``.
+* **festival** (diphones and HTS): ``kal_diphone``, ``ked_diphone`` and ``cmu_us_slt_arctic_hts``. ``ked`` is the
+  one diphone speaker that is not flite's: festival's ``kal_diphone`` is flite's ``kal`` (the same diphones) and
+  ``cmu_us_slt_arctic_hts`` is flite's ``slt`` (the same recordings), so each is in that flite voice's family.
+* **pico** (SVOX Pico, HMM synthesis, from PyPI's ``ttspico``): ``en-US`` and ``en-GB``, two speakers no other
+  synthesizer has. It is the one held out.
 
 A voice's id is ``synthesizer:name`` or, for an espeak-ng variant, ``espeak-ng:name+variant``. Voices of one vocal
 tract share a *family*, and a family always falls in one split, so no test voice is a training voice in another
@@ -16,13 +20,14 @@ accent, at another sample rate, pitch or speed, or through another glottal sourc
 variant, in every accent, whose formant frequencies are the same (:func:`espeak_tract`; ``fast``, the ``klatt``
 variants, ``croak`` and ``adam`` change pitch, speed, source or bandwidths but not one formant, so they are the plain
 voice's family; ``iven`` to ``iven4`` differ only in voicing, tone and consonants), and flite's ``kal`` is ``kal16``
-at 8 kHz.
+at 8 kHz. A family can span synthesizers (flite's ``kal`` and festival's ``kal_diphone``).
 
 :func:`split_voices` draws each synthesizer's *lots* (an espeak-ng variant across accents, else a family) into
 train / validation / test by the SHA-256 of the lot's name (not by position in a list, so a voice added later does not
 move the others); a family whose lots were drawn into different splits goes whole into the first of train,
-validation, test among them, so a voice added to a training family never takes that family out of training. One
-synthesizer (:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator,
+validation, test among them, so a voice added to a training family never takes that family out of training. A
+family named after another synthesizer is drawn with that synthesizer's lots, so festival's ``kal_diphone`` is where
+flite's ``kal`` is. One synthesizer (:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator,
 the tests' fixtures and the conversation generator all take their voices from here.
 
 A few hundred voices are few speakers, and flite has only four. :meth:`Voice.changed` makes a new voice from a pool
@@ -35,6 +40,7 @@ do. A changed voice belongs to the split of the voice it was made from; its id a
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import logging
 import re
@@ -45,10 +51,14 @@ import warnings
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+if TYPE_CHECKING:
+    import ttspico
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +67,7 @@ SPLIT_SEED = "voices-2026-12"
 """Part of the hash that orders families; changing it reshuffles every split."""
 VALIDATION_SHARE = 0.1
 TEST_SHARE = 0.15
-HELD_OUT_SYNTHESIZER = "festival"
+HELD_OUT_SYNTHESIZER = "pico"
 SPLITS = ("train", "validation", "test", "held_out")
 
 ESPEAK = "espeak-ng"
@@ -75,6 +85,12 @@ FESTIVAL_VOICES = {
     "ked_diphone": "/usr/share/festival/voices/english/ked_diphone",
     "cmu_us_slt_arctic_hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
 }
+FESTIVAL_FAMILIES = {"kal_diphone": "flite:kal", "ked_diphone": "festival:ked", "cmu_us_slt_arctic_hts": "flite:slt"}
+"""festival voice -> family: its kal and slt are flite's speakers."""
+PICO_VOICES = ("en-US", "en-GB")
+PICO_RATE_PERCENT = (20, 500)
+PICO_PITCH_OCTAVES = 1.0
+"""pico's pitch (0..1) spans this many octaves around the voice's own (71 % to 141 %)."""
 SYNTH_TIMEOUT_S = 60
 CHANGED_FORMANT_RATIO = (0.85, 1.2)
 CHANGED_PITCH_HZ = (80.0, 260.0)
@@ -146,8 +162,8 @@ class Voice:
     """One synthetic voice.
 
     Attributes:
-        synthesizer: ``espeak-ng``, ``flite`` or ``festival``.
-        name: the synthesizer's own voice name (an espeak-ng accent, a flite or festival voice).
+        synthesizer: ``espeak-ng``, ``flite``, ``festival`` or ``pico``.
+        name: the synthesizer's own voice name (an espeak-ng accent, a flite, festival or pico voice).
         variant: an espeak-ng voice variant (``m4``, ``f3``, ...), or "" for none.
         family: voices of one vocal tract; a family is never split between train and test, and a conversation
             never has two speakers of one family.
@@ -178,7 +194,8 @@ class Voice:
             text: what to say.
             rate: speaking rate, 1.0 the voice's default; 1.2 is 20% faster (festival ignores it: text2wave's
                 duration parameter has no effect on its voices).
-            pitch: 0..1 across the voice's pitch range, where the synthesizer has one (espeak-ng); others ignore it.
+            pitch: 0..1 across the voice's pitch range, where the synthesizer has one (espeak-ng, pico); others
+                ignore it.
             word_gap_s: extra pause between words (espeak-ng only).
         """
         samples = self._synthesize(text, rate=rate, pitch=pitch, word_gap_s=word_gap_s)
@@ -196,6 +213,8 @@ class Voice:
             return _run_to_file(command, self)
         if self.synthesizer == "festival":
             return _run_to_file([FESTIVAL, "-eval", f"(voice_{self.name})", "-o", "-"], self, stdin=text)
+        if self.synthesizer == "pico":
+            return _pico(self, text, rate=rate, pitch=pitch)
         raise SynthesisError(f"unknown synthesizer {self.synthesizer!r}")
 
 
@@ -222,6 +241,27 @@ def _run_to_file(command: list[str], voice: Voice, stdin: str | None = None) -> 
         return _decode(path.read_bytes(), voice)
 
 
+@cache
+def _pico_engine(language: str) -> ttspico.TtsEngine:
+    import ttspico  # only here: the data generators need it, the app does not
+
+    return ttspico.TtsEngine(language)
+
+
+def _pico(voice: Voice, text: str, *, rate: float, pitch: float) -> np.ndarray:
+    """pico speaks in this process (a C library): 16-bit samples at 16 kHz."""
+    try:
+        engine = _pico_engine(voice.name)
+        engine.rate = int(np.clip(round(100 * rate), *PICO_RATE_PERCENT))
+        engine.pitch = round(100 * 2 ** ((pitch - 0.5) * PICO_PITCH_OCTAVES))
+        pcm = engine.speak(text) or b""
+    except (ImportError, RuntimeError, ValueError) as exc:
+        raise SynthesisError(f"pico failed for {voice.id}: {exc}") from exc
+    if not pcm:
+        raise SynthesisError(f"{voice.id} produced no audio")
+    return (np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0).copy()
+
+
 def _decode(wav: bytes, voice: Voice) -> np.ndarray:
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
     if samples.size == 0:
@@ -231,7 +271,8 @@ def _decode(wav: bytes, voice: Voice) -> np.ndarray:
 
 
 def installed_synthesizers() -> tuple[str, ...]:
-    """The synthesizers whose programs (and, for festival, at least one English voice) are installed."""
+    """The synthesizers whose programs (and, for festival, at least one English voice) are installed; pico is a
+    Python package (``ttspico``) with its voices."""
     found = []
     if shutil.which(ESPEAK):
         found.append("espeak-ng")
@@ -239,6 +280,8 @@ def installed_synthesizers() -> tuple[str, ...]:
         found.append("flite")
     if shutil.which(FESTIVAL) and any(Path(p).is_dir() for p in FESTIVAL_VOICES.values()):
         found.append("festival")
+    if importlib.util.find_spec("ttspico") is not None:
+        found.append("pico")
     return tuple(found)
 
 
@@ -295,8 +338,10 @@ def pool() -> tuple[Voice, ...]:
     if "flite" in synthesizers:
         voices += [Voice("flite", name, family=f"flite:{family}") for name, family in FLITE_VOICES.items()]
     if "festival" in synthesizers:
-        voices += [Voice("festival", name, family=f"festival:{name}")
+        voices += [Voice("festival", name, family=FESTIVAL_FAMILIES[name])
                    for name, folder in FESTIVAL_VOICES.items() if Path(folder).is_dir()]
+    if "pico" in synthesizers:
+        voices += [Voice("pico", name, family=f"pico:{name}") for name in PICO_VOICES]
     return tuple(voices)
 
 
@@ -304,34 +349,46 @@ def _lot_order(lot: str) -> str:
     return hashlib.sha256(f"{SPLIT_SEED}:{lot}".encode()).hexdigest()
 
 
+def _drawn_by(voice: Voice, synthesizers: set[str]) -> str:
+    """The synthesizer that draws this voice's family: the one that names it (``flite:kal`` for festival's
+    ``kal_diphone``) where that one is in the pool and not held out, else the voice's own."""
+    owner = voice.family.split(":")[0]
+    return owner if owner in synthesizers else voice.synthesizer
+
+
 def split_voices(voices: tuple[Voice, ...] | None = None, *,
                  held_out: str | None = HELD_OUT_SYNTHESIZER) -> dict[str, tuple[Voice, ...]]:
-    """Assign every voice to one of :data:`SPLITS`.
+    """Assign every voice to one of :data:`SPLITS`; each split keeps the pool's order.
 
     Per synthesizer, its lots (:attr:`Voice.lot`, else the family) are ordered by hash; the first :data:`TEST_SHARE`
     of them (at least one) are drawn for test, the next :data:`VALIDATION_SHARE` for validation (none where that rounds
     to zero, as for flite's four), the rest for train (at least one). A family goes whole into the first of train,
-    validation and test that one of its lots was drawn for. The ``held_out`` synthesizer's voices all go to
-    ``held_out``.
+    validation and test that one of its lots was drawn for. A family named after another synthesizer
+    (``flite:kal``) is drawn among that synthesizer's lots, so festival's ``kal_diphone`` goes where flite's ``kal``
+    goes, whatever the order of the pool. The ``held_out`` synthesizer's voices all go to ``held_out``, and another
+    synthesizer's voice of one of their families goes to test.
     """
     voices = pool() if voices is None else voices
-    splits: dict[str, list[Voice]] = {name: [] for name in SPLITS}
-    for synthesizer in dict.fromkeys(v.synthesizer for v in voices):
-        own = [v for v in voices if v.synthesizer == synthesizer]
-        if synthesizer == held_out:
-            splits["held_out"] += own
-            continue
+    synthesizers = {v.synthesizer for v in voices} - {held_out}
+    drawn_by = {v: _drawn_by(v, synthesizers) for v in voices if v.synthesizer != held_out}
+    family_split: dict[str, str] = {}
+    for synthesizer in synthesizers:
+        own = [v for v, by in drawn_by.items() if by == synthesizer]
         lots = sorted({v.lot or v.family for v in own}, key=_lot_order)
         n_test = max(1, round(len(lots) * TEST_SHARE)) if len(lots) > 1 else 0
         n_validation = min(round(len(lots) * VALIDATION_SHARE), len(lots) - n_test - 1)
         drawn = {lot: "test" for lot in lots[:n_test]}
         drawn |= {lot: "validation" for lot in lots[n_test : n_test + n_validation]}
-        family_split: dict[str, str] = {}
         for voice in own:
             split = drawn.get(voice.lot or voice.family, "train")
             family_split[voice.family] = min(family_split.get(voice.family, split), split, key=SPLITS.index)
-        for voice in own:
-            splits[family_split[voice.family]].append(voice)
+    held_families = {v.family for v in voices if v.synthesizer == held_out}
+    splits: dict[str, list[Voice]] = {name: [] for name in SPLITS}
+    for voice in voices:
+        if voice.synthesizer == held_out:
+            splits["held_out"].append(voice)
+        else:
+            splits["test" if voice.family in held_families else family_split[voice.family]].append(voice)
     return {name: tuple(members) for name, members in splits.items()}
 
 

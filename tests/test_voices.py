@@ -31,7 +31,8 @@ def synthetic_pool() -> tuple[Voice, ...]:
     flite = [Voice("flite", name, family=f"flite:{name.rstrip('16')}")
              for name in ("kal16", "kal", "awb", "rms", "slt")]
     festival = [Voice("festival", name, family=f"festival:{name}") for name in ("a", "b", "c")]
-    return (*espeak, *flite, *festival)
+    pico = [Voice("pico", name, family=f"pico:{name}") for name in ("en-US", "en-GB")]
+    return (*espeak, *flite, *festival, *pico)
 
 
 def test_every_voice_falls_in_exactly_one_split_and_families_are_never_split():
@@ -50,7 +51,7 @@ def test_each_synthesizer_has_unseen_voices_and_one_synthesizer_is_held_out_whol
     assert {v.synthesizer for v in splits["held_out"]} == {HELD_OUT_SYNTHESIZER}
     for name in ("train", "validation", "test"):
         assert HELD_OUT_SYNTHESIZER not in {v.synthesizer for v in splits[name]}
-    for synthesizer in ("espeak-ng", "flite"):
+    for synthesizer in ("espeak-ng", "flite", "festival"):
         assert any(v.synthesizer == synthesizer for v in splits["test"])
         assert any(v.synthesizer == synthesizer for v in splits["train"])
     assert {v.id for v in split_voices(synthetic_pool(), held_out=None)["held_out"]} == set()
@@ -74,14 +75,42 @@ def test_a_family_drawn_into_several_splits_goes_whole_into_training():
     lots = {name: sorted({v.variant for v in drawn[name] if v.synthesizer == "espeak-ng"}) for name in drawn}
     # One vocal tract under a test lot, a validation lot and a training lot (as espeak-ng's iven, iven2 and iven3).
     shared = {lots["test"][0], lots["validation"][0], lots["train"][0]}
-    merged = tuple(replace(v, family="espeak-ng:shared", lot=v.family) if v.variant in shared else v for v in voices)
+    def is_shared(voice: Voice) -> bool:
+        return voice.synthesizer == "espeak-ng" and voice.variant in shared
+
+    merged = tuple(replace(v, family="espeak-ng:shared", lot=v.family) if is_shared(v) else v for v in voices)
     splits = split_voices(merged)
-    assert {v.variant for v in splits["train"]} == {v.variant for v in drawn["train"]} | shared
-    assert all(v.variant not in shared for name in ("validation", "test") for v in splits[name])
+    assert {v.variant for v in splits["train"] if v.synthesizer == "espeak-ng"} \
+        == {v.variant for v in drawn["train"] if v.synthesizer == "espeak-ng"} | shared
+    assert not any(is_shared(v) for name in ("validation", "test") for v in splits[name])
     # Every other voice stays where it was drawn.
-    moved = {v.id for v in merged if v.variant in shared}
+    moved = {v.id for v in merged if is_shared(v)}
     assert {k: {v.id for v in members} - moved for k, members in splits.items()} \
         == {k: {v.id for v in members} - moved for k, members in drawn.items()}
+
+
+def test_a_speaker_of_two_synthesizers_is_drawn_once_and_never_trained_on_where_it_is_measured():
+    flite_families = {"kal": "flite:kal", "slt": "flite:slt"}
+    # festival's kal and slt are flite's speakers (the same diphones, the same recordings); ked is its own.
+    shared = tuple(Voice("festival", name, family=flite_families.get(name, f"festival:{name}"))
+                   for name in ("kal", "ked", "slt"))
+    voices = (*synthetic_pool(), *shared)
+    for order in (voices, tuple(reversed(voices)), shared + synthetic_pool()):
+        splits = split_voices(order)
+        where = {v.id: name for name, members in splits.items() for v in members}
+        assert where["festival:kal"] == where["flite:kal"] == where["flite:kal16"]
+        assert where["festival:slt"] == where["flite:slt"]
+        # festival draws only its own speaker: one lot, so it trains on ked; what it shares is flite's draw.
+        assert where["festival:ked"] == "train"
+        assert where == {v.id: name for name, members in split_voices(voices).items() for v in members}
+        # Each split keeps the order it was given (the data generator picks voices by position).
+        for members in splits.values():
+            assert list(members) == [v for v in order if v in members]
+    # Held out whole: flite's speakers spoken by festival are then measured (test), never trained on.
+    splits = split_voices(voices, held_out="flite")
+    assert {v.synthesizer for v in splits["held_out"]} == {"flite"}
+    test_ids = {v.id for v in splits["test"]}
+    assert {"festival:kal", "festival:slt"} <= test_ids and "festival:ked" not in test_ids
 
 
 def test_a_variant_file_gives_its_tract_by_formant_frequencies(tmp_path, monkeypatch):
@@ -118,6 +147,17 @@ def test_espeak_variants_that_keep_every_formant_are_the_plain_voice_and_no_unse
     assert {v.variant for v in splits["test"]}.isdisjoint({"fast", "croak", "adam", "klatt6", "iven", "steph2"})
 
 
+@pytest.mark.skipif(not {"flite", "festival", "pico"} <= set(installed_synthesizers()),
+                    reason="flite, festival and pico are needed")
+def test_the_installed_pool_trains_on_a_diphone_speaker_and_holds_out_pico():
+    splits = split_voices()
+    where = {v.id: name for name, members in splits.items() for v in members}
+    assert where["festival:ked_diphone"] == "train"  # the diphone speaker no other synthesizer has
+    assert where["festival:kal_diphone"] == where["flite:kal"] == "test"
+    assert where["festival:cmu_us_slt_arctic_hts"] == where["flite:slt"]
+    assert {v.id for v in splits["held_out"]} == {"pico:en-US", "pico:en-GB"}
+
+
 def test_ids_are_stable_and_unique():
     assert Voice("espeak-ng", "en-us", "m4").id == "espeak-ng:en-us+m4"
     assert Voice("flite", "slt").id == "flite:slt"
@@ -126,7 +166,7 @@ def test_ids_are_stable_and_unique():
 
 
 @needs_synthesizers
-@pytest.mark.parametrize("synthesizer", ["espeak-ng", "flite", "festival"])
+@pytest.mark.parametrize("synthesizer", ["espeak-ng", "flite", "festival", "pico"])
 def test_every_synthesizer_speaks_at_16_khz(synthesizer):
     if synthesizer not in installed_synthesizers():
         pytest.skip(f"{synthesizer} is not installed")
