@@ -94,13 +94,13 @@ UNSEEN_PHRASES = ("nine up right", "two four six eight", "open close", "go left"
 
 
 UNSEEN_RATES = (0.8, 1.0, 1.2)
-MAX_WER = {"espeak-ng": 0.15, "flite": 0.45, "festival": 0.45}
-"""Regression guards a little above what the committed model does on these 12 phrases (espeak-ng 10 %, flite 32 %),
-and below the model before the voice pool (flite 50 % and festival 46 % in demo_model/evaluate.py, whose figures
-over hundreds of clips are the accuracy numbers; see demo_model/README.md)."""
+MAX_WER = {"espeak-ng": 0.15, "flite": 0.2, "festival": 0.25, "pico": 0.35}
+"""Regression guards a little above what the committed model does on these 12 phrases (espeak-ng 3 %, flite 10 %,
+festival 13 %, pico 23 %), and below the model before it (flite 19 %, pico 26 %); demo_model/evaluate.py's figures
+over hundreds of clips are the accuracy numbers (demo_model/README.md)."""
 
 
-@pytest.mark.parametrize("synthesizer", ["espeak-ng", "flite", "festival"])
+@pytest.mark.parametrize("synthesizer", ["espeak-ng", "flite", "festival", "pico"])
 def test_unseen_voices_of_each_synthesizer_are_understood(demo_engine, synthesizer):
     if synthesizer not in installed_synthesizers():
         pytest.skip(f"{synthesizer} is not installed")
