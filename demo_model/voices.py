@@ -25,10 +25,10 @@ at 8 kHz. A family can span synthesizers (flite's ``kal`` and festival's ``kal_d
 :func:`split_voices` draws each synthesizer's *lots* (an espeak-ng variant across accents, else a family) into
 train / validation / test by the SHA-256 of the lot's name (not by position in a list, so a voice added later does not
 move the others); a family whose lots were drawn into different splits goes whole into the first of train,
-validation, test among them, so a voice added to a training family never takes that family out of training. A
-family named after another synthesizer is drawn with that synthesizer's lots, so festival's ``kal_diphone`` is where
-flite's ``kal`` is. One synthesizer (:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo model's data generator,
-the tests' fixtures and the conversation generator all take their voices from here.
+validation, test among them, so a voice added to a training family never takes that family out of training. A family
+named after another synthesizer is drawn with that synthesizer's lots, so festival's ``kal_diphone`` is where
+flite's ``kal`` is. One synthesizer (:data:`HELD_OUT_SYNTHESIZER` by default) goes whole into ``held_out``. The demo
+model's data generator, the tests' fixtures and the conversation generator all take their voices from here.
 
 A few hundred voices are few speakers, and flite has only four. :meth:`Voice.changed` makes a new voice from a pool
 voice with Praat's "Change gender" (PSOLA, through ``praat-parselmouth``): its formants scaled (the size of the vocal
@@ -259,7 +259,7 @@ def _pico(voice: Voice, text: str, *, rate: float, pitch: float) -> np.ndarray:
         raise SynthesisError(f"pico failed for {voice.id}: {exc}") from exc
     if not pcm:
         raise SynthesisError(f"{voice.id} produced no audio")
-    return (np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0).copy()
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def _decode(wav: bytes, voice: Voice) -> np.ndarray:
