@@ -70,7 +70,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, fftconvolve, sosfilt
 
-from demo_model.voices import SAMPLE_RATE, Voice, VoiceChange, installed_synthesizers, split_voices
+from demo_model.voices import PITCH_CONTROL, SAMPLE_RATE, Voice, VoiceChange, installed_synthesizers, split_voices
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,6 @@ SYNTHESIZER_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "festival": 0.3, "pico": 
 """How often a split picks each of its synthesizers (flite has 5 voices and festival 3 against espeak-ng's 800; they
 get shares near espeak-ng's so that each is learnt and measured on enough words; festival's training voices are its
 diphone speaker ``ked`` and flite's ``slt``, its test voice flite's ``kal``)."""
-OWN_PITCH = {"espeak-ng", "pico"}
-"""Synthesizers with a pitch control of their own; the others get a pitch shift instead."""
 ESPEAK_PITCH = (0.15, 0.85)
 RT60_S = (0.1, 0.6)
 WET_GAIN = (0.1, 0.6)
@@ -365,7 +363,8 @@ def voice_change(conditions: Conditions, rng: np.random.Generator) -> VoiceChang
 
 
 def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, gap_s: float = 0.0) -> np.ndarray:
-    """The voice's trimmed speech; ``shift`` semitones of pitch shift (kept duration) for voices without -p."""
+    """The voice's trimmed speech; ``shift`` semitones of pitch shift (kept duration) for voices without a pitch
+    control (:data:`~demo_model.voices.PITCH_CONTROL`)."""
     speech = trim(voice.speak(text, rate=rate, pitch=pitch, word_gap_s=gap_s))
     if shift:
         import librosa  # only here: it is slow to import and only the pitch shift needs it
@@ -415,7 +414,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     rate = float(rng.uniform(*conditions.rate))
     pitch = float(rng.uniform(*ESPEAK_PITCH))
     shift = 0.0
-    if voice.synthesizer not in OWN_PITCH and rng.random() < conditions.pitch_shift_prob:
+    if voice.synthesizer not in PITCH_CONTROL and rng.random() < conditions.pitch_shift_prob:
         shift = float(rng.uniform(-conditions.pitch_shift_semitones, conditions.pitch_shift_semitones))
     spaced = rng.random() < SPACED_SHARE
     if (change := voice_change(conditions, clip_rng(split, index, VOICE_CHANGE))) is not None:

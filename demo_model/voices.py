@@ -87,6 +87,8 @@ FESTIVAL_VOICES = {
 }
 FESTIVAL_FAMILIES = {"kal_diphone": "flite:kal", "ked_diphone": "festival:ked", "cmu_us_slt_arctic_hts": "flite:slt"}
 """festival voice -> family: its kal and slt are flite's speakers."""
+PITCH_CONTROL = frozenset({"espeak-ng", "pico"})
+"""Synthesizers whose voices follow :meth:`Voice.speak`'s ``pitch``; the others ignore it."""
 PICO_VOICES = ("en-US", "en-GB")
 PICO_RATE_PERCENT = (20, 500)
 PICO_PITCH_OCTAVES = 1.0
@@ -194,8 +196,8 @@ class Voice:
             text: what to say.
             rate: speaking rate, 1.0 the voice's default; 1.2 is 20% faster (festival ignores it: text2wave's
                 duration parameter has no effect on its voices).
-            pitch: 0..1 across the voice's pitch range, where the synthesizer has one (espeak-ng, pico); others
-                ignore it.
+            pitch: 0..1 across the voice's pitch range, where the synthesizer has one (:data:`PITCH_CONTROL`);
+                others ignore it.
             word_gap_s: extra pause between words (espeak-ng only).
         """
         samples = self._synthesize(text, rate=rate, pitch=pitch, word_gap_s=word_gap_s)
