@@ -33,6 +33,8 @@ TEST_SYSTEM_PACKAGES = {
     "festvox-kallpc16k": "/usr/share/festival/voices/english/kal_diphone",
     "festvox-kdlpc16k": "/usr/share/festival/voices/english/ked_diphone",
     "festvox-us-slt-hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
+    "festvox-italp16k": "/usr/share/festival/voices/italian/lp_diphone",
+    "festvox-itapc16k": "/usr/share/festival/voices/italian/pc_diphone",
 }
 MIN_PYTHON = (3, 11)
 

@@ -31,11 +31,11 @@ continuous pool test voices             as test: 3-7 phrases in a row with short
                                         taking turns (the second 0-8 dB quieter)
 ========== ============================ ===============================================================
 
-A few hundred synthetic voices are few speakers for a model that must understand any clear voice (flite has four,
-festival one of its own), so half the training clips are spoken by a *new* voice made from a pool voice: Praat's "Change
-gender" (``Voice.changed`` in ``voices.py``) moves its formants (the size of the vocal tract, x0.85-1.2) and its
-pitch (median 80-260 Hz, range x0.5-1.6) independently, which speed perturbation and pitch shifting, moving both
-together, cannot do. Durations are kept, so word timings stay true.
+A few hundred synthetic voices are few speakers for a model that must understand any clear voice (flite has four and
+festival two of its own to train on), so half the training clips are spoken by a *new* voice made from a pool voice:
+Praat's "Change gender" (``Voice.changed`` in ``voices.py``) moves its formants (the size of the vocal tract,
+x0.85-1.2) and its pitch (median 80-260 Hz, range x0.5-1.6) independently, which speed perturbation and pitch
+shifting, moving both together, cannot do. Durations are kept, so word timings stay true.
 
 Every random choice comes from a generator seeded by (:data:`SEED`, split, clip index), and Praat's own generator
 from the voice change and the speech, so a run reproduces the same files whatever the number of worker processes.
@@ -90,10 +90,10 @@ PHRASE_GAP_MAX_S = 0.25
 TRIM_DB = -40.0
 """A word's audio starts and ends where its 5 ms frame energy comes within this many dB of its loudest frame."""
 TRIM_FRAME_S = 0.005
-SYNTHESIZER_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "festival": 0.3, "pico": 1.0}
-"""How often a split picks each of its synthesizers (flite has 5 voices and festival 3 against espeak-ng's 800; they
+SYNTHESIZER_WEIGHTS = {"espeak-ng": 0.6, "flite": 0.4, "festival": 0.45, "pico": 1.0}
+"""How often a split picks each of its synthesizers (flite has 5 voices and festival 5 against espeak-ng's 800; they
 get shares near espeak-ng's so that each is learnt and measured on enough words; festival's training voices are its
-diphone speaker ``ked`` and flite's ``slt``, its test voice flite's ``kal``)."""
+diphone speakers ``ked`` and ``lp`` and flite's ``slt``, its test voices flite's ``kal`` and its own ``pc``)."""
 ESPEAK_PITCH = (0.15, 0.85)
 RT60_S = (0.1, 0.6)
 WET_GAIN = (0.1, 0.6)
@@ -516,10 +516,11 @@ def _make_clip_job(job: tuple[str, int, str]) -> dict:
     return make_clip(split, index, Path(out_dir))
 
 
-def write_split(split: str, count: int, out_dir: Path, pool: multiprocessing.pool.Pool) -> Path:
-    """Synthesise ``count`` clips of ``split`` with ``pool``'s processes and write ``<out_dir>/<split>.json``."""
+def write_split(split: str, count: int, out_dir: Path, pool: multiprocessing.pool.Pool, first: int = 0) -> Path:
+    """Synthesise clips ``first`` to ``first + count - 1`` of ``split`` with ``pool``'s processes and write
+    ``<out_dir>/<split>.json``."""
     (out_dir / split).mkdir(parents=True, exist_ok=True)
-    jobs = [(split, i, str(out_dir)) for i in range(count)]
+    jobs = [(split, i, str(out_dir)) for i in range(first, first + count)]
     entries = pool.map(_make_clip_job, jobs, chunksize=16)
     manifest = out_dir / f"{split}.json"
     manifest.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
@@ -535,7 +536,12 @@ def main(argv: list[str] | None = None) -> int:
     for split, count in DEFAULT_COUNTS.items():
         parser.add_argument(f"--{split.replace('_', '-')}", type=int, default=count, help=f"{split} clips")
     parser.add_argument("--workers", type=int, default=2, help="parallel synthesis processes")
+    parser.add_argument("--first", type=int, default=0,
+                        help="index of each split's first clip: --train 12000 --first 12000 writes 12,000 more "
+                             "training clips than the default set, none of them the same")
     args = parser.parse_args(argv)
+    if args.first < 0:
+        parser.error("--first must be 0 or more")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     missing = {"espeak-ng", "flite"} - set(installed_synthesizers())
     if missing:
@@ -545,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     with multiprocessing.Pool(args.workers) as pool:  # one pool for all splits: each process keeps its babble
         for split in DEFAULT_COUNTS:
             if count := getattr(args, split):
-                write_split(split, count, args.out, pool)
+                write_split(split, count, args.out, pool, args.first)
     logger.info("wall time %.1f s", time.perf_counter() - started)
     return 0
 

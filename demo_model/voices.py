@@ -8,9 +8,11 @@ voices, and on a whole synthesizer, it has never heard:
   left out: Debian ships no mbrola data, and espeak-ng then silently speaks with its default voice.
 * **flite** (unit selection and diphones, from CMU): ``kal16``, ``kal`` (the same speaker at 8 kHz), ``awb``,
   ``rms`` and ``slt``. ``awb_time`` is a limited-domain voice that can only say the time of day.
-* **festival** (diphones and HTS): ``kal_diphone``, ``ked_diphone`` and ``cmu_us_slt_arctic_hts``. ``ked`` is the
-  one diphone speaker that is not flite's: festival's ``kal_diphone`` is flite's ``kal`` (the same diphones) and
-  ``cmu_us_slt_arctic_hts`` is flite's ``slt`` (the same recordings), so each is in that flite voice's family.
+* **festival** (diphones and HTS): ``kal_diphone``, ``ked_diphone`` and ``cmu_us_slt_arctic_hts``, and the Italian
+  diphone speakers ``lp_diphone`` (a woman) and ``pc_diphone`` (a man) saying English words with an Italian accent
+  (:data:`ITALIAN_SPELLING`). ``ked``, ``lp`` and ``pc`` are festival's own speakers: its ``kal_diphone`` is flite's
+  ``kal`` (the same diphones) and ``cmu_us_slt_arctic_hts`` is flite's ``slt`` (the same recordings), so each is in
+  that flite voice's family.
 * **pico** (SVOX Pico, HMM synthesis, from PyPI's ``ttspico``): ``en-US`` and ``en-GB``, two speakers no other
   synthesizer has. It is the one held out.
 
@@ -49,7 +51,7 @@ import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,9 +86,23 @@ FESTIVAL_VOICES = {
     "kal_diphone": "/usr/share/festival/voices/english/kal_diphone",
     "ked_diphone": "/usr/share/festival/voices/english/ked_diphone",
     "cmu_us_slt_arctic_hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
+    "lp_diphone": "/usr/share/festival/voices/italian/lp_diphone",
+    "pc_diphone": "/usr/share/festival/voices/italian/pc_diphone",
 }
-FESTIVAL_FAMILIES = {"kal_diphone": "flite:kal", "ked_diphone": "festival:ked", "cmu_us_slt_arctic_hts": "flite:slt"}
+FESTIVAL_FAMILIES = {"kal_diphone": "flite:kal", "ked_diphone": "festival:ked", "cmu_us_slt_arctic_hts": "flite:slt",
+                     "lp_diphone": "festival:lp", "pc_diphone": "festival:pc"}
 """festival voice -> family: its kal and slt are flite's speakers."""
+ITALIAN_VOICES = frozenset({"lp_diphone", "pc_diphone"})
+"""festival's Italian speakers: they read text by Italian spelling rules, so English words are given to them as an
+Italian reader would write their sounds (:data:`ITALIAN_SPELLING`): English with an Italian accent."""
+ITALIAN_SPELLING = {
+    "zero": "ziro", "one": "uan", "two": "tu", "three": "tri", "four": "for", "five": "faiv", "six": "sics",
+    "seven": "seven", "eight": "eit", "nine": "nain", "yes": "ies", "no": "nou", "stop": "stop", "go": "gou",
+    "left": "left", "right": "rait", "up": "ap", "down": "daun", "on": "on", "off": "of", "start": "start",
+    "open": "oupen", "close": "clous", "play": "plei", "pause": "pos", "next": "necst", "back": "bec",
+    "hello": "hellou", "please": "pliz", "help": "elp",
+}
+"""The demo vocabulary in Italian spelling; other words are read as Italian spelling reads them."""
 PITCH_CONTROL = frozenset({"espeak-ng", "pico"})
 """Synthesizers whose voices follow :meth:`Voice.speak`'s ``pitch``; the others ignore it."""
 PICO_VOICES = ("en-US", "en-GB")
@@ -214,7 +230,7 @@ class Voice:
             command = [FLITE, "-voice", self.name, "--setf", f"duration_stretch={1 / rate:.3f}", "-t", text, "-o", "-"]
             return _run_to_file(command, self)
         if self.synthesizer == "festival":
-            return _run_to_file([FESTIVAL, "-eval", f"(voice_{self.name})", "-o", "-"], self, stdin=text)
+            return _festival(self.name, text).copy()
         if self.synthesizer == "pico":
             return _pico(self, text, rate=rate, pitch=pitch)
         raise SynthesisError(f"unknown synthesizer {self.synthesizer!r}")
@@ -241,6 +257,23 @@ def _run_to_file(command: list[str], voice: Voice, stdin: str | None = None) -> 
         if not path.exists():
             raise SynthesisError(f"{command[0]} wrote no audio for {voice.id}")
         return _decode(path.read_bytes(), voice)
+
+
+def italian_spelling(text: str) -> str:
+    """``text`` with its English words as :data:`ITALIAN_SPELLING` writes them (case and punctuation kept where no
+    word is respelled)."""
+    return re.sub(r"[A-Za-z]+", lambda word: ITALIAN_SPELLING.get(word[0].lower(), word[0]), text)
+
+
+@lru_cache(maxsize=4096)
+def _festival(name: str, text: str) -> np.ndarray:
+    """festival voice ``name`` saying ``text``, kept (read-only): festival has no rate or pitch control, so a voice
+    says a text the same way every time, and a festival process per call (a voice to load) is the slowest step of
+    making data."""
+    said = italian_spelling(text) if name in ITALIAN_VOICES else text
+    samples = _run_to_file([FESTIVAL, "-eval", f"(voice_{name})", "-o", "-"], Voice("festival", name), stdin=said)
+    samples.flags.writeable = False
+    return samples
 
 
 @cache

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from demo_model.make_data import VOCABULARY
 from demo_model.voices import (
+    FESTIVAL,
+    FESTIVAL_VOICES,
     HELD_OUT_SYNTHESIZER,
+    ITALIAN_SPELLING,
     SAMPLE_RATE,
     Voice,
     VoiceChange,
+    _run_to_file,
+    by_id,
     espeak_families,
     espeak_variants,
     installed_synthesizers,
+    italian_spelling,
     pool,
     split_voices,
 )
@@ -149,10 +157,12 @@ def test_espeak_variants_that_keep_every_formant_are_the_plain_voice_and_no_unse
 
 @pytest.mark.skipif(not {"flite", "festival", "pico"} <= set(installed_synthesizers()),
                     reason="flite, festival and pico are needed")
-def test_the_installed_pool_trains_on_a_diphone_speaker_and_holds_out_pico():
+def test_the_installed_pool_trains_on_diphone_speakers_and_holds_out_pico():
     splits = split_voices()
     where = {v.id: name for name, members in splits.items() for v in members}
     assert where["festival:ked_diphone"] == "train"  # the diphone speaker no other synthesizer has
+    if "festival:lp_diphone" in where:  # festival's Italian speakers (Debian's festvox-italp16k, festvox-itapc16k)
+        assert (where["festival:lp_diphone"], where["festival:pc_diphone"]) == ("train", "test")
     assert where["festival:kal_diphone"] == where["flite:kal"] == "test"
     assert where["festival:cmu_us_slt_arctic_hts"] == where["flite:slt"]
     assert {v.id for v in splits["held_out"]} == {"pico:en-US", "pico:en-GB"}
@@ -177,6 +187,23 @@ def test_every_synthesizer_speaks_at_16_khz(synthesizer):
     assert np.abs(samples).max() > 0.05
     if synthesizer != "festival":  # festival has no rate control
         assert len(voice.speak("seven three go", rate=1.5)) < 0.85 * len(samples)
+
+
+def test_italian_speakers_get_english_words_in_italian_spelling():
+    assert italian_spelling("seven three, go left!") == "seven tri, gou left!"
+    assert italian_spelling("Hello the river") == "hellou the river"  # a word outside the vocabulary as it is
+    assert set(ITALIAN_SPELLING) == set(VOCABULARY)
+
+
+@pytest.mark.skipif(not Path(FESTIVAL_VOICES["pc_diphone"]).is_dir(), reason="festival's Italian voices are needed")
+def test_festival_says_a_text_the_same_way_every_time_and_each_caller_gets_its_own_copy():
+    voice = by_id("festival:pc_diphone")
+    first = voice.speak("three go")
+    first[:] = 0  # a caller's copy: changing it leaves what the next call gets
+    again = voice.speak("three go")
+    assert np.abs(again).max() > 0.05
+    assert np.array_equal(again, _run_to_file([FESTIVAL, "-eval", "(voice_pc_diphone)", "-o", "-"], voice,
+                                              stdin=italian_spelling("three go")))
 
 
 @needs_synthesizers
@@ -263,3 +290,22 @@ def test_training_clips_without_speech_are_babble_more_often_than_the_noise_unde
     noise = make_data.SPLIT_CONDITIONS["noise"]
     assert noise.noise_only_babble_share is None
     assert babble_share(alone=True, conditions=noise) == pytest.approx(noise.babble_share, abs=0.04)
+
+
+@needs_synthesizers
+def test_more_clips_of_a_split_continue_it_without_repeating_a_clip(tmp_path):
+    import json
+
+    from demo_model.make_data import main
+
+    def written(out, *args):
+        assert main(["--out", str(out), "--workers", "1", "--train", "0", "--validation", "0", "--held-out", "0",
+                     "--noisy", "0", "--noise", "0", "--continuous", "0", *args]) == 0
+        return [json.loads(line) for line in (out / "test.json").read_text().splitlines()]
+
+    first = written(tmp_path / "a", "--test", "3")
+    more = written(tmp_path / "b", "--test", "2", "--first", "1")
+    assert [Path(e["audio_filepath"]).name for e in more] == ["test-00001.wav", "test-00002.wav"]
+    for before, after in zip(first[1:], more, strict=True):  # clip 1 is clip 1, however many were written before it
+        assert Path(before["audio_filepath"]).read_bytes() == Path(after["audio_filepath"]).read_bytes()
+        assert {**before, "audio_filepath": ""} == {**after, "audio_filepath": ""}
