@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo_model.evaluate import wer
+from demo_model.evaluate import Clip, groups, wer
 from demo_model.make_data import SAMPLE_RATE, silence, trim
 from demo_model.voices import Voice, by_id, installed_synthesizers, split_voices, unseen_voices
 from transcriber.engine import Engine
@@ -115,6 +115,17 @@ def test_unseen_voices_of_each_synthesizer_are_understood(demo_engine, synthesiz
     results = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL))
     heard = [result.transcript.text for result in results]
     assert wer(list(UNSEEN_PHRASES), heard) <= MAX_WER[synthesizer], list(zip(UNSEEN_PHRASES, heard))
+
+
+def test_the_evaluation_reports_each_speaker_of_a_small_synthesizer_on_its_own():
+    espeak = [f"espeak-ng:{accent}+m2" for accent in ("en-us", "en-gb", "en-029", "en-us-nyc", "en-gb-x-rp")]
+    voices = [*espeak, "flite:kal", "flite:kal16", "festival:kal_diphone", "festival:pc_diphone", "festival:pc_diphone"]
+    clips = [Clip(Path(f"{i}.wav"), "go", "phrase", v, v.split(":")[0], 1.0, ()) for i, v in enumerate(voices)]
+    rows = groups("test", clips)
+    assert rows["test"] == list(range(10))
+    assert rows["  test espeak-ng"] == [0, 1, 2, 3, 4] and "    test espeak-ng:en-us+m2" not in rows  # hundreds
+    assert rows["    test flite:kal16"] == [6] and rows["    test festival:pc_diphone"] == [8, 9]
+    assert list(groups("noise", clips)) == ["noise"]
 
 
 def test_faint_noise_without_speech_gives_no_words(demo_engine):
