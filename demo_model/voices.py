@@ -306,7 +306,7 @@ def _decode(wav: bytes, voice: Voice) -> np.ndarray:
 
 
 def installed_synthesizers() -> tuple[str, ...]:
-    """The synthesizers whose programs (and, for festival, at least one English voice) are installed; pico is a
+    """The synthesizers whose programs (and, for festival, at least one of its voices) are installed; pico is a
     Python package (``ttspico``) with its voices."""
     found = []
     if shutil.which(ESPEAK):
