@@ -20,7 +20,8 @@ split      voices                       conditions
 train      pool train voices            new voices made from them (formants, pitch), speed 0.85-1.2,
                                         level -35..-3 dBFS, noise 0-30 dB SNR (white, pink, brown,
                                         babble of other train voices), reverb, telephone band (8 kHz),
-                                        mild clipping, 12 % noise-only clips (70 % of them babble),
+                                        narrow-band voices (8 kHz) in full-band noise, mild clipping,
+                                        12 % noise-only clips (70 % of them babble),
                                         15 % continuous (2-4 phrases)
 validation pool validation voices       as train
 test       pool test voices             clear: speed 0.9-1.1, reverb, noise only at 20-30 dB SNR
@@ -172,6 +173,7 @@ class Conditions:
 
     ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
     is babble. ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
+    ``narrow_band_prob`` of the speech clips are spoken at 8 kHz (:func:`narrow_band`) before the room and the noise.
     ``noise_only_share`` of the clips hold no speech (babble in ``noise_only_babble_share`` of them where set, else
     in ``babble_share``), ``continuous_share`` ``continuous_phrases`` phrases in a row
     (:func:`make_continuous_clip`), the rest one phrase.
@@ -187,6 +189,7 @@ class Conditions:
     noise_snr_db: tuple[float, float] = (0.0, 30.0)
     babble_share: float = 0.3
     telephone_prob: float = 0.1
+    narrow_band_prob: float = 0.0
     clipping_prob: float = 0.05
     peak_dbfs: tuple[float, float] = (-35.0, -3.0)
     noise_only_share: float = 0.12
@@ -196,10 +199,13 @@ class Conditions:
     continuous_phrases: tuple[int, int] = (3, 7)
 
 
-TRAINING = Conditions("train", continuous_share=0.15, continuous_phrases=(2, 4), noise_only_babble_share=0.7)
+TRAINING = Conditions("train", continuous_share=0.15, continuous_phrases=(2, 4), noise_only_babble_share=0.7,
+                      narrow_band_prob=0.15)
 """Training clips: one phrase, or (15 %) two to four in a row, so that talk that goes on is heard as well as commands
 (2-4 phrases: most of them fit the training's longest clip). Clips without speech are babble more often than the
-noise under speech, so the model hears talk alone as nothing without learning to let a voice pass as background."""
+noise under speech, so the model hears talk alone as nothing without learning to let a voice pass as background.
+A voice recorded at 8 kHz (flite's ``kal`` is one) heard in a room's noise has nothing above 4 kHz while the noise
+does; the telephone band, applied after the noise, never makes that, so 15 % of the clips are made narrow-band first."""
 CLEAR = Conditions("test", rate=(0.8, 1.25), speed_perturb=(0.9, 1.1), pitch_shift_prob=0.0, reverb_prob=0.2,
                    noise_prob=0.3, noise_snr_db=(20.0, 30.0), babble_share=0.0, telephone_prob=0.0, clipping_prob=0.0,
                    peak_dbfs=(-25.0, -3.0), noise_only_share=0.0, changed_voice_prob=0.0)
@@ -305,6 +311,12 @@ def add_noise(samples: np.ndarray, conditions: Conditions, rng: np.random.Genera
     return samples + background(len(samples), conditions, rng) * speech_rms / 10 ** (snr / 20), snr
 
 
+def narrow_band(samples: np.ndarray) -> np.ndarray:
+    """Speech recorded at 8 kHz: nothing above 4 kHz (no telephone band-pass; the low tones stay)."""
+    narrow = soxr.resample(samples, SAMPLE_RATE, TELEPHONE_RATE)
+    return soxr.resample(narrow, TELEPHONE_RATE, SAMPLE_RATE)[: len(samples)].astype(np.float32)
+
+
 def telephone(samples: np.ndarray) -> np.ndarray:
     """Narrow-band telephone speech: band-passed to 300-3400 Hz and sent through an 8 kHz sample rate."""
     sos = butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=SAMPLE_RATE, output="sos")
@@ -338,7 +350,7 @@ def pick_voice(voices: tuple[Voice, ...], rng: np.random.Generator) -> Voice:
     return own[int(rng.integers(len(own)))]
 
 
-NOISE_ONLY_DRAW, NOISE_CLIP, VOICE_CHANGE, CONTINUOUS_DRAW, CONTINUOUS_EXTRAS = 1, 2, 3, 4, 5
+NOISE_ONLY_DRAW, NOISE_CLIP, VOICE_CHANGE, CONTINUOUS_DRAW, CONTINUOUS_EXTRAS, NARROW_BAND = 1, 2, 3, 4, 5, 6
 """A clip's generators beside its main one (:func:`clip_rng`): what only some splits draw has a generator of its own,
 so adding it to one split leaves the other splits' clips as they were."""
 
@@ -374,9 +386,12 @@ def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, g
 
 
 def room_and_noise(
-    samples: np.ndarray, conditions: Conditions, rng: np.random.Generator
+    samples: np.ndarray, conditions: Conditions, rng: np.random.Generator, narrow: np.random.Generator
 ) -> tuple[np.ndarray, float | None]:
-    """A room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and the SNR, if noise."""
+    """The voice at 8 kHz (with ``narrow_band_prob``, drawn from ``narrow``, which splits without it do not touch),
+    a room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and the SNR, if noise."""
+    if conditions.narrow_band_prob and narrow.random() < conditions.narrow_band_prob:
+        samples = narrow_band(samples)
     if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples, rng)
     snr = None
@@ -440,7 +455,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     factor = float(rng.uniform(*conditions.speed_perturb))
     samples = speed_perturb(np.concatenate(parts), factor)
 
-    samples, snr = room_and_noise(samples, conditions, rng)
+    samples, snr = room_and_noise(samples, conditions, rng, clip_rng(split, index, NARROW_BAND))
     samples = telephone_and_clipping(samples, conditions, rng)
     samples = set_level(samples, conditions.peak_dbfs, rng)
 
@@ -489,7 +504,8 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
                            shift=0.0) * gains[speaker])
         texts.append(" ".join(words))
     parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
-    samples, snr = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng)
+    samples, snr = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng,
+                                  clip_rng(split, index, NARROW_BAND))
     samples = telephone_and_clipping(samples, conditions, extra)
     path = write_clip(set_level(samples, conditions.peak_dbfs, rng), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(len(samples) / SAMPLE_RATE, 4),

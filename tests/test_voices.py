@@ -307,3 +307,30 @@ def test_more_clips_of_a_split_continue_it_without_repeating_a_clip(tmp_path):
     for before, after in zip(first[1:], more, strict=True):  # clip 1 is clip 1, however many were written before it
         assert Path(before["audio_filepath"]).read_bytes() == Path(after["audio_filepath"]).read_bytes()
         assert {**before, "audio_filepath": ""} == {**after, "audio_filepath": ""}
+
+
+def test_some_training_voices_are_narrow_band_under_noise_that_is_not(monkeypatch):
+    import demo_model.make_data as make_data
+
+    monkeypatch.setattr(make_data, "reverberate", lambda samples, rng: samples)
+    seconds = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    voice = (0.3 * np.sin(2 * np.pi * 1000 * seconds) + 0.3 * np.sin(2 * np.pi * 6000 * seconds)).astype(np.float32)
+
+    def band_rms(samples: np.ndarray, low: float, high: float) -> float:
+        spectrum = np.abs(np.fft.rfft(samples[1000:-1000]))
+        hz = np.fft.rfftfreq(len(samples) - 2000, 1 / SAMPLE_RATE)
+        return float(np.sqrt((spectrum[(hz > low) & (hz < high)] ** 2).mean()))
+
+    narrow = replace(make_data.TRAINING, narrow_band_prob=1.0, noise_prob=0.0)
+    quiet, _ = make_data.room_and_noise(voice, narrow, np.random.default_rng(0), np.random.default_rng(0))
+    assert band_rms(quiet, 900, 1100) > 0.5 * band_rms(voice, 900, 1100)  # what an 8 kHz recording keeps
+    assert band_rms(quiet, 5900, 6100) < 0.01 * band_rms(voice, 5900, 6100)  # and what it loses
+    white = replace(narrow, noise_prob=1.0, noise_snr_db=(10.0, 10.0), babble_share=0.0)
+    monkeypatch.setattr(make_data, "background", lambda n, conditions, rng, alone=False: rng.standard_normal(n))
+    noisy, _ = make_data.room_and_noise(voice, white, np.random.default_rng(0), np.random.default_rng(0))
+    assert band_rms(noisy, 4500, 7500) > 20 * band_rms(quiet, 4500, 7500)  # the room's noise keeps its high band
+
+    assert 0 < make_data.TRAINING.narrow_band_prob < 0.5
+    # Evaluation splits draw nothing for it, so their clips stay as they were.
+    evaluated = [c for name, c in make_data.SPLIT_CONDITIONS.items() if name not in ("train", "validation")]
+    assert len(evaluated) == 5 and all(c.narrow_band_prob == 0 for c in evaluated)
