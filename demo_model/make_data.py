@@ -320,8 +320,7 @@ def narrow_band(samples: np.ndarray) -> np.ndarray:
 def telephone(samples: np.ndarray) -> np.ndarray:
     """Narrow-band telephone speech: band-passed to 300-3400 Hz and sent through an 8 kHz sample rate."""
     sos = butter(4, TELEPHONE_BAND_HZ, btype="bandpass", fs=SAMPLE_RATE, output="sos")
-    narrow = soxr.resample(sosfilt(sos, samples), SAMPLE_RATE, TELEPHONE_RATE)
-    return soxr.resample(narrow, TELEPHONE_RATE, SAMPLE_RATE)[: len(samples)].astype(np.float32)
+    return narrow_band(sosfilt(sos, samples))
 
 
 def clip_peaks(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
