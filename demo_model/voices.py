@@ -53,14 +53,10 @@ import warnings
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 import soxr
-
-if TYPE_CHECKING:
-    import ttspico
 
 logger = logging.getLogger(__name__)
 
@@ -276,17 +272,16 @@ def _festival(name: str, text: str) -> np.ndarray:
     return samples
 
 
-@cache
-def _pico_engine(language: str) -> ttspico.TtsEngine:
-    import ttspico  # only here: the data generators need it, the app does not
-
-    return ttspico.TtsEngine(language)
-
-
 def _pico(voice: Voice, text: str, *, rate: float, pitch: float) -> np.ndarray:
-    """pico speaks in this process (a C library): 16-bit samples at 16 kHz."""
+    """pico speaks in this process (a C library): 16-bit samples at 16 kHz.
+
+    An engine says a text differently after it has spoken another (its samples depend on what it said before), and
+    which clips one worker process speaks varies from run to run, so every text gets an engine of its own (0.4 ms).
+    """
     try:
-        engine = _pico_engine(voice.name)
+        import ttspico  # only here: the data generators need it, the app does not
+
+        engine = ttspico.TtsEngine(voice.name)
         engine.rate = int(np.clip(round(100 * rate), *PICO_RATE_PERCENT))
         engine.pitch = round(100 * 2 ** ((pitch - 0.5) * PICO_PITCH_OCTAVES))
         pcm = engine.speak(text) or b""
