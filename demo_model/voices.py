@@ -78,19 +78,27 @@ ESPEAK_DEFAULT_WPM = 175
 ESPEAK_PITCH_RANGE = (0, 99)
 FLITE_VOICES = {"kal16": "kal", "kal": "kal", "awb": "awb", "rms": "rms", "slt": "slt"}
 """flite voice -> family (``kal`` is ``kal16`` at 8 kHz)."""
+
+
+@dataclass(frozen=True)
+class FestivalVoice:
+    """One of festival's voices: its folder (installed or not), its family, and whether it is one of the Italian
+    speakers, who read text by Italian spelling rules, so English words are given to them as an Italian reader would
+    write their sounds (:data:`ITALIAN_SPELLING`): English with an Italian accent."""
+
+    folder: str
+    family: str
+    italian: bool = False
+
+
 FESTIVAL_VOICES = {
-    "kal_diphone": "/usr/share/festival/voices/english/kal_diphone",
-    "ked_diphone": "/usr/share/festival/voices/english/ked_diphone",
-    "cmu_us_slt_arctic_hts": "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",
-    "lp_diphone": "/usr/share/festival/voices/italian/lp_diphone",
-    "pc_diphone": "/usr/share/festival/voices/italian/pc_diphone",
+    "kal_diphone": FestivalVoice("/usr/share/festival/voices/english/kal_diphone", "flite:kal"),
+    "ked_diphone": FestivalVoice("/usr/share/festival/voices/english/ked_diphone", "festival:ked"),
+    "cmu_us_slt_arctic_hts": FestivalVoice("/usr/share/festival/voices/us/cmu_us_slt_arctic_hts", "flite:slt"),
+    "lp_diphone": FestivalVoice("/usr/share/festival/voices/italian/lp_diphone", "festival:lp", italian=True),
+    "pc_diphone": FestivalVoice("/usr/share/festival/voices/italian/pc_diphone", "festival:pc", italian=True),
 }
-FESTIVAL_FAMILIES = {"kal_diphone": "flite:kal", "ked_diphone": "festival:ked", "cmu_us_slt_arctic_hts": "flite:slt",
-                     "lp_diphone": "festival:lp", "pc_diphone": "festival:pc"}
-"""festival voice -> family: its kal and slt are flite's speakers."""
-ITALIAN_VOICES = frozenset({"lp_diphone", "pc_diphone"})
-"""festival's Italian speakers: they read text by Italian spelling rules, so English words are given to them as an
-Italian reader would write their sounds (:data:`ITALIAN_SPELLING`): English with an Italian accent."""
+"""festival voice -> where it lies and who it is: its kal and slt are flite's speakers."""
 ITALIAN_SPELLING = {
     "zero": "ziro", "one": "uan", "two": "tu", "three": "tri", "four": "for", "five": "faiv", "six": "sics",
     "seven": "seven", "eight": "eit", "nine": "nain", "yes": "ies", "no": "nou", "stop": "stop", "go": "gou",
@@ -266,7 +274,7 @@ def _festival(name: str, text: str) -> np.ndarray:
     """festival voice ``name`` saying ``text``, kept (read-only): festival has no rate or pitch control, so a voice
     says a text the same way every time, and a festival process per call (a voice to load) is the slowest step of
     making data."""
-    said = italian_spelling(text) if name in ITALIAN_VOICES else text
+    said = italian_spelling(text) if FESTIVAL_VOICES[name].italian else text
     samples = _run_to_file([FESTIVAL, "-eval", f"(voice_{name})", "-o", "-"], Voice("festival", name), stdin=said)
     samples.flags.writeable = False
     return samples
@@ -308,7 +316,7 @@ def installed_synthesizers() -> tuple[str, ...]:
         found.append("espeak-ng")
     if shutil.which(FLITE):
         found.append("flite")
-    if shutil.which(FESTIVAL) and any(Path(p).is_dir() for p in FESTIVAL_VOICES.values()):
+    if shutil.which(FESTIVAL) and any(Path(v.folder).is_dir() for v in FESTIVAL_VOICES.values()):
         found.append("festival")
     if importlib.util.find_spec("ttspico") is not None:
         found.append("pico")
@@ -368,8 +376,8 @@ def pool() -> tuple[Voice, ...]:
     if "flite" in synthesizers:
         voices += [Voice("flite", name, family=f"flite:{family}") for name, family in FLITE_VOICES.items()]
     if "festival" in synthesizers:
-        voices += [Voice("festival", name, family=FESTIVAL_FAMILIES[name])
-                   for name, folder in FESTIVAL_VOICES.items() if Path(folder).is_dir()]
+        voices += [Voice("festival", name, family=festival.family)
+                   for name, festival in FESTIVAL_VOICES.items() if Path(festival.folder).is_dir()]
     if "pico" in synthesizers:
         voices += [Voice("pico", name, family=f"pico:{name}") for name in PICO_VOICES]
     return tuple(voices)

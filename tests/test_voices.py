@@ -194,7 +194,8 @@ def test_italian_speakers_get_english_words_in_italian_spelling():
     assert set(ITALIAN_SPELLING) == set(VOCABULARY)
 
 
-@pytest.mark.skipif(not Path(FESTIVAL_VOICES["pc_diphone"]).is_dir(), reason="festival's Italian voices are needed")
+@pytest.mark.skipif(not Path(FESTIVAL_VOICES["pc_diphone"].folder).is_dir(),
+                    reason="festival's Italian voices are needed")
 def test_festival_says_a_text_the_same_way_every_time_and_each_caller_gets_its_own_copy():
     voice = by_id("festival:pc_diphone")
     first = voice.speak("three go")
