@@ -30,10 +30,11 @@ def average(models: list[Path], out: Path) -> Path:
     loaded = [ASRModel.restore_from(str(path), map_location="cpu") for path in models]
     first = loaded[0]
     states = [model.state_dict() for model in loaded]
+    shapes = {key: tensor.shape for key, tensor in states[0].items()}
     for path, model, state in zip(models[1:], loaded[1:], states[1:], strict=True):
         if model.tokenizer.vocab != first.tokenizer.vocab:
             raise ValueError(f"{path} has another tokenizer than {models[0]}")
-        if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in states[0].items()}:
+        if {key: tensor.shape for key, tensor in state.items()} != shapes:
             raise ValueError(f"{path} has another shape than {models[0]}")
     mean = {}
     for key, tensor in states[0].items():

@@ -387,9 +387,10 @@ def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, g
 def room_and_noise(
     samples: np.ndarray, conditions: Conditions, rng: np.random.Generator, narrow: np.random.Generator
 ) -> tuple[np.ndarray, float | None]:
-    """The voice at 8 kHz (with ``narrow_band_prob``, drawn from ``narrow``, which splits without it do not touch),
-    a room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and the SNR, if noise."""
-    if conditions.narrow_band_prob and narrow.random() < conditions.narrow_band_prob:
+    """The voice at 8 kHz (with ``narrow_band_prob``, drawn from ``narrow``, a generator of its own, so the draw
+    moves nothing else), a room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and the
+    SNR, if noise."""
+    if narrow.random() < conditions.narrow_band_prob:
         samples = narrow_band(samples)
     if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples, rng)
