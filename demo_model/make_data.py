@@ -546,6 +546,12 @@ def write_split(split: str, count: int, out_dir: Path, pool: multiprocessing.poo
     return manifest
 
 
+def use_training_snr(snr_db: tuple[float, float]) -> None:
+    """Add the noise under this process's training clips at ``snr_db``: :func:`main`'s pool runs it in each of its
+    processes as it starts. The validation split keeps :data:`TRAINING`'s range, so every run is measured alike."""
+    SPLIT_CONDITIONS["train"] = replace(TRAINING, noise_snr_db=snr_db)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for WAVs and manifests")
@@ -555,16 +561,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0,
                         help="index of each split's first clip: --train 12000 --first 12000 writes 12,000 more "
                              "training clips than the default set, none of them the same")
+    parser.add_argument("--train-snr", type=float, nargs=2, metavar=("LOW", "HIGH"), default=TRAINING.noise_snr_db,
+                        help="SNR range in dB of the noise under training speech (default %(default)s); a run on "
+                             "--train-snr 0 20 hears more of its speech in loud noise")
     args = parser.parse_args(argv)
     if args.first < 0:
         parser.error("--first must be 0 or more")
+    low, high = args.train_snr
+    if not low <= high:
+        parser.error(f"--train-snr {low:g} {high:g}: LOW must not be above HIGH")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     missing = {"espeak-ng", "flite"} - set(installed_synthesizers())
     if missing:
         parser.error(f"not installed: {', '.join(sorted(missing))} (python3 dev.py test installs them on Linux)")
 
     started = time.perf_counter()
-    with multiprocessing.Pool(args.workers) as pool:  # one pool for all splits: each process keeps its babble
+    snr = (low, high)
+    # One pool for all splits: each process keeps its babble.
+    with multiprocessing.Pool(args.workers, initializer=use_training_snr, initargs=(snr,)) as pool:
         for split in DEFAULT_COUNTS:
             if count := getattr(args, split):
                 write_split(split, count, args.out, pool, args.first)

@@ -344,3 +344,26 @@ def test_some_training_voices_are_narrow_band_under_noise_that_is_not(monkeypatc
     # Evaluation splits draw nothing for it, so their clips stay as they were.
     evaluated = [c for name, c in make_data.SPLIT_CONDITIONS.items() if name not in ("train", "validation")]
     assert len(evaluated) == 5 and all(c.narrow_band_prob == 0 for c in evaluated)
+
+
+@needs_synthesizers
+def test_a_run_can_add_louder_noise_to_its_training_speech_and_validation_stays_as_it_was(tmp_path):
+    import json
+
+    from demo_model.make_data import main
+
+    def written(out, *args):
+        assert main(["--out", str(out), "--train", "12", "--validation", "4", "--test", "0", "--held-out", "0",
+                     "--noisy", "0", "--noise", "0", "--continuous", "0", *args]) == 0
+        return {split: [json.loads(line) for line in (out / f"{split}.json").read_text().splitlines()]
+                for split in ("train", "validation")}
+
+    default, loud = written(tmp_path / "default"), written(tmp_path / "loud", "--train-snr", "0", "3")
+    under_noise = [(a["snr_db"], b["snr_db"])
+                   for a, b in zip(default["train"], loud["train"], strict=True) if a["snr_db"] is not None]
+    assert len(under_noise) >= 4 and all(0 <= snr <= 3 for _, snr in under_noise), under_noise
+    assert any(snr > 3 for snr, _ in under_noise)  # what the default draws for the same clips
+    for a, b in zip(default["validation"], loud["validation"], strict=True):
+        assert Path(a["audio_filepath"]).read_bytes() == Path(b["audio_filepath"]).read_bytes()
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--train-snr", "20", "0"])
