@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.first < 0:
         parser.error("--first must be 0 or more")
-    low, high = args.train_snr
+    low, high = snr = tuple(args.train_snr)
     if not low <= high:
         parser.error(f"--train-snr {low:g} {high:g}: LOW must not be above HIGH")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -576,7 +576,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not installed: {', '.join(sorted(missing))} (python3 dev.py test installs them on Linux)")
 
     started = time.perf_counter()
-    snr = (low, high)
     # One pool for all splits: each process keeps its babble.
     with multiprocessing.Pool(args.workers, initializer=use_training_snr, initargs=(snr,)) as pool:
         for split in DEFAULT_COUNTS:

@@ -347,7 +347,7 @@ def test_some_training_voices_are_narrow_band_under_noise_that_is_not(monkeypatc
 
 
 @needs_synthesizers
-def test_a_run_can_add_louder_noise_to_its_training_speech_and_validation_stays_as_it_was(tmp_path):
+def test_a_run_can_add_louder_noise_to_its_training_speech_and_validation_stays_as_it_was(tmp_path, capsys):
     import json
 
     from demo_model.make_data import main
@@ -367,3 +367,4 @@ def test_a_run_can_add_louder_noise_to_its_training_speech_and_validation_stays_
         assert Path(a["audio_filepath"]).read_bytes() == Path(b["audio_filepath"]).read_bytes()
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train-snr", "20", "0"])
+    assert "--train-snr 20 0: LOW must not be above HIGH" in capsys.readouterr().err
