@@ -4,6 +4,7 @@ the model never trained on."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def test_unseen_voices_of_each_synthesizer_are_understood(demo_engine, synthesiz
     ]
     results = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL))
     heard = [result.transcript.text for result in results]
-    assert wer(list(UNSEEN_PHRASES), heard) <= MAX_WER[synthesizer], list(zip(UNSEEN_PHRASES, heard))
+    assert wer(list(UNSEEN_PHRASES), heard) <= MAX_WER[synthesizer], list(zip(UNSEEN_PHRASES, heard, strict=True))
 
 
 def test_the_evaluation_reports_each_speaker_of_a_small_synthesizer_on_its_own():
@@ -179,9 +180,10 @@ def test_a_long_recording_gives_the_same_words_as_short_clips_of_it(demo_engine,
     (long_result,) = demo_engine.transcribe_files([long_clip], model=str(DEMO_MODEL), options=TIMESTAMPS)
 
     # The same audio cut in the middle of pauses into clips of ten words, each short enough for one pass.
-    cuts = [0] + [round((spans[i - 1][1] + GAP_S / 2) * SAMPLE_RATE) for i in range(SHORT_CLIP_WORDS, LONG_WORDS, SHORT_CLIP_WORDS)]
+    cuts = [0] + [round((spans[i - 1][1] + GAP_S / 2) * SAMPLE_RATE)
+                  for i in range(SHORT_CLIP_WORDS, LONG_WORDS, SHORT_CLIP_WORDS)]
     cuts.append(len(long_clip.samples))
-    pieces = [AudioData(long_clip.samples[a:b], SAMPLE_RATE, f"piece{i}") for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+    pieces = [AudioData(long_clip.samples[a:b], SAMPLE_RATE, f"piece{i}") for i, (a, b) in enumerate(pairwise(cuts))]
     short_results = demo_engine.transcribe_files(pieces, model=str(DEMO_MODEL), options=TIMESTAMPS)
     short_words = [
         (word.text, word.start + cut / SAMPLE_RATE)
@@ -192,7 +194,9 @@ def test_a_long_recording_gives_the_same_words_as_short_clips_of_it(demo_engine,
     long_words = [(word.text, word.start) for word in long_result.transcript.words]
     assert [text for text, _ in long_words] == [text for text, _ in short_words]  # nothing doubled or lost at seams
     assert len(long_words) == LONG_WORDS
-    recognised = [(start, true_start) for (text, start), word, (true_start, _) in zip(long_words, words, spans) if text == word]
+    recognised = [(start, true_start)
+                  for (text, start), word, (true_start, _) in zip(long_words, words, spans, strict=True)
+                  if text == word]
     assert len(recognised) >= 0.9 * LONG_WORDS
     errors = np.abs([start - true_start for start, true_start in recognised])
     assert np.median(errors) <= 0.1  # times stay absolute across windows
