@@ -97,7 +97,7 @@ UNSEEN_PHRASES = ("nine up right", "two four six eight", "open close", "go left"
 UNSEEN_RATES = (0.8, 1.0, 1.2)
 MAX_WER = {"espeak-ng": 0.15, "flite": 0.15, "festival": 0.25, "pico": 0.35}
 """Regression guards a little above what the committed model does on these 12 phrases (espeak-ng 6 %, flite 6 %,
-festival 13 %: kal_diphone and the Italian pc_diphone, pico 26 %; the models before it, in demo_model/README.md, up to
+festival 16 %: kal_diphone and the Italian pc_diphone, pico 26 %; the models before it, in demo_model/README.md, up to
 6, 10, 23, 29 %), and below the model before festival's Italian speakers (festival 39 %); demo_model/evaluate.py's
 figures over hundreds of clips are the accuracy numbers (demo_model/README.md)."""
 
