@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +98,43 @@ def test_an_interrupted_batch_resumes_without_redoing_finished_files(recordings,
     again = run_batch(engine, inputs[:3], out, model=tiny_ctc, formats=["txt"])
     assert [row.status for row in again] == [STATUS_SKIPPED] * 3
     assert engine.cache.loads == 0  # nothing to do, so no model was loaded
+
+
+HALF_WRITE = """
+import os, pathlib, sys, time
+def stuck(*_):
+    print("writing", flush=True)
+    time.sleep(120)
+os.replace = stuck  # the rename never comes: the writer is killed with its temporary file on disk
+from transcriber.outputs import atomic_write_text
+atomic_write_text(pathlib.Path(sys.argv[1]), "half of a transcript")
+"""
+
+
+def test_a_resumed_batch_removes_what_a_killed_run_half_wrote(recordings, tmp_path, tiny_ctc):
+    out = tmp_path / "out"
+    out.mkdir()
+    inputs = collect_inputs([recordings])
+    assert plan(inputs, out)[0].stem == "talk"
+    writer = subprocess.Popen([sys.executable, "-c", HALF_WRITE, str(out / "talk.txt")], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert writer.stdout.readline() == "writing\n"
+    finally:
+        writer.kill()
+        writer.communicate(timeout=30)
+    half_written = [p.name for p in out.glob(".talk.txt.*.part")]
+    assert len(half_written) == 1 and (out / half_written[0]).read_text() == "half of a transcript"
+    theirs = ["talk.txt.part", ".notes.part", "talk.part"]  # the user's own files, whatever their names
+    for name in theirs:
+        (out / name).write_text("not ours")
+
+    rows = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"],
+                     options=TranscribeOptions(batch_size=1))
+    assert [row.status for row in rows] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED]
+    assert (out / "talk.txt").read_text(encoding="utf-8").strip()  # the transcript, not the half-written file
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".part")) == sorted(theirs)
+    assert all((out / name).read_text() == "not ours" for name in theirs)
 
 
 def test_cli_out_mode(recordings, tmp_path, tiny_ctc, capsys):

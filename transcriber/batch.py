@@ -26,7 +26,7 @@ from pathlib import Path
 from .engine import Engine
 from .formats import FORMATS
 from .library.records import transcript_from_json, transcript_to_json, utc_now
-from .outputs import atomic_write_text, output_paths, safe_stem, write_transcript
+from .outputs import ALL_FORMATS, atomic_write_text, output_paths, remove_partial_writes, safe_stem, write_transcript
 from .types import FileResult, TranscribeOptions
 
 logger = logging.getLogger(__name__)
@@ -161,13 +161,24 @@ def run_planned(
             record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
         else:
             todo.append(item)
+    remove_stale_writes(todo, out_dir)  # left by a run killed outright
     try:
         if todo:
             execute(todo, record)
+            remove_stale_writes(todo, out_dir)  # left by a worker killed mid-write, whose files another worker redid
     finally:
         ordered = [rows[item.path] for item in items if item.path in rows]
         atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
     return ordered
+
+
+def remove_stale_writes(items: Sequence[BatchItem], out_dir: Path) -> None:
+    """Remove the half-written temporary files of these inputs' outputs and done markers: a writer killed outright
+    leaves them, and nothing else ever would. Called only while no worker writes into ``out_dir``."""
+    removed = sum(remove_partial_writes(path) for item in items
+                  for path in (*output_paths(out_dir, item.stem, ALL_FORMATS), done_marker(out_dir, item.stem)))
+    if removed:
+        logger.info("removed %d half-written file(s) in %s", removed, out_dir)
 
 
 def run_batch(

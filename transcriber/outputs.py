@@ -6,6 +6,7 @@ the old file or the new one, and "all outputs exist" can be trusted when a batch
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import tempfile
@@ -54,6 +55,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def remove_partial_writes(path: Path) -> int:
+    """Remove the temporary files that :func:`atomic_write_bytes` leaves beside ``path`` when its writer is killed
+    outright (SIGKILL, a lost worker); returns how many. Call it only while nothing is writing ``path``."""
+    removed = 0
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        part.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def output_paths(folder: Path, stem: str, formats: Iterable[str] = FORMATS) -> list[Path]:
