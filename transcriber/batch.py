@@ -175,8 +175,9 @@ def run_planned(
 def remove_stale_writes(items: Sequence[BatchItem], out_dir: Path) -> None:
     """Remove the half-written temporary files of these inputs' outputs and done markers: a writer killed outright
     leaves them, and nothing else ever would. Called only while no worker writes into ``out_dir``."""
-    removed = sum(remove_partial_writes(path) for item in items
-                  for path in (*output_paths(out_dir, item.stem, ALL_FORMATS), done_marker(out_dir, item.stem)))
+    removed = remove_partial_writes(path for item in items
+                                    for path in (*output_paths(out_dir, item.stem, ALL_FORMATS),
+                                                 done_marker(out_dir, item.stem)))
     if removed:
         logger.info("removed %d half-written file(s) in %s", removed, out_dir)
 

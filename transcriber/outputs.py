@@ -6,7 +6,6 @@ the old file or the new one, and "all outputs exist" can be trusted when a batch
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import tempfile
@@ -20,6 +19,8 @@ from .types import Transcript
 DOCX = "docx"
 ALL_FORMATS = (*FORMATS, DOCX)
 """Every format a transcript can be written in: the text formats and DOCX."""
+PARTIAL_SUFFIX = ".part"
+"""How the temporary file of a write in progress ends (``.NAME.<random>.part``, beside ``NAME``)."""
 
 SAFE_STEM_MAX = 80
 """Longest file-name stem used for outputs."""
@@ -47,7 +48,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -57,14 +58,31 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def remove_partial_writes(path: Path) -> int:
-    """Remove the temporary files that :func:`atomic_write_bytes` leaves beside ``path`` when its writer is killed
-    outright (SIGKILL, a lost worker); returns how many. Call it only while nothing is writing ``path``."""
+def remove_partial_writes(paths: Iterable[Path]) -> int:
+    """Remove the temporary files that :func:`atomic_write_bytes` leaves beside each of ``paths`` when its writer is
+    killed outright (SIGKILL, a lost worker); returns how many. Each folder is listed once, however many of
+    ``paths`` it holds. Call it only while nothing is writing these paths."""
+    names_by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        names_by_folder.setdefault(path.parent, set()).add(path.name)
     removed = 0
-    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-        part.unlink(missing_ok=True)
-        removed += 1
+    for folder, names in names_by_folder.items():
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            if _partial_write_of(entry.name) in names:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
     return removed
+
+
+def _partial_write_of(name: str) -> str | None:
+    """The file that a temporary file of :func:`atomic_write_bytes` was written for (``.talk.txt.k3j9x_2a.part`` ->
+    ``talk.txt``: mkstemp's random part has no dot), or None for any other name."""
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        return None
+    target, dot, _random = name[1 : -len(PARTIAL_SUFFIX)].rpartition(".")
+    return target if dot else None
 
 
 def output_paths(folder: Path, stem: str, formats: Iterable[str] = FORMATS) -> list[Path]:
