@@ -546,10 +546,11 @@ def write_split(split: str, count: int, out_dir: Path, pool: multiprocessing.poo
     return manifest
 
 
-def use_training_snr(snr_db: tuple[float, float]) -> None:
-    """Add the noise under this process's training clips at ``snr_db``: :func:`main`'s pool runs it in each of its
-    processes as it starts. The validation split keeps :data:`TRAINING`'s range, so every run is measured alike."""
-    SPLIT_CONDITIONS["train"] = replace(TRAINING, noise_snr_db=snr_db)
+def use_training_noise(snr_db: tuple[float, float], babble_share: float) -> None:
+    """Add the noise under this process's training clips at ``snr_db``, babble in ``babble_share`` of it:
+    :func:`main`'s pool runs it in each of its processes as it starts. The validation split keeps :data:`TRAINING`'s
+    conditions, so every run is measured alike."""
+    SPLIT_CONDITIONS["train"] = replace(TRAINING, noise_snr_db=snr_db, babble_share=babble_share)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -564,12 +565,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-snr", type=float, nargs=2, metavar=("LOW", "HIGH"), default=TRAINING.noise_snr_db,
                         help="SNR range in dB of the noise under training speech (default %(default)s); a run on "
                              "--train-snr 0 20 hears more of its speech in loud noise")
+    parser.add_argument("--train-babble", type=float, metavar="SHARE", default=TRAINING.babble_share,
+                        help="share of the noise under training speech that is babble, not steady noise (default "
+                             "%(default)s; clips without speech keep theirs)")
     args = parser.parse_args(argv)
     if args.first < 0:
         parser.error("--first must be 0 or more")
     low, high = snr = tuple(args.train_snr)
     if not low <= high:
         parser.error(f"--train-snr {low:g} {high:g}: LOW must not be above HIGH")
+    if not 0 <= args.train_babble <= 1:
+        parser.error(f"--train-babble {args.train_babble:g}: a share from 0 to 1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     missing = {"espeak-ng", "flite"} - set(installed_synthesizers())
     if missing:
@@ -577,7 +583,8 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     # One pool for all splits: each process keeps its babble.
-    with multiprocessing.Pool(args.workers, initializer=use_training_snr, initargs=(snr,)) as pool:
+    with multiprocessing.Pool(args.workers, initializer=use_training_noise,
+                              initargs=(snr, args.train_babble)) as pool:
         for split in DEFAULT_COUNTS:
             if count := getattr(args, split):
                 write_split(split, count, args.out, pool, args.first)

@@ -300,6 +300,27 @@ def test_training_clips_without_speech_are_babble_more_often_than_the_noise_unde
     assert babble_share(alone=True, conditions=noise) == pytest.approx(noise.babble_share, abs=0.04)
 
 
+def test_a_run_can_hear_more_babble_under_its_training_speech_and_keeps_the_rest(monkeypatch):
+    import demo_model.make_data as make_data
+
+    marker = np.full(160, 7.0, dtype=np.float32)
+    monkeypatch.setattr(make_data, "babble", lambda n, split, rng: marker)
+    monkeypatch.setitem(make_data.SPLIT_CONDITIONS, "train", make_data.TRAINING)  # restored after the test
+    make_data.use_training_noise((0.0, 20.0), 0.6)  # what --train-snr 0 20 --train-babble 0.6 runs in each process
+    rng = np.random.default_rng(1)
+
+    def babble_share(conditions, alone: bool) -> float:
+        return sum(make_data.background(160, conditions, rng, alone=alone) is marker for _ in range(2000)) / 2000
+
+    train = make_data.SPLIT_CONDITIONS["train"]
+    assert train.noise_snr_db == (0.0, 20.0)
+    assert babble_share(train, alone=False) == pytest.approx(0.6, abs=0.04)
+    # Clips without speech keep their share, and validation keeps the default's, so runs are measured alike.
+    assert babble_share(train, alone=True) == pytest.approx(make_data.TRAINING.noise_only_babble_share, abs=0.04)
+    validation = make_data.SPLIT_CONDITIONS["validation"]
+    assert babble_share(validation, alone=False) == pytest.approx(make_data.TRAINING.babble_share, abs=0.04)
+
+
 @needs_synthesizers
 def test_more_clips_of_a_split_continue_it_without_repeating_a_clip(tmp_path):
     import json
@@ -347,7 +368,7 @@ def test_some_training_voices_are_narrow_band_under_noise_that_is_not(monkeypatc
 
 
 @needs_synthesizers
-def test_a_run_can_add_louder_noise_to_its_training_speech_and_validation_stays_as_it_was(tmp_path, capsys):
+def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_validation_stays(tmp_path, capsys):
     import json
 
     from demo_model.make_data import main
@@ -359,12 +380,22 @@ def test_a_run_can_add_louder_noise_to_its_training_speech_and_validation_stays_
                 for split in ("train", "validation")}
 
     default, loud = written(tmp_path / "default"), written(tmp_path / "loud", "--train-snr", "0", "3")
+    babble = written(tmp_path / "babble", "--train-babble", "1")
     under_noise = [(a["snr_db"], b["snr_db"])
                    for a, b in zip(default["train"], loud["train"], strict=True) if a["snr_db"] is not None]
     assert len(under_noise) >= 4 and all(0 <= snr <= 3 for _, snr in under_noise), under_noise
     assert any(snr > 3 for snr, _ in under_noise)  # what the default draws for the same clips
-    for a, b in zip(default["validation"], loud["validation"], strict=True):
+    for a, b, c in zip(default["validation"], loud["validation"], babble["validation"], strict=True):
         assert Path(a["audio_filepath"]).read_bytes() == Path(b["audio_filepath"]).read_bytes()
+        assert Path(a["audio_filepath"]).read_bytes() == Path(c["audio_filepath"]).read_bytes()
+    # All babble: the same clips, but those the default put in steady noise sound otherwise.
+    assert [a["text"] for a in default["train"]] == [c["text"] for c in babble["train"]]
+    changed = [Path(a["audio_filepath"]).read_bytes() != Path(c["audio_filepath"]).read_bytes()
+               for a, c in zip(default["train"], babble["train"], strict=True)]
+    assert any(changed) and not all(changed), changed
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train-snr", "20", "0"])
     assert "--train-snr 20 0: LOW must not be above HIGH" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--train-babble", "1.5"])
+    assert "--train-babble 1.5: a share from 0 to 1" in capsys.readouterr().err
