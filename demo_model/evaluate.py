@@ -6,8 +6,10 @@ Prints one table of WER per split (see ``make_data.py``):
   synthesizer, and per voice where a synthesizer has a few (flite's kal and kal16, festival's kal and pc). Target
   <= 3 %.
 * ``held_out``: a whole synthesizer that training never heard (pico). Target <= 15 %.
-* ``noisy``: unseen voices at 0-10 dB SNR (noise or babble), also per synthesizer and voice as ``test``. Target <= 8 %.
-* ``noise``: clips without speech; the figure is how many of them get any word. Target 0.
+* ``noisy``: unseen voices at 0-10 dB SNR (noise or babble), also per synthesizer and voice as ``test``, and under
+  babble and under steady noise apart where the manifest has each clip's ``noise``. Target <= 8 %.
+* ``noise``: clips without speech; the figure is how many of them get any word (and how many of each kind of noise,
+  where the manifest says). Target 0.
 * ``continuous``: unseen voices saying 3-7 phrases in a row with short pauses, one voice or two taking turns, as in
   a recording of talk. No target of its own: it should stay close to ``test``, and a model that learnt to drop
   continuous speech (as one trained on wider babble did, ``README.md``) shows here first.
@@ -52,6 +54,7 @@ class Clip:
     synthesizer: str
     duration: float
     words: tuple[tuple[str, float], ...]  # (word, true start) for spaced clips
+    noise: str | None = None  # "babble" or "steady" where the manifest says (make_data's since --train-babble)
 
 
 def load_manifest(path: Path) -> list[Clip]:
@@ -60,7 +63,7 @@ def load_manifest(path: Path) -> list[Clip]:
         entry = json.loads(line)
         words = tuple((w["word"], float(w["start"])) for w in entry.get("words", ()))
         clips.append(Clip(Path(entry["audio_filepath"]), entry["text"], entry["kind"], entry["voice"],
-                          entry.get("synthesizer", ""), float(entry["duration"]), words))
+                          entry.get("synthesizer", ""), float(entry["duration"]), words, entry.get("noise")))
     return clips
 
 
@@ -181,6 +184,9 @@ def groups(split: str, clips: list[Clip]) -> dict[str, list[int]]:
         voices = sorted({clips[i].voice for i in own})
         if 1 < len(voices) <= VOICE_ROWS:
             rows |= {f"    {split} {voice}": [i for i in own if clips[i].voice == voice] for voice in voices}
+    for noise, words in (("babble", "babble"), ("steady", "steady noise")):
+        if split == "noisy" and (under := [i for i, c in enumerate(clips) if c.noise == noise]):
+            rows[f"  {split} under {words}"] = under
     return rows
 
 
@@ -206,7 +212,12 @@ def evaluate(data: Path, model_path: Path, *, batch_size: int, spikes: bool = Fa
         if split == "noise":
             heard = sum(bool(h) for h in hypotheses)
             figures[split] = heard
-            rows.append((split, len(clips), 0, f"{heard} of {len(clips)} clips with a word", TARGETS[split]))
+            figure = f"{heard} of {len(clips)} clips with a word"
+            if kinds := sorted({c.noise for c in clips if c.noise}):
+                figure += " (" + ", ".join(
+                    f"{sum(bool(h) for c, h in zip(clips, hypotheses, strict=True) if c.noise == kind)} of "
+                    f"{sum(c.noise == kind for c in clips)} {kind}" for kind in kinds) + ")"
+            rows.append((split, len(clips), 0, figure, TARGETS[split]))
             continue
         if split == "test":
             test_clips, test_results = clips, results

@@ -49,8 +49,9 @@ Usage::
     python -m demo_model.make_data --out /tmp/tiny --train 64 --validation 16 --test 16 --held-out 8 --noisy 8 --noise 4 --continuous 4
 
 Writes ``<out>/<split>/*.wav`` (16 kHz mono, 16-bit) and ``<out>/<split>.json`` manifests (JSON lines
-``{"audio_filepath", "duration", "text", "kind", "voice", "synthesizer", "rate", "snr_db", "words"?}``; the voice
-id of a new voice made from a pool voice ends in its change, ``espeak-ng:en-us+m2~f1.07p143r0.92``).
+``{"audio_filepath", "duration", "text", "kind", "voice", "synthesizer", "rate", "snr_db", "noise", "words"?}``;
+``noise`` is ``"babble"``, ``"steady"`` or null; the voice id of a new voice made from a pool voice ends in its
+change, ``espeak-ng:en-us+m2~f1.07p143r0.92``).
 """
 
 from __future__ import annotations
@@ -292,23 +293,30 @@ def babble(n: int, voice_split: str, rng: np.random.Generator) -> np.ndarray:
     return np.resize(np.roll(track, -start), n).astype(np.float32)
 
 
-def background(n: int, conditions: Conditions, rng: np.random.Generator, *, alone: bool = False) -> np.ndarray:
-    """Unit-RMS noise for one clip: babble with ``babble_share`` (``noise_only_babble_share`` for a clip without
-    speech, ``alone``, where set), else coloured noise."""
+def background(
+    n: int, conditions: Conditions, rng: np.random.Generator, *, alone: bool = False
+) -> tuple[np.ndarray, str]:
+    """Unit-RMS noise for one clip and its kind (the manifest's ``noise``): ``"babble"`` with ``babble_share``
+    (``noise_only_babble_share`` for a clip without speech, ``alone``, where set), else ``"steady"`` coloured noise."""
     share = conditions.babble_share
     if alone and conditions.noise_only_babble_share is not None:
         share = conditions.noise_only_babble_share
     if rng.random() < share:
         # Training babble comes from training voices only; evaluation babble from the split's own unseen voices.
-        return babble(n, "train" if conditions.voices == "validation" else conditions.voices, rng)
-    return coloured_noise(n, rng)
+        return babble(n, "train" if conditions.voices == "validation" else conditions.voices, rng), "babble"
+    return coloured_noise(n, rng), "steady"
 
 
-def add_noise(samples: np.ndarray, conditions: Conditions, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def add_noise(
+    samples: np.ndarray, conditions: Conditions, rng: np.random.Generator
+) -> tuple[np.ndarray, float, str]:
+    """``samples`` under the split's noise at an SNR drawn from its range; returns them, the SNR and the noise's
+    kind."""
     start, end = speech_bounds(samples)
     speech_rms = np.sqrt((samples[start:end] ** 2).mean()) + 1e-12
     snr = float(rng.uniform(*conditions.noise_snr_db))
-    return samples + background(len(samples), conditions, rng) * speech_rms / 10 ** (snr / 20), snr
+    noise, kind = background(len(samples), conditions, rng)
+    return samples + noise * speech_rms / 10 ** (snr / 20), snr, kind
 
 
 def narrow_band(samples: np.ndarray) -> np.ndarray:
@@ -386,18 +394,18 @@ def speak(voice: Voice, text: str, *, rate: float, pitch: float, shift: float, g
 
 def room_and_noise(
     samples: np.ndarray, conditions: Conditions, rng: np.random.Generator, narrow: np.random.Generator
-) -> tuple[np.ndarray, float | None]:
+) -> tuple[np.ndarray, float | None, str | None]:
     """The voice at 8 kHz (with ``narrow_band_prob``, drawn from ``narrow``, a generator of its own, so the draw
-    moves nothing else), a room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and the
-    SNR, if noise."""
+    moves nothing else), a room (with ``reverb_prob``), then noise (with ``noise_prob``); returns the samples and,
+    if noise, its SNR and kind (:func:`background`)."""
     if narrow.random() < conditions.narrow_band_prob:
         samples = narrow_band(samples)
     if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples, rng)
-    snr = None
+    snr = kind = None
     if rng.random() < conditions.noise_prob:
-        samples, snr = add_noise(samples, conditions, rng)
-    return samples, snr
+        samples, snr, kind = add_noise(samples, conditions, rng)
+    return samples, snr, kind
 
 
 def telephone_and_clipping(samples: np.ndarray, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
@@ -455,7 +463,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
     factor = float(rng.uniform(*conditions.speed_perturb))
     samples = speed_perturb(np.concatenate(parts), factor)
 
-    samples, snr = room_and_noise(samples, conditions, rng, clip_rng(split, index, NARROW_BAND))
+    samples, snr, noise = room_and_noise(samples, conditions, rng, clip_rng(split, index, NARROW_BAND))
     samples = telephone_and_clipping(samples, conditions, rng)
     samples = set_level(samples, conditions.peak_dbfs, rng)
 
@@ -469,6 +477,7 @@ def make_clip(split: str, index: int, out_dir: Path) -> dict:
         "synthesizer": voice.synthesizer,
         "rate": round(rate * factor, 3),
         "snr_db": None if snr is None else round(snr, 1),
+        "noise": noise,
     }
     if spaced:
         seconds = 1.0 / (SAMPLE_RATE * factor)
@@ -504,14 +513,14 @@ def make_continuous_clip(split: str, index: int, out_dir: Path) -> dict:
                            shift=0.0) * gains[speaker])
         texts.append(" ".join(words))
     parts.append(silence(rng.uniform(*TRAIL_SILENCE_S)))
-    samples, snr = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng,
-                                  clip_rng(split, index, NARROW_BAND))
+    samples, snr, noise = room_and_noise(np.concatenate(parts).astype(np.float32), conditions, rng,
+                                         clip_rng(split, index, NARROW_BAND))
     samples = telephone_and_clipping(samples, conditions, extra)
     path = write_clip(set_level(samples, conditions.peak_dbfs, rng), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(len(samples) / SAMPLE_RATE, 4),
             "text": " ".join(texts), "kind": "continuous", "voice": ", ".join(v.id for v in speakers),
             "synthesizer": ", ".join(sorted({v.synthesizer for v in speakers})), "rate": round(rate, 3),
-            "snr_db": None if snr is None else round(snr, 1)}
+            "snr_db": None if snr is None else round(snr, 1), "noise": noise}
 
 
 def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
@@ -519,12 +528,13 @@ def make_noise_clip(split: str, index: int, out_dir: Path) -> dict:
     conditions = SPLIT_CONDITIONS[split]
     rng = clip_rng(split, index, NOISE_CLIP)
     n = round(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE)
-    samples = background(n, conditions, rng, alone=True) * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
+    noise, kind = background(n, conditions, rng, alone=True)
+    samples = noise * 10 ** (rng.uniform(*NOISE_ONLY_RMS_DBFS) / 20)
     if rng.random() < conditions.reverb_prob:
         samples = reverberate(samples.astype(np.float32), rng)
     path = write_clip(np.clip(samples, -1.0, 1.0), split, index, out_dir)
     return {"audio_filepath": str(path.resolve()), "duration": round(n / SAMPLE_RATE, 4), "text": "", "kind": "noise",
-            "voice": "", "synthesizer": "", "rate": 0.0, "snr_db": None}
+            "voice": "", "synthesizer": "", "rate": 0.0, "snr_db": None, "noise": kind}
 
 
 def _make_clip_job(job: tuple[str, int, str]) -> dict:

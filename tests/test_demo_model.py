@@ -130,6 +130,15 @@ def test_the_evaluation_reports_each_speaker_of_a_small_synthesizer_on_its_own()
     assert list(groups("noise", clips)) == ["noise"]
 
 
+def test_the_evaluation_reports_the_noisy_split_under_babble_and_under_steady_noise_apart():
+    kinds = ["babble", "steady", "steady", None]  # None: a manifest written before make_data recorded the noise
+    clips = [Clip(Path(f"{i}.wav"), "go", "phrase", "flite:kal", "flite", 1.0, (), k) for i, k in enumerate(kinds)]
+    rows = groups("noisy", clips)
+    assert rows["  noisy under babble"] == [0] and rows["  noisy under steady noise"] == [1, 2]
+    assert "  test under babble" not in groups("test", clips)  # the test split's noise is faint and steady
+    assert not [row for row in groups("noisy", clips[3:]) if "under" in row]
+
+
 def test_faint_noise_without_speech_gives_no_words(demo_engine):
     quiet = AudioData(np.random.default_rng(0).normal(0, 1e-3, 2 * SAMPLE_RATE).astype(np.float32), SAMPLE_RATE)
     (result,) = demo_engine.transcribe_files([quiet], model=str(DEMO_MODEL), options=TIMESTAMPS)

@@ -288,7 +288,7 @@ def test_training_clips_without_speech_are_babble_more_often_than_the_noise_unde
     rng = np.random.default_rng(0)
 
     def babble_share(alone: bool, conditions=make_data.TRAINING) -> float:
-        draws = [make_data.background(160, conditions, rng, alone=alone) is marker for _ in range(2000)]
+        draws = [make_data.background(160, conditions, rng, alone=alone)[0] is marker for _ in range(2000)]
         return sum(draws) / len(draws)
 
     assert babble_share(alone=True) == pytest.approx(make_data.TRAINING.noise_only_babble_share, abs=0.04)
@@ -310,7 +310,7 @@ def test_a_run_can_hear_more_babble_under_its_training_speech_and_keeps_the_rest
     rng = np.random.default_rng(1)
 
     def babble_share(conditions, alone: bool) -> float:
-        return sum(make_data.background(160, conditions, rng, alone=alone) is marker for _ in range(2000)) / 2000
+        return sum(make_data.background(160, conditions, rng, alone=alone)[0] is marker for _ in range(2000)) / 2000
 
     train = make_data.SPLIT_CONDITIONS["train"]
     assert train.noise_snr_db == (0.0, 20.0)
@@ -353,12 +353,13 @@ def test_some_training_voices_are_narrow_band_under_noise_that_is_not(monkeypatc
         return float(np.sqrt((spectrum[(hz > low) & (hz < high)] ** 2).mean()))
 
     narrow = replace(make_data.TRAINING, narrow_band_prob=1.0, noise_prob=0.0)
-    quiet, _ = make_data.room_and_noise(voice, narrow, np.random.default_rng(0), np.random.default_rng(0))
+    quiet, _, _ = make_data.room_and_noise(voice, narrow, np.random.default_rng(0), np.random.default_rng(0))
     assert band_rms(quiet, 900, 1100) > 0.5 * band_rms(voice, 900, 1100)  # what an 8 kHz recording keeps
     assert band_rms(quiet, 5900, 6100) < 0.01 * band_rms(voice, 5900, 6100)  # and what it loses
     white = replace(narrow, noise_prob=1.0, noise_snr_db=(10.0, 10.0), babble_share=0.0)
-    monkeypatch.setattr(make_data, "background", lambda n, conditions, rng, alone=False: rng.standard_normal(n))
-    noisy, _ = make_data.room_and_noise(voice, white, np.random.default_rng(0), np.random.default_rng(0))
+    monkeypatch.setattr(make_data, "background",
+                        lambda n, conditions, rng, alone=False: (rng.standard_normal(n), "steady"))
+    noisy, _, _ = make_data.room_and_noise(voice, white, np.random.default_rng(0), np.random.default_rng(0))
     assert band_rms(noisy, 4500, 7500) > 20 * band_rms(quiet, 4500, 7500)  # the room's noise keeps its high band
 
     assert 0 < make_data.TRAINING.narrow_band_prob < 0.5
@@ -393,6 +394,9 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
     changed = [Path(a["audio_filepath"]).read_bytes() != Path(c["audio_filepath"]).read_bytes()
                for a, c in zip(default["train"], babble["train"], strict=True)]
     assert any(changed) and not all(changed), changed
+    under_noise = [(a["noise"], c["noise"])
+                   for a, c in zip(default["train"], babble["train"], strict=True) if a["snr_db"] is not None]
+    assert ("steady", "babble") in under_noise and all(c == "babble" for _, c in under_noise), under_noise
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train-snr", "20", "0"])
     assert "--train-snr 20 0: LOW must not be above HIGH" in capsys.readouterr().err
