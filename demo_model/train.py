@@ -229,6 +229,30 @@ def _progress_callback(total_steps: int, started: float):
     return Progress()
 
 
+LAYER_OUTPUTS = ("feed_forward1.linear2.", "self_attn.linear_out.", "conv.pointwise_conv2.", "feed_forward2.linear2.")
+"""The last projection of each residual branch of a Conformer layer: zeros make the branch add nothing."""
+
+
+def deepened(state: dict[str, Any], n_layers: int) -> dict[str, Any]:
+    """``state`` (a model's ``state_dict``) with encoder layers added after its last up to ``n_layers``, each a copy of
+    the last whose residual branches add nothing (:data:`LAYER_OUTPUTS` zeroed), so the deeper model starts out
+    saying what the model it grows from says (up to its added layers' output norm) and training gives the new layers
+    their work."""
+    prefix = "encoder.layers."
+    have = 1 + max(int(key[len(prefix):].split(".")[0]) for key in state if key.startswith(prefix))
+    if n_layers < have:
+        raise ValueError(f"the model has {have} encoder layers; it cannot be cut to {n_layers}")
+    grown = dict(state)
+    last = f"{prefix}{have - 1}."
+    for index in range(have, n_layers):
+        for key, value in state.items():
+            if key.startswith(last):
+                name = key[len(last):]
+                grown[f"{prefix}{index}.{name}"] = value.new_zeros(value.shape) if name.startswith(LAYER_OUTPUTS) \
+                    else value.clone()
+    return grown
+
+
 def train(
     data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: float | None = None,
     init: Path | None = None, peak_lr: float = PEAK_LR, d_model: int = D_MODEL, n_layers: int = N_LAYERS,
@@ -238,8 +262,8 @@ def train(
 
     ``max_minutes`` stops training early (a safety net on a busy machine); the best weights so far are saved.
     ``init`` continues from the weights of an earlier model of the same shape (its tokenizer must be this one), with
-    a fresh warm-up and cosine schedule peaking at ``peak_lr``. ``d_model``, ``n_layers`` and ``subsampling`` shape
-    the encoder.
+    a fresh warm-up and cosine schedule peaking at ``peak_lr``; an earlier model with fewer encoder layers grows to
+    ``n_layers`` (:func:`deepened`). ``d_model``, ``n_layers`` and ``subsampling`` shape the encoder.
     """
     import lightning.pytorch as pl
     import torch
@@ -275,8 +299,11 @@ def train(
         earlier = EncDecCTCModelBPE.restore_from(str(init), map_location="cpu")
         if earlier.tokenizer.vocab != model.tokenizer.vocab:
             raise SystemExit(f"{init} has another tokenizer; it cannot be continued")
-        model.load_state_dict(earlier.state_dict())
-        logger.info("continuing from %s", init)
+        if earlier.cfg.encoder.n_layers > n_layers:
+            raise SystemExit(f"{init} has {earlier.cfg.encoder.n_layers} encoder layers; --layers {n_layers} cannot "
+                             "cut it")
+        model.load_state_dict(deepened(earlier.state_dict(), n_layers))
+        logger.info("continuing from %s (%d encoder layers; now %d)", init, earlier.cfg.encoder.n_layers, n_layers)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %.2f M parameters", n_params / 1e6)
     progress = _progress_callback(steps, started)
@@ -301,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="optimizer steps")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
     parser.add_argument("--work-dir", type=Path, default=None, help="tokenizer and scratch files (default: <data>/work)")
-    parser.add_argument("--init", type=Path, help="continue from this model's weights (same shape and tokenizer)")
+    parser.add_argument("--init", type=Path, help="continue from this model's weights (same shape and tokenizer; "
+                                                  "fewer --layers grow to this many)")
     parser.add_argument("--peak-lr", type=float, default=PEAK_LR, help=f"peak learning rate (default {PEAK_LR})")
     parser.add_argument("--d-model", type=int, default=D_MODEL, help=f"encoder width (default {D_MODEL})")
     parser.add_argument("--layers", type=int, default=N_LAYERS, help=f"encoder layers (default {N_LAYERS})")
