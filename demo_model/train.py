@@ -241,15 +241,14 @@ def deepened(state: dict[str, Any], n_layers: int) -> dict[str, Any]:
     prefix = "encoder.layers."
     have = 1 + max(int(key[len(prefix):].split(".")[0]) for key in state if key.startswith(prefix))
     if n_layers < have:
-        raise ValueError(f"the model has {have} encoder layers; it cannot be cut to {n_layers}")
-    grown = dict(state)
+        raise ValueError(f"has {have} encoder layers; --layers {n_layers} cannot cut it")
     last = f"{prefix}{have - 1}."
+    last_layer = {key[len(last):]: value for key, value in state.items() if key.startswith(last)}
+    grown = dict(state)
     for index in range(have, n_layers):
-        for key, value in state.items():
-            if key.startswith(last):
-                name = key[len(last):]
-                grown[f"{prefix}{index}.{name}"] = value.new_zeros(value.shape) if name.startswith(LAYER_OUTPUTS) \
-                    else value.clone()
+        for name, value in last_layer.items():
+            grown[f"{prefix}{index}.{name}"] = value.new_zeros(value.shape) if name.startswith(LAYER_OUTPUTS) \
+                else value.clone()
     return grown
 
 
@@ -299,10 +298,10 @@ def train(
         earlier = EncDecCTCModelBPE.restore_from(str(init), map_location="cpu")
         if earlier.tokenizer.vocab != model.tokenizer.vocab:
             raise SystemExit(f"{init} has another tokenizer; it cannot be continued")
-        if earlier.cfg.encoder.n_layers > n_layers:
-            raise SystemExit(f"{init} has {earlier.cfg.encoder.n_layers} encoder layers; --layers {n_layers} cannot "
-                             "cut it")
-        model.load_state_dict(deepened(earlier.state_dict(), n_layers))
+        try:
+            model.load_state_dict(deepened(earlier.state_dict(), n_layers))
+        except ValueError as error:
+            raise SystemExit(f"{init} {error}") from None
         logger.info("continuing from %s (%d encoder layers; now %d)", init, earlier.cfg.encoder.n_layers, n_layers)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %.2f M parameters", n_params / 1e6)

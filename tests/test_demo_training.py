@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from test_demo_model import phrase_clip  # the same clips as the demo model's own tests
 
-from demo_model.make_data import SAMPLE_RATE, silence, trim
 from demo_model.make_data import main as make_data
 from demo_model.train import main as train
 from demo_model.voices import by_id, installed_synthesizers, split_voices
 from transcriber.engine import Engine
-from transcriber.types import AudioData
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +36,7 @@ def test_a_run_grows_the_demo_model_deeper_and_it_still_hears_its_words(tmp_path
     voice = by_id("espeak-ng:en-us+m2")
     assert voice in split_voices()["test"]
     texts = ["seven three go left", "yes no stop"]
-    clips = [AudioData(np.concatenate([silence(0.3), trim(voice.speak(text)), silence(0.3)]), SAMPLE_RATE, f"{i}.wav")
-             for i, text in enumerate(texts)]
+    clips = [phrase_clip(text, voice) for text in texts]
     engine = Engine(device="cpu")
     before = [r.transcript.text for r in engine.transcribe_files(clips, model=str(DEMO_MODEL))]
     after = [r.transcript.text for r in engine.transcribe_files(clips, model=str(deeper))]

@@ -280,45 +280,48 @@ def test_training_data_has_talk_that_goes_on_by_training_voices(tmp_path):
         assert {v.split("~")[0] for v in entry["voice"].split(", ")} <= train_ids
 
 
-def test_training_clips_without_speech_are_babble_more_often_than_the_noise_under_speech(monkeypatch):
-    import demo_model.make_data as make_data
-
-    marker = np.full(160, 7.0, dtype=np.float32)
-    monkeypatch.setattr(make_data, "babble", lambda n, split, rng: marker)  # no synthesis: only which noise is drawn
-    rng = np.random.default_rng(0)
-
-    def babble_share(alone: bool, conditions=make_data.TRAINING) -> float:
-        draws = [make_data.background(160, conditions, rng, alone=alone)[0] is marker for _ in range(2000)]
-        return sum(draws) / len(draws)
-
-    assert babble_share(alone=True) == pytest.approx(make_data.TRAINING.noise_only_babble_share, abs=0.04)
-    assert babble_share(alone=False) == pytest.approx(make_data.TRAINING.babble_share, abs=0.04)
-    assert make_data.TRAINING.noise_only_babble_share > make_data.TRAINING.babble_share
-    # Evaluation splits keep one share for both (their noise-only clips are the noise split's, unchanged).
-    noise = make_data.SPLIT_CONDITIONS["noise"]
-    assert noise.noise_only_babble_share is None
-    assert babble_share(alone=True, conditions=noise) == pytest.approx(noise.babble_share, abs=0.04)
-
-
-def test_a_run_can_hear_more_babble_under_its_training_speech_and_keeps_the_rest(monkeypatch):
+@pytest.fixture
+def drawn_babble_share(monkeypatch):
+    """How often ``make_data.background`` draws babble for a split's conditions (2,000 draws), with babble replaced
+    by a marker: no synthesis, only which noise is drawn."""
     import demo_model.make_data as make_data
 
     marker = np.full(160, 7.0, dtype=np.float32)
     monkeypatch.setattr(make_data, "babble", lambda n, split, rng: marker)
+    rng = np.random.default_rng(0)
+
+    def share(conditions, *, alone: bool) -> float:
+        return sum(make_data.background(160, conditions, rng, alone=alone)[0] is marker for _ in range(2000)) / 2000
+
+    return share
+
+
+def test_training_clips_without_speech_are_babble_more_often_than_the_noise_under_speech(drawn_babble_share):
+    import demo_model.make_data as make_data
+
+    training = make_data.TRAINING
+    assert drawn_babble_share(training, alone=True) == pytest.approx(training.noise_only_babble_share, abs=0.04)
+    assert drawn_babble_share(training, alone=False) == pytest.approx(training.babble_share, abs=0.04)
+    assert training.noise_only_babble_share > training.babble_share
+    # Evaluation splits keep one share for both (their noise-only clips are the noise split's, unchanged).
+    noise = make_data.SPLIT_CONDITIONS["noise"]
+    assert noise.noise_only_babble_share is None
+    assert drawn_babble_share(noise, alone=True) == pytest.approx(noise.babble_share, abs=0.04)
+
+
+def test_a_run_can_hear_more_babble_under_its_training_speech_and_keeps_the_rest(monkeypatch, drawn_babble_share):
+    import demo_model.make_data as make_data
+
     monkeypatch.setitem(make_data.SPLIT_CONDITIONS, "train", make_data.TRAINING)  # restored after the test
     make_data.use_training_noise((0.0, 20.0), 0.6)  # what --train-snr 0 20 --train-babble 0.6 runs in each process
-    rng = np.random.default_rng(1)
-
-    def babble_share(conditions, alone: bool) -> float:
-        return sum(make_data.background(160, conditions, rng, alone=alone)[0] is marker for _ in range(2000)) / 2000
 
     train = make_data.SPLIT_CONDITIONS["train"]
     assert train.noise_snr_db == (0.0, 20.0)
-    assert babble_share(train, alone=False) == pytest.approx(0.6, abs=0.04)
+    assert drawn_babble_share(train, alone=False) == pytest.approx(0.6, abs=0.04)
     # Clips without speech keep their share, and validation keeps the default's, so runs are measured alike.
-    assert babble_share(train, alone=True) == pytest.approx(make_data.TRAINING.noise_only_babble_share, abs=0.04)
+    assert drawn_babble_share(train, alone=True) == pytest.approx(make_data.TRAINING.noise_only_babble_share, abs=0.04)
     validation = make_data.SPLIT_CONDITIONS["validation"]
-    assert babble_share(validation, alone=False) == pytest.approx(make_data.TRAINING.babble_share, abs=0.04)
+    assert drawn_babble_share(validation, alone=False) == pytest.approx(make_data.TRAINING.babble_share, abs=0.04)
 
 
 @needs_synthesizers
