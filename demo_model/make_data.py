@@ -173,7 +173,8 @@ class Conditions:
     """How one split's clips are made.
 
     ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
-    is babble. ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
+    is babble, of the voices of split ``babble_voices`` (where unset: the split's own, and training voices' for
+    validation). ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
     ``narrow_band_prob`` of the speech clips are spoken at 8 kHz (:func:`narrow_band`) before the room and the noise.
     ``noise_only_share`` of the clips hold no speech (babble in ``noise_only_babble_share`` of them where set, else
     in ``babble_share``), ``continuous_share`` ``continuous_phrases`` phrases in a row
@@ -195,6 +196,7 @@ class Conditions:
     peak_dbfs: tuple[float, float] = (-35.0, -3.0)
     noise_only_share: float = 0.12
     noise_only_babble_share: float | None = None
+    babble_voices: str | None = None
     changed_voice_prob: float = 0.5
     continuous_share: float = 0.0
     continuous_phrases: tuple[int, int] = (3, 7)
@@ -266,14 +268,17 @@ def coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @cache
-def babble_bank(voice_split: str) -> tuple[np.ndarray, ...]:
-    """Tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed seed)."""
+def babble_bank_and_talkers(voice_split: str) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed seed), and
+    for how many samples of them ``k`` voices talk at once (index ``k``, up to :data:`BABBLE_TALKERS`' most)."""
     rng = np.random.default_rng([SEED, 99, SPLIT_INDEX[voice_split]])
     voices = split_voices()[voice_split]
     length = round(BABBLE_TRACK_S * SAMPLE_RATE)
     tracks = []
+    talkers = np.zeros(BABBLE_TALKERS[1] + 1, dtype=np.int64)
     for _ in range(BABBLE_TRACKS):
         track = np.zeros(length, dtype=np.float32)
+        talking = np.zeros(length, dtype=np.int8)
         for _ in range(int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1))):
             voice = voices[int(rng.integers(len(voices)))]
             speech = trim(voice.speak(str(rng.choice(BABBLE_TALK)), rate=rng.uniform(0.8, 1.3)))
@@ -282,8 +287,15 @@ def babble_bank(voice_split: str) -> tuple[np.ndarray, ...]:
             lo, hi = max(0, offset), min(length, offset + len(speech))
             if hi > lo:
                 track[lo:hi] += speech[lo - offset : hi - offset]
+                talking[lo:hi] += 1
         tracks.append(track / (np.sqrt((track**2).mean()) + 1e-12))
-    return tuple(tracks)
+        talkers += np.bincount(talking, minlength=len(talkers))
+    return tuple(tracks), talkers
+
+
+def babble_bank(voice_split: str) -> tuple[np.ndarray, ...]:
+    """The babble tracks of ``voice_split`` (:func:`babble_bank_and_talkers`)."""
+    return babble_bank_and_talkers(voice_split)[0]
 
 
 def babble(n: int, voice_split: str, rng: np.random.Generator) -> np.ndarray:
@@ -303,7 +315,8 @@ def background(
         share = conditions.noise_only_babble_share
     if rng.random() < share:
         # Training babble comes from training voices only; evaluation babble from the split's own unseen voices.
-        return babble(n, "train" if conditions.voices == "validation" else conditions.voices, rng), "babble"
+        voices = conditions.babble_voices or ("train" if conditions.voices == "validation" else conditions.voices)
+        return babble(n, voices, rng), "babble"
     return coloured_noise(n, rng), "steady"
 
 

@@ -324,6 +324,28 @@ def test_a_run_can_hear_more_babble_under_its_training_speech_and_keeps_the_rest
     assert drawn_babble_share(validation, alone=False) == pytest.approx(make_data.TRAINING.babble_share, abs=0.04)
 
 
+def test_babble_is_of_the_training_voices_in_training_and_of_unseen_voices_in_evaluation(monkeypatch):
+    """Whose voices talk in the babble under each split's clips: an evaluation split never hears training voices'
+    babble unless asked (``babble_check`` asks), and training never hears test voices."""
+    import demo_model.make_data as make_data
+
+    heard = []
+    monkeypatch.setattr(make_data, "babble", lambda n, split, rng: heard.append(split) or np.zeros(n, np.float32))
+    rng = np.random.default_rng(0)
+
+    def babble_of(conditions) -> str:
+        heard.clear()
+        make_data.background(160, replace(conditions, babble_share=1.0), rng)
+        (split,) = heard
+        return split
+
+    conditions = make_data.SPLIT_CONDITIONS
+    assert babble_of(conditions["train"]) == "train"
+    assert babble_of(conditions["validation"]) == "train"
+    assert babble_of(conditions["noisy"]) == babble_of(conditions["noise"]) == "test"
+    assert babble_of(replace(conditions["noisy"], babble_voices="train")) == "train"
+
+
 @needs_synthesizers
 def test_more_clips_of_a_split_continue_it_without_repeating_a_clip(tmp_path):
     import json
@@ -406,3 +428,28 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train-babble", "1.5"])
     assert "--train-babble 1.5: a share from 0 to 1" in capsys.readouterr().err
+
+
+@needs_synthesizers
+def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(tmp_path, caplog):
+    import json
+    import logging
+
+    from demo_model.babble_check import main
+
+    caplog.set_level(logging.INFO)
+    assert main(["--out", str(tmp_path), "--count", "4"]) == 0
+    own, seen = ([json.loads(line) for line in (tmp_path / source / "noisy.json").read_text().splitlines()]
+                 for source in ("test", "train"))
+    # The noisy split's speakers, words and SNRs, with babble under every clip, from each bank in turn.
+    assert [(e["voice"], e["text"], e["snr_db"]) for e in own] == [(e["voice"], e["text"], e["snr_db"]) for e in seen]
+    assert all(e["noise"] == "babble" and 0 <= e["snr_db"] <= 10 for e in own + seen)
+    assert {e["voice"] for e in own} <= {v.id for v in split_voices()["test"]}
+    for a, b in zip(own, seen, strict=True):
+        assert Path(a["audio_filepath"]).read_bytes() != Path(b["audio_filepath"]).read_bytes()
+    log = caplog.text
+    assert "| test voices | 0-10 dB | 4 |" in log and "| training tracks | 0-10 dB | 4 |" in log
+    # How many voices talk at once in each bank, in shares of time that add up to all of it.
+    (talking,) = [line.split("|")[2:-1] for line in caplog.messages
+                  if line.startswith("| training tracks |") and "dB" not in line]
+    assert len(talking) == 7 and sum(float(cell.strip(" %")) for cell in talking) == pytest.approx(100, abs=2)
