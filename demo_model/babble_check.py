@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--count", type=int, default=make_data.DEFAULT_COUNTS[SPLIT])
     args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error(f"--count {args.count}: at least one clip")
     report(lambda: check(args.out, args.model, args.count), None)
     return 0
 

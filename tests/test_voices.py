@@ -431,7 +431,7 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
 
 
 @needs_synthesizers
-def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(tmp_path, caplog):
+def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(tmp_path, caplog, capsys):
     import json
     import logging
 
@@ -453,3 +453,6 @@ def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(
     (talking,) = [line.split("|")[2:-1] for line in caplog.messages
                   if line.startswith("| training tracks |") and "dB" not in line]
     assert len(talking) == 7 and sum(float(cell.strip(" %")) for cell in talking) == pytest.approx(100, abs=2)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "none"), "--count", "0"])
+    assert "--count 0: at least one clip" in capsys.readouterr().err
