@@ -431,14 +431,13 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
 
 
 @needs_synthesizers
-def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(tmp_path, caplog, capsys):
+def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(tmp_path, capsys):
     import json
-    import logging
 
-    from demo_model.babble_check import main
+    from demo_model.babble_check import check, main
+    from demo_model.evaluate import DEFAULT_MODEL
 
-    caplog.set_level(logging.INFO)
-    assert main(["--out", str(tmp_path), "--count", "4"]) == 0
+    figures = check(tmp_path, DEFAULT_MODEL, 4)
     own, seen = ([json.loads(line) for line in (tmp_path / source / "noisy.json").read_text().splitlines()]
                  for source in ("test", "train"))
     # The noisy split's speakers, words and SNRs, with babble under every clip, from each bank in turn.
@@ -447,12 +446,14 @@ def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(
     assert {e["voice"] for e in own} <= {v.id for v in split_voices()["test"]}
     for a, b in zip(own, seen, strict=True):
         assert Path(a["audio_filepath"]).read_bytes() != Path(b["audio_filepath"]).read_bytes()
-    log = caplog.text
-    assert "| test voices | 0-10 dB | 4 |" in log and "| training tracks | 0-10 dB | 4 |" in log
-    # How many voices talk at once in each bank, in shares of time that add up to all of it.
-    (talking,) = [line.split("|")[2:-1] for line in caplog.messages
-                  if line.startswith("| training tracks |") and "dB" not in line]
-    assert len(talking) == 7 and sum(float(cell.strip(" %")) for cell in talking) == pytest.approx(100, abs=2)
+    for source in ("test voices", "training tracks"):
+        # A row for all clips and one for each clip's 2.5 dB band of SNR (a clip at 10.0 dB in the top band).
+        bands = {f"{low:g}-{low + 2.5:g} dB" for low in (min(2.5 * (e["snr_db"] // 2.5), 7.5) for e in own)}
+        assert {f"{source} {band}" for band in bands | {"0-10 dB"}} == {k for k in figures if k.startswith(
+            source) and k.endswith("dB")}
+        # How many voices talk at once in each bank, in shares of time that add up to all of it.
+        talking = [figures[f"{source} {k} talking"] for k in range(7)]
+        assert sum(talking) == pytest.approx(100) and talking[0] < 50
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "none"), "--count", "0"])
     assert "--count 0: at least one clip" in capsys.readouterr().err
