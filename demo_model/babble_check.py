@@ -14,7 +14,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing
 import sys
@@ -54,18 +53,16 @@ def check(out: Path, model_path: Path, count: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     rows = []
     talkers = {}
+    lowest, highest = make_data.SPLIT_CONDITIONS[SPLIT].noise_snr_db
     for name, voices in SOURCES.items():
         # Made here first, so that forked pool processes need not make the bank again.
         _, talkers[name] = make_data.babble_bank_and_talkers(voices)
-        manifest = make_clips(out / voices, voices, count)
-        clips = load_manifest(manifest)
+        clips = load_manifest(make_clips(out / voices, voices, count))
         results, _ = transcribe_split(engine, clips, model_path, BATCH_SIZE)
         hypotheses = [r.transcript.text for r in results]
-        lowest, highest = make_data.SPLIT_CONDITIONS[SPLIT].noise_snr_db
         bands: dict[str, list[int]] = {f"{lowest:g}-{highest:g} dB": list(range(len(clips)))}
         # The manifest rounds SNRs to 0.1 dB, so the top of the range lands in the top band.
-        snrs = [json.loads(line)["snr_db"] for line in manifest.read_text(encoding="utf-8").splitlines()]
-        lows = [min(BAND_DB * (snr // BAND_DB), highest - BAND_DB) for snr in snrs]
+        lows = [min(BAND_DB * (clip.snr_db // BAND_DB), highest - BAND_DB) for clip in clips]
         for low in sorted(set(lows)):
             bands[f"{low:g}-{low + BAND_DB:g} dB"] = [i for i, band in enumerate(lows) if band == low]
         for band, indices in bands.items():

@@ -55,6 +55,7 @@ class Clip:
     duration: float
     words: tuple[tuple[str, float], ...]  # (word, true start) for spaced clips
     noise: str | None = None  # "babble" or "steady" where the manifest says (make_data's since --train-babble)
+    snr_db: float | None = None  # the SNR of the noise under the speech, if any
 
 
 def load_manifest(path: Path) -> list[Clip]:
@@ -63,7 +64,8 @@ def load_manifest(path: Path) -> list[Clip]:
         entry = json.loads(line)
         words = tuple((w["word"], float(w["start"])) for w in entry.get("words", ()))
         clips.append(Clip(Path(entry["audio_filepath"]), entry["text"], entry["kind"], entry["voice"],
-                          entry.get("synthesizer", ""), float(entry["duration"]), words, entry.get("noise")))
+                          entry.get("synthesizer", ""), float(entry["duration"]), words, entry.get("noise"),
+                          entry.get("snr_db")))
     return clips
 
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_demo_model import phrase_clip  # the same clips as the demo model's own tests
+from test_demo_model import DEMO_MODEL, phrase_clip  # the same model and clips as the demo model's own tests
+from test_voices import needs_synthesizers
 
 from demo_model.make_data import main as make_data
 from demo_model.train import main as train
-from demo_model.voices import by_id, installed_synthesizers, split_voices
+from demo_model.voices import by_id, split_voices
 from transcriber.engine import Engine
 
 pytestmark = pytest.mark.integration
-
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "transcriber" / "assets" / "demo-en-commands.nemo"
-needs_synthesizers = pytest.mark.skipif(
-    not {"espeak-ng", "flite"} <= set(installed_synthesizers()), reason="espeak-ng and flite are installed by dev.py"
-)
 
 
 @needs_synthesizers
