@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from tiny_models import build_tiny_model, build_tiny_prompt_transducer, build_tiny_sortformer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporaries_under_pytests_folder(tmp_path_factory):
+    """Send this process's temporary files (``tempfile.gettempdir()``) into pytest's own base folder.
+
+    gradio_client downloads every output file through a folder of its own in the temporary folder and leaves it
+    behind, empty, after moving the file: about 200 of them per run of the suite. Under pytest's base folder they go
+    when pytest prunes its old runs, instead of piling up in /tmp.
+    """
+    before = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
+    yield
+    tempfile.tempdir = before
 
 
 @pytest.fixture(scope="session")
