@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from demo_model.average import average, main
+from transcriber.models import DEMO_MODEL_PATH
 
 pytestmark = pytest.mark.integration
 
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "transcriber" / "assets" / "demo-en-commands.nemo"
 
 
 def test_the_average_of_two_models_has_their_mean_weights_and_the_same_tokenizer(tmp_path):
     from nemo.collections.asr.models import ASRModel
 
-    moved = ASRModel.restore_from(str(DEMO_MODEL), map_location="cpu")
+    moved = ASRModel.restore_from(str(DEMO_MODEL_PATH), map_location="cpu")
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in moved.parameters():
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.01)
     moved.save_to(str(tmp_path / "moved.nemo"))
 
-    out = average([DEMO_MODEL, tmp_path / "moved.nemo"], tmp_path / "mean.nemo")
+    out = average([DEMO_MODEL_PATH, tmp_path / "moved.nemo"], tmp_path / "mean.nemo")
     mean = ASRModel.restore_from(str(out), map_location="cpu")
-    original = ASRModel.restore_from(str(DEMO_MODEL), map_location="cpu")
+    original = ASRModel.restore_from(str(DEMO_MODEL_PATH), map_location="cpu")
     assert mean.tokenizer.vocab == original.tokenizer.vocab
     moved_state, original_state = moved.state_dict(), original.state_dict()
     for key, tensor in mean.state_dict().items():
@@ -36,9 +34,9 @@ def test_the_average_of_two_models_has_their_mean_weights_and_the_same_tokenizer
 
 def test_models_of_another_tokenizer_or_too_few_are_refused_by_name(tiny_ctc, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "mean.nemo"), str(DEMO_MODEL), tiny_ctc])
+        main(["--out", str(tmp_path / "mean.nemo"), str(DEMO_MODEL_PATH), tiny_ctc])
     assert f"{tiny_ctc} has another tokenizer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "mean.nemo"), str(DEMO_MODEL)])
+        main(["--out", str(tmp_path / "mean.nemo"), str(DEMO_MODEL_PATH)])
     assert "at least two models" in capsys.readouterr().err
     assert not (tmp_path / "mean.nemo").exists()

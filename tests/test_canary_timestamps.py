@@ -23,6 +23,7 @@ from demo_model.make_data import SAMPLE_RATE, silence, trim
 from demo_model.voices import by_id, installed_synthesizers, split_voices
 from transcriber.engine import Engine
 from transcriber.formats import build_cues, render, result_to_dict
+from transcriber.models import DEMO_MODEL_PATH
 from transcriber.types import AudioData, TranscribeOptions
 
 pytestmark = [
@@ -31,7 +32,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_MODEL = ROOT / "transcriber" / "assets" / "demo-en-commands.nemo"
 WORDS = ("go", "left", "stop")
 LEAD_S = 0.3
 GAP_S = 0.4
@@ -68,7 +68,7 @@ def flash(spoken, canary_dir):
 @pytest.fixture(scope="module")
 def with_aligner(spoken, canary_dir):
     samples, words = spoken
-    return str(build_taught_canary(canary_dir, samples, words, aligner=DEMO_MODEL))
+    return str(build_taught_canary(canary_dir, samples, words, aligner=DEMO_MODEL_PATH))
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from demo_model.evaluate import Clip, groups, wer
 from demo_model.make_data import SAMPLE_RATE, silence, trim
 from demo_model.voices import Voice, by_id, installed_synthesizers, split_voices, unseen_voices
 from transcriber.engine import Engine
+from transcriber.models import DEMO_MODEL_PATH
 from transcriber.types import AudioData, TranscribeOptions
 
 pytestmark = [
@@ -22,7 +23,6 @@ pytestmark = [
     pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed"),
 ]
 
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "transcriber" / "assets" / "demo-en-commands.nemo"
 VOICE_ID = "espeak-ng:en-us+m2"
 """The voice of the exact-phrase tests: an American accent in a timbre (variant m2) that training never used."""
 PITCH = 0.5
@@ -66,13 +66,13 @@ def spaced_clip(words: list[str], voice: Voice) -> tuple[AudioData, list[tuple[f
 
 
 def test_the_demo_model_is_committed_and_small():
-    assert DEMO_MODEL.is_file()
-    assert DEMO_MODEL.stat().st_size < 10_000_000
+    assert DEMO_MODEL_PATH.is_file()
+    assert DEMO_MODEL_PATH.stat().st_size < 10_000_000
 
 
 @pytest.mark.parametrize("text", ["seven three go", "hello please stop", "open left five", "zero"])
 def test_phrases_transcribe_exactly(demo_engine, voice, text):
-    (result,) = demo_engine.transcribe_files([phrase_clip(text, voice)], model=str(DEMO_MODEL))
+    (result,) = demo_engine.transcribe_files([phrase_clip(text, voice)], model=str(DEMO_MODEL_PATH))
     assert result.ok, result.error
     assert result.transcript.text == text
 
@@ -80,9 +80,9 @@ def test_phrases_transcribe_exactly(demo_engine, voice, text):
 def test_an_int8_engine_gives_the_same_transcripts(demo_engine, voice):
     clips = [phrase_clip(text, voice) for text in ("seven three go", "hello please stop", "open left five")]
     int8_engine = Engine(device="cpu", int8=True)
-    plain = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
-    quantised = int8_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
-    linear = int8_engine.load(str(DEMO_MODEL)).model.encoder.layers[0].self_attn.linear_q
+    plain = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
+    quantised = int8_engine.transcribe_files(clips, model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
+    linear = int8_engine.load(str(DEMO_MODEL_PATH)).model.encoder.layers[0].self_attn.linear_q
     assert linear.weight().dtype == torch.qint8  # the model really runs on int8 weights
     for a, b in zip(plain, quantised, strict=True):
         assert b.ok, b.error
@@ -114,7 +114,7 @@ def test_unseen_voices_of_each_synthesizer_are_understood(demo_engine, synthesiz
         phrase_clip(text, voices[(i * step) % len(voices)], rate=UNSEEN_RATES[i % len(UNSEEN_RATES)])
         for i, text in enumerate(UNSEEN_PHRASES)
     ]
-    results = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL))
+    results = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL_PATH))
     heard = [result.transcript.text for result in results]
     assert wer(list(UNSEEN_PHRASES), heard) <= MAX_WER[synthesizer], list(zip(UNSEEN_PHRASES, heard, strict=True))
 
@@ -141,15 +141,15 @@ def test_the_evaluation_reports_the_noisy_split_under_babble_and_under_steady_no
 
 def test_faint_noise_without_speech_gives_no_words(demo_engine):
     quiet = AudioData(np.random.default_rng(0).normal(0, 1e-3, 2 * SAMPLE_RATE).astype(np.float32), SAMPLE_RATE)
-    (result,) = demo_engine.transcribe_files([quiet], model=str(DEMO_MODEL), options=TIMESTAMPS)
+    (result,) = demo_engine.transcribe_files([quiet], model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
     assert result.transcript.text == ""
     assert result.transcript.words == ()
 
 
 def test_batch_and_single_calls_give_the_same_words(demo_engine, voice):
     clips = [phrase_clip(text, voice) for text in ("one two", "back next pause play", "yes")]
-    batch = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL), options=TIMESTAMPS)
-    single = [demo_engine.transcribe_files([clip], model=str(DEMO_MODEL), options=TIMESTAMPS)[0] for clip in clips]
+    batch = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
+    single = [demo_engine.transcribe_files([clip], model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)[0] for clip in clips]
     assert [r.transcript.text for r in batch] == ["one two", "back next pause play", "yes"]
     for together, alone in zip(batch, single, strict=True):
         assert [w.text for w in together.transcript.words] == [w.text for w in alone.transcript.words]
@@ -161,7 +161,7 @@ def test_batch_and_single_calls_give_the_same_words(demo_engine, voice):
 def test_word_times_fall_in_windows_around_the_spoken_words(demo_engine, voice):
     words = ["four", "stop", "hello", "down"]
     clip, spans = spaced_clip(words, voice)
-    (result,) = demo_engine.transcribe_files([clip], model=str(DEMO_MODEL), options=TIMESTAMPS)
+    (result,) = demo_engine.transcribe_files([clip], model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
     transcript = result.transcript
     assert [w.text for w in transcript.words] == words
     previous_end = 0.0
@@ -186,14 +186,14 @@ def test_a_long_recording_gives_the_same_words_as_short_clips_of_it(demo_engine,
     long_clip, spans = spaced_clip(words, voice)
     assert long_clip.duration > 100
 
-    (long_result,) = demo_engine.transcribe_files([long_clip], model=str(DEMO_MODEL), options=TIMESTAMPS)
+    (long_result,) = demo_engine.transcribe_files([long_clip], model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
 
     # The same audio cut in the middle of pauses into clips of ten words, each short enough for one pass.
     cuts = [0] + [round((spans[i - 1][1] + GAP_S / 2) * SAMPLE_RATE)
                   for i in range(SHORT_CLIP_WORDS, LONG_WORDS, SHORT_CLIP_WORDS)]
     cuts.append(len(long_clip.samples))
     pieces = [AudioData(long_clip.samples[a:b], SAMPLE_RATE, f"piece{i}") for i, (a, b) in enumerate(pairwise(cuts))]
-    short_results = demo_engine.transcribe_files(pieces, model=str(DEMO_MODEL), options=TIMESTAMPS)
+    short_results = demo_engine.transcribe_files(pieces, model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
     short_words = [
         (word.text, word.start + cut / SAMPLE_RATE)
         for result, cut in zip(short_results, cuts[:-1], strict=True)  # the last cut is the recording's end

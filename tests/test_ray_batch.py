@@ -19,6 +19,7 @@ import soundfile as sf
 from transcriber.batch import DONE_DIR, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, read_marker, plan, run_batch
 from transcriber.engine import Engine
 from transcriber.library import Library
+from transcriber.models import DEMO_MODEL_PATH
 from transcriber.types import TranscribeOptions
 
 ray = pytest.importorskip("ray", reason="the Ray backend's tests need requirements-ray.txt")
@@ -35,7 +36,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_MODEL = str(ROOT / "transcriber" / "assets" / "demo-en-commands.nemo")
+DEMO_MODEL = str(DEMO_MODEL_PATH)  # by its path, as a user names a model file
 PHRASES = ("seven three go", "hello please stop", "open left five", "zero one two", "stop go left", "nine eight",
            "right four six", "yes no start")
 OUTPUT_SUFFIXES = (".txt", ".srt", ".vtt", ".json", ".csv")

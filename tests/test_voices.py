@@ -434,11 +434,10 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
 def test_the_babble_check_puts_babble_of_each_source_under_the_same_noisy_clips(tmp_path, capsys):
     import json
 
-    from test_demo_model import DEMO_MODEL
-
     from demo_model.babble_check import check, main
+    from transcriber.models import DEMO_MODEL_PATH
 
-    figures = check(tmp_path, DEMO_MODEL, 4)
+    figures = check(tmp_path, DEMO_MODEL_PATH, 4)
     own, seen = ([json.loads(line) for line in (tmp_path / source / "noisy.json").read_text().splitlines()]
                  for source in ("test", "train"))
     # The noisy split's speakers, words and SNRs, with babble under every clip, from each bank in turn.
