@@ -174,7 +174,8 @@ class Conditions:
 
     ``noise_snr_db`` is the SNR range of added noise (applied with ``noise_prob``); ``babble_share`` of the noise
     is babble, of the voices of split ``babble_voices`` (where unset: the split's own, and training voices' for
-    validation). ``pitch_shift_semitones`` applies to voices without a pitch control of their own (flite, festival).
+    validation), cut from a bank of ``babble_tracks`` tracks. ``pitch_shift_semitones`` applies to voices without a
+    pitch control of their own (flite, festival).
     ``narrow_band_prob`` of the speech clips are spoken at 8 kHz (:func:`narrow_band`) before the room and the noise.
     ``noise_only_share`` of the clips hold no speech (babble in ``noise_only_babble_share`` of them where set, else
     in ``babble_share``), ``continuous_share`` ``continuous_phrases`` phrases in a row
@@ -197,6 +198,7 @@ class Conditions:
     noise_only_share: float = 0.12
     noise_only_babble_share: float | None = None
     babble_voices: str | None = None
+    babble_tracks: int = BABBLE_TRACKS
     changed_voice_prob: float = 0.5
     continuous_share: float = 0.0
     continuous_phrases: tuple[int, int] = (3, 7)
@@ -268,15 +270,19 @@ def coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 @cache
-def babble_bank_and_talkers(voice_split: str) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """Tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed seed), and
-    for how many samples of them ``k`` voices talk at once (index ``k``, up to :data:`BABBLE_TALKERS`' most)."""
-    rng = np.random.default_rng([SEED, 99, SPLIT_INDEX[voice_split]])
+def babble_bank_and_talkers(
+    voice_split: str, count: int = BABBLE_TRACKS
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """``count`` tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed
+    seed), and for how many samples of them ``k`` voices talk at once (index ``k``, up to :data:`BABBLE_TALKERS`'
+    most). A bank of another size is another bank, none of its tracks those of the default one."""
+    seed = [SEED, 99, SPLIT_INDEX[voice_split]] + ([] if count == BABBLE_TRACKS else [count])
+    rng = np.random.default_rng(seed)
     voices = split_voices()[voice_split]
     length = round(BABBLE_TRACK_S * SAMPLE_RATE)
     tracks = []
     talkers = np.zeros(BABBLE_TALKERS[1] + 1, dtype=np.int64)
-    for _ in range(BABBLE_TRACKS):
+    for _ in range(count):
         track = np.zeros(length, dtype=np.float32)
         talking = np.zeros(length, dtype=np.int8)
         for _ in range(int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1))):
@@ -293,14 +299,15 @@ def babble_bank_and_talkers(voice_split: str) -> tuple[tuple[np.ndarray, ...], n
     return tuple(tracks), talkers
 
 
-def babble_bank(voice_split: str) -> tuple[np.ndarray, ...]:
-    """The babble tracks of ``voice_split`` (:func:`babble_bank_and_talkers`)."""
-    return babble_bank_and_talkers(voice_split)[0]
+def babble_bank(voice_split: str, count: int = BABBLE_TRACKS) -> tuple[np.ndarray, ...]:
+    """The ``count`` babble tracks of ``voice_split`` (:func:`babble_bank_and_talkers`)."""
+    return babble_bank_and_talkers(voice_split, count)[0]
 
 
-def babble(n: int, voice_split: str, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of babble with unit RMS, cut from a random track at a random point (tiled if needed)."""
-    track = babble_bank(voice_split)[int(rng.integers(BABBLE_TRACKS))]
+def babble(n: int, voice_split: str, rng: np.random.Generator, tracks: int = BABBLE_TRACKS) -> np.ndarray:
+    """``n`` samples of babble with unit RMS, cut from a random track of a bank of ``tracks`` at a random point (tiled
+    if needed)."""
+    track = babble_bank(voice_split, tracks)[int(rng.integers(tracks))]
     start = int(rng.integers(len(track)))
     return np.resize(np.roll(track, -start), n).astype(np.float32)
 
@@ -316,7 +323,7 @@ def background(
     if rng.random() < share:
         # Training babble comes from training voices only; evaluation babble from the split's own unseen voices.
         voices = conditions.babble_voices or ("train" if conditions.voices == "validation" else conditions.voices)
-        return babble(n, voices, rng), "babble"
+        return babble(n, voices, rng, conditions.babble_tracks), "babble"
     return coloured_noise(n, rng), "steady"
 
 
@@ -569,11 +576,12 @@ def write_split(split: str, count: int, out_dir: Path, pool: multiprocessing.poo
     return manifest
 
 
-def use_training_noise(snr_db: tuple[float, float], babble_share: float) -> None:
-    """Add the noise under this process's training clips at ``snr_db``, babble in ``babble_share`` of it:
-    :func:`main`'s pool runs it in each of its processes as it starts. The validation split keeps :data:`TRAINING`'s
-    conditions, so every run is measured alike."""
-    SPLIT_CONDITIONS["train"] = replace(TRAINING, noise_snr_db=snr_db, babble_share=babble_share)
+def use_training_noise(snr_db: tuple[float, float], babble_share: float, babble_tracks: int = BABBLE_TRACKS) -> None:
+    """Add the noise under this process's training clips at ``snr_db``, babble in ``babble_share`` of it, cut from a
+    bank of ``babble_tracks`` tracks: :func:`main`'s pool runs it in each of its processes as it starts. The
+    validation split keeps :data:`TRAINING`'s conditions, so every run is measured alike."""
+    SPLIT_CONDITIONS["train"] = replace(TRAINING, noise_snr_db=snr_db, babble_share=babble_share,
+                                        babble_tracks=babble_tracks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -591,6 +599,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-babble", type=float, metavar="SHARE", default=TRAINING.babble_share,
                         help="share of the noise under training speech that is babble, not steady noise (default "
                              "%(default)s; clips without speech keep theirs)")
+    parser.add_argument("--train-babble-tracks", type=int, metavar="N", default=BABBLE_TRACKS,
+                        help=f"tracks of training voices talking that the training clips' babble is cut from "
+                             f"(default {BABBLE_TRACKS}, each {BABBLE_TRACK_S:g} s; another number is another bank, "
+                             f"so a run hears other talk; validation keeps the default's)")
     args = parser.parse_args(argv)
     if args.first < 0:
         parser.error("--first must be 0 or more")
@@ -599,15 +611,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--train-snr {low:g} {high:g}: LOW must not be above HIGH")
     if not 0 <= args.train_babble <= 1:
         parser.error(f"--train-babble {args.train_babble:g}: a share from 0 to 1")
+    if args.train_babble_tracks < 1:
+        parser.error(f"--train-babble-tracks {args.train_babble_tracks}: at least 1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     missing = {"espeak-ng", "flite"} - set(installed_synthesizers())
     if missing:
         parser.error(f"not installed: {', '.join(sorted(missing))} (python3 dev.py test installs them on Linux)")
 
     started = time.perf_counter()
+    if args.train and args.train_babble_tracks != BABBLE_TRACKS:
+        babble_bank("train", args.train_babble_tracks)  # made once here: forked processes have it already
+        logger.info("babble bank of %d training tracks made in %.1f s", args.train_babble_tracks,
+                    time.perf_counter() - started)
     # One pool for all splits: each process keeps its babble.
     with multiprocessing.Pool(args.workers, initializer=use_training_noise,
-                              initargs=(snr, args.train_babble)) as pool:
+                              initargs=(snr, args.train_babble, args.train_babble_tracks)) as pool:
         for split in DEFAULT_COUNTS:
             if count := getattr(args, split):
                 write_split(split, count, args.out, pool, args.first)

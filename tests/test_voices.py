@@ -330,7 +330,8 @@ def test_babble_is_of_the_training_voices_in_training_and_of_unseen_voices_in_ev
     import demo_model.make_data as make_data
 
     heard = []
-    monkeypatch.setattr(make_data, "babble", lambda n, split, rng: heard.append(split) or np.zeros(n, np.float32))
+    monkeypatch.setattr(make_data, "babble",
+                        lambda n, split, rng, tracks: heard.append(split) or np.zeros(n, np.float32))
     rng = np.random.default_rng(0)
 
     def babble_of(conditions) -> str:
@@ -394,7 +395,9 @@ def test_some_training_voices_are_narrow_band_under_noise_that_is_not(monkeypatc
 
 
 @needs_synthesizers
-def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_validation_stays(tmp_path, capsys):
+def test_a_run_can_add_louder_noise_more_babble_or_other_babble_under_training_speech_and_validation_stays(
+    tmp_path, capsys
+):
     import json
 
     from demo_model.make_data import main
@@ -407,13 +410,16 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
 
     default, loud = written(tmp_path / "default"), written(tmp_path / "loud", "--train-snr", "0", "3")
     babble = written(tmp_path / "babble", "--train-babble", "1")
+    other = written(tmp_path / "other", "--train-babble", "1", "--train-babble-tracks", "8")
     under_noise = [(a["snr_db"], b["snr_db"])
                    for a, b in zip(default["train"], loud["train"], strict=True) if a["snr_db"] is not None]
     assert len(under_noise) >= 4 and all(0 <= snr <= 3 for _, snr in under_noise), under_noise
     assert any(snr > 3 for snr, _ in under_noise)  # what the default draws for the same clips
-    for a, b, c in zip(default["validation"], loud["validation"], babble["validation"], strict=True):
+    for a, b, c, d in zip(default["validation"], loud["validation"], babble["validation"], other["validation"],
+                          strict=True):
         assert Path(a["audio_filepath"]).read_bytes() == Path(b["audio_filepath"]).read_bytes()
         assert Path(a["audio_filepath"]).read_bytes() == Path(c["audio_filepath"]).read_bytes()
+        assert Path(a["audio_filepath"]).read_bytes() == Path(d["audio_filepath"]).read_bytes()
     # All babble: the same clips, but those the default put in steady noise sound otherwise.
     assert [a["text"] for a in default["train"]] == [c["text"] for c in babble["train"]]
     changed = [Path(a["audio_filepath"]).read_bytes() != Path(c["audio_filepath"]).read_bytes()
@@ -422,12 +428,21 @@ def test_a_run_can_add_louder_noise_or_more_babble_under_training_speech_and_val
     under_noise = [(a["noise"], c["noise"])
                    for a, c in zip(default["train"], babble["train"], strict=True) if a["snr_db"] is not None]
     assert ("steady", "babble") in under_noise and all(c == "babble" for _, c in under_noise), under_noise
+    # Another bank of babble tracks: the same clips at the same SNRs, each clip with babble under it sounds otherwise.
+    unplaced = [[{**entry, "audio_filepath": ""} for entry in run["train"]] for run in (babble, other)]
+    assert unplaced[0] == unplaced[1]
+    for c, d in zip(babble["train"], other["train"], strict=True):
+        same = Path(c["audio_filepath"]).read_bytes() == Path(d["audio_filepath"]).read_bytes()
+        assert same == (c["noise"] != "babble"), c
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train-snr", "20", "0"])
     assert "--train-snr 20 0: LOW must not be above HIGH" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train-babble", "1.5"])
     assert "--train-babble 1.5: a share from 0 to 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--train-babble-tracks", "0"])
+    assert "--train-babble-tracks 0: at least 1" in capsys.readouterr().err
 
 
 @needs_synthesizers
