@@ -287,7 +287,7 @@ def drawn_babble_share(monkeypatch):
     import demo_model.make_data as make_data
 
     marker = np.full(160, 7.0, dtype=np.float32)
-    monkeypatch.setattr(make_data, "babble", lambda n, split, rng: marker)
+    monkeypatch.setattr(make_data, "babble", lambda n, split, rng, tracks: marker)
     rng = np.random.default_rng(0)
 
     def share(conditions, *, alone: bool) -> float:
