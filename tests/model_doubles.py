@@ -85,16 +85,19 @@ class StallingDiarizer:
         return self._model.diarize(audio, **kwargs)
 
 
-def diarizer_engine(release: threading.Event | None = None, stall_first: int = 1) -> tuple[Engine, list]:
+def diarizer_engine(
+    release: threading.Event | None = None, stall_first: int = 1, *, started: threading.Event | None = None
+) -> tuple[Engine, list]:
     """A CPU engine whose first ``stall_first`` diarizer loads stall until ``release`` (none with ``release=None``);
-    also the list of every diarizer it loaded (:class:`StallingDiarizer`, whose ``calls`` tests can read)."""
+    also the list of every diarizer it loaded (:class:`StallingDiarizer`, whose ``calls`` tests can read).
+    ``started`` is set when a diarizer begins a call."""
     from transcriber.diarization import load_diarizer
 
     loads: list[StallingDiarizer] = []
 
     def loader(source, device):
         stall = release if len(loads) < stall_first else None
-        loads.append(StallingDiarizer(load_diarizer(source, device), stall))
+        loads.append(StallingDiarizer(load_diarizer(source, device), stall, started))
         return loads[-1]
 
     return Engine(device="cpu", diarizer_loader=loader), loads

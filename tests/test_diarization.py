@@ -136,16 +136,16 @@ def test_a_stalled_diarizer_ends_the_job_within_its_bound_and_the_next_job_works
 
 def test_cancel_while_identifying_speakers_stops_the_job(tiny_rnnt, tiny_sortformer):
     release, cancel = threading.Event(), threading.Event()
-    engine, loads = diarizer_engine(release)
-    timer = threading.Timer(1.0, cancel.set)
-    timer.start()
+    # The user cancels once the diarizer has begun (however long loading it took), and it stalls until released.
+    engine, loads = diarizer_engine(release, started=cancel)
+    started = time.monotonic()
     try:
         (result,) = engine.transcribe_files([AudioData(tone(2.0), SAMPLE_RATE, "talk.wav")], model=tiny_rnnt,
                                             options=with_diarizer(tiny_sortformer), cancel=cancel)
     finally:
         release.set()
-        timer.cancel()
     assert not result.ok and "cancelled" in result.error
+    assert loads[0].calls and time.monotonic() - started < 15  # stopped in the diarizer, not after its stall
 
 
 def test_a_bad_file_in_a_batch_gets_its_error_and_the_others_their_speakers(tiny_rnnt, tiny_sortformer, tmp_path):
