@@ -269,20 +269,25 @@ def coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return (noise / (np.sqrt((noise**2).mean()) + 1e-12)).astype(np.float32)
 
 
-@cache
 def babble_bank_and_talkers(
-    voice_split: str, count: int = BABBLE_TRACKS
+    voice_split: str, tracks: int = BABBLE_TRACKS
 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """``count`` tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed
+    """``tracks`` tracks of several voices of ``voice_split`` talking at once (made once per process, from a fixed
     seed), and for how many samples of them ``k`` voices talk at once (index ``k``, up to :data:`BABBLE_TALKERS`'
     most). A bank of another size is another bank, none of its tracks those of the default one."""
-    seed = [SEED, 99, SPLIT_INDEX[voice_split]] + ([] if count == BABBLE_TRACKS else [count])
+    # One cache entry per bank however it is asked for (functools.cache tells f(a) from f(a, default)).
+    return _made_babble_bank(voice_split, tracks)
+
+
+@cache
+def _made_babble_bank(voice_split: str, tracks: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    seed = [SEED, 99, SPLIT_INDEX[voice_split]] + ([] if tracks == BABBLE_TRACKS else [tracks])
     rng = np.random.default_rng(seed)
     voices = split_voices()[voice_split]
     length = round(BABBLE_TRACK_S * SAMPLE_RATE)
-    tracks = []
+    bank = []
     talkers = np.zeros(BABBLE_TALKERS[1] + 1, dtype=np.int64)
-    for _ in range(count):
+    for _ in range(tracks):
         track = np.zeros(length, dtype=np.float32)
         talking = np.zeros(length, dtype=np.int8)
         for _ in range(int(rng.integers(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1))):
@@ -294,14 +299,14 @@ def babble_bank_and_talkers(
             if hi > lo:
                 track[lo:hi] += speech[lo - offset : hi - offset]
                 talking[lo:hi] += 1
-        tracks.append(track / (np.sqrt((track**2).mean()) + 1e-12))
+        bank.append(track / (np.sqrt((track**2).mean()) + 1e-12))
         talkers += np.bincount(talking, minlength=len(talkers))
-    return tuple(tracks), talkers
+    return tuple(bank), talkers
 
 
-def babble_bank(voice_split: str, count: int = BABBLE_TRACKS) -> tuple[np.ndarray, ...]:
-    """The ``count`` babble tracks of ``voice_split`` (:func:`babble_bank_and_talkers`)."""
-    return babble_bank_and_talkers(voice_split, count)[0]
+def babble_bank(voice_split: str, tracks: int = BABBLE_TRACKS) -> tuple[np.ndarray, ...]:
+    """The ``tracks`` babble tracks of ``voice_split`` (:func:`babble_bank_and_talkers`)."""
+    return babble_bank_and_talkers(voice_split, tracks)[0]
 
 
 def babble(n: int, voice_split: str, rng: np.random.Generator, tracks: int = BABBLE_TRACKS) -> np.ndarray:
@@ -619,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not installed: {', '.join(sorted(missing))} (python3 dev.py test installs them on Linux)")
 
     started = time.perf_counter()
-    if args.train and args.train_babble_tracks != BABBLE_TRACKS:
+    if args.train:
         babble_bank("train", args.train_babble_tracks)  # made once here: forked processes have it already
         logger.info("babble bank of %d training tracks made in %.1f s", args.train_babble_tracks,
                     time.perf_counter() - started)
