@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -74,6 +75,16 @@ def test_importing_the_app_loads_neither_gradio_nor_nemo():
     code = "import sys, transcribe_ui; print(sorted({'gradio', 'nemo', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_page_builds_without_a_layout_warning_in_the_terminal():
+    """Gradio says what it thinks wrong with a page's layout as a UserWarning, which `dev.py app` prints on start."""
+    from transcriber_ui.app import build_demo
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_demo(library=None)
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
 def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):

@@ -146,10 +146,15 @@ def build_library_tab(context: AppContext) -> None:
                 exported = gr.File(label="Exported file", scale=2, height=EXPORT_FILE_HEIGHT_PX,
                                    elem_id="library-exported")
             review = build_review(context, elem_id="library-review")
+        # API-only endpoints are blocks of the page too; here, not beside the tab, since a gr.Tabs holds only tabs
+        gr.api(get_transcript, api_name="get_transcript")
+        gr.api(rename_transcript, api_name="rename_transcript")
+        gr.api(delete_transcript, api_name="delete_transcript")
 
     private = {"api_visibility": "private"}
     tab.select(refresh, query, [table, overview], **private)
-    gr.on([query.submit, search_button.click], search, query, table, api_name="library").then(show_summary, None, overview, **private)
+    searched = gr.on([query.submit, search_button.click], search, query, table, api_name="library")
+    searched.then(show_summary, None, overview, **private)
     review.change(refresh, query, [table, overview], **private)
     table.select(open_selected, [table, query], [selected, name, review, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
@@ -158,6 +163,3 @@ def build_library_tab(context: AppContext) -> None:
     delete_button.click(delete_confirmed, [selected, query], [table, overview, selected, details],
                         js="(id, query) => [confirm('Delete this transcript and its audio?') ? id : null, query]",
                         **private)
-    gr.api(get_transcript, api_name="get_transcript")
-    gr.api(rename_transcript, api_name="rename_transcript")
-    gr.api(delete_transcript, api_name="delete_transcript")
