@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ FRAME_S = 0.08
 FORMATS = {".txt", ".srt", ".vtt", ".json", ".csv", ".docx"}
 ACCEPTANCE_LIMIT_S = 60.0
 STOP_LIMIT_S = 5.0
+APP_START_LIMIT_S = 120.0
 CONFIG_TROUBLE = re.compile(r"override_config|Config\w*Error|config(uration)? error", re.IGNORECASE)
 
 
@@ -85,6 +87,33 @@ def test_the_page_builds_without_a_layout_warning_in_the_terminal():
         warnings.simplefilter("always")
         build_demo(library=None)
     assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def test_the_apps_terminal_says_nothing_of_telemetry_while_it_loads_its_model(tiny_rnnt, tmp_path):
+    """NeMo's telemetry library says at import, in three lines, that it is off: noise, and alarming offline."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = subprocess.Popen(
+        [sys.executable, "transcribe_ui.py", "--model", tiny_rnnt, "--port", str(port),
+         "--library", str(tmp_path / "library.sqlite"), "--temp-dir", str(tmp_path / "temp")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    lines = []
+    hung = threading.Timer(APP_START_LIMIT_S, app.kill)  # a start that hangs ends the loop below, and fails
+    hung.start()
+    try:
+        for line in app.stderr:  # ends when the app does, so a failed start fails the assertion below
+            lines.append(line)
+            if "ready" in line or "failed" in line.lower():
+                break
+    finally:
+        hung.cancel()
+        app.terminate()
+        app.wait(timeout=30)
+    log = "".join(lines)
+    assert "loaded; ready" in log, log
+    assert "telemetry" not in log.lower() and "OneLogger" not in log, log
 
 
 def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):

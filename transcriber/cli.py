@@ -41,7 +41,6 @@ DEMO_DIARIZER_NOTICE = (
 )
 logger = logging.getLogger(__name__)
 
-TELEMETRY_LOGGER = "nv_one_logger"
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -200,8 +199,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     _check_combinations(parser, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     set_nemo_verbose(args.verbose)
-    if not args.verbose:  # NeMo's telemetry library says at import that it is off; nothing for a user to act on
-        logging.getLogger(TELEMETRY_LOGGER).setLevel(logging.ERROR)
     redirect_temp(args.temp_dir)
 
     model = args.model or default_model()

@@ -28,7 +28,6 @@ a tenth less time on a CPU in a diarizer's long windows.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ import numpy as np
 
 from .errors import ModelLoadError
 from .models import ModelSource
-from .nemo_models import NEMO_LOGS_TO_STDERR_ENV, quiet_restore, restore_or_download
+from .nemo_models import prepare_nemo_import, quiet_restore, restore_or_download
 from .types import SpeakerTurn
 from .voice_clusters import (
     COEFFICIENTS,
@@ -84,7 +83,7 @@ def load_diarizer(source: ModelSource, device: str) -> Any:
         ModelNotAvailableError: The diarizer is not local and could not be downloaded.
         ModelLoadError: The file is not a NeMo diarizer NeMo can load.
     """
-    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    prepare_nemo_import()
     from nemo.collections.asr.models import SortformerEncLabelModel
     from nemo.core.classes.modelPT import ModelPT
 

@@ -19,6 +19,9 @@ from .models import ModelSource, not_available_message
 logger = logging.getLogger(__name__)
 
 NEMO_LOGS_TO_STDERR_ENV = "NEMO_REDIRECT_LOGS_TO_STDERR"
+TELEMETRY_LOGGER = "nv_one_logger"
+"""NeMo's telemetry library, which says at NeMo's import, in three lines, that it is off and collects nothing: nothing
+for a user to act on, and alarming in the terminal of an app that keeps everything on the computer."""
 _nemo_log = {"verbose": False}
 
 
@@ -49,6 +52,13 @@ class _Noise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return _nemo_log["verbose"] or not str(record.getMessage()).startswith(self.prefixes)
+
+
+def prepare_nemo_import() -> None:
+    """Call before importing NeMo: its INFO log goes to stderr, not stdout (which belongs to results: the CLI prints
+    JSON there), and its telemetry library's notice at import shows only when :func:`set_nemo_verbose` asked."""
+    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    logging.getLogger(TELEMETRY_LOGGER).setLevel(logging.NOTSET if _nemo_log["verbose"] else logging.ERROR)
 
 
 def _filter_noise() -> None:
@@ -84,8 +94,7 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
         ModelNotAvailableError: The model is not local and could not be downloaded.
         ModelLoadError: The file exists but is not a NeMo ASR model NeMo can load.
     """
-    # NeMo logs INFO to stdout unless told otherwise; stdout belongs to our results (the CLI prints JSON there).
-    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    prepare_nemo_import()
     from nemo.collections.asr.models import ASRModel
 
     with quiet_restore():
@@ -142,7 +151,7 @@ def fetch_pretrained_file(name: str) -> Path:
     Raises:
         ModelNotAvailableError: The model hub cannot be reached or has no such model.
     """
-    os.environ.setdefault(NEMO_LOGS_TO_STDERR_ENV, "1")
+    prepare_nemo_import()
     from nemo.collections.asr.models import ASRModel
 
     try:
