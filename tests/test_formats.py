@@ -88,6 +88,19 @@ def test_json_round_trips_words_segments_and_model():
     assert data["segments"][0] == {"text": "hello world", "start": 0.0, "end": 1.02}
 
 
+def test_json_times_read_to_the_millisecond_as_subtitles_do():
+    # Times that are sums of model frames, as the engine computes them: 57 frames of 0.08 s is 4.5600000000000005.
+    frame = 0.08
+    words = (Word("stop", 0.1 + 0.2, 57 * frame), Word("go", 57 * frame, 4.6000000000000005, "S1"))
+    transcript = Transcript("stop go", words=words, segments=(Segment("stop go", 0.1 + 0.2, 4.6000000000000005),),
+                            duration=1 / 3 + 4.3)
+    text = to_json(transcript)
+    assert "0000000" not in text and "9999999" not in text and "6666666" not in text
+    data = json.loads(text)
+    assert [(w["start"], w["end"]) for w in data["words"]] == [(0.3, 4.56), (4.56, 4.6)]
+    assert data["duration"] == 4.633 and data["segments"][0]["end"] == 4.6
+
+
 def test_result_to_dict_for_a_failed_file():
     data = result_to_dict(FileResult("bad.wav", error="bad.wav: file not found"))
     assert data == {

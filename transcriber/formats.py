@@ -221,10 +221,14 @@ def to_vtt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions())
     return "\n".join(blocks)
 
 
+def milliseconds(seconds: float) -> float:
+    """``seconds`` to the millisecond, as JSON shows it: 4.6, not the 4.6000000000000005 that frame sums give."""
+    return round(seconds * MS_PER_SECOND) / MS_PER_SECOND
+
+
 def _timed(items: Iterable[Word | Segment], key: str, *, speakers: bool) -> list[dict[str, object]]:
-    if speakers:
-        return [{key: item.text, "start": item.start, "end": item.end, "speaker": item.speaker} for item in items]
-    return [{key: item.text, "start": item.start, "end": item.end} for item in items]
+    return [{key: item.text, "start": milliseconds(item.start), "end": milliseconds(item.end)}
+            | ({"speaker": item.speaker} if speakers else {}) for item in items]
 
 
 def result_to_dict(result: FileResult) -> dict[str, object]:
@@ -236,7 +240,7 @@ def result_to_dict(result: FileResult) -> dict[str, object]:
     data: dict[str, object] = {
         "file": result.file,
         "text": transcript.text,
-        "duration": transcript.duration,
+        "duration": milliseconds(transcript.duration),
         "words": _timed(transcript.words, "word", speakers=speakers),
         "segments": _timed(transcript.segments, "text", speakers=speakers),
     }
