@@ -70,6 +70,16 @@ def test_a_missing_model_fails_every_file_with_one_clear_reason(tmp_path, monkey
     assert "nope.nemo does not exist" in line["error"]
 
 
+def test_a_model_name_nemo_does_not_know_says_so_and_how_to_see_the_installed_ones(tmp_path, monkeypatch):
+    # Through NeMo's own from_pretrained, which looks names without a "/" up in its list of pretrained models.
+    monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
+    code, (line,) = run_cli(wav(tmp_path / "a.wav", 1.0), "--model", "parakeet-typo", "--json", "--device", "cpu")
+    assert code == cli.EXIT_SOME_FAILED
+    assert "parakeet-typo is not installed, and NeMo has no pretrained model of that name" in line["error"]
+    assert "setup_local_models.py --installed" in line["error"]
+    assert "--download parakeet-typo" not in line["error"] and "cls.list_available_models" not in line["error"]
+
+
 @pytest.mark.parametrize("args", [[], ["a.wav", "--batch-size", "0"], ["a.wav", "--bogus"]])
 def test_usage_errors_exit_2(args, capsys):
     with pytest.raises(SystemExit) as exit_info:

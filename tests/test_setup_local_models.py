@@ -73,6 +73,13 @@ def test_download_without_network_fails_with_one_line_naming_the_model(model_dir
     assert err[0].startswith("error: Model nvidia/parakeet-ctc-0.6b could not be downloaded")
 
 
+def test_download_of_a_name_nemo_does_not_know_says_where_the_known_ones_are(model_dir, capsys):
+    assert setup_local_models.main(["--download", "parakeet-typo"]) == 1
+    err = capsys.readouterr().err
+    assert "NeMo has no pretrained model named parakeet-typo" in err and "setup_local_models.py --list" in err
+    assert "internet" not in err and "cls.list_available_models" not in err
+
+
 def test_download_of_an_installed_model_is_a_no_op(model_dir, tiny_ctc, no_network, capsys):
     models.install_file(tiny_ctc, "nvidia/parakeet-ctc-0.6b")
     assert setup_local_models.main(["--download", "nvidia/parakeet-ctc-0.6b"]) == 0

@@ -37,6 +37,8 @@ MODEL_DIR_ENV = "TRANSCRIBER_MODEL_DIR"
 NEMO_SUFFIX = ".nemo"
 DEFAULT_MODEL = "nvidia/parakeet-tdt-0.6b-v2"
 INSTALL_HINT = "python setup_local_models.py --download {name}"
+INSTALLED_HINT = "python setup_local_models.py --installed"
+KNOWN_HINT = "python setup_local_models.py --list"
 MANIFEST_NAME = "manifest.json"
 HASH_CHUNK_BYTES = 1 << 20
 DEMO_MODEL = "demo-en-commands"
@@ -315,8 +317,21 @@ def default_diarizer() -> str:
     return DEMO_DIARIZER if DEMO_DIARIZER_PATH.is_file() else DEFAULT_DIARIZER
 
 
+def unknown_pretrained_name(name: str, cause: BaseException | None) -> bool:
+    """Whether ``cause``, raised by NeMo's ``from_pretrained(name)``, says NeMo has no pretrained model of that name:
+    it looks a name without a "/" up in its own list, and raises ``FileNotFoundError`` when the list lacks it (a name
+    with one is a Hugging Face repository, which needs the network to be found or not)."""
+    return isinstance(cause, FileNotFoundError) and "/" not in name
+
+
 def not_available_message(name: str, cause: BaseException | None = None) -> str:
-    """One sentence saying that ``name`` is not installed and how to install it."""
+    """One sentence saying that ``name`` is not installed and how to install it (or, where NeMo knows no pretrained
+    model of that name, how to see the installed ones)."""
+    if unknown_pretrained_name(name, cause):
+        return (
+            f"Model {name} is not installed, and NeMo has no pretrained model of that name. "
+            f"See the installed ones with: {INSTALLED_HINT}, or give a .nemo file by its path."
+        )
     reason = f" ({type(cause).__name__}: {cause})" if cause else ""
     return (
         f"Model {name} is not installed and could not be downloaded{reason}. "

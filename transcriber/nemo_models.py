@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelLoadError, ModelNotAvailableError
-from .models import ModelSource, not_available_message
+from .models import DEFAULT_MODEL, KNOWN_HINT, ModelSource, not_available_message, unknown_pretrained_name
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,11 @@ def fetch_pretrained_file(name: str) -> Path:
     try:
         path = ASRModel.from_pretrained(name, return_model_file=True)
     except Exception as exc:  # network, hub and NeMo errors all mean "cannot fetch"
+        if unknown_pretrained_name(name, exc):
+            raise ModelNotAvailableError(
+                f"NeMo has no pretrained model named {name}; {KNOWN_HINT} lists the models this app knows "
+                f"(a Hugging Face model is named with its owner, as in {DEFAULT_MODEL})."
+            ) from exc
         raise ModelNotAvailableError(
             f"Model {name} could not be downloaded ({type(exc).__name__}: {exc}); "
             f"check the name and the internet connection."
