@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,6 +110,16 @@ def test_import_of_something_that_is_not_a_model_fails(model_dir, tmp_path, caps
     fake.write_bytes(b"not a model")
     assert setup_local_models.main(["--import", str(fake)]) == 1
     assert "fake.nemo could not be loaded" in capsys.readouterr().err
+    assert models.read_manifest() == {}
+
+
+def test_import_of_a_model_file_cut_short_says_to_copy_it_again(model_dir, tiny_ctc, tmp_path, capsys):
+    whole = Path(tiny_ctc).read_bytes()
+    cut = tmp_path / "cut.nemo"
+    cut.write_bytes(whole[: len(whole) // 2])  # as an interrupted download leaves it
+    assert setup_local_models.main(["--import", str(cut)]) == 1
+    err = capsys.readouterr().err
+    assert "cut.nemo could not be loaded" in err and "not a whole .nemo archive: copy or download it again" in err
     assert models.read_manifest() == {}
 
 

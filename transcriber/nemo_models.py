@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tarfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,7 +123,12 @@ def restore_or_download(
     except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
         if source.path is None:
             raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
-        raise ModelLoadError(f"{what} {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).") from exc
+        # A .nemo is a tar archive; one cut short (an interrupted copy or download) or not one at all fails to open
+        cut_short = isinstance(exc, tarfile.ReadError)
+        again = " It is not a whole .nemo archive: copy or download it again." if cut_short else ""
+        raise ModelLoadError(
+            f"{what} {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).{again}"
+        ) from exc
 
 
 def quantize_int8(model: Any) -> Any:
