@@ -100,3 +100,4 @@ def test_library_is_a_module_not_a_word_taken_for_a_file(tmp_path):
     run = subprocess.run([sys.executable, "-m", "transcriber.library", "--help"], cwd=ROOT, capture_output=True,
                          text=True)
     assert run.returncode == 0 and all(word in run.stdout for word in ("list", "search", "export", "delete"))
+    assert "``" not in run.stdout  # the module docstring's markup stays out of the help

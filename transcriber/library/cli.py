@@ -22,6 +22,7 @@ from .store import Entry, Hit, Library
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+DESCRIPTION = "List, search, show, export, rename and delete the transcripts in the library."
 
 
 def add_library_option(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +33,7 @@ def add_library_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m transcriber.library``."""
-    parser = argparse.ArgumentParser(prog="python -m transcriber.library", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m transcriber.library", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every transcript, newest first")
     listing.add_argument("--json", action="store_true", help="one JSON object per transcript")
