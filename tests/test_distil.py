@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_demo_model import phrase_clip  # the same clips as the demo model's own tests
+from test_demo_training import SAID, heard_by, training_set
 from test_voices import needs_synthesizers
 
 from demo_model.distil import consistency_loss, main as distil, under_babble
-from demo_model.make_data import BABBLE_TRACK_S, main as make_data
-from demo_model.voices import SAMPLE_RATE, by_id, split_voices
-from transcriber.engine import Engine
+from demo_model.make_data import BABBLE_TRACK_S
+from demo_model.voices import SAMPLE_RATE
 from transcriber.models import DEMO_MODEL_PATH
 
 
@@ -46,9 +45,7 @@ def test_the_consistency_loss_is_zero_when_the_student_agrees_and_ignores_paddin
 @pytest.mark.integration
 @needs_synthesizers
 def test_a_short_run_saves_a_model_that_still_hears_its_words(tmp_path):
-    data = tmp_path / "data"
-    assert make_data(["--out", str(data), "--train", "24", "--validation", "0", "--test", "0", "--held-out", "0",
-                      "--noisy", "0", "--noise", "0", "--continuous", "0", "--workers", "1"]) == 0
+    data = training_set(tmp_path / "data", train=24)
     out = tmp_path / "distilled.nemo"
     assert distil(["--data", str(data), "--init", str(DEMO_MODEL_PATH), "--steps", "2", "--batch", "2",
                    "--peak-lr", "1e-5", "--out", str(out)]) == 0
@@ -59,10 +56,4 @@ def test_a_short_run_saves_a_model_that_still_hears_its_words(tmp_path):
     after = dict(ASRModel.restore_from(str(out), map_location="cpu").named_parameters())
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)  # the optimizer moved weights, not only norms
-
-    voice = by_id("espeak-ng:en-us+m2")
-    assert voice in split_voices()["test"]
-    texts = ["seven three go left", "yes no stop"]
-    clips = [phrase_clip(text, voice) for text in texts]
-    results = Engine(device="cpu").transcribe_files(clips, model=str(out))
-    assert [r.transcript.text for r in results] == texts
+    assert heard_by(out) == SAID
