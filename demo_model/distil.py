@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from demo_model.make_data import babble, speech_bounds
+from demo_model.make_data import babble, under_noise
 from demo_model.voices import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,9 @@ BABBLE_VOICES = "train"
 
 
 def under_babble(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """``samples`` with training babble added at ``snr_db`` (speech RMS over its speech, as ``make_data.add_noise``);
-    where the sum would clip, scaled down to the peak ``samples`` had."""
-    start, end = speech_bounds(samples)
-    speech_rms = np.sqrt((samples[start:end] ** 2).mean()) + 1e-12
-    mixed = samples + babble(len(samples), BABBLE_VOICES, rng) * speech_rms / 10 ** (snr_db / 20)
+    """``samples`` with training babble added at ``snr_db`` (as ``make_data`` puts noise under speech); where the sum
+    would clip, scaled down to the peak ``samples`` had."""
+    mixed = under_noise(samples, babble(len(samples), BABBLE_VOICES, rng), snr_db)
     peak = float(np.abs(mixed).max())
     return (mixed / peak * np.abs(samples).max() if peak > 1.0 else mixed).astype(np.float32)
 

@@ -332,16 +332,22 @@ def background(
     return coloured_noise(n, rng), "steady"
 
 
+def under_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``samples`` with unit-RMS ``noise`` added ``snr_db`` below their speech (its RMS taken over the speech, not the
+    silence around it)."""
+    start, end = speech_bounds(samples)
+    speech_rms = np.sqrt((samples[start:end] ** 2).mean()) + 1e-12
+    return samples + noise * speech_rms / 10 ** (snr_db / 20)
+
+
 def add_noise(
     samples: np.ndarray, conditions: Conditions, rng: np.random.Generator
 ) -> tuple[np.ndarray, float, str]:
     """``samples`` under the split's noise at an SNR drawn from its range; returns them, the SNR and the noise's
     kind."""
-    start, end = speech_bounds(samples)
-    speech_rms = np.sqrt((samples[start:end] ** 2).mean()) + 1e-12
     snr = float(rng.uniform(*conditions.noise_snr_db))
     noise, kind = background(len(samples), conditions, rng)
-    return samples + noise * speech_rms / 10 ** (snr / 20), snr, kind
+    return under_noise(samples, noise, snr), snr, kind
 
 
 def narrow_band(samples: np.ndarray) -> np.ndarray:
