@@ -88,6 +88,19 @@ def test_usage_errors_exit_2(args, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, folder, purpose", [("--out", "a.wav", "the outputs"),
+                                                   ("--out", "a.wav/sub", "the outputs"),
+                                                   ("--temp-dir", "a.wav", "temporary files")])
+def test_a_folder_that_cannot_be_made_is_a_usage_error_naming_it(flag, folder, purpose, tmp_path, capsys):
+    clip = wav(tmp_path / "a.wav", 1.0)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([clip, flag, str(tmp_path / folder)])
+    assert exit_info.value.code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"error: Cannot write {purpose} into {tmp_path / folder}: {clip} is a file, not a folder." in err
+    assert "Traceback" not in err and Path(clip).read_bytes()[:4] == b"RIFF"
+
+
 def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
     clip = wav(tmp_path / "clip one.wav", 1.0)
     done = subprocess.run(

@@ -323,6 +323,23 @@ def test_a_damaged_library_is_moved_aside(tmp_path):
     assert library is not None and library.count() == 0 and "moved aside" in notice
 
 
+@pytest.mark.parametrize("name, content", [("notes.txt", b"my own notes"), ("talk.wav", b"RIFF....WAVEfmt ")])
+def test_a_file_that_was_never_a_library_is_left_as_it_is(name, content, tmp_path):
+    """A mistyped --library must not move (and take the name of) a user's own file."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    library, notice = open_library(path)
+    assert library is None
+    assert f"{path} is not a transcript library" in notice and "left as it is" in notice
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name] and path.read_bytes() == content
+
+
+def test_a_folder_given_as_the_library_says_to_name_a_file_in_it(tmp_path):
+    library, notice = open_library(tmp_path)
+    assert library is None and f"such as {tmp_path / 'library.sqlite'}" in notice
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_library_folder_that_cannot_be_written_gives_no_library_and_says_why(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the folder should be")

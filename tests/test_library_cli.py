@@ -86,6 +86,11 @@ def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
     assert library_command("export", "1", "--formats", "pdf", "--library", str(filled))[0] == 1
     assert "Unknown format pdf" in capsys.readouterr().err
     assert library_command("list", "--library", str(filled), "--user", "alice") == (0, "")
+    assert library_command("export", "1", "--library", str(filled), "--out", str(filled))[0] == 1
+    assert capsys.readouterr().err == f"error: Cannot write the exports into {filled}: {filled} is a file, not a folder.\n"
+    assert library_command("list", "--library", str(tmp_path))[0] == 1  # a folder: said once, with what to give
+    assert capsys.readouterr().err == (f"error: {tmp_path} is a folder; a library is a file: name one, such as "
+                                       f"{tmp_path / 'library.sqlite'}.\n")
 
 
 def test_an_audio_file_given_as_the_library_is_refused(tmp_path):

@@ -73,6 +73,15 @@ def test_timeout_and_upload_cap_flags():
             build_parser().parse_args(bad)
 
 
+def test_a_temp_dir_that_is_a_file_stops_the_app_with_one_sentence(tmp_path):
+    blocker = tmp_path / "talk.wav"
+    blocker.write_bytes(b"RIFF")
+    run = subprocess.run([sys.executable, "transcribe_ui.py", "--temp-dir", str(blocker)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert f"Cannot write temporary files into {blocker}: {blocker} is a file, not a folder." in run.stderr
+
+
 def test_importing_the_app_loads_neither_gradio_nor_nemo():
     code = "import sys, transcribe_ui; print(sorted({'gradio', 'nemo', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout

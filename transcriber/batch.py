@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Engine
+from .folders import make_folder
 from .formats import FORMATS
 from .library.records import transcript_from_json, transcript_to_json, utc_now
 from .outputs import ALL_FORMATS, atomic_write_text, output_paths, remove_partial_writes, safe_stem, write_transcript
@@ -142,7 +143,7 @@ def run_planned(
             row) for an input that already has one, as a batch that Ray ran twice gives.
         on_file: Called with each input's row as soon as it is known (for a progress bar).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir, "the outputs")
     rows: dict[Path, BatchRow] = {}
 
     def record(row: BatchRow) -> bool:

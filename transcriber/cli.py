@@ -19,7 +19,8 @@ from .batch import (
     MEDIA_SUFFIXES, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch,
 )
 from .engine import Engine
-from .errors import TranscriberError
+from .errors import FolderError, TranscriberError
+from .folders import make_folder
 from .formats import FORMATS, result_to_dict, to_text
 from .outputs import ALL_FORMATS
 from .models import (
@@ -199,7 +200,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     _check_combinations(parser, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     set_nemo_verbose(args.verbose)
-    redirect_temp(args.temp_dir)
+    try:  # before a model is loaded: a folder that cannot be written is a mistake in the command
+        redirect_temp(args.temp_dir)
+        if args.out:
+            make_folder(args.out, "the outputs")
+    except FolderError as exc:
+        parser.error(str(exc))
 
     model = args.model or default_model()
     if model == DEMO_MODEL:
@@ -222,8 +228,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.library:
         try:
             library = Library(args.library, keep_audio=not args.no_keep_audio)
-        except (TranscriberError, sqlite3.DatabaseError) as exc:
-            print(f"error: cannot open the library {args.library}: {exc}", file=sys.stderr)
+        except TranscriberError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return EXIT_SOME_FAILED
         save = library_saver(library)
     if args.out:

@@ -88,9 +88,17 @@ class LibraryError(TranscriberError):
     """The transcript library cannot be opened, read or written."""
 
 
+class LibraryUnreadableError(LibraryError):
+    """The library file is not an SQLite database, or is damaged (see ``open_library``, which may move it aside)."""
+
+
 class TranscriptNotFoundError(LibraryError):
     """No transcript with that id belongs to the user who asked (it never existed, was deleted, or is another's)."""
 
 
 class StaleVersionError(LibraryError):
     """A correction was based on a version of a transcript that has since been replaced (by another tab)."""
+
+
+class FolderError(TranscriberError):
+    """A folder the app was told to write into cannot be made: a file is in the way, or the system refuses."""

@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .folders import make_folder
+
 logger = logging.getLogger(__name__)
 
 APP_NAME = "transcriber"
@@ -66,12 +68,15 @@ def redirect_temp(
 
     Returns:
         The folder now in use, or ``None`` when no redirect was wanted.
+
+    Raises:
+        FolderError: The folder cannot be made (a file is in the way, no permission).
     """
     env_dir = os.environ.get(TEMP_DIR_ENV)
     if not (is_windows(os_name) or temp_dir or env_dir or enable):
         return None
     target = Path(temp_dir or env_dir or default_temp_dir(os_name)).expanduser().resolve()
-    target.mkdir(parents=True, exist_ok=True)
+    make_folder(target, "temporary files")
 
     if all(os.environ.get(name) == str(target) for name in TEMP_ENV_VARS) and tempfile.tempdir == str(target):
         return target

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from transcriber import models
 from transcriber.engine import Engine, default_engine
 from transcriber.cli import add_engine_arguments, engine_from_args
-from transcriber.errors import TranscriberError
+from transcriber.errors import FolderError, TranscriberError
 from transcriber.library import Library, default_library_path, open_library
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
 from transcriber.tempdir import redirect_temp
@@ -267,7 +267,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         users = logins.collect_logins(args.auth, args.auth_file)
     except TranscriberError as exc:
         parser.error(str(exc))
-    redirect_temp(args.temp_dir)  # before Gradio and NeMo are imported: both pick their temporary folder then
+    try:
+        redirect_temp(args.temp_dir)  # before Gradio and NeMo are imported: both pick their temporary folder then
+    except FolderError as exc:
+        parser.error(str(exc))
     model = args.model or models.default_model()
     if model == DEMO_MODEL:
         logger.warning("No speech model is installed; the page starts with the small built-in demo model.")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import TranscriberError
+from ..folders import make_folder
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
 from .recovery import default_library_path
 from .store import Entry, Hit, Library
@@ -94,8 +94,7 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
         if unknown:
             raise TranscriberError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}.")
         entry, transcript = library.get(args.id, owner=owner)
-        folder = Path(args.out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_folder(args.out, "the exports")
         for path in write_transcript(transcript, folder, safe_stem(entry.name), source_name=entry.source_name,
                                      formats=formats, title=entry.name, created=entry.created):
             print(path, file=out)
@@ -111,13 +110,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     """Run ``python -m transcriber.library``; returns the exit status (0 done, 1 failed, 2 usage error)."""
     args = build_parser().parse_args(argv)
     path = Path(args.library) if args.library else default_library_path()
-    if not path.is_file():
+    if not path.exists():  # a folder: Library says what to give instead
         print(f"error: there is no library at {path}", file=sys.stderr)
         return EXIT_FAILED
     try:
         library = Library(path)
-    except (TranscriberError, sqlite3.DatabaseError) as exc:
-        print(f"error: cannot open the library {path}: {exc}", file=sys.stderr)
+    except TranscriberError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
         return run(args, library, out or sys.stdout)

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LibraryError, StaleVersionError, TranscriptNotFoundError
+from ..errors import LibraryError, LibraryUnreadableError, StaleVersionError, TranscriptNotFoundError
 from ..formats import result_to_dict
 from ..types import FileResult, Transcript
 from . import query as search_query
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 BUSY_TIMEOUT_S = 30.0
+LIBRARY_NAME = "library.sqlite"
+"""The library's file name where only a folder is known."""
 MEDIA_SUFFIX = ".media"
 """The media folder of ``library.sqlite`` is ``library.media`` beside it."""
 DEFAULT_LIST_LIMIT = 500
@@ -106,8 +108,9 @@ class Library:
         keep_audio: Copy each transcript's audio into the media folder (else text only).
 
     Raises:
-        LibraryError: The database cannot be created or opened, is from a newer version, or is not a library.
-        sqlite3.DatabaseError: The file is not an SQLite database, or is damaged (see :func:`open_library`).
+        LibraryError: The database cannot be created or opened (``path`` is a folder, say), is from a newer version,
+            or is not a library.
+        LibraryUnreadableError: The file is not an SQLite database, or is damaged (see :func:`open_library`).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, keep_audio: bool = True) -> None:
@@ -117,18 +120,29 @@ class Library:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        if self.path.is_dir():
+            raise LibraryError(
+                f"{self.path} is a folder; a library is a file: name one, such as {self.path / LIBRARY_NAME}."
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.media_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise LibraryError(f"Cannot create the library folder {self.path.parent}: {exc.strerror or exc}.") from exc
         try:
             self._migrate()
+            self.media_dir.mkdir(exist_ok=True)  # only beside a library: a file that is none gets no folder
             named = {sha + suffix for sha, suffix in self._connection().execute("SELECT sha256, suffix FROM media")}
             sweep_orphans(self.media_dir, named)
         except sqlite3.OperationalError as exc:
             self.close()
             raise LibraryError(f"Cannot open the library {self.path}: {exc}.") from exc
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise LibraryUnreadableError(f"The library {self.path} cannot be read: {exc}.") from exc
+        except OSError as exc:
+            self.close()
+            reason = exc.strerror or exc
+            raise LibraryError(f"Cannot create the library's audio folder {self.media_dir}: {reason}.") from exc
         except BaseException:
             self.close()
             raise
