@@ -5,8 +5,10 @@ CTC on its own tells a model which words a clip holds, not where; the teacher's 
 clip say, for every frame, what the student should hear through the babble. Each step takes ``--batch`` clips of
 the training set as they are (CTC, as ``train.py``) and ``--batch`` clips of it that have no noise, which the student
 hears under babble of the training voices at ``--snr`` dB (CTC on their text, plus the KL divergence from the
-teacher's posteriors, weighted ``--kl-weight``). SpecAugment runs on the student as in ``train.py``; the teacher
-hears the clean clip unaugmented. The babble is cut from ``make_data``'s bank of training tracks, so no voice of
+teacher's posteriors, weighted ``--kl-weight``). With ``--anchor-weight`` above zero the teacher also hears the
+clips as they are, and the student's frames on them are drawn toward the teacher's by that weight, so what it hears
+in clear speech stays where the teacher had it while it learns the babble. SpecAugment runs on the student as in
+``train.py``; the teacher hears every clip unaugmented. The babble is cut from ``make_data``'s bank of training tracks, so no voice of
 the evaluation splits is heard.
 
 Usage::
@@ -41,6 +43,7 @@ BETAS = (0.9, 0.98)
 WEIGHT_DECAY = 1e-3
 SNR_DB = (0.0, 10.0)
 KL_WEIGHT = 1.0
+ANCHOR_WEIGHT = 0.0
 SAVE_EVERY = 500
 LOG_EVERY = 50
 THREADS = 2
@@ -107,7 +110,7 @@ def _ctc(model, clips: list[np.ndarray], texts: list[str]):
 
 
 def distil(data: Path, init: Path, out: Path, *, steps: int = STEPS, batch: int = BATCH, peak_lr: float = PEAK_LR,
-           snr_db: tuple[float, float] = SNR_DB, kl_weight: float = KL_WEIGHT,
+           snr_db: tuple[float, float] = SNR_DB, kl_weight: float = KL_WEIGHT, anchor_weight: float = ANCHOR_WEIGHT,
            max_minutes: float | None = None) -> int:
     """Train from ``init`` on ``data``'s ``train.json`` as the module docstring says; save to ``out`` every
     :data:`SAVE_EVERY` steps and at the end. Returns the number of steps run."""
@@ -138,7 +141,14 @@ def distil(data: Path, init: Path, out: Path, *, steps: int = STEPS, batch: int 
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, peak_lr)
         as_they_are = [entries[i] for i in rng.integers(len(entries), size=batch)]
-        plain_loss, _, _ = _ctc(student, [read(e) for e in as_they_are], [e["text"] for e in as_they_are])
+        plain_clips = [read(e) for e in as_they_are]
+        plain_loss, plain_log_probs, plain_lengths = _ctc(student, plain_clips, [e["text"] for e in as_they_are])
+        anchor = torch.zeros(())
+        if anchor_weight > 0:
+            with torch.no_grad():
+                signal, lengths = _padded(plain_clips)
+                teacher_plain, teacher_plain_lengths, _ = teacher(input_signal=signal, input_signal_length=lengths)
+            anchor = consistency_loss(teacher_plain, teacher_plain_lengths, plain_log_probs, plain_lengths)
         chosen = [clean[i] for i in rng.integers(len(clean), size=batch)]
         clips = [read(e) for e in chosen]
         with torch.no_grad():
@@ -147,15 +157,15 @@ def distil(data: Path, init: Path, out: Path, *, steps: int = STEPS, batch: int 
         noisy = [under_babble(c, float(rng.uniform(*snr_db)), rng) for c in clips]
         babble_loss, student_log_probs, student_lengths = _ctc(student, noisy, [e["text"] for e in chosen])
         kl = consistency_loss(teacher_log_probs, teacher_lengths, student_log_probs, student_lengths)
-        loss = 0.5 * (plain_loss + babble_loss) + kl_weight * kl
+        loss = 0.5 * (plain_loss + babble_loss) + kl_weight * kl + anchor_weight * anchor
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), GRAD_CLIP)
         optimizer.step()
         minutes = (time.perf_counter() - started) / 60
         if step % LOG_EVERY == 0:
-            logger.info("step %d/%d loss %.3f (CTC %.3f, under babble %.3f, KL %.4f) lr %.2e  %.0f s", step, steps,
-                        float(loss), float(plain_loss), float(babble_loss), float(kl),
+            logger.info("step %d/%d loss %.3f (CTC %.3f, under babble %.3f, KL %.4f, anchor %.4f) lr %.2e  %.0f s",
+                        step, steps, float(loss), float(plain_loss), float(babble_loss), float(kl), float(anchor),
                         learning_rate(step, steps, peak_lr), minutes * 60)
         last = step + 1 == steps or (max_minutes is not None and minutes >= max_minutes)
         if (step + 1) % SAVE_EVERY == 0 or last:
@@ -178,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-lr", type=float, default=PEAK_LR)
     parser.add_argument("--snr", type=float, nargs=2, default=SNR_DB, metavar=("LOW", "HIGH"))
     parser.add_argument("--kl-weight", type=float, default=KL_WEIGHT)
+    parser.add_argument("--anchor-weight", type=float, default=ANCHOR_WEIGHT,
+                        help="weight of the KL toward the teacher on the clips as they are (0: none)")
     parser.add_argument("--max-minutes", type=float, help="stop (and save) after this long")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     ran = distil(args.data, args.init, args.out, steps=args.steps, batch=args.batch, peak_lr=args.peak_lr,
-                 snr_db=tuple(args.snr), kl_weight=args.kl_weight, max_minutes=args.max_minutes)
+                 snr_db=tuple(args.snr), kl_weight=args.kl_weight, anchor_weight=args.anchor_weight,
+                 max_minutes=args.max_minutes)
     logger.info("%d steps; model in %s", ran, args.out)
     return 0
 
