@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transcriber.errors import TranscriberError
+from transcriber.folders import make_folder
 from transcriber.models import (
     ASR,
     DEMO_DIARIZER,
@@ -30,6 +31,7 @@ from transcriber.models import (
     KNOWN_DIARIZERS,
     KNOWN_MODELS,
     MODEL_DIR_ENV,
+    NEMO_SUFFIX,
     ModelSource,
     install_file,
     is_installed,
@@ -121,8 +123,14 @@ def download(names: Sequence[str]) -> int:
 
 def import_file(path_text: str, name: str | None, kind: str = ASR) -> int:
     path = Path(path_text).expanduser()
-    if not path.is_file():
-        print(f"error: {path} does not exist.", file=sys.stderr)
+    problem = (
+        "is a folder; give the .nemo file in it" if path.is_dir()
+        else "does not exist" if not path.is_file()
+        else f"is not a model file: NeMo models end in {NEMO_SUFFIX}" if path.suffix.lower() != NEMO_SUFFIX
+        else None
+    )
+    if problem:
+        print(f"error: {path} {problem}.", file=sys.stderr)
         return EXIT_FAILED
     name = name or path.stem
     try:
@@ -153,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.model_dir:
         os.environ[MODEL_DIR_ENV] = str(Path(args.model_dir).expanduser().resolve())
     try:
+        if args.download or args.import_path:  # before a model is fetched or loaded
+            make_folder(model_dir(), "models")
         if args.list:
             return list_known()
         if args.installed:

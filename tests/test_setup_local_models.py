@@ -123,6 +123,25 @@ def test_import_of_a_model_file_cut_short_says_to_copy_it_again(model_dir, tiny_
     assert models.read_manifest() == {}
 
 
+def test_import_of_a_folder_or_a_recording_says_what_to_give(model_dir, tmp_path, capsys):
+    recording = tmp_path / "talk.wav"
+    recording.write_bytes(b"RIFF")
+    assert setup_local_models.main(["--import", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path} is a folder; give the .nemo file in it.\n"
+    assert setup_local_models.main(["--import", str(recording)]) == 1
+    assert capsys.readouterr().err == f"error: {recording} is not a model file: NeMo models end in .nemo.\n"
+    assert models.read_manifest() == {}
+
+
+def test_a_model_folder_that_is_a_file_is_said_before_anything_loads(model_dir, tiny_ctc, tmp_path, capsys):
+    """model_dir: main() sets the model folder's variable, which the fixture restores."""
+    blocker = tmp_path / "models"
+    blocker.write_text("a file where the model folder should be")
+    assert setup_local_models.main(["--model-dir", str(blocker), "--import", tiny_ctc]) == 1
+    assert capsys.readouterr().err == f"error: Cannot write models into {blocker}: {blocker} is a file, not a folder.\n"
+    assert blocker.read_text() == "a file where the model folder should be"
+
+
 def test_default_model_prefers_an_installed_real_model(model_dir, tiny_ctc):
     expected_fallback = models.DEMO_MODEL if models.DEMO_MODEL_PATH.is_file() else models.DEFAULT_MODEL
     assert models.default_model() == expected_fallback

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
+from .folders import make_folder
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -231,8 +232,7 @@ def install_file(source: Path, name: str, kind: str = ASR) -> InstalledModel:
     The copy goes to a temporary name first and is renamed when complete, so an interrupted install leaves no
     half-written model behind.
     """
-    target = model_dir() / model_file_name(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = make_folder(model_dir(), "models") / model_file_name(name)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(handle)
     try:
