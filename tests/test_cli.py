@@ -101,6 +101,19 @@ def test_a_folder_that_cannot_be_made_is_a_usage_error_naming_it(flag, folder, p
     assert "Traceback" not in err and Path(clip).read_bytes()[:4] == b"RIFF"
 
 
+def test_a_folder_without_audio_is_said_not_passed_over_in_silence(tiny_rnnt, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    (empty / "notes").mkdir(parents=True)
+    (empty / "notes" / "readme.txt").write_text("no audio here")
+    assert cli.main([str(empty), "--model", tiny_rnnt]) == cli.EXIT_SOME_FAILED
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        f"warning: {empty}: no audio or video files in this folder or below it.", "error: nothing to transcribe."]
+    clip = wav(tmp_path / "a.wav", 1.0)
+    code, lines = run_cli(str(empty), clip, clip, "--model", tiny_rnnt, "--json", "--device", "cpu")
+    assert code == cli.EXIT_OK and [line["file"] for line in lines] == [clip]  # the file, once
+    assert f"warning: {empty}: no audio or video files" in capsys.readouterr().err
+
+
 def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
     clip = wav(tmp_path / "clip one.wav", 1.0)
     done = subprocess.run(

@@ -223,7 +223,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
         language=args.language, translate_to=args.translate_to,
     )
-    inputs = [str(path) for path in collect_inputs(args.files)]
+    inputs = _inputs(args.files)
+    if not inputs:
+        print("error: nothing to transcribe.", file=sys.stderr)
+        return EXIT_SOME_FAILED
     save = None
     if args.library:
         try:
@@ -243,6 +246,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             save(result)
         _report(result, args, out)
     return EXIT_OK if results and all(result.ok for result in results) else EXIT_SOME_FAILED
+
+
+def _inputs(paths: Sequence[str]) -> list[str]:
+    """The files to transcribe, in order and each once; a folder with none in it is said on stderr."""
+    found = []
+    for path in paths:
+        walked = collect_inputs([path])
+        if not walked:
+            print(f"warning: {path}: no audio or video files in this folder or below it.", file=sys.stderr)
+        found += walked
+    return [str(path) for path in collect_inputs(found)]  # once each, though named twice
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
