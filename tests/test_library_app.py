@@ -129,6 +129,15 @@ def test_a_deleted_transcript_is_gone_with_its_audio(client, clips, library):
     assert not media.exists()
 
 
+@pytest.mark.parametrize("endpoint, extra", [("/get_transcript", ()), ("/export_transcript", ("txt",)),
+                                             ("/rename_transcript", ("new name",)), ("/delete_transcript", ())])
+def test_a_call_without_a_transcript_id_says_so_in_a_sentence(client, endpoint, extra):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=r"^Open a transcript first \(its id is the first column"):
+        client.predict(None, *extra, api_name=endpoint)
+
+
 def test_a_save_that_fails_keeps_the_result_and_its_downloads(launch_app, tiny_rnnt, clips, tmp_path):
     from gradio_client import Client
 

@@ -20,6 +20,7 @@ LIBRARY_COLUMN_WIDTHS = ["6%", "16%", "14%", "8%", "14%", "8%", "6%", "20%", "8%
 EXPORT_DEFAULT = "docx"
 EXPORT_FILE_HEIGHT_PX = 90
 NO_LIBRARY = "The library is off: transcripts are not saved."
+NO_TRANSCRIPT = "Open a transcript first (its id is the first column of the library list)."
 SEARCH_HELP = 'Words, "a phrase" or a prefix*. Case and accents do not matter. Empty: everything, newest first.'
 BYTES_PER_MB = 1024**2
 
@@ -41,6 +42,13 @@ def summary(context: AppContext, owner: str) -> str:
     return f"{line}\n\n{context.library_notice}" if context.library_notice else line
 
 
+def transcript_number(transcript_id: float | None) -> int:
+    """The id an event or an API call gave, as the library's integer; no id is a sentence, not a ``TypeError``."""
+    if transcript_id is None:
+        raise LibraryError(NO_TRANSCRIPT)
+    return int(transcript_id)
+
+
 def build_library_tab(context: AppContext) -> None:
     """The Library tab and its events (inside a ``gr.Tabs``)."""
     import gradio as gr
@@ -58,17 +66,16 @@ def build_library_tab(context: AppContext) -> None:
     def get_transcript(transcript_id: int, request: gr.Request) -> dict[str, Any]:
         """One transcript as JSON: text, words, segments, speakers, and its id, name, created and edited."""
         with user_errors():
-            entry, transcript = library_of().get(int(transcript_id), owner=owner_of(request))
+            entry, transcript = library_of().get(transcript_number(transcript_id), owner=owner_of(request))
             return entry.json_object(transcript)
 
     def export_transcript(transcript_id: float | None, fmt: str, request: gr.Request) -> str:
         """One transcript written in ``fmt`` (txt, srt, vtt, json, csv or docx); returns the file."""
         with user_errors():
-            if transcript_id is None:
-                raise LibraryError("Open a transcript first.")
+            number = transcript_number(transcript_id)
             if fmt not in ALL_FORMATS:
                 raise LibraryError(f"Cannot export as {fmt!r}; choose from {', '.join(ALL_FORMATS)}.")
-            entry, transcript = library_of().get(int(transcript_id), owner=owner_of(request))
+            entry, transcript = library_of().get(number, owner=owner_of(request))
             (path,) = context.outputs.new().write(entry.source_name, transcript, formats=[fmt], title=entry.name,
                                                   created=entry.created)
             return str(path)
@@ -76,14 +83,15 @@ def build_library_tab(context: AppContext) -> None:
     def rename_transcript(transcript_id: int, name: str, request: gr.Request) -> str:
         """Give a transcript a new name; returns the name."""
         with user_errors():
-            library_of().rename(int(transcript_id), name, owner=owner_of(request))
+            library_of().rename(transcript_number(transcript_id), name, owner=owner_of(request))
             return name.strip()
 
     def delete_transcript(transcript_id: int, request: gr.Request) -> int:
         """Delete a transcript and its audio (unless another transcript uses the same file); returns the id."""
         with user_errors():
-            library_of().delete(int(transcript_id), owner=owner_of(request))
-            return int(transcript_id)
+            number = transcript_number(transcript_id)
+            library_of().delete(number, owner=owner_of(request))
+            return number
 
     def open_selected(rows: Any, query: str, event: gr.SelectData, request: gr.Request):
         """Open the transcript of the clicked row in the review view."""
@@ -101,9 +109,7 @@ def build_library_tab(context: AppContext) -> None:
 
     def rename_clicked(transcript_id: float | None, new_name: str, request: gr.Request) -> str:
         """The Rename button (the API's ``/rename_transcript`` is :func:`rename_transcript`)."""
-        if transcript_id is None:
-            raise gr.Error("Open a transcript first.", print_exception=False)
-        return rename_transcript(int(transcript_id), new_name, request)
+        return rename_transcript(transcript_id, new_name, request)
 
     def show_summary(request: gr.Request) -> str:
         return summary(context, owner_of(request))
