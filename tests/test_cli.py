@@ -114,6 +114,18 @@ def test_a_folder_without_audio_is_said_not_passed_over_in_silence(tiny_rnnt, tm
     assert f"warning: {empty}: no audio or video files" in capsys.readouterr().err
 
 
+def test_a_file_name_with_a_control_character_still_gets_its_word_document(tiny_rnnt, tmp_path):
+    """Linux allows any byte but / in a name; XML (inside DOCX) does not allow control characters."""
+    import docx
+
+    odd, plain = wav(tmp_path / "take\x07one.wav", 1.0), wav(tmp_path / "b.wav", 1.0)
+    out = tmp_path / "out"
+    assert cli.main([odd, plain, "--model", tiny_rnnt, "--out", str(out), "--formats", "docx,txt"]) == cli.EXIT_OK
+    assert sorted(path.name for path in out.glob("*.docx")) == ["b.docx", "take_one.docx"]
+    document = docx.Document(str(out / "take_one.docx"))
+    assert document.paragraphs[0].text == "takeone.wav" and "Source: takeone.wav" in document.paragraphs[1].text
+
+
 def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
     clip = wav(tmp_path / "clip one.wav", 1.0)
     done = subprocess.run(

@@ -9,11 +9,20 @@ without timings is one paragraph of text.
 from __future__ import annotations
 
 import io
+import re
 
 from .formats import format_timestamp, speaker_turns
 from .types import Transcript
 
 TIME_FORMAT = {"decimal_marker": ".", "always_include_hours": True}
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters an XML 1.0 document cannot hold: control characters other than tab and line breaks, lone surrogates."""
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters of :data:`NOT_IN_XML`. A file name may hold one (Linux allows any byte but
+    ``/``), and python-docx refuses the whole document for it."""
+    return NOT_IN_XML.sub("", text)
 
 
 def paragraphs(transcript: Transcript) -> list[tuple[str, str]]:
@@ -40,17 +49,17 @@ def to_docx(transcript: Transcript, *, title: str, source_name: str = "", create
     import docx  # python-docx; imported here so the text formats never need it
 
     document = docx.Document()
-    document.core_properties.title = title
-    document.add_heading(title, level=1)
+    document.core_properties.title = xml_text(title)
+    document.add_heading(xml_text(title), level=1)
     details = [f"Source: {source_name}" if source_name else "", f"Date: {created}" if created else "",
                f"Model: {transcript.model}" if transcript.model else ""]
-    document.add_paragraph("  ·  ".join(item for item in details if item))
+    document.add_paragraph(xml_text("  ·  ".join(item for item in details if item)))
     for label, text in paragraphs(transcript):
         paragraph = document.add_paragraph()
         if label:
-            paragraph.add_run(label).bold = True
+            paragraph.add_run(xml_text(label)).bold = True
             paragraph.add_run("\n")
-        paragraph.add_run(text)
+        paragraph.add_run(xml_text(text))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
