@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,29 @@ def test_a_file_name_with_a_control_character_still_gets_its_word_document(tiny_
     assert sorted(path.name for path in out.glob("*.docx")) == ["b.docx", "take_one.docx"]
     document = docx.Document(str(out / "take_one.docx"))
     assert document.paragraphs[0].text == "takeone.wav" and "Source: takeone.wav" in document.paragraphs[1].text
+
+
+def test_a_file_name_that_is_not_utf8_is_transcribed_written_resumed_and_saved(tiny_rnnt, tmp_path):
+    """Archives copied from Latin-1 systems hold names such as caf\\xe9.wav, which Python sees with a lone surrogate."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    odd = folder / os.fsdecode(b"caf\xe9.wav")
+    Path(wav(folder / "plain.wav", 1.0)).rename(odd)
+    wav(folder / "b.wav", 1.0)
+    out, library = tmp_path / "out", tmp_path / "library.sqlite"
+    run = [sys.executable, "-m", "transcriber", str(folder), "--model", tiny_rnnt, "--device", "cpu"]
+    batch = subprocess.run([*run, "--out", str(out), "--library", str(library)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert batch.returncode == 0, batch.stderr[-2000:]
+    assert json.loads((out / "caf.json").read_text(encoding="utf-8"))["file"] == odd.name  # the escape reads back
+    again = subprocess.run([*run, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "0 transcribed, 2 already done, 0 failed" in again.stderr
+    from transcriber.library import Library
+
+    assert sorted(entry.name for entry in Library(library).entries()) == ["b.wav", "caf\\udce9.wav"]
+    printed = subprocess.run([*run, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert [json.loads(line)["file"] for line in printed.stdout.splitlines()] == [str(folder / "b.wav"), str(odd)]
 
 
 def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):

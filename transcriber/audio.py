@@ -390,7 +390,9 @@ def _soundfile_chunks(path: str, target_rate: int, estimate: Callable[[float | N
             no samples in yield nothing; PyAV then decides what the error is.
     """
     try:
-        sound_file = sf.SoundFile(path)
+        # as bytes: libsndfile is given the name's own bytes, also those that are not UTF-8 (``caf\xe9.wav`` from a
+        # Latin-1 system), which soundfile would otherwise fail to encode
+        sound_file = sf.SoundFile(os.fsencode(path))
     except (sf.SoundFileError, RuntimeError) as exc:
         logger.debug("%s: libsndfile cannot open it (%s); using FFmpeg", path, exc)
         raise _UseFFmpeg from exc

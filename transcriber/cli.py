@@ -194,7 +194,11 @@ def _print_plain(result: FileResult, out: TextIO) -> None:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 all succeeded, 1 some failed, 2 usage error)."""
-    out = out or sys.stdout
+    if out is None:
+        out = sys.stdout
+        # a file name with a byte that is not UTF-8 prints as its escape (as on stderr) instead of ending the run
+        if hasattr(out, "reconfigure"):
+            out.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combinations(parser, args)

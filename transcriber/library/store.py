@@ -100,6 +100,12 @@ def schema_version() -> int:
     return len(schema_files())
 
 
+def storable_name(name: str) -> str:
+    """``name`` as SQLite's UTF-8 can hold it: a file name's byte that is not UTF-8 (a lone surrogate in Python) is
+    kept as its escape, ``caf\\udce9.wav``, as the outputs write it (:func:`~transcriber.outputs.atomic_write_text`)."""
+    return name.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
 class Library:
     """A library of transcripts in the SQLite database at ``path``.
 
@@ -216,6 +222,7 @@ class Library:
             audio: The audio file it was made from.
             owner: The user it belongs to.
         """
+        name = storable_name(name)
         media = store_media(self.media_dir, Path(audio)) if audio is not None and self.keep_audio else None
         with self._write() as connection:
             if media is not None:
@@ -402,7 +409,7 @@ class Library:
             LibraryError: ``name`` is empty.
             TranscriptNotFoundError: The owner has no transcript with this id.
         """
-        name = name.strip()
+        name = storable_name(name).strip()
         if not name:
             raise LibraryError("A transcript's name cannot be empty.")
         with self._write() as connection:
