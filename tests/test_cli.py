@@ -89,6 +89,20 @@ def test_usage_errors_exit_2(args, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--formats", "docx"], "--formats chooses the files --out writes: give --out DIR"),
+    (["--json", "--out", "x"], "--json prints to the terminal; with --out DIR the JSON files are written there"),
+    (["--no-keep-audio"], "--no-keep-audio needs --library PATH"),
+    (["--workers", "2", "--cpus-per-worker", "2"], "--workers and --cpus-per-worker apply to --backend ray only"),
+    (["--ray-address", "auto"], "--ray-address applies to --backend ray only"),
+])
+def test_a_flag_that_would_do_nothing_is_a_usage_error(args, says, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["a.wav", *args])
+    assert exit_info.value.code == cli.EXIT_USAGE
+    assert f"error: {says}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag, folder, purpose", [("--out", "a.wav", "the outputs"),
                                                    ("--out", "a.wav/sub", "the outputs"),
                                                    ("--temp-dir", "a.wav", "temporary files")])

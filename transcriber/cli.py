@@ -29,6 +29,7 @@ from .models import (
 from . import gpu, windows
 from .library import Library, default_library_path
 from .nemo_models import set_nemo_verbose
+from .ray_batch import DEFAULT_CPUS_PER_WORKER, LOCAL as DEFAULT_RAY_ADDRESS  # the module imports Ray only when run
 from .tempdir import redirect_temp
 from .types import MAX_SPEAKERS, FileResult, TranscribeOptions
 
@@ -116,11 +117,11 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster", "with --out: run the folder batch on Ray (pip install -r requirements-ray.txt)")
     group.add_argument("--backend", choices=(LOCAL_BACKEND, RAY_BACKEND), default=LOCAL_BACKEND,
                        help="local: this process (default); ray: a pool of Ray workers")
-    group.add_argument("--ray-address", default="local", metavar="ADDR",
+    group.add_argument("--ray-address", default=DEFAULT_RAY_ADDRESS, metavar="ADDR",
                        help="local (default): start Ray on this machine; auto or HOST:PORT: join a running cluster")
     group.add_argument("--workers", type=positive_int, metavar="N",
                        help="Ray workers, each loading the model once (default: as many as the cluster's CPUs hold)")
-    group.add_argument("--cpus-per-worker", type=positive_float, default=1.0, metavar="C",
+    group.add_argument("--cpus-per-worker", type=positive_float, default=DEFAULT_CPUS_PER_WORKER, metavar="C",
                        help="CPUs per worker, also its thread count (default 1)")
     group.add_argument("--gpus-per-worker", type=positive_number, default=0.0, metavar="G",
                        help="GPUs per worker (fractions share a GPU; default 0: CPU workers)")
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
     parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR (resumable) instead of printing")
     parser.add_argument(
-        "--formats", type=format_list, default=list(FORMATS), help=f"with --out: any of {','.join(ALL_FORMATS)} (default: {','.join(FORMATS)})"
+        "--formats", type=format_list, help=f"with --out: any of {','.join(ALL_FORMATS)} (default: {','.join(FORMATS)})"
     )
     parser.add_argument(
         "--library", metavar="PATH",
@@ -273,6 +274,21 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--device does not apply to --backend ray: workers use a GPU when given --gpus-per-worker")
     if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
         parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
+    # a flag that would do nothing is a mistake in the command, not something to pass over in silence
+    if args.formats and not args.out:
+        parser.error("--formats chooses the files --out writes: give --out DIR (without it the text is printed)")
+    if args.json and args.out:
+        parser.error("--json prints to the terminal; with --out DIR the JSON files are written there (--formats json)")
+    if args.no_keep_audio and not args.library:
+        parser.error("--no-keep-audio needs --library PATH")
+    ray_flags = {"--ray-address": args.ray_address != DEFAULT_RAY_ADDRESS, "--workers": args.workers is not None,
+                 "--cpus-per-worker": args.cpus_per_worker != DEFAULT_CPUS_PER_WORKER,
+                 "--gpus-per-worker": args.gpus_per_worker != 0}
+    given = [flag for flag, changed in ray_flags.items() if changed]
+    if given and args.backend != RAY_BACKEND:
+        named = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+        parser.error(f"{named} {'applies' if len(given) == 1 else 'apply'} to --backend ray only")
+    args.formats = args.formats or list(FORMATS)
 
 
 def _report(result: FileResult, args: argparse.Namespace, out: TextIO) -> None:

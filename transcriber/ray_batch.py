@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 LOCAL = "local"
 """``--ray-address local``: start a Ray instance on this machine for the run."""
+DEFAULT_CPUS_PER_WORKER = 1.0
 OBJECT_STORE_BYTES = 256 * 1024**2
 """Object store of a local instance: only paths and status rows pass through it."""
 LONGEST_UNKNOWN_S = 3 * 3600.0
@@ -73,7 +74,7 @@ class RaySettings:
 
     address: str = LOCAL
     workers: int | None = None
-    cpus_per_worker: float = 1.0
+    cpus_per_worker: float = DEFAULT_CPUS_PER_WORKER
     gpus_per_worker: float = 0.0
     startup_timeout: float = MODEL_LOAD_TIMEOUT_S + 120.0
     temp_dir: str | None = None
