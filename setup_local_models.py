@@ -156,7 +156,10 @@ def remove(names: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.name or args.diarizer) and not args.import_path:
+        parser.error("--name and --diarizer go with --import PATH")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.model_dir:
         os.environ[MODEL_DIR_ENV] = str(Path(args.model_dir).expanduser().resolve())

@@ -123,6 +123,13 @@ def test_import_of_a_model_file_cut_short_says_to_copy_it_again(model_dir, tiny_
     assert models.read_manifest() == {}
 
 
+@pytest.mark.parametrize("args", [["--installed", "--name", "mine"], ["--list", "--diarizer"]])
+def test_name_and_diarizer_without_import_are_a_usage_error(args, capsys):
+    with pytest.raises(SystemExit) as exited:
+        setup_local_models.main(args)
+    assert exited.value.code == 2 and "--name and --diarizer go with --import PATH" in capsys.readouterr().err
+
+
 def test_import_of_a_folder_or_a_recording_says_what_to_give(model_dir, tmp_path, capsys):
     recording = tmp_path / "talk.wav"
     recording.write_bytes(b"RIFF")
