@@ -73,6 +73,22 @@ def test_timeout_and_upload_cap_flags():
             build_parser().parse_args(bad)
 
 
+@pytest.mark.parametrize("bad", ["99999", "0", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(bad, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--port", bad])
+    assert f"expected a port from 1 to 65535, got '{bad}'" in capsys.readouterr().err
+
+
+def test_an_auth_file_that_is_not_text_is_named_in_one_sentence(tmp_path):
+    from transcriber_ui.auth import AuthConfigError, read_auth_file
+
+    recording = tmp_path / "talk.wav"
+    recording.write_bytes(b"RIFF\x24\xf7\x00\x00WAVEfmt ")
+    with pytest.raises(AuthConfigError, match=r"talk.wav: not an auth file: it is not text"):
+        read_auth_file(recording)
+
+
 def test_a_temp_dir_that_is_a_file_stops_the_app_with_one_sentence(tmp_path):
     blocker = tmp_path / "talk.wav"
     blocker.write_bytes(b"RIFF")

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 TITLE = "Transcriber"
 DEFAULT_HOST = "127.0.0.1"
 QUEUE_MAX_SIZE = 64
+MAX_PORT = 65535
 """Requests that may wait in the queue; more are refused with a "queue is full" message."""
 DEFAULT_MAX_FILE_SIZE = 2 * 1024**3
 """Largest upload, in bytes (2 GB: three hours of 48 kHz stereo WAV); a larger one is refused with a message."""
@@ -199,11 +200,22 @@ def positive_seconds(value: str) -> float:
     return seconds
 
 
+def port_number(value: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to {MAX_PORT}, got {value!r}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The app's command-line parser."""
     parser = argparse.ArgumentParser(description="Serve the transcription page in your browser.")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this PC)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: 7860, or the next free one)")
+    parser.add_argument("--port", type=port_number, help="port to listen on (default: 7860, or the next free one)")
     parser.add_argument(
         "--model",
         help=f"model selected at start: a name or a .nemo path (default: {DEFAULT_MODEL} when installed, else an "

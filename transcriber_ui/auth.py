@@ -81,6 +81,8 @@ def read_auth_file(path: str | os.PathLike[str]) -> dict[str, str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise AuthConfigError(f"{path}: cannot read the auth file ({exc.strerror or exc}).") from exc
+    except UnicodeDecodeError as exc:
+        raise AuthConfigError(f"{path}: not an auth file: it is not text (UTF-8 lines of user:password).") from exc
     logins = {}
     for number, line in enumerate(lines, start=1):
         line = line.strip()
