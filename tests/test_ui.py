@@ -80,6 +80,20 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(bad, capsys):
     assert f"expected a port from 1 to 65535, got '{bad}'" in capsys.readouterr().err
 
 
+def test_an_address_the_page_cannot_be_served_at_is_said_before_anything_loads():
+    from transcriber_ui.app import address_problem
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert address_problem("127.0.0.1", port).startswith(f"--port {port}: another program listens there")
+    assert address_problem("127.0.0.1", None) is None and address_problem("127.0.0.1", port) is None
+    assert address_problem("999.1.1.1", None) == "--host 999.1.1.1: no such address or name."
+    # 192.0.2.0/24 is reserved for documentation (RFC 5737): no computer has it
+    assert address_problem("192.0.2.1", None) == "--host 192.0.2.1: not an address of this computer."
+
+
 def test_an_auth_file_that_is_not_text_is_named_in_one_sentence(tmp_path):
     from transcriber_ui.auth import AuthConfigError, read_auth_file
 

@@ -9,9 +9,11 @@ side effects.
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import logging
 import re
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
@@ -172,6 +174,26 @@ def serve(
 # --- Command line -----------------------------------------------------------------------------------------------------
 
 
+def address_problem(host: str, port: int | None) -> str | None:
+    """Why the page could not be served at ``host`` and ``port`` (``None``: any free port), in a sentence; ``None``
+    when it can. Asked before the model loads: Gradio would end in a traceback about free ports."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        return f"--host {host}: no such address or name."
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"--port {port}: another program listens there; choose another port, or leave --port out "
+                        "to take the next free one.")
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"--host {host}: not an address of this computer."
+            return f"Cannot listen at {host}:{port}: {exc.strerror or exc}."
+    return None
+
+
 def parse_file_size(text: str) -> int:
     """Bytes from a size such as ``2GB``, ``500 MB`` or ``1048576`` (binary units: 1 KB = 1024 bytes).
 
@@ -283,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         redirect_temp(args.temp_dir)  # before Gradio and NeMo are imported: both pick their temporary folder then
     except FolderError as exc:
         parser.error(str(exc))
+    problem = address_problem(args.host, args.port)
+    if problem:
+        parser.error(problem)
     model = args.model or models.default_model()
     if model == DEMO_MODEL:
         logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
