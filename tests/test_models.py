@@ -28,6 +28,25 @@ def test_a_missing_nemo_path_names_the_file(tmp_path, model_dir):
         models.resolve_model(str(tmp_path / "gone.nemo"))
 
 
+@pytest.mark.parametrize("given", ["{tmp}/models/parakeet", "./no-such-model", "~/no-such-model-here"])
+def test_a_path_without_nemo_is_a_missing_file_not_a_download(given, tmp_path, model_dir):
+    """Without .nemo, a path used to go to the model hub, which answered about repository ids or the network."""
+    name = given.format(tmp=tmp_path)
+    with pytest.raises(ModelNotAvailableError, match=f"^Model file {name} does not exist.$"):
+        models.resolve_model(name)
+
+
+def test_a_folder_as_the_model_says_to_give_the_nemo_file_in_it(tmp_path, model_dir):
+    with pytest.raises(ModelNotAvailableError, match="is a folder, not a model: give the .nemo file in it"):
+        models.resolve_model(str(tmp_path))
+
+
+def test_a_folder_named_like_a_pretrained_model_leaves_the_name_pretrained(tmp_path, model_dir, monkeypatch):
+    (tmp_path / "nvidia" / "parakeet-ctc-0.6b").mkdir(parents=True)  # a download's folder, say
+    monkeypatch.chdir(tmp_path)
+    assert models.resolve_model("nvidia/parakeet-ctc-0.6b").name == "nvidia/parakeet-ctc-0.6b"
+
+
 def test_an_installed_model_is_found_in_the_model_folder(model_dir):
     installed = model_dir / models.model_file_name("nvidia/parakeet-tdt-0.6b-v2")
     installed.write_bytes(b"x")

@@ -119,8 +119,12 @@ def model_file_name(name: str) -> str:
 
 
 def looks_like_path(name: str) -> bool:
-    """Whether ``name`` names a file rather than a pretrained model."""
-    return name.lower().endswith(NEMO_SUFFIX) or Path(name).expanduser().is_file()
+    """Whether ``name`` names a file or a folder rather than a pretrained model (``org/name``): it ends in ``.nemo``,
+    is a file, or starts as only a path can (``/``, ``./``, ``../``, ``~``, a Windows drive or ``\\``). A folder
+    ``org/name`` in the working directory does not make a pretrained name a path."""
+    path = Path(name).expanduser()
+    return (name.lower().endswith(NEMO_SUFFIX) or path.is_file() or path.is_absolute()
+            or name.startswith((".", "~", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", name)))
 
 
 def _hf_cached_file(name: str) -> Path | None:
@@ -140,12 +144,14 @@ def resolve_model(name: str) -> ModelSource:
     """Find where ``name`` loads from, looking only at local files.
 
     Raises:
-        ModelNotAvailableError: ``name`` is a path to a ``.nemo`` file that does not exist.
+        ModelNotAvailableError: ``name`` is a path to a file that does not exist, or to a folder.
     """
     if name in DEMO_FILES and DEMO_FILES[name].is_file():
         return ModelSource(name=name, path=DEMO_FILES[name])
     if looks_like_path(name):
         path = Path(name).expanduser()
+        if path.is_dir():
+            raise ModelNotAvailableError(f"{name} is a folder, not a model: give the {NEMO_SUFFIX} file in it.")
         if not path.is_file():
             raise ModelNotAvailableError(f"Model file {name} does not exist.")
         return ModelSource(name=str(path), path=path.resolve())
