@@ -73,6 +73,28 @@ def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recor
     assert "broken.mp3" in summary[3]["error"]
 
 
+def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnnt):
+    """Forgot --timestamps (or --speakers, or chose another model) and ran it again: the files are done again."""
+    import json
+
+    from transcriber.batch import DONE_DIR
+
+    clip, out = [wav(tmp_path / "in" / "talk.wav")], tmp_path / "out"
+
+    def run(**options):
+        rows = run_batch(Engine(device="cpu"), clip, out, model=tiny_rnnt, formats=["json"],
+                         options=TranscribeOptions(**options))
+        return rows[0].status, json.loads((out / "talk.json").read_text(encoding="utf-8"))["words"]
+
+    assert run() == (STATUS_DONE, [])
+    status, words = run(timestamps=True)
+    assert status == STATUS_DONE and words  # done again, now with its word timings
+    assert run(timestamps=True) == (STATUS_SKIPPED, words)
+    marker = out / DONE_DIR / "talk.json"  # a marker written before settings were recorded: trusted as it is
+    marker.write_text(json.dumps({k: v for k, v in json.loads(marker.read_text()).items() if k != "settings"}))
+    assert run()[0] == STATUS_SKIPPED
+
+
 def test_an_interrupted_batch_resumes_without_redoing_finished_files(recordings, tmp_path, tiny_ctc):
     out = tmp_path / "out"
     inputs = collect_inputs([recordings])

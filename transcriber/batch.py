@@ -108,11 +108,24 @@ def done_marker(out_dir: Path, stem: str) -> Path:
     return out_dir / DONE_DIR / f"{stem}.json"
 
 
-def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str]) -> bool:
-    """Whether ``item`` is done: its marker and every output in ``formats`` exist."""
-    return done_marker(out_dir, item.stem).is_file() and all(
-        path.is_file() for path in output_paths(out_dir, item.stem, formats)
-    )
+def transcript_settings(model: str, options: TranscribeOptions) -> dict[str, object]:
+    """What a file's transcript depends on besides its audio: the model and the options that change what it says or
+    shows. A done marker records them, so a run with other settings does the file again instead of skipping it."""
+    return {
+        "model": model, "timestamps": options.timestamps or options.speakers, "speakers": options.speakers,
+        "num_speakers": options.num_speakers if options.speakers else None,
+        "diarizer": options.diarizer if options.speakers else None,
+        "language": options.language, "translate_to": options.translate_to,
+    }
+
+
+def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object]) -> bool:
+    """Whether ``item`` is done: its marker and every output in ``formats`` exist, and the marker was written with
+    these ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as done)."""
+    marker = done_marker(out_dir, item.stem)
+    if not (marker.is_file() and all(path.is_file() for path in output_paths(out_dir, item.stem, formats))):
+        return False
+    return read_marker(item, out_dir).get("settings", settings) == settings
 
 
 def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
@@ -132,6 +145,7 @@ def run_planned(
     inputs: Sequence[Path],
     out_dir: Path,
     formats: Sequence[str],
+    settings: dict[str, object],
     execute: Callable[[list[BatchItem], Callable[[BatchRow], bool]], None],
     on_file: Callable[[BatchRow], None] | None = None,
 ) -> list[BatchRow]:
@@ -139,6 +153,7 @@ def run_planned(
     input and write ``summary.csv`` (also when the run is interrupted); returns the rows in input order.
 
     Args:
+        settings: The run's :func:`transcript_settings`: an input done with others is done again.
         execute: Does the inputs not yet done, ``execute(todo, record)``; ``record(row)`` returns False (and drops the
             row) for an input that already has one, as a batch that Ray ran twice gives.
         on_file: Called with each input's row as soon as it is known (for a progress bar).
@@ -158,7 +173,7 @@ def run_planned(
     items = plan(inputs, out_dir)
     todo = []
     for item in items:
-        if is_complete(item, out_dir, formats):
+        if is_complete(item, out_dir, formats, settings):
             record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
         else:
             todo.append(item)
@@ -205,26 +220,29 @@ def run_batch(
         on_result: Called with each transcribed file's result once its outputs are written (to save it elsewhere).
     """
 
+    settings = transcript_settings(model, options)
+
     def execute(todo: list[BatchItem], record: Callable[[BatchRow], bool]) -> None:
         for start in range(0, len(todo), options.batch_size):
             group = todo[start : start + options.batch_size]
             results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options,
                                               cancel=cancel)
             for item, result in zip(group, results, strict=True):
-                record(finish_item(item, result, out_dir, formats))
+                record(finish_item(item, result, out_dir, formats, settings))
                 if on_result is not None and result.ok:
                     on_result(result)
 
-    return run_planned(inputs, out_dir, formats, execute, on_file)
+    return run_planned(inputs, out_dir, formats, settings, execute, on_file)
 
 
 def finish_item(
-    item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], *,
+    item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], settings: dict[str, object], *,
     worker: dict[str, object] | None = None,
 ) -> BatchRow:
     """Write a transcribed file's outputs and then its done marker; a failed file gets its error row only.
 
     Args:
+        settings: What the transcript was made with (:func:`transcript_settings`), recorded in the marker.
         worker: Which worker of a cluster did the work and how, recorded in the marker.
     """
     if result.transcript is None:
@@ -233,7 +251,7 @@ def finish_item(
     marker = done_marker(out_dir, item.stem)
     marker.parent.mkdir(exist_ok=True)
     atomic_write_text(marker, json.dumps({
-        "file": str(item.path), "model": result.transcript.model, "formats": list(formats),
+        "file": str(item.path), "model": result.transcript.model, "settings": settings, "formats": list(formats),
         "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
         "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
         "transcript": transcript_to_json(result.transcript),

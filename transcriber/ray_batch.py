@@ -31,6 +31,7 @@ from typing import Any
 from .audio import header_duration
 from .batch import (
     STATUS_DONE, STATUS_FAILED, BatchItem, BatchRow, finish_item, is_complete, marker_result, read_marker, run_planned,
+    transcript_settings,
 )
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
 from .errors import TranscriberError
@@ -106,6 +107,7 @@ class TranscribeWorker:
         self.model = model
         self.options = options
         self.formats = list(formats)
+        self.settings = transcript_settings(model, options)
         self.out_dir = Path(out_dir)
         self.engine = Engine(device=self.device, int8=engine.int8, precision=engine.precision)
         self.load_error = ""
@@ -119,7 +121,7 @@ class TranscribeWorker:
         rows: dict[int, BatchRow] = {}
         todo = []
         for index, item in enumerate(items):
-            if is_complete(item, self.out_dir, self.formats):  # done by an earlier attempt of this batch
+            if is_complete(item, self.out_dir, self.formats, self.settings):  # done by an earlier attempt of this batch
                 marker = read_marker(item, self.out_dir)
                 rows[index] = BatchRow(str(item.path), STATUS_DONE, marker["duration"], marker["seconds"])
             else:
@@ -153,7 +155,8 @@ class TranscribeWorker:
         rows = []
         for item, result in zip(items, results, strict=True):
             try:
-                rows.append(finish_item(item, result, self.out_dir, self.formats, worker=self.description))
+                rows.append(finish_item(item, result, self.out_dir, self.formats, self.settings,
+                                        worker=self.description))
             except OSError as exc:
                 rows.append(BatchRow(str(item.path), STATUS_FAILED, error=f"{item.path.name}: cannot write: {exc}"))
         return rows
@@ -196,7 +199,7 @@ def run_batch_ray(
             if record(row) and on_result is not None and row.status == STATUS_DONE:
                 on_result(marker_result(by_path[row.file], out_dir))
 
-    return run_planned(inputs, out_dir, formats, execute, on_file)
+    return run_planned(inputs, out_dir, formats, transcript_settings(model, options), execute, on_file)
 
 
 def _batch_row(row: dict[str, Any], out_dir: Path, formats: Sequence[str]) -> BatchRow:
