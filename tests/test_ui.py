@@ -6,6 +6,7 @@ The fast tests at the top need no model; the rest run the tiny offline RNNT mode
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -128,31 +129,40 @@ def test_the_page_builds_without_a_layout_warning_in_the_terminal():
     assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
-def test_the_apps_terminal_says_nothing_of_telemetry_while_it_loads_its_model(tiny_rnnt, tmp_path):
-    """NeMo's telemetry library says at import, in three lines, that it is off: noise, and alarming offline."""
+@contextlib.contextmanager
+def started_app(model: str, folder: Path):
+    """``transcribe_ui.py`` started as a user starts it (its library and temporary files in ``folder``); yields its
+    URL and the lines of its terminal up to its model's background load (loaded, or why not), once that is done."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     app = subprocess.Popen(
-        [sys.executable, "transcribe_ui.py", "--model", tiny_rnnt, "--port", str(port),
-         "--library", str(tmp_path / "library.sqlite"), "--temp-dir", str(tmp_path / "temp")],
+        [sys.executable, "transcribe_ui.py", "--model", model, "--port", str(port),
+         "--library", str(folder / "library.sqlite"), "--temp-dir", str(folder / "temp")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     lines = []
     hung = threading.Timer(APP_START_LIMIT_S, app.kill)  # a start that hangs ends the loop below, and fails
     hung.start()
     try:
-        for line in app.stderr:  # ends when the app does, so a failed start fails the assertion below
+        for line in app.stderr:  # ends when the app does, so a failed start fails the caller's assertions
             lines.append(line)
             if "transcriber_ui.preload:" in line:  # the background load's one line: loaded, or why not
                 break
+        hung.cancel()
+        threading.Thread(target=app.stderr.read, daemon=True).start()  # a full pipe would stall the app's logging
+        yield f"http://127.0.0.1:{port}/", "".join(lines)
     finally:
         hung.cancel()
         app.terminate()
         app.wait(timeout=30)
-    log = "".join(lines)
-    assert "loaded; ready" in log, log
-    assert "telemetry" not in log.lower() and "OneLogger" not in log, log
+
+
+def test_the_apps_terminal_says_nothing_of_telemetry_while_it_loads_its_model(tiny_rnnt, tmp_path):
+    """NeMo's telemetry library says at import, in three lines, that it is off: noise, and alarming offline."""
+    with started_app(tiny_rnnt, tmp_path) as (_, log):
+        assert "loaded; ready" in log, log
+        assert "telemetry" not in log.lower() and "OneLogger" not in log, log
 
 
 def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):

@@ -161,13 +161,15 @@ def serve(
         # Gradio's run history keeps every transcript in the browser and offers to copy it to a cloud bucket.
         run_history=False,
         ssr_mode=False,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,  # the media route goes in once the server runs, and before anyone waits on it
         quiet=quiet,
         auth=auth,
         blocked_paths=blocked,
     )
     if library is not None:
         media_route.install(demo, library)
+    if block:
+        demo.block_thread()
     return local_url
 
 
