@@ -73,6 +73,21 @@ def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recor
     assert "broken.mp3" in summary[3]["error"]
 
 
+def test_outputs_never_overwrite_a_file_that_was_there_nor_the_summary(tmp_path, tiny_rnnt):
+    """--out the recordings' own folder, where the user keeps subtitles of their own; and a recording called summary."""
+    folder = tmp_path / "films"
+    movie, summary = wav(folder / "movie.wav"), wav(folder / "summary.wav")
+    (folder / "movie.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nthe user's own subtitles\n")
+    rows = run_batch(Engine(device="cpu"), [movie, summary], folder, model=tiny_rnnt, formats=["srt", "csv"])
+    assert [row.status for row in rows] == [STATUS_DONE, STATUS_DONE]
+    assert "the user's own subtitles" in (folder / "movie.srt").read_text()
+    assert [path.name for path in rows[0].outputs] == ["movie-2.srt", "movie-2.csv"]
+    assert [path.name for path in rows[1].outputs] == ["summary-2.srt", "summary-2.csv"]
+    assert read_summary(folder)[1]["file"] == str(summary)  # the summary is the batch's, not summary.wav's CSV
+    again = run_batch(Engine(device="cpu"), [movie, summary], folder, model=tiny_rnnt, formats=["srt", "csv"])
+    assert [row.status for row in again] == [STATUS_SKIPPED, STATUS_SKIPPED]  # its own outputs are no stranger's
+
+
 def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnnt):
     """Forgot --timestamps (or --speakers, or chose another model) and ran it again: the files are done again."""
     import json

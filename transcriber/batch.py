@@ -83,17 +83,18 @@ def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
 
 def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     """Give every input its output stem: the one it got in an earlier run into ``out_dir``, else a new one that no
-    other input has, and record the choice in the folder's index."""
+    other input has and whose outputs would overwrite no file already there (``--out`` may be the recordings' own
+    folder, with subtitles of the user's beside them) nor the summary; record the choice in the folder's index."""
     index_path = out_dir / INDEX_NAME
     index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
-    taken = {stem.lower() for stem in index.values()}
+    taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
     items = []
     for path in inputs:
         key = str(path.absolute())
         if key not in index:
             base = stem = safe_stem(path.name)
             number = 2
-            while stem.lower() in taken:
+            while stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS)):
                 stem = f"{base}-{number}"
                 number += 1
             index[key] = stem
