@@ -26,6 +26,7 @@ from transcriber.folders import make_folder
 from transcriber.models import (
     ASR,
     DEMO_DIARIZER,
+    DEMO_FILES,
     DEMO_MODEL,
     DIARIZER,
     KNOWN_DIARIZERS,
@@ -104,6 +105,9 @@ def download(names: Sequence[str]) -> int:
 
     status = EXIT_OK
     for name in names:
+        if name in DEMO_FILES:
+            print(f"{name}: built in, nothing to download (used when no other model is installed, or when named).")
+            continue
         try:
             entry = read_manifest().get(name)
             if entry is not None and entry.path.is_file():
@@ -133,6 +137,10 @@ def import_file(path_text: str, name: str | None, kind: str = ASR) -> int:
         print(f"error: {path} {problem}.", file=sys.stderr)
         return EXIT_FAILED
     name = name or path.stem
+    if name in DEMO_FILES:
+        print(f"error: {name} is the name of a built-in model; install this file under another (--name).",
+              file=sys.stderr)
+        return EXIT_FAILED
     try:
         _check_loads(ModelSource(name, path), kind)
     except TranscriberError as exc:
@@ -146,7 +154,10 @@ def import_file(path_text: str, name: str | None, kind: str = ASR) -> int:
 def remove(names: Sequence[str]) -> int:
     status = EXIT_OK
     for name in names:
-        if remove_model(name):
+        if name in DEMO_FILES:
+            print(f"error: {name} is built in (part of the app) and cannot be removed.", file=sys.stderr)
+            status = EXIT_FAILED
+        elif remove_model(name):
             print(f"{name}: removed")
         else:
             print(f"error: {name} is not installed.", file=sys.stderr)

@@ -130,6 +130,17 @@ def test_name_and_diarizer_without_import_are_a_usage_error(args, capsys):
     assert exited.value.code == 2 and "--name and --diarizer go with --import PATH" in capsys.readouterr().err
 
 
+def test_the_built_in_models_are_neither_downloaded_nor_removed_nor_shadowed(model_dir, tiny_ctc, capsys):
+    assert setup_local_models.main(["--download", models.DEMO_MODEL, models.DEMO_DIARIZER]) == 0
+    out = capsys.readouterr().out
+    assert f"{models.DEMO_MODEL}: built in, nothing to download" in out and models.DEMO_DIARIZER in out
+    assert setup_local_models.main(["--remove", models.DEMO_MODEL]) == 1
+    assert f"{models.DEMO_MODEL} is built in (part of the app) and cannot be removed" in capsys.readouterr().err
+    assert setup_local_models.main(["--import", tiny_ctc, "--name", models.DEMO_MODEL]) == 1
+    assert "is the name of a built-in model; install this file under another" in capsys.readouterr().err
+    assert models.read_manifest() == {} and models.DEMO_MODEL_PATH.is_file()
+
+
 def test_import_of_a_folder_or_a_recording_says_what_to_give(model_dir, tmp_path, capsys):
     recording = tmp_path / "talk.wav"
     recording.write_bytes(b"RIFF")
