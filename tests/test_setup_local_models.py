@@ -141,6 +141,15 @@ def test_the_built_in_models_are_neither_downloaded_nor_removed_nor_shadowed(mod
     assert models.read_manifest() == {} and models.DEMO_MODEL_PATH.is_file()
 
 
+def test_a_diarizer_imported_as_a_speech_model_says_to_add_diarizer(model_dir, tmp_path, capsys):
+    copy = tmp_path / "speakers.nemo"
+    copy.write_bytes(models.DEMO_DIARIZER_PATH.read_bytes())
+    assert setup_local_models.main(["--import", str(copy)]) == 1
+    err = capsys.readouterr().err
+    assert "is a speaker diarizer, not a speech-recognition model" in err and "--import FILE --diarizer" in err
+    assert models.read_manifest() == {}
+
+
 def test_import_of_a_folder_or_a_recording_says_what_to_give(model_dir, tmp_path, capsys):
     recording = tmp_path / "talk.wav"
     recording.write_bytes(b"RIFF")

@@ -94,7 +94,7 @@ def load_diarizer(source: ModelSource, device: str) -> Any:
                                     what="Diarizer file")
     if not isinstance(model, SortformerEncLabelModel):
         raise ModelLoadError(
-            f"{label} is not a speaker diarization model (it is a {type(model).__name__}); "
+            f"{label} is not a speaker diarization model (its class is {type(model).__name__}); "
             f"choose a Sortformer diarizer such as nvidia/diar_streaming_sortformer_4spk-v2."
         )
     _check_voices(model, label)

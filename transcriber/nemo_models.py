@@ -96,13 +96,19 @@ def load_nemo_model(source: ModelSource, device: str) -> Any:
         ModelLoadError: The file exists but is not a NeMo ASR model NeMo can load.
     """
     prepare_nemo_import()
-    from nemo.collections.asr.models import ASRModel
+    from nemo.collections.asr.models import ASRModel, SortformerEncLabelModel
 
     with quiet_restore():
         model = restore_or_download(source, device, ASRModel.restore_from, ASRModel.from_pretrained,
                                     what="Model file")
+    if isinstance(model, SortformerEncLabelModel):
+        raise ModelLoadError(
+            f"{source.name} is a speaker diarizer, not a speech-recognition model: give it as the diarizer "
+            f"(--diarizer; to install it: setup_local_models.py --import FILE --diarizer)."
+        )
     if not callable(getattr(model, "transcribe", None)):
-        raise ModelLoadError(f"Model {source.name} is not a speech-recognition model.")
+        raise ModelLoadError(f"Model {source.name} is not a speech-recognition model (its class is "
+                             f"{type(model).__name__}).")
     model.eval()
     return model
 
