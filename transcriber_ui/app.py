@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 TITLE = "Transcriber"
 DEFAULT_HOST = "127.0.0.1"
 QUEUE_MAX_SIZE = 64
-MAX_PORT = 65535
 """Requests that may wait in the queue; more are refused with a "queue is full" message."""
+MAX_PORT = 65535
 DEFAULT_MAX_FILE_SIZE = 2 * 1024**3
 """Largest upload, in bytes (2 GB: three hours of 48 kHz stereo WAV); a larger one is refused with a message."""
 FILE_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}

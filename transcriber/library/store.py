@@ -136,7 +136,11 @@ class Library:
             raise LibraryError(f"Cannot create the library folder {self.path.parent}: {exc.strerror or exc}.") from exc
         try:
             self._migrate()
-            self.media_dir.mkdir(exist_ok=True)  # only beside a library: a file that is none gets no folder
+            try:  # only beside a library: a file that is none gets no folder
+                self.media_dir.mkdir(exist_ok=True)
+            except OSError as exc:
+                reason = exc.strerror or exc
+                raise LibraryError(f"Cannot create the library's audio folder {self.media_dir}: {reason}.") from exc
             named = {sha + suffix for sha, suffix in self._connection().execute("SELECT sha256, suffix FROM media")}
             sweep_orphans(self.media_dir, named)
         except sqlite3.OperationalError as exc:
@@ -145,10 +149,6 @@ class Library:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise LibraryUnreadableError(f"The library {self.path} cannot be read: {exc}.") from exc
-        except OSError as exc:
-            self.close()
-            reason = exc.strerror or exc
-            raise LibraryError(f"Cannot create the library's audio folder {self.media_dir}: {reason}.") from exc
         except BaseException:
             self.close()
             raise
