@@ -203,6 +203,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combinations(parser, args)
+    args.formats = args.formats or list(FORMATS)  # None until here, so that --formats without --out is noticed
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     set_nemo_verbose(args.verbose)
     try:  # before a model is loaded: a folder that cannot be written is a mistake in the command
@@ -288,7 +289,6 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
     if given and args.backend != RAY_BACKEND:
         named = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
         parser.error(f"{named} {'applies' if len(given) == 1 else 'apply'} to --backend ray only")
-    args.formats = args.formats or list(FORMATS)
 
 
 def _report(result: FileResult, args: argparse.Namespace, out: TextIO) -> None:
