@@ -116,6 +116,27 @@ def test_a_folder_that_cannot_be_made_is_a_usage_error_naming_it(flag, folder, p
     assert "Traceback" not in err and Path(clip).read_bytes()[:4] == b"RIFF"
 
 
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder that exists but takes no file: sysfs on Linux (even for root, who may write anywhere else), else a
+    folder without write permission."""
+    if Path("/sys/kernel").is_dir():
+        return Path("/sys/kernel")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+@pytest.mark.parametrize("flag, purpose", [("--out", "the outputs"), ("--temp-dir", "temporary files")])
+def test_a_folder_that_exists_but_takes_no_file_is_said_before_anything_loads(flag, purpose, tmp_path, capsys):
+    folder = unwritable_folder(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([wav(tmp_path / "a.wav", 1.0), flag, str(folder)])
+    assert exit_info.value.code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"error: Cannot write {purpose} into {folder}: " in err and "Traceback" not in err
+
+
 def test_a_folder_without_audio_is_said_not_passed_over_in_silence(tiny_rnnt, tmp_path, capsys):
     empty = tmp_path / "empty"
     (empty / "notes").mkdir(parents=True)
