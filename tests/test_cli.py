@@ -20,6 +20,12 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def torch_sees_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def wav(path: Path, seconds: float) -> str:
     sf.write(path, np.zeros(round(seconds * 16000), dtype=np.float32) + 0.01, 16000)
     return str(path)
@@ -135,6 +141,16 @@ def test_a_folder_that_exists_but_takes_no_file_is_said_before_anything_loads(fl
     assert exit_info.value.code == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert f"error: Cannot write {purpose} into {folder}: " in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch_sees_cuda(), reason="this machine has a CUDA GPU, so --device cuda is right here")
+def test_device_cuda_without_a_cuda_gpu_is_a_usage_error_not_a_broken_model(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([wav(tmp_path / "a.wav", 1.0), "--device", "cuda"])
+    assert exit_info.value.code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "error: --device cuda: " in err and "leave --device out to run on the CPU" in err
+    assert "could not be loaded" not in err
 
 
 def test_a_folder_without_audio_is_said_not_passed_over_in_silence(tiny_rnnt, tmp_path, capsys):

@@ -99,6 +99,13 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_engine_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error when ``--device cuda`` is asked for where there is no CUDA GPU: the model would
+    otherwise fail to load with PyTorch's "Torch not compiled with CUDA enabled", as if the file were at fault."""
+    if args.device == "cuda" and (missing := gpu.cuda_missing()):
+        parser.error(f"--device cuda: {missing}; leave --device out to run on the CPU.")
+
+
 def engine_from_args(args: argparse.Namespace) -> Engine:
     """The engine :func:`add_engine_arguments`' flags ask for."""
     return Engine(device=args.device, int8=args.int8, precision=args.precision)
@@ -203,6 +210,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combinations(parser, args)
+    check_engine_arguments(parser, args)
     args.formats = args.formats or list(FORMATS)  # None until here, so that --formats without --out is noticed
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     set_nemo_verbose(args.verbose)

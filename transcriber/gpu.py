@@ -40,6 +40,17 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 GIB = 1024**3
 
 
+def cuda_missing() -> str | None:
+    """Why a CUDA device cannot be used here, in words; ``None`` when PyTorch sees a CUDA GPU."""
+    import torch  # imported here so that importing this module stays cheap
+
+    if torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None:
+        return f"this PyTorch ({torch.__version__}) is built without CUDA; install its CUDA build (README: GPU)"
+    return "PyTorch finds no CUDA GPU here (the driver, or CUDA_VISIBLE_DEVICES)"
+
+
 def check_precision(precision: str | None) -> str | None:
     """``precision`` if it is one of :data:`PRECISIONS` (or ``None``: the device's default).
 

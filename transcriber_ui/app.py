@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from transcriber import models
 from transcriber.engine import Engine, default_engine
-from transcriber.cli import add_engine_arguments, engine_from_args
+from transcriber.cli import add_engine_arguments, check_engine_arguments, engine_from_args
 from transcriber.errors import FolderError, TranscriberError
 from transcriber.library import Library, default_library_path, open_library
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
@@ -310,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     problem = address_problem(args.host, args.port)
     if problem:
         parser.error(problem)
+    check_engine_arguments(parser, args)
     model = args.model or models.default_model()
     if model == DEMO_MODEL:
         logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
