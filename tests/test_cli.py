@@ -101,6 +101,8 @@ def test_usage_errors_exit_2(args, capsys):
     (["--no-keep-audio"], "--no-keep-audio needs --library PATH"),
     (["--workers", "2", "--cpus-per-worker", "2"], "--workers and --cpus-per-worker apply to --backend ray only"),
     (["--ray-address", "auto"], "--ray-address applies to --backend ray only"),
+    (["--device", "cpu", "--precision", "bf16"], "--precision bf16 is for CUDA; the CPU always runs fp32"),
+    (["--device", "cuda", "--int8"], "--int8 quantises for the CPU; on CUDA choose --precision"),
 ])
 def test_a_flag_that_would_do_nothing_is_a_usage_error(args, says, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -100,8 +100,13 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_engine_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit with a usage error when ``--device cuda`` is asked for where there is no CUDA GPU: the model would
-    otherwise fail to load with PyTorch's "Torch not compiled with CUDA enabled", as if the file were at fault."""
+    """Exit with a usage error when ``--device cuda`` is asked for where there is no CUDA GPU (the model would
+    otherwise fail to load with PyTorch's "Torch not compiled with CUDA enabled", as if the file were at fault), or
+    when a flag is given for the device it does nothing on."""
+    if args.device == "cpu" and args.precision not in (None, "fp32"):
+        parser.error(f"--precision {args.precision} is for CUDA; the CPU always runs fp32")
+    if args.device == "cuda" and args.int8:
+        parser.error("--int8 quantises for the CPU; on CUDA choose --precision (bf16 by default)")
     if args.device == "cuda" and (missing := gpu.cuda_missing()):
         parser.error(f"--device cuda: {missing}; leave --device out to run on the CPU.")
 
