@@ -41,14 +41,17 @@ def safe_stem(name: str) -> str:
     return f"_{stem}" if stem.split(".")[0].upper() in WINDOWS_RESERVED_NAMES else stem
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a rename.
+def utf8_safe(text: str) -> str:
+    """``text`` as UTF-8 can hold it. A file name with a byte that is not UTF-8 (an archive from a Latin-1 system:
+    ``caf\xe9.wav``) reaches Python as a lone surrogate, which UTF-8 cannot hold; it becomes its escape,
+    ``caf\udce9.wav``, as Python's own error output shows it, which JSON reads back as the same name."""
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
-    A file name with a byte that is not UTF-8 (an archive from a Latin-1 system: ``caf\xe9.wav``) reaches Python as a
-    lone surrogate, which UTF-8 cannot hold; it is written as its escape, ``caf\udce9.wav``, as Python's own error
-    output shows it, which JSON reads back as the same name (so an index or a done marker still finds its file).
-    """
-    atomic_write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8, :func:`utf8_safe`, so an index or a done marker still finds a file whose name is not
+    UTF-8) to ``path`` through a temporary file in the same folder and a rename."""
+    atomic_write_bytes(path, utf8_safe(text).encode("utf-8"))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..errors import LibraryError, LibraryUnreadableError, StaleVersionError, TranscriptNotFoundError
 from ..formats import result_to_dict
+from ..outputs import utf8_safe
 from ..types import FileResult, Transcript
 from . import query as search_query
 from .media import store_media, sweep_orphans
@@ -98,12 +99,6 @@ def schema_files() -> list[Path]:
 def schema_version() -> int:
     """The schema version this code writes: the number of migrations."""
     return len(schema_files())
-
-
-def storable_name(name: str) -> str:
-    """``name`` as SQLite's UTF-8 can hold it: a file name's byte that is not UTF-8 (a lone surrogate in Python) is
-    kept as its escape, ``caf\\udce9.wav``, as the outputs write it (:func:`~transcriber.outputs.atomic_write_text`)."""
-    return name.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 class Library:
@@ -222,7 +217,7 @@ class Library:
             audio: The audio file it was made from.
             owner: The user it belongs to.
         """
-        name = storable_name(name)
+        name = utf8_safe(name)  # SQLite holds UTF-8 only; the outputs write such a name the same way
         media = store_media(self.media_dir, Path(audio)) if audio is not None and self.keep_audio else None
         with self._write() as connection:
             if media is not None:
@@ -409,7 +404,7 @@ class Library:
             LibraryError: ``name`` is empty.
             TranscriptNotFoundError: The owner has no transcript with this id.
         """
-        name = storable_name(name).strip()
+        name = utf8_safe(name).strip()
         if not name:
             raise LibraryError("A transcript's name cannot be empty.")
         with self._write() as connection:
