@@ -67,12 +67,21 @@ class BatchRow:
     outputs: tuple[Path, ...] = ()
 
 
-def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus the media files found by walking folders (sorted, for a stable order)."""
+def collect_inputs(
+    paths: Iterable[str | Path], *, on_empty_folder: Callable[[Path], None] | None = None
+) -> list[Path]:
+    """Files named directly, plus the media files found by walking folders (sorted, for a stable order), each once.
+
+    Args:
+        on_empty_folder: Called with each folder in which the walk found no media file.
+    """
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+            walked = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+            if not walked and on_empty_folder is not None:
+                on_empty_folder(path)
+            found += walked
         else:
             found.append(path)
     unique: dict[Path, None] = {}

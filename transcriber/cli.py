@@ -269,13 +269,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
 def _inputs(paths: Sequence[str]) -> list[str]:
     """The files to transcribe, in order and each once; a folder with none in it is said on stderr."""
-    found = []
-    for path in paths:
-        walked = collect_inputs([path])
-        if not walked:
-            print(f"warning: {path}: no audio or video files in this folder or below it.", file=sys.stderr)
-        found += walked
-    return [str(path) for path in collect_inputs(found)]  # once each, though named twice
+
+    def warn(folder: Path) -> None:
+        print(f"warning: {folder}: no audio or video files in this folder or below it.", file=sys.stderr)
+
+    return [str(path) for path in collect_inputs(paths, on_empty_folder=warn)]
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
