@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from transcriber import editing
@@ -105,3 +107,20 @@ def test_a_word_added_at_the_end_of_a_paragraph_stays_in_it():
     first, second = editing.paragraphs(edited)
     assert [w.text for w in first.words][-1] == "indeed" and second.words[0].text == "the"
     assert edited.words[4].start == edited.words[4].end == 1.8  # no gap after "friend": a point at its end
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: editing.edit_text(t, 1, "the budgie is late"),
+        lambda t: editing.split(t, 0, 2),
+        lambda t: editing.join(t, 0),
+        lambda t: editing.assign_speaker(t, 1, "Anna"),
+        lambda t: editing.rename_speaker(t, "S1", "Ben"),
+    ],
+)
+def test_a_correction_keeps_the_spoken_language_and_the_translation(edit):
+    """A German talk translated to English stays that after a correction: its exports still say so."""
+    translated = dataclasses.replace(talk(), language="de", translated_to="en")
+    edited = edit(translated)
+    assert (edited.language, edited.translated_to, edited.task) == ("de", "en", "translate")

@@ -72,13 +72,14 @@ def paragraphs(transcript: Transcript) -> list[Paragraph]:
 
 
 def to_transcript(parts: Sequence[Paragraph], base: Transcript) -> Transcript:
-    """A transcript of ``parts`` with ``base``'s duration and model; speakers in order of first appearance."""
+    """A transcript of ``parts`` with the rest of ``base`` (duration, model, language, translation); speakers in
+    order of first appearance."""
     parts = [part for part in parts if part.words or part.text]
     words = tuple(replace(word, speaker=part.speaker) for part in parts for word in part.words)
     segments = tuple(Segment(part.joined(), part.start, part.end, part.speaker) for part in parts if part.words)
     speakers = tuple(dict.fromkeys(part.speaker for part in parts if part.speaker))
-    return Transcript(text=" ".join(part.joined() for part in parts), words=words, segments=segments,
-                      duration=base.duration, model=base.model, speakers=speakers)
+    return replace(base, text=" ".join(part.joined() for part in parts), words=words, segments=segments,
+                   speakers=speakers)
 
 
 def spread(texts: Sequence[str], start: float, end: float, speaker: str | None) -> list[Word]:
