@@ -491,6 +491,8 @@ def test_renaming_a_speaker_renames_it_in_the_subtitles(open_page, review_url):
     review.locator(".review-speaker-to").fill("Ben")
     review.locator(".review-rename-button").click()
     expect(review.locator(".review-para").nth(1).locator(".review-speaker")).to_have_value("Ben")
+    row = page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav")
+    expect(row).to_contain_text("S1, Ben")  # the library's list follows the change
     page.get_by_role("combobox", name="Export as").click()
     page.get_by_role("option", name="srt", exact=True).click()
     page.locator("#library-export").click()
@@ -560,6 +562,32 @@ def test_a_transcript_opens_for_review_right_after_transcribing(open_page, libra
     expect(review.locator(".review-para").first).to_contain_text("nine", timeout=RESULT_TIMEOUT_MS)
     review.locator(".w").nth(4).click()
     assert abs(page.evaluate("() => document.querySelector('#single-review audio').currentTime") - 4 * 0.08) < 0.05
+
+
+def test_a_correction_below_the_result_is_in_its_text_and_its_downloads(open_page, library_url, clips):
+    """Corrected in the review view right below it, the result's text, word table and downloads read the correction:
+    a user who corrects and then downloads the subtitles gets the corrected ones."""
+    from playwright.sync_api import expect
+
+    page = open_page(library_url)
+    transcribe_one(page, clips["short"], timestamps=True)
+    review = page.locator("#single-review")
+    expect(review.locator(".review-para").first).to_contain_text("nine", timeout=RESULT_TIMEOUT_MS)
+    version = int(review.locator(".review").get_attribute("data-version"))
+    review.locator(".review-para").first.dblclick()
+    editor = review.locator("textarea.review-editor")
+    editor.fill("Corrected by hand")
+    editor.press("Enter")
+    expect(review.locator(".review")).to_have_attribute("data-version", str(version + 1))
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value("Corrected by hand",
+                                                                             timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#word-table")).to_contain_text("Corrected")
+    link = page.locator("#single-downloads a[download='short.srt']")
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    srt = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "Corrected by hand" in srt and "nine" not in srt
 
 
 def test_the_language_controls_show_only_for_a_model_that_takes_a_language(page, tiny_rnnt, tmp_path_factory):

@@ -161,7 +161,7 @@ def build_library_tab(context: AppContext) -> None:
     tab.select(refresh, query, [table, overview], **private)
     searched = gr.on([query.submit, search_button.click], search, query, table, api_name="library")
     searched.then(show_summary, None, overview, **private)
-    review.change(refresh, query, [table, overview], **private)
+    review.edit(refresh, query, [table, overview], **private)
     table.select(open_selected, [table, query], [selected, name, review, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
     rename_button.click(rename_clicked, [selected, name], name, **private).then(refresh, query, [table, overview],

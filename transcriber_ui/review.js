@@ -379,7 +379,7 @@ async function send(change, kind) {
     else { view.undo.push(from); view.redo = []; }
     keepPlace(answer.state);
     say("Saved (version " + answer.state.version + ").");
-    trigger("change");  // the library's list shows the transcript as edited
+    trigger("edit");  // a saved change: the library's list shows it as edited, a result above it follows
   } catch (error) {
     say("The change was not saved: " + (error && error.message ? error.message : error));
     rerender();

@@ -15,7 +15,7 @@ from typing import Any
 from transcriber.formats import reading_text, word_list_markdown
 from transcriber.languages import Abilities, model_abilities
 from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
-from transcriber.types import FileResult
+from transcriber.types import FileResult, Transcript
 
 from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, TRANSCRIBE_TASK, display_name, options_from, progress_reporter
 from .model_choice import (
@@ -155,6 +155,18 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
     return Settings(model, batch_size, timestamps, speakers, num_speakers, language, task_choice)
 
 
+def result_widgets(transcript: Transcript, downloads: list[Path], *, timed: bool) -> tuple[Any, ...]:
+    """The One file tab's text, word timings (shown when ``timed``) and downloads for ``transcript``."""
+    import gradio as gr
+
+    return (
+        reading_text(transcript),
+        gr.Markdown(f"**Word timings**\n\n{word_list_markdown(transcript.words)}", visible=timed),
+        gr.Dataframe(word_rows(transcript.words), headers=word_headers(transcript), visible=timed),
+        [str(path) for path in downloads],
+    )
+
+
 def build_tabs(context: AppContext, settings: Settings) -> None:
     """The "One file" and "Several files" tabs and their events (inside a ``gr.Tabs``)."""
     import gradio as gr
@@ -200,15 +212,17 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
             gr.Warning(NO_WORD_TIMINGS)
         downloads = context.outputs.new().write(audio, result.transcript)
         (saved,) = save_results(context, [result], owner_of(request))
-        words = result.transcript.words
-        timed = bool(timestamps or speakers)
-        return (
-            reading_text(result.transcript),
-            gr.Markdown(f"**Word timings**\n\n{word_list_markdown(words)}", visible=timed),
-            gr.Dataframe(word_rows(words), headers=word_headers(result.transcript), visible=timed),
-            [str(path) for path in downloads],
-            saved,
-        )
+        return (*result_widgets(result.transcript, downloads, timed=bool(timestamps or speakers)), saved)
+
+    def follow_correction(saved: float | None, request: gr.Request):
+        """After a change saved in the review view below the result: the result's text, word timings and downloads
+        of the corrected transcript, so what the user downloads next holds the correction."""
+        if saved is None or context.library is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        with user_errors():
+            entry, transcript = context.library.get(int(saved), owner=owner_of(request))
+        downloads = context.outputs.new().write(entry.source_name, transcript)
+        return result_widgets(transcript, downloads, timed=bool(transcript.words))
 
     def transcribe_batch(
         files: list[str] | None,
@@ -302,6 +316,8 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         concurrency_limit=TRANSCRIBE_CONCURRENCY,
     )
     one.then(open_review, saved_one, [review, review_box], api_visibility="private", show_progress="hidden")
+    review.edit(follow_correction, saved_one, [text, words_md, words_table, downloads], api_visibility="private",
+                show_progress="hidden")
     many = run_batch.click(
         transcribe_batch,
         [files, *settings.inputs()],
