@@ -111,6 +111,46 @@ def test_a_library_of_the_first_schema_opens_with_the_current_code(tmp_path):
     assert library.search("budget", owner="alice") == []  # made before logins: no one's but the no-login user's
 
 
+def test_a_speaker_whose_name_holds_a_comma_is_one_speaker(library, tmp_path):
+    """Renamed "Smith, John" in the review view, a speaker stays one speaker in the library's list (and in
+    ``python -m transcriber.library list --json``), not two called "Smith" and "John"."""
+    from transcriber import editing
+
+    transcript_id = library.save(interview(), name="call.wav")
+    entry, transcript = library.get(transcript_id)
+    library.update(transcript_id, editing.rename_speaker(transcript, "S2", "Smith, John"), base_version=entry.version)
+    (listed,) = library.entries()
+    assert listed.speakers == ("S1", "Smith, John")
+    assert library.save(editing.rename_speaker(interview(), "S1", "Lee, Ann"), name="b.wav")
+    assert library.entries()[0].speakers == ("Lee, Ann", "S2")
+
+
+def test_a_library_of_schema_four_lists_its_speakers_by_name(tmp_path):
+    """Libraries made before: their speakers are read again from each transcript, names with commas whole."""
+    from transcriber import editing
+    from transcriber.library.records import transcript_to_json
+
+    path = tmp_path / "four.sqlite"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(schema_files()[:4], start=1):
+        for statement in split_statements(script.read_text(encoding="utf-8")):
+            old.execute(statement)
+        old.execute(f"PRAGMA user_version = {number}")
+    renamed = editing.rename_speaker(interview(), "S2", "Smith, John")
+    for name, transcript in (("a.wav", renamed), ("b.wav", Transcript("plain", duration=1.0, model="m"))):
+        old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
+                    "(?, ?, '2026-11-01T10:00:00Z', 2.5, 'm', ?, ?)",
+                    (name, name, transcript_to_json(transcript), ", ".join(transcript.speakers)))
+    old.commit()
+    old.close()
+
+    library = Library(path)
+    assert library.schema() == schema_version()
+    assert {entry.name: entry.speakers for entry in library.entries()} == {"a.wav": ("S1", "Smith, John"),
+                                                                         "b.wav": ()}
+    library.close()
+
+
 def test_a_library_from_a_newer_version_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "new.sqlite"
     Library(path).close()

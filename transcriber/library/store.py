@@ -50,6 +50,8 @@ DEFAULT_HIT_LIMIT = 50
 SNIPPET_MARK = "**"
 SNIPPET_ELLIPSIS = "…"
 SNIPPET_TOKENS = 16
+SPEAKER_SEPARATOR = "\n"
+"""Between the speakers of ``transcripts.speakers`` (schema 5): a name may hold ", ", never a line break."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ class Library:
                 "INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers, media, owner)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (name, name, utc_now(), transcript.duration, transcript.model, transcript_to_json(transcript),
-                 ", ".join(transcript.speakers), media[0] if media else None, owner),
+                 SPEAKER_SEPARATOR.join(transcript.speakers), media[0] if media else None, owner),
             )
             transcript_id = cursor.lastrowid
             connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)", (transcript_id, transcript.text))
@@ -245,7 +247,7 @@ class Library:
     def _entry(row: tuple) -> Entry:
         transcript_id, name, source_name, created, duration, model, speakers, edited, media, version = row
         return Entry(transcript_id, name, source_name, created, duration, model,
-                     tuple(speakers.split(", ")) if speakers else (), bool(edited), media is not None, version)
+                     tuple(speakers.split(SPEAKER_SEPARATOR)) if speakers else (), bool(edited), media is not None, version)
 
     def entries(self, *, owner: str = "", limit: int = DEFAULT_LIST_LIMIT) -> list[Entry]:
         """The owner's transcripts, newest first."""
@@ -369,7 +371,7 @@ class Library:
                                (transcript_id, number, utc_now(), body))
             connection.execute(
                 "UPDATE transcripts SET body = ?, version = ?, edited = ?, speakers = ? WHERE id = ?",
-                (body, number, int(transcript_from_json(original) != transcript), ", ".join(transcript.speakers),
+                (body, number, int(transcript_from_json(original) != transcript), SPEAKER_SEPARATOR.join(transcript.speakers),
                  transcript_id),
             )
             connection.execute("DELETE FROM passages WHERE transcript_id = ?", (transcript_id,))
