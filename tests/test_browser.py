@@ -504,6 +504,38 @@ def test_renaming_a_speaker_renames_it_in_the_subtitles(open_page, review_url):
     assert "[Ben] " in srt and "[S2]" not in srt
 
 
+def test_subtitles_show_what_was_typed_in_a_player_even_with_angle_brackets_and_ampersands(browser, tmp_path):
+    """Corrected to "x<y", "AT&T" and "-->", by a speaker renamed "Tom <host>", the VTT shows just that in
+    Chromium's own subtitle parser (a bare "<" started a tag that hid the rest of the cue)."""
+    from transcriber import editing
+    from transcriber.formats import to_vtt
+    from transcriber.types import Segment, Transcript, Word
+
+    words = tuple(Word(f"w{n}", 0.1 + 0.5 * n, 0.4 + 0.5 * n, "S1") for n in range(5))
+    recognised = Transcript(" ".join(w.text for w in words), words,
+                            (Segment(" ".join(w.text for w in words), 0.1, words[-1].end, "S1"),), 3.0, "m", ("S1",))
+    typed = "We love AT&T <3 x<y -->"
+    corrected = editing.rename_speaker(editing.edit_text(recognised, 0, typed), "S1", "Tom <host>")
+    vtt = to_vtt(corrected)
+    sf.write(tmp_path / "a.wav", np.zeros(3 * SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
+    files = {"/a.wav": ((tmp_path / "a.wav").read_bytes(), "audio/wav"), "/a.vtt": (vtt.encode(), "text/vtt"),
+             "/": (b'<audio src="a.wav"><track id="t" kind="subtitles" src="a.vtt" default></audio>', "text/html")}
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("http://subtitles.test/**", lambda route: route.fulfill(
+            body=files[route.request.url.removeprefix("http://subtitles.test")][0],
+            content_type=files[route.request.url.removeprefix("http://subtitles.test")][1]))
+        page.goto("http://subtitles.test/")
+        page.wait_for_function("() => { const c = document.getElementById('t').track.cues; return c && c.length; }")
+        shown = page.evaluate("() => Array.from(document.getElementById('t').track.cues).map(c => "
+                              "[c.getCueAsHTML().textContent, c.getCueAsHTML().firstChild.title])")
+    finally:
+        context.close()
+    assert [" ".join(text.split()) for text, _ in shown] == [typed]
+    assert {voice for _, voice in shown} == {"Tom <host>"}
+
+
 def test_the_review_works_from_the_keyboard_alone(open_page, review_url):
     from playwright.sync_api import expect
 

@@ -210,12 +210,18 @@ def to_srt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions())
     return "\n".join(blocks)
 
 
+def vtt_escape(text: str) -> str:
+    """``text`` as WebVTT cue text or voice name: ``&``, ``<`` and ``>`` as character references, so a player shows
+    "x<y" or "AT&T" as typed (a bare ``<`` starts a tag that hides the rest, and "-->" would end the cue)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(transcript: Transcript, options: SubtitleOptions = SubtitleOptions()) -> str:
     """WebVTT subtitles: cues built by :func:`build_cues`."""
     blocks = ["WEBVTT\n"]
     blocks += [
         f"{format_timestamp(cue.start, decimal_marker='.')} --> {format_timestamp(cue.end, decimal_marker='.')}\n"
-        f"{f'<v {cue.speaker}>' if cue.speaker else ''}{cue.text}\n"
+        f"{f'<v {vtt_escape(cue.speaker)}>' if cue.speaker else ''}{vtt_escape(cue.text)}\n"
         for cue in build_cues(transcript, options)
     ]
     return "\n".join(blocks)
