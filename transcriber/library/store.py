@@ -247,7 +247,8 @@ class Library:
     def _entry(row: tuple) -> Entry:
         transcript_id, name, source_name, created, duration, model, speakers, edited, media, version = row
         return Entry(transcript_id, name, source_name, created, duration, model,
-                     tuple(speakers.split(SPEAKER_SEPARATOR)) if speakers else (), bool(edited), media is not None, version)
+                     tuple(speakers.split(SPEAKER_SEPARATOR)) if speakers else (), bool(edited), media is not None,
+                     version)
 
     def entries(self, *, owner: str = "", limit: int = DEFAULT_LIST_LIMIT) -> list[Entry]:
         """The owner's transcripts, newest first."""
@@ -371,8 +372,8 @@ class Library:
                                (transcript_id, number, utc_now(), body))
             connection.execute(
                 "UPDATE transcripts SET body = ?, version = ?, edited = ?, speakers = ? WHERE id = ?",
-                (body, number, int(transcript_from_json(original) != transcript), SPEAKER_SEPARATOR.join(transcript.speakers),
-                 transcript_id),
+                (body, number, int(transcript_from_json(original) != transcript),
+                 SPEAKER_SEPARATOR.join(transcript.speakers), transcript_id),
             )
             connection.execute("DELETE FROM passages WHERE transcript_id = ?", (transcript_id,))
             connection.executemany(
