@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+    "--use-fake-device-for-media-stream",  # a microphone that beeps, and no prompt to allow it
+    "--use-fake-ui-for-media-stream",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 RESULT_TIMEOUT_MS = 60_000
@@ -594,6 +596,26 @@ def test_a_transcript_opens_for_review_right_after_transcribing(open_page, libra
     expect(review.locator(".review-para").first).to_contain_text("nine", timeout=RESULT_TIMEOUT_MS)
     review.locator(".w").nth(4).click()
     assert abs(page.evaluate("() => document.querySelector('#single-review audio').currentTime") - 4 * 0.08) < 0.05
+
+
+def test_a_recording_is_named_by_when_it_was_made(open_page, library_url):
+    """The microphone's recordings all arrive as "audio.wav"; the downloads and the library name each by its time."""
+    from playwright.sync_api import expect
+
+    page = open_page(library_url)
+    page.context.grant_permissions(["microphone"])
+    audio = page.locator("#single-audio")
+    audio.get_by_role("button", name="Record audio").click()
+    audio.get_by_role("button", name="Record", exact=True).click()
+    page.wait_for_timeout(1200)  # a second of the fake microphone's beeps
+    with page.expect_response(lambda response: "/run/predict" in response.url):  # the recording is named
+        audio.get_by_role("button", name="Stop", exact=True).first.click()
+    single_tab(page).get_by_role("button", name="Transcribe").click()
+    link = page.locator("#single-downloads a[download$='.srt']")
+    expect(link).to_have_attribute("download", re.compile(r"^recording-\d{4}(-\d\d){5}\.srt$"),
+                                   timeout=RESULT_TIMEOUT_MS)
+    page.get_by_role("tab", name="Library").click()
+    expect(page.locator("#library-table")).to_contain_text(re.compile(r"recording-\d{4}(-\d\d){5}\.wav"))
 
 
 def test_a_correction_below_the_result_is_in_its_text_and_its_downloads(open_page, library_url, clips):

@@ -7,8 +7,10 @@ the events' last output is the library id (or ids) of what was saved.
 """
 
 import logging
+import shutil
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,9 @@ MODEL_FILE_HEIGHT_PX = 140
 MODEL_STORAGE_KEY = "transcriber-model"
 """Where the browser keeps the last chosen model (localStorage), so a reload selects it again."""
 NO_WORD_TIMINGS = "This model gives no word timings: the subtitles and the review follow its segments."
+RECORDING_PREFIX = "recording-"
+RECORDING_TIME = "%Y-%m-%d-%H-%M-%S"
+"""A recording's name: when it was made, in this computer's time, with characters every file system takes."""
 PAGE_ONLY = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 """Events of the page alone: never queued behind a transcription, and not part of the API."""
 
@@ -244,6 +249,16 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         saved = [i for i in save_results(context, results, owner_of(request)) if i is not None]
         return status_rows(results), batch_text(results), [str(path) for path in downloads], saved
 
+    def name_recording(path: str | None):
+        """A recording from the microphone arrives named "audio.wav", every time: it is named by when it was made
+        (``recording-2026-12-06-09-28-38.wav``), so the library and the downloads tell recordings apart."""
+        if not path:
+            return gr.skip()
+        source = Path(path)
+        named = source.with_name(f"{RECORDING_PREFIX}{datetime.now():{RECORDING_TIME}}{source.suffix}")
+        shutil.copyfile(source, named)
+        return str(named)
+
     def open_review(saved: float | None, request: gr.Request):
         """Show the transcript just saved in the review view (nothing when it was not saved)."""
         if saved is None or context.library is None:
@@ -306,6 +321,7 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
                 )
                 saved_many = gr.JSON(label="Library ids", visible=False, elem_id="batch-saved")
 
+    audio.stop_recording(name_recording, audio, audio, **PAGE_ONLY)
     one = run_one.click(
         transcribe,
         [audio, *settings.inputs()],
