@@ -414,6 +414,7 @@ def review_library(tmp_path_factory):
     transcript = Transcript(" ".join(w.text for w in words), words, segments, 8.0, "m", ("S1", "S2"))
     library = Library(folder / "library.sqlite")
     library.save(transcript, name="meeting.wav", audio=audio)
+    library.save(transcript, name="text-only.wav")  # saved without its audio (--no-keep-audio)
     return library
 
 
@@ -462,6 +463,23 @@ def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighte
             assert shown * 0.2 - LAG_S <= t < shown * 0.2 + 0.15 + LAG_S, state
         if index * 0.2 + LAG_S <= t < index * 0.2 + 0.15:
             assert shown == index, state
+
+
+def test_a_transcript_saved_without_its_audio_says_so_and_still_follows_clicks(open_page, review_url):
+    """No player that cannot play ("0:00 / 0:00", then "Cannot play the audio: The element has no supported
+    sources."): the view says the audio was not kept, and a clicked word is still marked."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "text-only.wav")
+    expect(review.locator(".review-no-audio")).to_contain_text("audio was not kept")
+    expect(review.locator("audio")).to_be_hidden()
+    review.locator(".w").nth(4).click()
+    expect(review.locator(".w.playing")).to_have_text("w4")
+    expect(review.locator(".review-status")).not_to_contain_text("Cannot play")
+    review.locator(".review-list").press("ArrowRight")  # 5 s ahead, without a sound
+    expect(review.locator(".w.playing")).to_have_text("w29")
+    assert "no supported sources" not in review.inner_text()
 
 
 def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, review_library):

@@ -12,6 +12,8 @@ const OVERSCAN_PX = 600;
 const LINE_PX = 22;
 const HEADER_PX = 26;
 const CHARS_PER_LINE = 90;
+const NO_AUDIO = "The audio was not kept for this transcript (the app saves text only when started with " +
+  "--no-keep-audio), so it cannot be played; clicking a word still marks it.";
 
 const view = {
   state: null,
@@ -21,6 +23,7 @@ const view = {
   undo: [],
   redo: [],
   current: -1,      // the playing word
+  position: 0,      // where a transcript without audio is "played": the clicked word, the keys' steps
   busy: false,
 };
 
@@ -74,7 +77,9 @@ function build() {
     root.append(el("p", { class: "review-empty" }, "Open a transcript to review it."));
     return;
   }
-  view.audio = el("audio", { class: "review-audio", controls: "", preload: "metadata", src: state.audio || "" });
+  view.audio = el("audio", { class: "review-audio", controls: "", preload: "metadata" });
+  if (state.audio) view.audio.src = state.audio;
+  else view.audio.hidden = true;
   view.timeline = el("div", { class: "review-timeline", title: "Click to play from here", onclick: seekTimeline });
   view.playhead = el("div", { class: "review-playhead" });
   view.status = el("span", { class: "review-status", role: "status" });
@@ -90,6 +95,7 @@ function build() {
   view.list.append(view.top, view.rows, view.bottom);
   root.append(
     view.audio,
+    ...(state.audio ? [] : [el("p", { class: "review-no-audio" }, NO_AUDIO)]),
     view.timeline,
     el("div", { class: "review-toolbar" },
       view.undoButton, view.redoButton, view.restoreButton,
@@ -249,8 +255,16 @@ function scrollToParagraph(p) {
 
 // --- Playing --------------------------------------------------------------------------------------------------------
 
+function now() { return view.state.audio ? view.audio.currentTime : view.position; }
+
+function seek(time) {
+  view.position = time;
+  if (view.state.audio) view.audio.currentTime = time;
+}
+
 function play(time) {
-  view.audio.currentTime = time;
+  seek(time);
+  if (!view.state.audio) { highlight(time, true); return; }
   highlight(time, true);
   const started = view.audio.play();
   if (started && started.catch) started.catch((error) => say("Cannot play the audio: " + error.message));
@@ -420,7 +434,7 @@ function gotoParagraph(p) {
   const node = view.rows.querySelector('.review-para[data-p="' + p + '"]');
   if (node) node.focus();
   const first = view.state.paragraphs[p].words[0];
-  if (first) { view.audio.currentTime = first[1]; highlight(first[1], false); }
+  if (first) { seek(first[1]); highlight(first[1], false); }
 }
 
 function onKey(event) {
@@ -437,12 +451,12 @@ function onKey(event) {
   } else if (key === "ArrowLeft" || key === "j") {
     event.preventDefault();
     const paused = view.audio.paused;
-    play(Math.max(0, view.audio.currentTime - BACK_S));
+    play(Math.max(0, now() - BACK_S));
     if (paused) view.audio.pause();
   } else if (key === "ArrowRight" || key === "l") {
     event.preventDefault();
     const paused = view.audio.paused;
-    play(Math.min(view.state.duration || Infinity, view.audio.currentTime + BACK_S));
+    play(Math.min(view.state.duration || Infinity, now() + BACK_S));
     if (paused) view.audio.pause();
   } else if (key === "ArrowDown" || key === "n") {
     event.preventDefault();
