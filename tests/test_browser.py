@@ -201,6 +201,59 @@ def test_a_batch_with_one_bad_file_shows_two_results_and_one_error(page, clips):
     expect(page.locator("#batch-downloads a[download='transcripts.zip']")).to_be_visible()
 
 
+def test_stop_in_a_batch_keeps_the_files_already_transcribed(open_page, model_setup, launch_app, tiny_rnnt, tmp_path):
+    """Stopped after its first eight files, a batch of sixteen shows those eight (text, downloads) and the other eight
+    as stopped; the Stop button used to end the request itself, and the page got nothing back but "Error"."""
+    from playwright.sync_api import expect
+
+    from model_doubles import slowed_engine
+
+    files = [write_tone(tmp_path / f"part-{n:02d}.wav", 1.0) for n in range(16)]
+    page = open_page(launch_app(engine=slowed_engine(0.5), model=tiny_rnnt))
+    page.get_by_role("tab", name="Several files").click()
+    page.get_by_label("Batch size").first.fill("1")  # one call for the first eight files, one for the others
+    page.get_by_label("Batch size").first.press("Enter")
+    batch = batch_tab(page)
+    batch.locator("#batch-files input[type=file]").set_input_files(files)
+    batch.get_by_role("button", name="Transcribe").click()
+    expect(page.locator("#batch-status")).to_contain_text("part-09.wav", timeout=RESULT_TIMEOUT_MS)  # in progress
+    batch.get_by_role("button", name="Stop").click()
+    rows = page.locator("#batch-status").get_by_role("row")
+    expect(rows.filter(has_text="part-")).to_have_count(16, timeout=RESULT_TIMEOUT_MS)
+    expect(rows.filter(has_text="done")).to_have_count(8)
+    expect(rows.filter(has_text="part-07.wav")).to_contain_text("done")
+    expect(rows.filter(has_text="cancelled.")).to_have_count(8)
+    expect(rows.filter(has_text="part-08.wav")).to_contain_text("cancelled.")
+    expect(page.locator("#batch-downloads a[download='part-07.srt']")).to_be_visible()
+    expect(page.locator("#batch-downloads a[download='part-08.srt']")).to_have_count(0)
+
+
+def test_stop_also_ends_a_job_still_waiting_in_the_queue(open_page, model_setup, launch_app, tiny_rnnt, clips):
+    """A batch sent while this page's other job runs waits in the queue; Stop ends both, and the batch, which never
+    started, says so for each file instead of running once the first has stopped."""
+    import threading
+
+    from playwright.sync_api import expect
+
+    from model_doubles import stalling_engine
+
+    started, release = threading.Event(), threading.Event()
+    page = open_page(launch_app(engine=stalling_engine(release, stall_first=2, started=started), model=tiny_rnnt))
+    try:
+        transcribe_one(page, clips["speech"])
+        assert started.wait(60), "the first job never reached the model"
+        page.get_by_role("tab", name="Several files").click()
+        batch = batch_tab(page)
+        batch.locator("#batch-files input[type=file]").set_input_files([clips["short"], clips["speech"]])
+        batch.get_by_role("button", name="Transcribe").click()
+        expect(page.locator("#batch-status")).to_contain_text("queue", timeout=RESULT_TIMEOUT_MS)
+        batch.get_by_role("button", name="Stop").click()
+        rows = page.locator("#batch-status").get_by_role("row")
+        expect(rows.filter(has_text="cancelled.")).to_have_count(2, timeout=RESULT_TIMEOUT_MS)
+    finally:
+        release.set()
+
+
 def test_two_sessions_at_once_each_get_their_own_result(open_page, clips):
     from playwright.sync_api import expect
 

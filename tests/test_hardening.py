@@ -228,7 +228,7 @@ def test_a_file_that_vanished_before_its_turn_is_named_and_the_rest_are_transcri
     kept = raw_api.upload(url, Path(good[1]))
     Path(gone).unlink()
     files = [raw_api.file_data(gone), raw_api.file_data(kept)]
-    result = raw_api.call(url, "transcribe_batch", [files, tiny_rnnt, 4, False, False, "auto", None, "transcribe"])
+    result = raw_api.call(url, "transcribe_batch", [files, tiny_rnnt, 4, False, False, "auto", None, "transcribe", None])
     assert result["success"], result
     rows = result["output"]["data"][0]["data"]
     assert [row[:3] for row in rows] == [["gone.wav", "", "file not found"], ["after.wav", "2.0", DONE]]

@@ -112,7 +112,7 @@ def test_only_its_own_uploads_and_outputs_are_served(app, secret, tiny_rnnt, tmp
     uploaded = raw_api.upload(url, secret)
     assert raw_api.get(url, f"/gradio_api/file={uploaded}") == (200, SECRET.encode())  # the route works
     clip = raw_api.upload(url, write_tone(tmp_path / "clip.wav"))
-    result = raw_api.call(url, "transcribe", [raw_api.file_data(clip), tiny_rnnt, 4, False, False, "auto", None, "transcribe"])
+    result = raw_api.call(url, "transcribe", [raw_api.file_data(clip), tiny_rnnt, 4, False, False, "auto", None, "transcribe", None])
     output = result["output"]["data"][3][0]["path"]  # where the server keeps the first download
     status, body = raw_api.get(url, f"/gradio_api/file={output}")
     assert status == 200 and body.startswith(b"nine")
@@ -155,7 +155,7 @@ def test_a_server_path_the_client_did_not_upload_is_refused_before_the_engine_se
     url, engine = app
     given_before = list(engine.given)
     for path in (str(secret), str(PASSWD), f"{ROOT}/README.md"):
-        result = raw_api.call(url, "transcribe_batch", [[raw_api.file_data(path)], tiny_rnnt, 4, False, False, "auto", None, "transcribe"])
+        result = raw_api.call(url, "transcribe_batch", [[raw_api.file_data(path)], tiny_rnnt, 4, False, False, "auto", None, "transcribe", None])
         assert result["success"] is False
         assert SECRET not in str(result) and "root:x" not in str(result)
     assert engine.given == given_before

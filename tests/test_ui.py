@@ -270,6 +270,18 @@ def test_stop_only_cancels_its_own_session():
     assert flags.cancel("alice") == 0  # finished requests are forgotten
 
 
+def test_a_job_that_waited_through_its_sessions_stop_starts_cancelled():
+    flags = CancelFlags()
+    waiting, other = flags.ticket(), flags.ticket()
+    flags.cancel("alice")  # alice's job holding `waiting` is still in the queue
+    later = flags.ticket()
+    with flags.running("alice", waiting) as stopped, flags.running("alice", later) as fresh, \
+            flags.running("bob", other) as bobs:
+        assert stopped.is_set() and not fresh.is_set() and not bobs.is_set()
+    with flags.running("alice") as without_ticket:  # an API call: no ticket, only a Stop while it runs ends it
+        assert not without_ticket.is_set()
+
+
 @pytest.fixture
 def model_folder(tmp_path, monkeypatch):
     """An empty model folder, an empty Hugging Face cache, and no built-in demo model."""

@@ -118,17 +118,35 @@ class OutputFolders:
 
 
 class CancelFlags:
-    """The cancel flags of running requests, by browser session, so Stop ends only its own session's jobs."""
+    """The cancel flags of requests, by browser session, so Stop ends only its own session's jobs.
+
+    Stop sets the flags of the jobs that run, which end at once with what they finished (the other files say
+    "cancelled"); Gradio's own cancelling would end the request and lose those. A job still waiting in the queue
+    holds a *ticket*, taken when its button was pressed: a ticket taken before the session's last Stop starts its job
+    already cancelled.
+    """
 
     def __init__(self) -> None:
         self._flags: dict[str, set[threading.Event]] = {}
+        self._tickets = 0
+        self._stopped: dict[str, int] = {}
+        """The last ticket handed out before each session's latest Stop."""
         self._lock = threading.Lock()
 
+    def ticket(self) -> int:
+        """A number for a request about to be queued (see :meth:`running`)."""
+        with self._lock:
+            self._tickets += 1
+            return self._tickets
+
     @contextmanager
-    def running(self, session: str) -> Iterator[threading.Event]:
-        """Register a request of ``session`` for as long as the block runs; yields its cancel flag."""
+    def running(self, session: str, ticket: int | None = None) -> Iterator[threading.Event]:
+        """Register a request of ``session`` for as long as the block runs; yields its cancel flag (already set when
+        the request's ``ticket`` was taken before a Stop of its session)."""
         flag = threading.Event()
         with self._lock:
+            if ticket is not None and ticket <= self._stopped.get(session, 0):
+                flag.set()
             self._flags.setdefault(session, set()).add(flag)
         try:
             yield flag
@@ -140,9 +158,10 @@ class CancelFlags:
                     del self._flags[session]
 
     def cancel(self, session: str) -> int:
-        """Set the flags of ``session``'s running requests; returns how many there were."""
+        """Set the flags of ``session``'s running requests, and stop those it has waiting; returns how many ran."""
         with self._lock:
             flags = list(self._flags.get(session, ()))
+            self._stopped[session] = self._tickets
         for flag in flags:
             flag.set()
         return len(flags)

@@ -176,9 +176,10 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
     """The "One file" and "Several files" tabs and their events (inside a ``gr.Tabs``)."""
     import gradio as gr
 
-    def run(files: list[str], model: str, values: tuple, request: gr.Request, progress) -> list[FileResult]:
+    def run(files: list[str], model: str, values: tuple, ticket: int | None, request: gr.Request,
+            progress) -> list[FileResult]:
         session = request.session_hash or uuid.uuid4().hex
-        with user_errors(), context.cancel_flags.running(session) as cancel:
+        with user_errors(), context.cancel_flags.running(session, ticket) as cancel:
             results = context.engine.transcribe_files(
                 files,
                 model=check_model_choice(model, context.trusted_models),
@@ -202,13 +203,14 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         num_speakers: str = AUTO_SPEAKERS,
         language: str | None = None,
         task: str = TRANSCRIBE_TASK,
+        ticket: int | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),
     ):
         if not audio:
             raise gr.Error("Upload or record an audio file first.", print_exception=False)
-        (result,) = run([audio], model, (batch_size, timestamps, speakers, num_speakers, language, task), request,
-                        progress)
+        (result,) = run([audio], model, (batch_size, timestamps, speakers, num_speakers, language, task), ticket,
+                        request, progress)
         if result.transcript is None:
             raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
         if not result.transcript.text:
@@ -238,13 +240,14 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         num_speakers: str = AUTO_SPEAKERS,
         language: str | None = None,
         task: str = TRANSCRIBE_TASK,
+        ticket: int | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),
     ):
         if not files:
             raise gr.Error("Add one or more files first.", print_exception=False)
-        results = run(list(files), model, (batch_size, timestamps, speakers, num_speakers, language, task), request,
-                      progress)
+        results = run(list(files), model, (batch_size, timestamps, speakers, num_speakers, language, task), ticket,
+                      request, progress)
         downloads = context.outputs.new().write_batch(results)
         saved = [i for i in save_results(context, results, owner_of(request)) if i is not None]
         return status_rows(results), batch_text(results), [str(path) for path in downloads], saved
@@ -265,6 +268,10 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
             return "", gr.Column(visible=False)
         entry, transcript = context.library.get(int(saved), owner=owner_of(request))
         return review_state(entry, transcript, has_audio=entry.has_audio), gr.Column(visible=True)
+
+    def take_ticket() -> int:
+        """Pressing Transcribe: the job's ticket, so a Stop while it waits in the queue ends it too."""
+        return context.cancel_flags.ticket()
 
     def stop(request: gr.Request) -> None:
         if context.cancel_flags.cancel(request.session_hash or ""):
@@ -322,9 +329,10 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
                 saved_many = gr.JSON(label="Library ids", visible=False, elem_id="batch-saved")
 
     audio.stop_recording(name_recording, audio, audio, **PAGE_ONLY)
-    one = run_one.click(
+    ticket = gr.State(None)
+    one = run_one.click(take_ticket, None, ticket, **PAGE_ONLY).then(
         transcribe,
-        [audio, *settings.inputs()],
+        [audio, *settings.inputs(), ticket],
         [text, words_md, words_table, downloads, saved_one],
         api_name="transcribe",
         show_progress_on=text,
@@ -334,13 +342,14 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
     one.then(open_review, saved_one, [review, review_box], api_visibility="private", show_progress="hidden")
     review.edit(follow_correction, saved_one, [text, words_md, words_table, downloads], api_visibility="private",
                 show_progress="hidden")
-    many = run_batch.click(
+    many = run_batch.click(take_ticket, None, ticket, **PAGE_ONLY).then(
         transcribe_batch,
-        [files, *settings.inputs()],
+        [files, *settings.inputs(), ticket],
         [status, batch_texts, batch_downloads, saved_many],
         api_name="transcribe_batch",
         show_progress_on=status,
         concurrency_id="transcription",
         concurrency_limit=TRANSCRIBE_CONCURRENCY,
     )
-    gr.on([stop_one.click, stop_batch.click], stop, api_name="stop", concurrency_limit=None, cancels=[one, many])
+    # Not Gradio's cancels=: it would end the request itself, and a batch's finished files would never show.
+    gr.on([stop_one.click, stop_batch.click], stop, api_name="stop", concurrency_limit=None)
