@@ -342,7 +342,7 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
     one.then(open_review, saved_one, [review, review_box], api_visibility="private", show_progress="hidden")
     review.edit(follow_correction, saved_one, [text, words_md, words_table, downloads], api_visibility="private",
                 show_progress="hidden")
-    many = run_batch.click(take_ticket, None, ticket, **PAGE_ONLY).then(
+    run_batch.click(take_ticket, None, ticket, **PAGE_ONLY).then(
         transcribe_batch,
         [files, *settings.inputs(), ticket],
         [status, batch_texts, batch_downloads, saved_many],
