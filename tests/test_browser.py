@@ -468,6 +468,7 @@ def review_library(tmp_path_factory):
     library = Library(folder / "library.sqlite")
     library.save(transcript, name="meeting.wav", audio=audio)
     library.save(transcript, name="text-only.wav")  # saved without its audio (--no-keep-audio)
+    library.save(transcript, name="standup.wav", audio=audio)
     return library
 
 
@@ -553,6 +554,23 @@ def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, 
     anna, budget = transcript.words[3], transcript.words[4]
     assert (anna.text, budget.text) == ("Anna's", "budget")
     assert (anna.start, budget.end) == (pytest.approx(0.6), pytest.approx(0.95))  # the span of "w3 w4"
+
+
+def test_a_click_while_a_correction_saves_is_applied_after_it(open_page, review_url, review_library):
+    """Correcting a paragraph, then clicking its "join next" without pressing Enter: the correction saves as the
+    editor loses focus, and the join, clicked while that save ran, used to be dropped without a word."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "standup.wav")
+    review.locator(".review-para").first.dblclick()
+    editor = review.locator("textarea.review-editor")
+    editor.fill(editor.input_value() + " indeed")
+    review.locator(".review-para").first.locator(".review-join").click()
+    expect(review.locator(".review-para")).to_have_count(1, timeout=RESULT_TIMEOUT_MS)
+    expect(review.locator(".review-para").first).to_contain_text("w19 indeed w20")
+    (entry,) = [e for e in review_library.entries() if e.name == "standup.wav"]
+    assert entry.version == 3  # the correction, then the join
 
 
 def test_renaming_a_speaker_renames_it_in_the_subtitles(open_page, review_url):

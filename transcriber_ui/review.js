@@ -25,6 +25,7 @@ const view = {
   current: -1,      // the playing word
   position: 0,      // where a transcript without audio is "played": the clicked word, the keys' steps
   busy: false,
+  waiting: [],      // changes made while a save ran: [change, kind, paragraph count when made], sent after it
 };
 
 let root = element.querySelector(".review") || element;
@@ -375,7 +376,10 @@ function redo() { if (view.redo.length) send({ op: "revert", to: view.redo[view.
 function restore() { send({ op: "revert", to: 1 }); }
 
 async function send(change, kind) {
-  if (view.busy) return;
+  if (view.busy) {  // e.g. "join next" clicked while the correction its click ended is being saved
+    view.waiting.push([change, kind, view.state.paragraphs.length]);
+    return;
+  }
   view.busy = true;
   const from = view.state.version;
   root.dataset.saving = "1";
@@ -383,6 +387,7 @@ async function send(change, kind) {
   try {
     const answer = await server.review_op({ ...change, id: view.state.id, version: from });
     if (!answer || answer.error) {
+      view.waiting = [];  // made on what the view showed, which this answer may replace
       say(answer ? answer.error : "The change was not saved.");
       if (answer && answer.state) { view.undo = []; view.redo = []; keepPlace(answer.state); }
       else rerender();
@@ -395,12 +400,26 @@ async function send(change, kind) {
     say("Saved (version " + answer.state.version + ").");
     trigger("edit");  // a saved change: the library's list shows it as edited, a result above it follows
   } catch (error) {
+    view.waiting = [];
     say("The change was not saved: " + (error && error.message ? error.message : error));
     rerender();
   } finally {
     view.busy = false;
     root.dataset.saving = "0";
+    sendWaiting();
   }
+}
+
+function sendWaiting() {
+  const next = view.waiting.shift();
+  if (!next) return;
+  const [change, kind, count] = next;
+  if (count !== view.state.paragraphs.length) {  // its paragraph numbers no longer point where they did
+    view.waiting = [];
+    say("A change made while saving was not applied: the paragraphs changed meanwhile. Please make it again.");
+    return;
+  }
+  send(change, kind);
 }
 
 function keepPlace(state) {
@@ -479,6 +498,7 @@ function openState() {
   view.state = state;
   view.undo = [];
   view.redo = [];
+  view.waiting = [];
   view.rendered = null;
   build();
 }
