@@ -204,9 +204,8 @@ def test_a_batch_with_one_bad_file_shows_two_results_and_one_error(page, clips):
 def test_stop_in_a_batch_keeps_the_files_already_transcribed(open_page, model_setup, launch_app, tiny_rnnt, tmp_path):
     """Stopped after its first eight files, a batch of sixteen shows those eight (text, downloads) and the other eight
     as stopped; the Stop button used to end the request itself, and the page got nothing back but "Error"."""
-    from playwright.sync_api import expect
-
     from model_doubles import slowed_engine
+    from playwright.sync_api import expect
 
     files = [write_tone(tmp_path / f"part-{n:02d}.wav", 1.0) for n in range(16)]
     page = open_page(launch_app(engine=slowed_engine(0.5), model=tiny_rnnt))
@@ -233,9 +232,8 @@ def test_stop_also_ends_a_job_still_waiting_in_the_queue(open_page, model_setup,
     started, says so for each file instead of running once the first has stopped."""
     import threading
 
-    from playwright.sync_api import expect
-
     from model_doubles import stalling_engine
+    from playwright.sync_api import expect
 
     started, release = threading.Event(), threading.Event()
     page = open_page(launch_app(engine=stalling_engine(release, stall_first=2, started=started), model=tiny_rnnt))
@@ -536,6 +534,29 @@ def test_a_transcript_saved_without_its_audio_says_so_and_still_follows_clicks(o
     assert "no supported sources" not in review.inner_text()
 
 
+def test_a_transcript_whose_audio_file_went_missing_says_where_it_was(open_page, model_setup, launch_app, tiny_rnnt,
+                                                                      tmp_path):
+    """A library moved to another computer without its ``library.media`` folder: the view names the missing folder
+    instead of a player that cannot play."""
+    from playwright.sync_api import expect
+
+    from transcriber.library import Library
+    from transcriber.types import Transcript, Word
+
+    library = Library(tmp_path / "library.sqlite")
+    words = tuple(Word(f"w{n}", n * 0.2, n * 0.2 + 0.15) for n in range(10))
+    transcript_id = library.save(Transcript(" ".join(w.text for w in words), words, duration=2.0, model="m"),
+                                 name="moved.wav", audio=write_tone(tmp_path / "moved.wav", 2.0))
+    library.media_path(transcript_id).unlink()
+    page = open_page(launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library))
+    review = open_review(page, "moved.wav")
+    expect(review.locator(".review-no-audio")).to_contain_text("missing")
+    expect(review.locator(".review-no-audio")).to_contain_text(str(library.media_dir))
+    expect(review.locator("audio")).to_be_hidden()
+    review.locator(".w").nth(2).click()
+    expect(review.locator(".w.playing")).to_have_text("w2")
+
+
 def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, review_library):
     from playwright.sync_api import expect
 
@@ -735,7 +756,6 @@ def test_a_correction_below_the_result_is_in_its_text_and_its_downloads(open_pag
 
 def test_the_language_controls_show_only_for_a_model_that_takes_a_language(page, tiny_rnnt, tmp_path_factory):
     from playwright.sync_api import expect
-
     from tiny_models import build_tiny_canary
 
     canary = str(build_tiny_canary(tmp_path_factory.mktemp("canary"), "canary2"))

@@ -11,7 +11,7 @@ from transcriber.errors import LibraryError
 from transcriber.library import Hit
 from transcriber.outputs import ALL_FORMATS
 
-from .review import build_review, review_state
+from .review import build_review, stored_review_state
 from .widgets import AppContext, owner_of, user_errors
 
 LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers", "edited", "match", "time (s)"]
@@ -103,7 +103,7 @@ def build_library_tab(context: AppContext) -> None:
             return (
                 transcript_id,
                 gr.Textbox(value=entry.name),
-                review_state(entry, transcript, has_audio=entry.has_audio, query=query),
+                stored_review_state(library_of(), entry, transcript, owner=owner_of(request), query=query),
                 gr.Column(visible=True),
             )
 

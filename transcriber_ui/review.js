@@ -14,6 +14,9 @@ const HEADER_PX = 26;
 const CHARS_PER_LINE = 90;
 const NO_AUDIO = "The audio was not kept for this transcript (the app saves text only when started with " +
   "--no-keep-audio), so it cannot be played; clicking a word still marks it.";
+const MISSING_AUDIO = (folder) => "The audio file of this transcript is missing from " + folder + " (the " +
+  "library's audio folder, which belongs beside its library file), so it cannot be played; clicking a word still " +
+  "marks it.";
 
 const view = {
   state: null,
@@ -96,7 +99,8 @@ function build() {
   view.list.append(view.top, view.rows, view.bottom);
   root.append(
     view.audio,
-    ...(state.audio ? [] : [el("p", { class: "review-no-audio" }, NO_AUDIO)]),
+    ...(state.audio ? [] : [el("p", { class: "review-no-audio" },
+      state.audio_missing_from ? MISSING_AUDIO(state.audio_missing_from) : NO_AUDIO)]),
     view.timeline,
     el("div", { class: "review-toolbar" },
       view.undoButton, view.redoButton, view.restoreButton,

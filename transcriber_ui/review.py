@@ -45,8 +45,10 @@ def hit_times(transcript: Transcript, query: str) -> list[float]:
     return times[:MAX_HITS]
 
 
-def review_state(entry: Entry, transcript: Transcript, *, has_audio: bool, query: str = "") -> str:
-    """The view's value: what it shows of one stored transcript, as JSON."""
+def review_state(entry: Entry, transcript: Transcript, *, has_audio: bool, query: str = "",
+                 audio_missing_from: str = "") -> str:
+    """The view's value: what it shows of one stored transcript, as JSON. ``audio_missing_from``: the folder its
+    audio file should be in but is not (a library moved without its audio folder)."""
     parts = editing.paragraphs(transcript)
     return json.dumps(
         {
@@ -56,6 +58,7 @@ def review_state(entry: Entry, transcript: Transcript, *, has_audio: bool, query
             "edited": entry.edited,
             "duration": transcript.duration,
             "audio": media_url(entry.id) if has_audio else "",
+            "audio_missing_from": audio_missing_from,
             "speakers": list(transcript.speakers),
             "paragraphs": [
                 {"speaker": part.speaker, "text": part.text,
@@ -67,6 +70,13 @@ def review_state(entry: Entry, transcript: Transcript, *, has_audio: bool, query
         ensure_ascii=False,
         separators=(",", ":"),
     )
+
+
+def stored_review_state(library: Any, entry: Entry, transcript: Transcript, *, owner: str, query: str = "") -> str:
+    """:func:`review_state` with the audio as the library has it on disk."""
+    path = library.media_path(entry.id, owner=owner) if entry.has_audio else None
+    missing = str(library.media_dir) if entry.has_audio and path is None else ""
+    return review_state(entry, transcript, has_audio=path is not None, query=query, audio_missing_from=missing)
 
 
 def apply_change(transcript: Transcript, change: dict[str, Any], library: Any, owner: str) -> Transcript:
@@ -108,11 +118,11 @@ def make_review_op(context: AppContext):
             library.update(transcript_id, changed, base_version=int(change.get("version", 0)), owner=owner)
         except StaleVersionError as exc:
             entry, current = library.get(transcript_id, owner=owner)
-            return {"error": str(exc), "state": json.loads(review_state(entry, current, has_audio=entry.has_audio))}
+            return {"error": str(exc), "state": json.loads(stored_review_state(library, entry, current, owner=owner))}
         except (TranscriberError, KeyError, TypeError, ValueError) as exc:
             return {"error": f"The change was not saved: {exc}"}
         entry, current = library.get(transcript_id, owner=owner)
-        return {"state": json.loads(review_state(entry, current, has_audio=entry.has_audio))}
+        return {"state": json.loads(stored_review_state(library, entry, current, owner=owner))}
 
     return review_op
 

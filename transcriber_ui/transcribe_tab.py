@@ -28,7 +28,7 @@ from .model_choice import (
     model_choices,
     offered_models,
 )
-from .review import build_review, review_state
+from .review import build_review, stored_review_state
 from .widgets import (
     STATUS_COLUMN_WIDTHS,
     STATUS_HEADERS,
@@ -266,8 +266,9 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         """Show the transcript just saved in the review view (nothing when it was not saved)."""
         if saved is None or context.library is None:
             return "", gr.Column(visible=False)
-        entry, transcript = context.library.get(int(saved), owner=owner_of(request))
-        return review_state(entry, transcript, has_audio=entry.has_audio), gr.Column(visible=True)
+        owner = owner_of(request)
+        entry, transcript = context.library.get(int(saved), owner=owner)
+        return stored_review_state(context.library, entry, transcript, owner=owner), gr.Column(visible=True)
 
     def take_ticket() -> int:
         """Pressing Transcribe: the job's ticket, so a Stop while it waits in the queue ends it too."""
