@@ -467,6 +467,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="meeting.wav", audio=audio)
     library.save(transcript, name="text-only.wav")  # saved without its audio (--no-keep-audio)
     library.save(transcript, name="standup.wav", audio=audio)
+    library.save(transcript, name="retro.wav", audio=audio)
     return library
 
 
@@ -592,6 +593,30 @@ def test_a_click_while_a_correction_saves_is_applied_after_it(open_page, review_
     expect(review.locator(".review-para").first).to_contain_text("w19 indeed w20")
     (entry,) = [e for e in review_library.entries() if e.name == "standup.wav"]
     assert entry.version == 3  # the correction, then the join
+
+
+def test_two_quick_undos_undo_two_changes(open_page, review_url, review_library):
+    """Ctrl+Z pressed twice before the first undo is saved steps back twice, not twice to the same version."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "retro.wav")
+    for old, new in (("w3", "x3"), ("w5", "x5")):
+        version = int(review.locator(".review").get_attribute("data-version"))
+        review.locator(".review-para").first.dblclick()
+        editor = review.locator("textarea.review-editor")
+        editor.fill(editor.input_value().replace(old, new))
+        editor.press("Enter")
+        expect(review.locator(".review")).to_have_attribute("data-version", str(version + 1))
+    review.locator(".review-list").evaluate(  # two presses in one go: the second comes while the first saves
+        "list => { for (let n = 0; n < 2; n++) list.dispatchEvent(new KeyboardEvent('keydown', "
+        "{key: 'z', ctrlKey: true, bubbles: true})); }")
+    expect(review.locator(".review")).to_have_attribute("data-version", "5", timeout=RESULT_TIMEOUT_MS)
+    expect(review.locator(".review-para").first).to_contain_text("w2 w3 w4 w5 w6")
+    (entry,) = [e for e in review_library.entries() if e.name == "retro.wav"]
+    assert not entry.edited  # back to the model's output
+    review.locator(".review-redo").click()
+    expect(review.locator(".review-para").first).to_contain_text("w2 x3 w4 w5 w6", timeout=RESULT_TIMEOUT_MS)
 
 
 def test_renaming_a_speaker_renames_it_in_the_subtitles(open_page, review_url):

@@ -375,14 +375,21 @@ function renameSpeaker() {
   view.speakerTo.value = "";
 }
 
-function undo() { if (view.undo.length) send({ op: "revert", to: view.undo[view.undo.length - 1] }, "undo"); }
-function redo() { if (view.redo.length) send({ op: "revert", to: view.redo[view.redo.length - 1] }, "redo"); }
+// Undo and redo take their version from the stacks when they are sent, so a second press made while the first is
+// saved steps back once more instead of to the same version.
+function undo() { if (view.undo.length || view.busy) send({ op: "revert" }, "undo"); }
+function redo() { if (view.redo.length || view.busy) send({ op: "revert" }, "redo"); }
 function restore() { send({ op: "revert", to: 1 }); }
 
 async function send(change, kind) {
   if (view.busy) {  // e.g. "join next" clicked while the correction its click ended is being saved
     view.waiting.push([change, kind, view.state.paragraphs.length]);
     return;
+  }
+  const stack = kind === "undo" ? view.undo : kind === "redo" ? view.redo : null;
+  if (stack) {
+    if (!stack.length) { sendWaiting(); return; }  // nothing (left) to undo or redo
+    change = { ...change, to: stack[stack.length - 1] };
   }
   view.busy = true;
   const from = view.state.version;
@@ -418,7 +425,7 @@ function sendWaiting() {
   const next = view.waiting.shift();
   if (!next) return;
   const [change, kind, count] = next;
-  if (count !== view.state.paragraphs.length) {  // its paragraph numbers no longer point where they did
+  if (change.op !== "revert" && count !== view.state.paragraphs.length) {  // its paragraph numbers moved
     view.waiting = [];
     say("A change made while saving was not applied: the paragraphs changed meanwhile. Please make it again.");
     return;
