@@ -73,6 +73,42 @@ def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recor
     assert "broken.mp3" in summary[3]["error"]
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB file system (tmpfs), as a full disk is met: mounting one needs root, as CI has."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_same_command_then_finishes_it(
+    recordings, small_disk, tiny_rnnt, capsys
+):
+    """No traceback, no half set of outputs that looks done; freed, the disk takes the rest on the next run."""
+    out = small_disk / "out"
+    command = [str(recordings), "--model", tiny_rnnt, "--out", str(out), "--timestamps"]
+    filler = small_disk / "someone-elses.bin"
+    filler.write_bytes(bytes(256 * 1024))  # as full as it gets: not even the batch's index fits
+    assert cli.main(command) == cli.EXIT_SOME_FAILED
+    assert f"error: Cannot write the batch index in {out}: No space left on device." in capsys.readouterr().err
+    filler.write_bytes(bytes(240 * 1024))  # room for the index, not for a transcript
+    assert cli.main(command) == cli.EXIT_SOME_FAILED
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"Cannot write the outputs of talk.wav in {out}: No space left on device." in err
+    assert "run the same command again" in err
+    assert not list(out.glob("talk*"))  # nothing that looks like a finished transcript
+    filler.unlink()
+    assert cli.main(command) == cli.EXIT_SOME_FAILED  # broken.mp3
+    assert [r["status"] for r in read_summary(out)] == ["done", "done", "done", "failed"]
+
+
 def test_outputs_never_overwrite_a_file_that_was_there_nor_the_summary(tmp_path, tiny_rnnt):
     """--out the recordings' own folder, where the user keeps subtitles of their own; and a recording called summary."""
     folder = tmp_path / "films"

@@ -12,6 +12,7 @@ two inputs never share one: the second ``talk.wav`` becomes ``talk-2``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Engine
+from .errors import OutputWriteError
 from .folders import make_folder
 from .formats import FORMATS
 from .library.records import transcript_from_json, transcript_to_json, utc_now
@@ -109,7 +111,10 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
             index[key] = stem
             taken.add(stem.lower())
         items.append(BatchItem(path, index[key]))
-    atomic_write_text(index_path, json.dumps(index, ensure_ascii=False, indent=1) + "\n")
+    try:
+        atomic_write_text(index_path, json.dumps(index, ensure_ascii=False, indent=1) + "\n")
+    except OSError as exc:
+        raise OutputWriteError(f"Cannot write the batch index in {out_dir}: {exc.strerror or exc}.") from exc
     return items
 
 
@@ -188,14 +193,26 @@ def run_planned(
         else:
             todo.append(item)
     remove_stale_writes(todo, out_dir)  # left by a run killed outright
+
+    def write_summary() -> list[BatchRow]:
+        ordered = [rows[item.path] for item in items if item.path in rows]
+        try:
+            atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
+        except OSError as exc:
+            raise OutputWriteError(f"Cannot write the batch summary in {out_dir}: {exc.strerror or exc}.") from exc
+        return ordered
+
     try:
         if todo:
             execute(todo, record)
             remove_stale_writes(todo, out_dir)  # left by a worker killed mid-write, whose files another worker redid
-    finally:
-        ordered = [rows[item.path] for item in items if item.path in rows]
-        atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
-    return ordered
+    except BaseException:
+        try:  # also when stopped: the summary says what was done; the stop's own reason is what the user must see
+            write_summary()
+        except OutputWriteError as exc:
+            logger.warning("%s", exc)
+        raise
+    return write_summary()
 
 
 def remove_stale_writes(items: Sequence[BatchItem], out_dir: Path) -> None:
@@ -257,15 +274,23 @@ def finish_item(
     """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
-    paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)
     marker = done_marker(out_dir, item.stem)
-    marker.parent.mkdir(exist_ok=True)
-    atomic_write_text(marker, json.dumps({
-        "file": str(item.path), "model": result.transcript.model, "settings": settings, "formats": list(formats),
-        "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
-        "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
-        "transcript": transcript_to_json(result.transcript),
-    }, ensure_ascii=False) + "\n")
+    try:
+        paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)
+        marker.parent.mkdir(exist_ok=True)
+        atomic_write_text(marker, json.dumps({
+            "file": str(item.path), "model": result.transcript.model, "settings": settings, "formats": list(formats),
+            "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
+            "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
+            "transcript": transcript_to_json(result.transcript),
+        }, ensure_ascii=False) + "\n")
+    except OSError as exc:  # a full or read-only disk: no half set of outputs is left to look finished
+        for path in (*output_paths(out_dir, item.stem, formats), marker):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise OutputWriteError(
+            f"Cannot write the outputs of {item.path.name} in {out_dir}: {exc.strerror or exc}."
+        ) from exc
     return BatchRow(str(item.path), STATUS_DONE, result.transcript.duration, result.seconds, outputs=tuple(paths))
 
 

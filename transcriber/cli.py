@@ -19,7 +19,7 @@ from .batch import (
     MEDIA_SUFFIXES, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch,
 )
 from .engine import Engine
-from .errors import FolderError, TranscriberError
+from .errors import FolderError, OutputWriteError, TranscriberError
 from .folders import make_folder
 from .formats import FORMATS, result_to_dict, to_text
 from .outputs import ALL_FORMATS
@@ -360,6 +360,10 @@ def _run_folder_batch(
         except KeyboardInterrupt:
             bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except OutputWriteError as exc:
+            bar.write(f"error: {exc} The batch stopped; the files finished before it are in {out_dir}. Once the "
+                      "folder can take files again, run the same command again to go on.", file=sys.stderr)
+            return EXIT_SOME_FAILED
         except TranscriberError as exc:
             bar.write(str(exc), file=sys.stderr)
             return EXIT_SOME_FAILED

@@ -102,3 +102,7 @@ class StaleVersionError(LibraryError):
 
 class FolderError(TranscriberError):
     """A folder the app was told to write into cannot be made: a file is in the way, or the system refuses."""
+
+
+class OutputWriteError(TranscriberError):
+    """A batch's outputs cannot be written: the disk is full or read-only, or the system refuses the file."""

@@ -34,7 +34,7 @@ from .batch import (
     transcript_settings,
 )
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
-from .errors import TranscriberError
+from .errors import OutputWriteError, TranscriberError
 from .formats import FORMATS
 from .models import MODEL_DIR_ENV
 from .outputs import output_paths
@@ -157,8 +157,8 @@ class TranscribeWorker:
             try:
                 rows.append(finish_item(item, result, self.out_dir, self.formats, self.settings,
                                         worker=self.description))
-            except OSError as exc:
-                rows.append(BatchRow(str(item.path), STATUS_FAILED, error=f"{item.path.name}: cannot write: {exc}"))
+            except OutputWriteError as exc:  # this worker's disk; others may still write theirs
+                rows.append(BatchRow(str(item.path), STATUS_FAILED, error=str(exc)))
         return rows
 
 
