@@ -73,20 +73,6 @@ def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recor
     assert "broken.mp3" in summary[3]["error"]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB file system (tmpfs), as a full disk is met: mounting one needs root, as CI has."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_same_command_then_finishes_it(
     recordings, small_disk, tiny_rnnt, capsys
 ):

@@ -93,6 +93,15 @@ def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
                                        f"{tmp_path / 'library.sqlite'}.\n")
 
 
+def test_an_export_onto_a_full_disk_fails_in_one_sentence(filled, small_disk, capsys):
+    (small_disk / "filler.bin").write_bytes(bytes(250 * 1024))
+    code, _ = library_command("export", "1", "--formats", "docx", "--library", str(filled), "--out", str(small_disk))
+    assert code == 1
+    assert capsys.readouterr().err == (f"error: Cannot write the export of transcript 1 in {small_disk}: "
+                                       "No space left on device.\n")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler.bin"]
+
+
 def test_an_audio_file_given_as_the_library_is_refused(tmp_path):
     clip = write_tone(tmp_path / "talk.wav", seconds=1.0)
     run = subprocess.run([sys.executable, "-m", "transcriber", str(clip), "--library", str(clip)], cwd=ROOT,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import TranscriberError
+from ..errors import OutputWriteError, TranscriberError
 from ..folders import make_folder
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
 from .recovery import default_library_path
@@ -95,8 +95,14 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
             raise TranscriberError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}.")
         entry, transcript = library.get(args.id, owner=owner)
         folder = make_folder(args.out, "the exports")
-        for path in write_transcript(transcript, folder, safe_stem(entry.name), source_name=entry.source_name,
-                                     formats=formats, title=entry.name, created=entry.created):
+        try:
+            paths = write_transcript(transcript, folder, safe_stem(entry.name), source_name=entry.source_name,
+                                     formats=formats, title=entry.name, created=entry.created)
+        except OSError as exc:
+            raise OutputWriteError(
+                f"Cannot write the export of transcript {args.id} in {folder}: {exc.strerror or exc}."
+            ) from exc
+        for path in paths:
             print(path, file=out)
     elif args.command == "rename":
         library.rename(args.id, args.name, owner=owner)
