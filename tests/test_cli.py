@@ -217,6 +217,30 @@ def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
     assert "override_config" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [["transcriber", "--json", "--timestamps"], ["transcriber.library", "list"]])
+def test_output_piped_into_head_ends_without_a_traceback(command, tiny_rnnt, tmp_path):
+    """``... | head -1``: the reader stops early, and the command ends quietly instead of a BrokenPipeError."""
+    if command[0] == "transcriber.library":
+        from transcriber.library import Library
+        from transcriber.types import Transcript
+
+        library = Library(tmp_path / "library.sqlite")
+        for n in range(500):  # 500 lines of 250 characters: more than a pipe holds
+            library.save(Transcript("nine", duration=1.0, model="m"), name=f"{n:03d} {'long name ' * 22}.wav")
+        library.close()
+        args = [*command, "--library", str(tmp_path / "library.sqlite")]
+    else:
+        clips = [wav(tmp_path / f"clip{n}.wav", 30.0) for n in range(4)]  # about 90 KB of JSON
+        args = [*command, *clips, "--model", tiny_rnnt]
+    process = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout.read(10)  # the first bytes, as `head -c 10` reads them; then the reader is gone
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=300) != 0
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
+
+
 def test_the_terminal_stays_quiet_unless_asked_for_nemos_log(tiny_rnnt, tmp_path):
     clip = wav(tmp_path / "a.wav", 1.0)
     quiet = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_rnnt, "--timestamps"],

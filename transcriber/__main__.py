@@ -1,8 +1,7 @@
 """Entry point of ``python -m transcriber``."""
 
-import sys
-
 from .cli import main
+from .command import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -1,7 +1,6 @@
 """``python -m transcriber.library``: see :mod:`transcriber.library.cli`."""
 
-import sys
-
+from ..command import run_command
 from .cli import main
 
-sys.exit(main())
+run_command(main)
