@@ -95,6 +95,16 @@ def test_usage_errors_exit_2(args, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("address", ["https://example.com/talk.mp3", "http://192.168.1.5/meeting.wav?dl=1"])
+def test_a_web_address_is_a_usage_error_that_says_to_download_it(address, capsys):
+    """Pasted links were taken for file names: "talk.mp3: file not found", of a path with its // collapsed."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([address])
+    assert exit_info.value.code == cli.EXIT_USAGE
+    assert (f"error: {address} is a web address; this command transcribes files on this computer: download it "
+            "first") in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, says", [
     (["--formats", "docx"], "--formats chooses the files --out writes: give --out DIR"),
     (["--json", "--out", "x"], "--json prints to the terminal; with --out DIR the JSON files are written there"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -43,6 +44,8 @@ DEMO_DIARIZER_NOTICE = (
 )
 logger = logging.getLogger(__name__)
 
+WEB_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+"""A link pasted as a file (``https://...``, ``ftp://...``)."""
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -286,6 +289,10 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--device does not apply to --backend ray: workers use a GPU when given --gpus-per-worker")
     if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
         parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
+    for name in args.files:
+        if WEB_ADDRESS.match(name) and not Path(name).exists():
+            parser.error(f"{name} is a web address; this command transcribes files on this computer: download it "
+                         "first")
     # a flag that would do nothing is a mistake in the command, not something to pass over in silence
     if args.formats and not args.out:
         parser.error("--formats chooses the files --out writes: give --out DIR (without it the text is printed)")
