@@ -401,6 +401,38 @@ def library_tab(page):
     return page.locator("#library-tab")
 
 
+def test_a_long_library_lists_its_transcripts_and_says_when_the_list_is_cut(open_page, model_setup, launch_app,
+                                                                             tiny_rnnt, tmp_path):
+    """The Library tab showed the newest 50 transcripts of 60 (or 600) without a word about the others."""
+    from gradio_client import Client
+    from playwright.sync_api import expect
+
+    from transcriber.library import Library
+    from transcriber.library.store import DEFAULT_LIST_LIMIT
+    from transcriber.types import Transcript
+
+    library = Library(tmp_path / "library.sqlite")
+    for n in range(60):
+        library.save(Transcript(f"take {n} of the budget", duration=1.0, model="m"), name=f"take-{n:03d}.wav")
+    url = launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library)
+    page = open_page(url)
+    page.get_by_role("tab", name="Library").click()
+    overview = re.compile(r"^\s*60 transcripts · library [\d.]+ MB on disk\s*$")  # nothing about a cut list
+    expect(page.locator("#library-summary")).to_have_text(overview)
+    listed = Client(url, verbose=False).predict("", api_name="/library")["data"]  # the table scrolls: count its data
+    assert sorted(row[1] for row in listed) == [f"take-{n:03d}.wav" for n in range(60)]
+    for n in range(60, DEFAULT_LIST_LIMIT + 1):
+        library.save(Transcript(f"take {n} of the budget", duration=1.0, model="m"), name=f"take-{n:03d}.wav")
+    page.locator("#library-search").get_by_role("textbox").press("Enter")
+    expect(page.locator("#library-summary")).to_contain_text(
+        f"{DEFAULT_LIST_LIMIT + 1} transcripts · library")
+    expect(page.locator("#library-summary")).to_contain_text(
+        f"The list shows the newest {DEFAULT_LIST_LIMIT}: search to find the others.")
+    page.locator("#library-search").get_by_role("textbox").fill("budget")
+    page.locator("#library-search").get_by_role("textbox").press("Enter")
+    expect(page.locator("#library-summary")).to_contain_text("The 50 best matches are shown: add words to narrow it.")
+
+
 def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_page, library_url, clips):
     from playwright.sync_api import expect
 

@@ -102,6 +102,27 @@ def test_an_export_onto_a_full_disk_fails_in_one_sentence(filled, small_disk, ca
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler.bin"]
 
 
+def test_list_shows_every_transcript_and_search_says_when_it_shows_only_the_best(tmp_path, capsys):
+    """"every transcript, newest first" stopped at 500 without a word; a search at 50, likewise."""
+    from transcriber.library.store import DEFAULT_HIT_LIMIT, DEFAULT_LIST_LIMIT
+    from transcriber.types import Transcript
+
+    path = tmp_path / "library.sqlite"
+    library = Library(path)
+    for n in range(DEFAULT_LIST_LIMIT + 1):
+        library.save(Transcript(f"take {n} of the budget", duration=1.0, model="m"), name=f"take-{n:03d}.wav")
+    library.close()
+    code, listed = library_command("list", "--library", str(path))
+    assert code == 0 and len(listed.splitlines()) == DEFAULT_LIST_LIMIT + 1
+    assert "take-000.wav" in listed.splitlines()[-1]
+    code, found = library_command("search", "budget", "--library", str(path))
+    assert code == 0 and len(found.splitlines()) == DEFAULT_HIT_LIMIT
+    assert capsys.readouterr().err == (f"note: the {DEFAULT_HIT_LIMIT} best matches are shown: add words to narrow "
+                                       "the search.\n")
+    assert library_command("search", "take 7", "--library", str(path))[0] == 0
+    assert capsys.readouterr().err == ""  # a few matches: all shown, nothing to say
+
+
 def test_an_audio_file_given_as_the_library_is_refused(tmp_path):
     clip = write_tone(tmp_path / "talk.wav", seconds=1.0)
     run = subprocess.run([sys.executable, "-m", "transcriber", str(clip), "--library", str(clip)], cwd=ROOT,

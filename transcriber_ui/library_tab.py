@@ -9,6 +9,8 @@ from typing import Any
 
 from transcriber.errors import LibraryError
 from transcriber.library import Hit
+from transcriber.library import query as search_query
+from transcriber.library.store import DEFAULT_HIT_LIMIT
 from transcriber.outputs import ALL_FORMATS
 
 from .review import build_review, stored_review_state
@@ -32,13 +34,18 @@ def hit_row(hit: Hit) -> list[Any]:
             entry.edited, hit.snippet, None if hit.time is None else round(hit.time, 2)]
 
 
-def summary(context: AppContext, owner: str) -> str:
-    """The line above the table: how many transcripts, how much disk, and any notice about the library."""
+def summary(context: AppContext, owner: str, query: str = "", shown: int | None = None) -> str:
+    """The line above the table: how many transcripts, how much disk, whether the table (``shown`` rows for
+    ``query``) holds them all, and any notice about the library."""
     if context.library is None:
         return f"**{NO_LIBRARY}** {context.library_notice}".strip()
     count = context.library.count(owner=owner)
     size = context.library.size_bytes() / BYTES_PER_MB
     line = f"{count} transcript{'s' if count != 1 else ''} · library {size:.1f} MB on disk"
+    if shown is not None and not search_query.parse(query or "") and shown < count:
+        line += f". The list shows the newest {shown}: search to find the others."
+    elif shown is not None and search_query.parse(query or "") and shown >= DEFAULT_HIT_LIMIT:
+        line += f". The {shown} best matches are shown: add words to narrow it."
     return f"{line}\n\n{context.library_notice}" if context.library_notice else line
 
 
@@ -111,11 +118,13 @@ def build_library_tab(context: AppContext) -> None:
         """The Rename button (the API's ``/rename_transcript`` is :func:`rename_transcript`)."""
         return rename_transcript(transcript_id, new_name, request)
 
-    def show_summary(request: gr.Request) -> str:
-        return summary(context, owner_of(request))
+    def show_summary(query: str, rows: Any, request: gr.Request) -> str:
+        """The line above the table, for the rows the table now shows."""
+        return summary(context, owner_of(request), query, len(rows.values if hasattr(rows, "values") else rows))
 
     def refresh(query: str, request: gr.Request):
-        return search(query, request), summary(context, owner_of(request))
+        rows = search(query, request)
+        return rows, summary(context, owner_of(request), query, len(rows))
 
     def delete_confirmed(transcript_id: float | None, query: str, request: gr.Request):
         """The Delete button, once the browser's confirmation was accepted (``None`` when it was not)."""
@@ -160,7 +169,7 @@ def build_library_tab(context: AppContext) -> None:
     private = {"api_visibility": "private"}
     tab.select(refresh, query, [table, overview], **private)
     searched = gr.on([query.submit, search_button.click], search, query, table, api_name="library")
-    searched.then(show_summary, None, overview, **private)
+    searched.then(show_summary, [query, table], overview, **private)
     review.edit(refresh, query, [table, overview], **private)
     table.select(open_selected, [table, query], [selected, name, review, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")

@@ -17,8 +17,9 @@ from typing import TextIO
 from ..errors import OutputWriteError, TranscriberError
 from ..folders import make_folder
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
+from .query import parse as parse_query
 from .recovery import default_library_path
-from .store import Entry, Hit, Library
+from .store import DEFAULT_HIT_LIMIT, Entry, Hit, Library
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -79,12 +80,15 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
     """Carry out one parsed command on ``library``."""
     owner = args.user
     if args.command == "list":
-        for entry in library.entries(owner=owner):
+        for entry in library.entries(owner=owner, limit=None):
             print(json.dumps(entry_dict(entry), ensure_ascii=False) if args.json else entry_line(entry), file=out)
     elif args.command == "search":
-        for hit in library.search(args.query, owner=owner):
+        hits = library.search(args.query, owner=owner)
+        for hit in hits:
             line = {**entry_dict(hit.entry), "snippet": hit.snippet, "time": hit.time}
             print(json.dumps(line, ensure_ascii=False) if args.json else hit_line(hit), file=out)
+        if parse_query(args.query) and len(hits) >= DEFAULT_HIT_LIMIT:
+            print(f"note: the {len(hits)} best matches are shown: add words to narrow the search.", file=sys.stderr)
     elif args.command == "show":
         entry, transcript = library.get(args.id, owner=owner)
         print(json.dumps(entry.json_object(transcript), ensure_ascii=False, indent=2), file=out)

@@ -250,12 +250,12 @@ class Library:
                      tuple(speakers.split(SPEAKER_SEPARATOR)) if speakers else (), bool(edited), media is not None,
                      version)
 
-    def entries(self, *, owner: str = "", limit: int = DEFAULT_LIST_LIMIT) -> list[Entry]:
-        """The owner's transcripts, newest first."""
+    def entries(self, *, owner: str = "", limit: int | None = DEFAULT_LIST_LIMIT) -> list[Entry]:
+        """The owner's transcripts, newest first: the first ``limit`` (``None``: all)."""
         rows = self._connection().execute(
             f"SELECT {self.ENTRY_COLUMNS} FROM transcripts t WHERE t.owner = ? ORDER BY t.created DESC, t.id DESC"
             " LIMIT ?",
-            (owner, limit),
+            (owner, -1 if limit is None else limit),  # SQLite: a negative LIMIT is none
         )
         return [self._entry(row) for row in rows]
 
@@ -291,16 +291,20 @@ class Library:
         path = self.media_dir / (row[0] + row[1])
         return path if path.is_file() else None
 
-    def search(self, text: str, *, owner: str = "", limit: int = DEFAULT_HIT_LIMIT) -> list[Hit]:
-        """The owner's transcripts that contain every term of ``text``, best first (bm25), one hit each.
+    def search(self, text: str, *, owner: str = "", limit: int | None = None) -> list[Hit]:
+        """The owner's transcripts that contain every term of ``text``, best first (bm25), one hit each: at most
+        ``limit`` (default :data:`DEFAULT_HIT_LIMIT`).
 
         ``text`` is words, ``"phrases"`` and ``prefixes*`` (see :mod:`transcriber.library.query`); with no word in
-        it, every transcript is returned, newest first, without a snippet. Each hit's snippet and time come from
-        its first passage that holds every term (else any term).
+        it, the transcripts are listed newest first, without a snippet (at most ``limit``, default
+        :data:`DEFAULT_LIST_LIMIT`). Each hit's snippet and time come from its first passage that holds every term
+        (else any term).
         """
         terms = search_query.parse(text)
         if not terms:
-            return [Hit(entry, "", None) for entry in self.entries(owner=owner, limit=limit)]
+            listed = self.entries(owner=owner, limit=DEFAULT_LIST_LIMIT if limit is None else limit)
+            return [Hit(entry, "", None) for entry in listed]
+        limit = DEFAULT_HIT_LIMIT if limit is None else limit
         connection = self._connection()
         rows = connection.execute(
             f"SELECT {self.ENTRY_COLUMNS} FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid"
