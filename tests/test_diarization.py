@@ -234,3 +234,31 @@ def test_bad_speaker_options_on_the_command_line_are_usage_errors(argv, tmp_path
         cli.main([write_wav(tmp_path / "a.wav", 1.0), *argv])
     assert exited.value.code == 2
     assert "speakers" in capsys.readouterr().err
+
+
+def test_a_speech_model_and_a_diarizer_load_at_once_without_mixing_their_files(tiny_rnnt, tiny_sortformer):
+    """The app loads its speech model in the background while a first request may load the diarizer. NeMo keeps the
+    folder of the archive it is unpacking in process-wide state, so two loads at once read each other's files: the
+    speech model's tokenizer was looked for among the diarizer's files ("Artifact not found ... Files in
+    nemo_file_folder: ['model_weights.ckpt', 'model_config.yaml']") and the page said the model could not be loaded."""
+    from transcriber.engine import Engine
+
+    for _ in range(2):
+        engine = Engine(device="cpu")  # an empty cache each round: both load from their files
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def load(what):
+            start.wait()
+            try:
+                what()
+            except BaseException as exc:  # noqa: BLE001 - the test reports it below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=load, args=(lambda: engine.load(tiny_rnnt),)),
+                   threading.Thread(target=load, args=(lambda: engine.load_diarizer(tiny_sortformer),))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not errors, errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tarfile
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,12 @@ windows long audio itself, so there is nothing for a user to do."""
 HYDRA_NOISE = "Error getting class at nemo.collections.asr.modules.transformer.get_nemo_transformer"
 """Hydra logs as an error, at every Canary load, that the decoder's ``_target_`` is a function, then calls it."""
 NOISE = {NEMO_LOGGER: (CPU_NOISE, AED_CHUNKING_NOISE), HYDRA_LOGGER: (HYDRA_NOISE,)}
+RESTORE_LOCK = threading.Lock()
+"""Model loads take turns: NeMo's ``restore_from`` keeps the archive it unpacks in process-wide state (the folder in
+its ``AppState``, and the working directory, which it changes), so two loads at once read each other's files. Seen in
+the app: the speech model, loading in the background, looked for its tokenizer among the diarizer's files that a
+first request was loading ("Artifact not found ... Files in nemo_file_folder: ['model_weights.ckpt',
+'model_config.yaml']"), and the page said the model could not be loaded."""
 
 
 class _Noise(logging.Filter):
@@ -123,9 +130,10 @@ def restore_or_download(
         ModelLoadError: The file exists but NeMo could not load it (``what`` names it in the message).
     """
     try:
-        if source.path is not None:
-            return restore(str(source.path), map_location=device)
-        return download(source.name, map_location=device)
+        with RESTORE_LOCK:
+            if source.path is not None:
+                return restore(str(source.path), map_location=device)
+            return download(source.name, map_location=device)
     except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
         if source.path is None:
             raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
