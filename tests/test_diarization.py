@@ -247,18 +247,19 @@ def test_a_speech_model_and_a_diarizer_load_at_once_without_mixing_their_files(t
         engine = Engine(device="cpu")  # an empty cache each round: both load from their files
         start = threading.Barrier(2)
         errors: list[BaseException] = []
-
-        def load(what):
-            start.wait()
-            try:
-                what()
-            except BaseException as exc:  # noqa: BLE001 - the test reports it below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=load, args=(lambda: engine.load(tiny_rnnt),)),
-                   threading.Thread(target=load, args=(lambda: engine.load_diarizer(tiny_sortformer),))]
+        threads = [threading.Thread(target=load_after, args=(start, errors, engine.load, tiny_rnnt)),
+                   threading.Thread(target=load_after, args=(start, errors, engine.load_diarizer, tiny_sortformer))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=300)
         assert not errors, errors
+
+
+def load_after(start: threading.Barrier, errors: list[BaseException], load, model: str) -> None:
+    """``load(model)`` once every thread of ``start`` is ready; what it raises goes into ``errors``."""
+    start.wait()
+    try:
+        load(model)
+    except BaseException as exc:  # noqa: BLE001 - the test reports it
+        errors.append(exc)
