@@ -269,8 +269,8 @@ function seek(time) {
 
 function play(time) {
   seek(time);
-  if (!view.state.audio) { highlight(time, true); return; }
   highlight(time, true);
+  if (!view.state.audio) return;  // a transcript without audio: the word is marked, nothing plays
   const started = view.audio.play();
   if (started && started.catch) started.catch((error) => say("Cannot play the audio: " + error.message));
 }
