@@ -657,8 +657,12 @@ def test_renaming_a_speaker_renames_it_in_the_subtitles(open_page, review_url):
     page = open_page(review_url)
     review = open_review(page)
     review.locator(".review-speaker-from").select_option("S2")
-    review.locator(".review-speaker-to").fill("Ben")
+    review.locator(".review-speaker-to").fill("B.")
     review.locator(".review-rename-button").click()
+    expect(review.locator(".review-para").nth(1).locator(".review-speaker")).to_have_value("B.")
+    review.locator(".review-speaker-from").select_option("B.")
+    review.locator(".review-speaker-to").fill("Ben")
+    review.locator(".review-speaker-to").press("Enter")  # as the button does
     expect(review.locator(".review-para").nth(1).locator(".review-speaker")).to_have_value("Ben")
     row = page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav")
     expect(row).to_contain_text("S1, Ben")  # the library's list follows the change

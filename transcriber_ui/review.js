@@ -88,7 +88,8 @@ function build() {
   view.playhead = el("div", { class: "review-playhead" });
   view.status = el("span", { class: "review-status", role: "status" });
   view.speakerFrom = el("select", { class: "review-speaker-from", "aria-label": "Speaker to rename" });
-  view.speakerTo = el("input", { class: "review-speaker-to", placeholder: "new name", "aria-label": "New name" });
+  view.speakerTo = el("input", { class: "review-speaker-to", placeholder: "new name", "aria-label": "New name",
+    onkeydown: (event) => { if (event.key === "Enter") { event.preventDefault(); renameSpeaker(); } } });
   view.undoButton = el("button", { class: "review-undo", title: "Undo (Ctrl+Z)", onclick: undo }, "Undo");
   view.redoButton = el("button", { class: "review-redo", title: "Redo (Ctrl+Shift+Z)", onclick: redo }, "Redo");
   view.restoreButton = el("button", { class: "review-restore", onclick: restore }, "Back to the model's output");
