@@ -114,7 +114,7 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     try:
         atomic_write_text(index_path, json.dumps(index, ensure_ascii=False, indent=1) + "\n")
     except OSError as exc:
-        raise OutputWriteError(f"Cannot write the batch index in {out_dir}: {exc.strerror or exc}.") from exc
+        raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
     return items
 
 
@@ -199,7 +199,7 @@ def run_planned(
         try:
             atomic_write_text(out_dir / SUMMARY_NAME, summary_csv(ordered))
         except OSError as exc:
-            raise OutputWriteError(f"Cannot write the batch summary in {out_dir}: {exc.strerror or exc}.") from exc
+            raise OutputWriteError.writing("the batch summary", out_dir, exc) from exc
         return ordered
 
     try:
@@ -288,9 +288,7 @@ def finish_item(
         for path in (*output_paths(out_dir, item.stem, formats), marker):
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
-        raise OutputWriteError(
-            f"Cannot write the outputs of {item.path.name} in {out_dir}: {exc.strerror or exc}."
-        ) from exc
+        raise OutputWriteError.writing(f"the outputs of {item.path.name}", out_dir, exc) from exc
     return BatchRow(str(item.path), STATUS_DONE, result.transcript.duration, result.seconds, outputs=tuple(paths))
 
 

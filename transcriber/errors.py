@@ -105,4 +105,9 @@ class FolderError(TranscriberError):
 
 
 class OutputWriteError(TranscriberError):
-    """A batch's outputs cannot be written: the disk is full or read-only, or the system refuses the file."""
+    """Outputs cannot be written: the disk is full or read-only, or the system refuses the file."""
+
+    @classmethod
+    def writing(cls, what: str, folder: str | os.PathLike[str], exc: OSError) -> OutputWriteError:
+        """The error for ``exc``, raised while writing ``what`` into ``folder``, in one sentence."""
+        return cls(f"Cannot write {what} in {folder}: {exc.strerror or exc}.")

@@ -103,9 +103,7 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
             paths = write_transcript(transcript, folder, safe_stem(entry.name), source_name=entry.source_name,
                                      formats=formats, title=entry.name, created=entry.created)
         except OSError as exc:
-            raise OutputWriteError(
-                f"Cannot write the export of transcript {args.id} in {folder}: {exc.strerror or exc}."
-            ) from exc
+            raise OutputWriteError.writing(f"the export of transcript {args.id}", folder, exc) from exc
         for path in paths:
             print(path, file=out)
     elif args.command == "rename":
