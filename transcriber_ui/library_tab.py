@@ -13,7 +13,7 @@ from transcriber.library import query as search_query
 from transcriber.library.store import DEFAULT_HIT_LIMIT
 from transcriber.outputs import ALL_FORMATS
 
-from .review import build_review, stored_review_state
+from .review import build_review, review_value, stored_review_data
 from .widgets import AppContext, owner_of, user_errors
 
 LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers", "edited", "match", "time (s)"]
@@ -42,11 +42,17 @@ def summary(context: AppContext, owner: str, query: str = "", shown: int | None 
     count = context.library.count(owner=owner)
     size = context.library.size_bytes() / BYTES_PER_MB
     line = f"{count} transcript{'s' if count != 1 else ''} · library {size:.1f} MB on disk"
-    if shown is not None and not search_query.parse(query or "") and shown < count:
+    searching = bool(search_query.parse(query or ""))
+    if shown is not None and not searching and shown < count:
         line += f". The list shows the newest {shown}: search to find the others."
-    elif shown is not None and search_query.parse(query or "") and shown >= DEFAULT_HIT_LIMIT:
+    elif shown is not None and searching and shown >= DEFAULT_HIT_LIMIT:
         line += f". The {shown} best matches are shown: add words to narrow it."
     return f"{line}\n\n{context.library_notice}" if context.library_notice else line
+
+
+def table_rows(rows: Any) -> list[list[Any]]:
+    """The rows of the library table as an event hands them over (a pandas DataFrame, or plain lists)."""
+    return rows.values.tolist() if hasattr(rows, "values") else rows
 
 
 def transcript_number(transcript_id: float | None) -> int:
@@ -104,13 +110,13 @@ def build_library_tab(context: AppContext) -> None:
         """Open the transcript of the clicked row in the review view."""
         with user_errors():
             row = event.index[0]
-            values = rows.values.tolist() if hasattr(rows, "values") else rows
-            transcript_id = int(values[row][0])
+            transcript_id = int(table_rows(rows)[row][0])
             entry, transcript = library_of().get(transcript_id, owner=owner_of(request))
             return (
                 transcript_id,
                 gr.Textbox(value=entry.name),
-                stored_review_state(library_of(), entry, transcript, owner=owner_of(request), query=query),
+                review_value(stored_review_data(library_of(), entry, transcript, owner=owner_of(request),
+                                                query=query)),
                 gr.Column(visible=True),
             )
 
@@ -120,7 +126,7 @@ def build_library_tab(context: AppContext) -> None:
 
     def show_summary(query: str, rows: Any, request: gr.Request) -> str:
         """The line above the table, for the rows the table now shows."""
-        return summary(context, owner_of(request), query, len(rows.values if hasattr(rows, "values") else rows))
+        return summary(context, owner_of(request), query, len(table_rows(rows)))
 
     def refresh(query: str, request: gr.Request):
         rows = search(query, request)

@@ -1,7 +1,7 @@
 """The review view: a stored transcript next to its audio, corrected in place.
 
 The view is a ``gr.HTML`` whose JavaScript (``review.js``) and CSS (``review.css``) live beside this module. Its value
-is the transcript as JSON (:func:`review_state`); each change the user makes is one call of the component's server
+is the transcript as JSON (:func:`review_value`); each change the user makes is one call of the component's server
 function :func:`review_op`, which applies it with :mod:`transcriber.editing`, saves it as a new version and answers
 with the new state. A change based on a version another tab has replaced is refused, and the answer carries the
 current version so the view shows it. The audio comes from :mod:`.media_route`, with range requests.
@@ -45,38 +45,39 @@ def hit_times(transcript: Transcript, query: str) -> list[float]:
     return times[:MAX_HITS]
 
 
-def review_state(entry: Entry, transcript: Transcript, *, has_audio: bool, query: str = "",
-                 audio_missing_from: str = "") -> str:
-    """The view's value: what it shows of one stored transcript, as JSON. ``audio_missing_from``: the folder its
-    audio file should be in but is not (a library moved without its audio folder)."""
-    parts = editing.paragraphs(transcript)
-    return json.dumps(
-        {
-            "id": entry.id,
-            "version": entry.version,
-            "name": entry.name,
-            "edited": entry.edited,
-            "duration": transcript.duration,
-            "audio": media_url(entry.id) if has_audio else "",
-            "audio_missing_from": audio_missing_from,
-            "speakers": list(transcript.speakers),
-            "paragraphs": [
-                {"speaker": part.speaker, "text": part.text,
-                 "words": [[w.text, round(w.start, 3), round(w.end, 3)] for w in part.words]}
-                for part in parts
-            ],
-            "hits": hit_times(transcript, query),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+def review_data(entry: Entry, transcript: Transcript, *, has_audio: bool, query: str = "",
+                audio_missing_from: str = "") -> dict[str, Any]:
+    """What the view shows of one stored transcript. ``audio_missing_from``: the folder its audio file should be in
+    but is not (a library moved without its audio folder)."""
+    return {
+        "id": entry.id,
+        "version": entry.version,
+        "name": entry.name,
+        "edited": entry.edited,
+        "duration": transcript.duration,
+        "audio": media_url(entry.id) if has_audio else "",
+        "audio_missing_from": audio_missing_from,
+        "speakers": list(transcript.speakers),
+        "paragraphs": [
+            {"speaker": part.speaker, "text": part.text,
+             "words": [[w.text, round(w.start, 3), round(w.end, 3)] for w in part.words]}
+            for part in editing.paragraphs(transcript)
+        ],
+        "hits": hit_times(transcript, query),
+    }
 
 
-def stored_review_state(library: Any, entry: Entry, transcript: Transcript, *, owner: str, query: str = "") -> str:
-    """:func:`review_state` with the audio as the library has it on disk."""
+def stored_review_data(library: Any, entry: Entry, transcript: Transcript, *, owner: str,
+                       query: str = "") -> dict[str, Any]:
+    """:func:`review_data` with the audio as the library has it on disk."""
     path = library.media_path(entry.id, owner=owner) if entry.has_audio else None
     missing = str(library.media_dir) if entry.has_audio and path is None else ""
-    return review_state(entry, transcript, has_audio=path is not None, query=query, audio_missing_from=missing)
+    return review_data(entry, transcript, has_audio=path is not None, query=query, audio_missing_from=missing)
+
+
+def review_value(data: dict[str, Any]) -> str:
+    """The view's value: :func:`review_data` as JSON (a server function's answer carries the data itself)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def apply_change(transcript: Transcript, change: dict[str, Any], library: Any, owner: str) -> Transcript:
@@ -118,17 +119,17 @@ def make_review_op(context: AppContext):
             library.update(transcript_id, changed, base_version=int(change.get("version", 0)), owner=owner)
         except StaleVersionError as exc:
             entry, current = library.get(transcript_id, owner=owner)
-            return {"error": str(exc), "state": json.loads(stored_review_state(library, entry, current, owner=owner))}
+            return {"error": str(exc), "state": stored_review_data(library, entry, current, owner=owner)}
         except (TranscriberError, KeyError, TypeError, ValueError) as exc:
             return {"error": f"The change was not saved: {exc}"}
         entry, current = library.get(transcript_id, owner=owner)
-        return {"state": json.loads(stored_review_state(library, entry, current, owner=owner))}
+        return {"state": stored_review_data(library, entry, current, owner=owner)}
 
     return review_op
 
 
 def build_review(context: AppContext, *, elem_id: str) -> Any:
-    """The review view, empty until its value is set to a :func:`review_state`."""
+    """The review view, empty until its value is set to a :func:`review_value`."""
     import gradio as gr
 
     review_op = make_review_op(context)  # review.js calls it by this name: server.review_op(change)

@@ -28,7 +28,7 @@ from .model_choice import (
     model_choices,
     offered_models,
 )
-from .review import build_review, stored_review_state
+from .review import build_review, review_value, stored_review_data
 from .widgets import (
     STATUS_COLUMN_WIDTHS,
     STATUS_HEADERS,
@@ -268,7 +268,8 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
             return "", gr.Column(visible=False)
         owner = owner_of(request)
         entry, transcript = context.library.get(int(saved), owner=owner)
-        return stored_review_state(context.library, entry, transcript, owner=owner), gr.Column(visible=True)
+        state = review_value(stored_review_data(context.library, entry, transcript, owner=owner))
+        return state, gr.Column(visible=True)
 
     def take_ticket() -> int:
         """Pressing Transcribe: the job's ticket, so a Stop while it waits in the queue ends it too."""
