@@ -136,3 +136,19 @@ def test_library_is_a_module_not_a_word_taken_for_a_file(tmp_path):
                          text=True)
     assert run.returncode == 0 and all(word in run.stdout for word in ("list", "search", "export", "delete"))
     assert "``" not in run.stdout  # the module docstring's markup stays out of the help
+
+
+def test_the_library_and_the_login_may_come_before_the_command(tmp_path):
+    """``--library PATH list`` was refused as "invalid choice: PATH" for the command."""
+    from transcriber.types import Transcript
+
+    path = tmp_path / "library.sqlite"
+    library = Library(path)
+    library.save(Transcript("mine", duration=1.0, model="m"), name="mine.wav", owner="ann")
+    library.save(Transcript("theirs", duration=1.0, model="m"), name="theirs.wav")
+    library.close()
+    assert library_command("--library", str(path), "--user", "ann", "list")[1].split()[-2:] == ["mine.wav", "(m)"]
+    assert "theirs.wav" in library_command("--library", str(path), "list")[1]
+    # After the command it is as before, and there it wins over one given before.
+    assert "mine.wav" in library_command("--library", str(tmp_path / "none"), "list", "--library", str(path),
+                                         "--user", "ann")[1]

@@ -26,15 +26,19 @@ EXIT_FAILED = 1
 DESCRIPTION = "List, search, show, export, rename and delete the transcripts in the library."
 
 
-def add_library_option(parser: argparse.ArgumentParser) -> None:
-    """``--library PATH`` and ``--user NAME``, as every subcommand takes them."""
-    parser.add_argument("--library", metavar="PATH", help=f"the library file (default: {default_library_path()})")
-    parser.add_argument("--user", default="", help="act on this login's transcripts (default: the app without logins)")
+def add_library_option(parser: argparse.ArgumentParser, *, default: object = None) -> None:
+    """``--library PATH`` and ``--user NAME``: before the command (``default`` None and "") and after it, as every
+    subcommand takes them (``default`` SUPPRESS, so that one given before the command stands)."""
+    parser.add_argument("--library", metavar="PATH", default=default,
+                        help=f"the library file (default: {default_library_path()})")
+    parser.add_argument("--user", default="" if default is None else default,
+                        help="act on this login's transcripts (default: the app without logins)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m transcriber.library``."""
     parser = argparse.ArgumentParser(prog="python -m transcriber.library", description=DESCRIPTION)
+    add_library_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every transcript, newest first")
     listing.add_argument("--json", action="store_true", help="one JSON object per transcript")
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a transcript and its audio")
     delete.add_argument("id", type=int)
     for sub in (listing, search, show, export, rename, delete):
-        add_library_option(sub)
+        add_library_option(sub, default=argparse.SUPPRESS)
     return parser
 
 
