@@ -476,6 +476,43 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
     expect(page.locator("#library-summary")).to_contain_text("0 transcripts")
 
 
+# --- Logins -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def logins_url(model_setup, launch_app, tiny_rnnt):
+    from transcriber_ui.auth import checker
+
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, auth=checker({"*ann*": "pw-ann", "bob": "pw-bob"}))
+
+
+def log_in(page, user: str, password: str) -> None:
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+def test_the_page_says_who_is_logged_in_and_log_out_lets_the_next_person_log_in(open_page, logins_url, app_url):
+    """With logins there was no way to log out: the next person at a shared computer stayed the last one."""
+    from playwright.sync_api import expect
+
+    page, elsewhere = open_page(logins_url), open_page(logins_url)
+    log_in(page, "*ann*", "pw-ann")
+    log_in(elsewhere, "*ann*", "pw-ann")
+    expect(page.locator("#account-user")).to_have_text("Logged in as *ann*")  # the name as it is, not emphasis
+    page.locator("#log-out").click()
+    expect(page.get_by_label("username")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("username")).to_be_visible()  # logged out, not only shown the form
+    log_in(page, "bob", "pw-bob")
+    expect(page.locator("#account-user")).to_have_text("Logged in as bob")
+    elsewhere.reload()  # ann's session in another browser stays
+    expect(elsewhere.locator("#account-user")).to_have_text("Logged in as *ann*")
+    without = open_page(app_url)
+    expect(without.get_by_role("button", name="Transcribe", exact=True).first).to_be_visible()
+    expect(without.locator("#account")).to_have_count(0)  # no logins, no account line
+
+
 # --- The review view --------------------------------------------------------------------------------------------------
 
 REVIEW = "#library-review"

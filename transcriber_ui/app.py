@@ -27,6 +27,7 @@ from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
 from transcriber.tempdir import redirect_temp
 
 from . import auth as logins
+from .account import account_line
 from . import media_route
 from .preload import Preloader
 from .library_tab import build_library_tab
@@ -96,6 +97,8 @@ def build_demo(
         preloader.start()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=GRADIO_CACHE_CLEANUP) as demo:
         gr.Markdown(f"# {TITLE}\nSpeech to text on this computer with NVIDIA NeMo. Nothing leaves your machine.")
+        if logins:
+            account_line(demo)
         settings = build_settings(context, demo)
         if preloader is not None:
             model_status(preloader)
