@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +250,68 @@ def test_output_piped_into_head_ends_without_a_traceback(command, tiny_rnnt, tmp
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=300) != 0
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["plain", "folder"])
+def test_ctrl_c_in_the_middle_ends_with_a_word_and_status_130(mode, tiny_rnnt, tmp_path):
+    """Ctrl+C while a model was transcribing printed a KeyboardInterrupt traceback (plain) and then aborted the process
+    ("terminate called without an active exception", status 134): the interpreter's exit tore the model's worker
+    thread down inside PyTorch."""
+    import signal
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clips = [wav(folder / f"clip{n:02d}.wav", 60.0) for n in range(12)]
+    args = [*clips, "--batch-size", "1"] if mode == "plain" else [str(folder), "--out", str(tmp_path / "out")]
+    process = subprocess.Popen([sys.executable, "-m", "transcriber", *args, "--model", tiny_rnnt], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if mode == "plain":
+        assert process.stdout.readline().startswith("== ")  # the first file is done, and shown at once
+        assert process.poll() is None  # while the model is at work on the others
+    else:
+        while not (tmp_path / "out" / "clip00.txt").exists() and process.poll() is None:
+            time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "terminate called" not in stderr, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    if mode == "plain":
+        assert last == "Interrupted."
+    else:
+        assert last == f"Interrupted; finished files are in {tmp_path / 'out'}. Run the same command again to resume."
+
+
+UNSTOPPABLE_CALL = """
+import sys, threading, time, torch
+from transcriber.command import exit_now
+from transcriber.watchdog import run_watched
+
+started = threading.Event()
+
+def work():  # PyTorch at work, with no encoder batch at which a guard could stop it
+    started.set()
+    x = torch.randn(600, 600)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        x = torch.tanh(x @ x)
+
+threading.Thread(target=run_watched, args=(work,), kwargs=dict(timeout=120, cancel=None, what="w"), daemon=True).start()
+started.wait()
+time.sleep(0.3)
+print("exiting", flush=True)
+exit_now(3)
+"""
+
+
+def test_exiting_while_a_model_call_cannot_stop_ends_with_its_status_not_an_abort():
+    """The interpreter's own exit tears a thread down wherever it is: inside PyTorch, that aborts the process."""
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-c", UNSTOPPABLE_CALL], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 3 and run.stdout == "exiting\n", run.stderr[-2000:]
+    assert "terminate called" not in run.stderr
+    assert time.monotonic() - started < 30  # it waited a moment for the call, not for the call to end
 
 
 def test_the_terminal_stays_quiet_unless_asked_for_nemos_log(tiny_rnnt, tmp_path):

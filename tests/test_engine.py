@@ -95,10 +95,14 @@ def test_bad_files_get_their_own_error_and_the_rest_are_transcribed(engine, tiny
     good2 = write_wav(tmp_path / "good-two.wav", 2.0)
     files = [good1, missing, str(text), str(empty), good2]
 
-    results = engine.transcribe_files(files, model=tiny_tdt, options=TranscribeOptions(timestamps=True, batch_size=4))
+    heard = []
+    results = engine.transcribe_files(files, model=tiny_tdt, options=TranscribeOptions(timestamps=True, batch_size=4),
+                                      on_result=lambda index, result: heard.append((index, result)))
 
     assert [r.file for r in results] == files
     assert [r.ok for r in results] == [True, False, False, False, True]
+    # Each file is heard of once, as soon as it is known: the bad ones while the good ones wait for their batch.
+    assert heard == [(1, results[1]), (2, results[2]), (3, results[3]), (0, results[0]), (4, results[4])]
     assert "missing.wav" in results[1].error and "not found" in results[1].error
     assert "notes.wav" in results[2].error
     assert "empty.mp3" in results[3].error and "empty" in results[3].error

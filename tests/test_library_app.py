@@ -116,7 +116,7 @@ def test_the_started_app_plays_a_saved_transcripts_audio_in_the_review_view(tiny
     from gradio_client import Client
     from test_ui import started_app
 
-    with started_app(tiny_rnnt, tmp_path) as (url, log):
+    with started_app(tiny_rnnt, tmp_path) as (url, log, _):
         *_, saved = Client(url, verbose=False).predict(file_arg(clips["two"]), api_name="/transcribe")
         audio = httpx.get(f"{url}library/media/{saved}", headers={"Range": "bytes=0-99"}, timeout=30)
     assert audio.status_code == 206, log

@@ -132,7 +132,8 @@ def test_the_page_builds_without_a_layout_warning_in_the_terminal():
 @contextlib.contextmanager
 def started_app(model: str, folder: Path):
     """``transcribe_ui.py`` started as a user starts it (its library and temporary files in ``folder``); yields its
-    URL and the lines of its terminal up to its model's background load (loaded, or why not), once that is done."""
+    URL, the lines of its terminal up to its model's background load (loaded, or why not), once that is done, and
+    the process with ``process.log``: every line of its terminal so far."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -150,8 +151,9 @@ def started_app(model: str, folder: Path):
             if "transcriber_ui.preload:" in line:  # the background load's one line: loaded, or why not
                 break
         hung.cancel()
-        threading.Thread(target=app.stderr.read, daemon=True).start()  # a full pipe would stall the app's logging
-        yield f"http://127.0.0.1:{port}/", "".join(lines)
+        app.log = lines
+        threading.Thread(target=lines.extend, args=(app.stderr,), daemon=True).start()  # a full pipe would stall it
+        yield f"http://127.0.0.1:{port}/", "".join(lines), app
     finally:
         hung.cancel()
         app.terminate()
@@ -160,9 +162,34 @@ def started_app(model: str, folder: Path):
 
 def test_the_apps_terminal_says_nothing_of_telemetry_while_it_loads_its_model(tiny_rnnt, tmp_path):
     """NeMo's telemetry library says at import, in three lines, that it is off: noise, and alarming offline."""
-    with started_app(tiny_rnnt, tmp_path) as (_, log):
+    with started_app(tiny_rnnt, tmp_path) as (_, log, _):
         assert "loaded; ready" in log, log
         assert "telemetry" not in log.lower() and "OneLogger" not in log, log
+
+
+def test_ctrl_c_while_a_job_runs_stops_the_app_without_aborting(tiny_rnnt, tmp_path):
+    """Ctrl+C in the app's terminal while a file was being transcribed let the job run on while the server closed, and
+    could end in "terminate called without an active exception" and status 134: the interpreter's exit tore the
+    model's worker thread down inside PyTorch."""
+    import signal
+
+    from gradio_client import Client, handle_file
+
+    long_file = tmp_path / "long.wav"
+    sf.write(long_file, np.random.default_rng(0).normal(0, 0.05, 30 * 60 * 16000).astype(np.float32), 16000)
+    with started_app(tiny_rnnt, tmp_path) as (url, log, app):
+        assert "loaded; ready" in log, log
+        job = Client(url, verbose=False).submit(handle_file(str(long_file)), api_name="/transcribe")
+        deadline = time.monotonic() + 60
+        while not job.status().progress_data and time.monotonic() < deadline:  # its windows are under way
+            time.sleep(0.1)
+        assert not job.done(), "the file was transcribed before it could be interrupted"
+        app.send_signal(signal.SIGINT)
+        assert app.wait(timeout=60) == 0, "".join(app.log)[-3000:]
+    terminal = "".join(app.log)
+    assert "terminate called" not in terminal and "Traceback" not in terminal, terminal[-3000:]
+    # The job was cancelled at once, not left to run on (and hold the exit up) while the server closed.
+    assert "long.wav: failed (long.wav: cancelled.)" in terminal, terminal[-3000:]
 
 
 def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):

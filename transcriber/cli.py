@@ -27,7 +27,7 @@ from .outputs import ALL_FORMATS
 from .models import (
     DEFAULT_DIARIZER, DEFAULT_MODEL, DEMO_DIARIZER, DEMO_MODEL, INSTALL_HINT, default_diarizer, default_model, pick_device,
 )
-from . import gpu, windows
+from . import command, gpu, windows
 from .library import Library, default_library_path
 from .nemo_models import set_nemo_verbose
 from .ray_batch import DEFAULT_CPUS_PER_WORKER, LOCAL as DEFAULT_RAY_ADDRESS  # the module imports Ray only when run
@@ -49,7 +49,7 @@ WEB_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = command.EXIT_INTERRUPTED
 DEFAULT_BATCH_SIZE = 4
 LOCAL_BACKEND = "local"
 RAY_BACKEND = "ray"
@@ -259,15 +259,37 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         save = library_saver(library)
     if args.out:
         return _run_folder_batch(engine, inputs, model, options, args, save)
-    try:
-        results = engine.transcribe_files(inputs, model=model, options=options)
-    except TranscriberError as exc:  # the model itself is unusable: every file fails for the same reason
-        results = [FileResult(file, error=str(exc)) for file in inputs]
-    for result in results:
+
+    def report(result: FileResult) -> None:
         if save is not None and result.ok:
             save(result)
         _report(result, args, out)
+
+    # Each file is shown (and saved) as soon as it and those before it are done: a long run shows its progress, and
+    # Ctrl+C keeps what was finished.
+    in_order = InputOrder(report)
+    try:
+        results = engine.transcribe_files(inputs, model=model, options=options, on_result=in_order)
+    except TranscriberError as exc:  # the model itself is unusable: every file fails for the same reason
+        results = [FileResult(file, error=str(exc)) for file in inputs]
+        for index, result in enumerate(results):
+            in_order(index, result)
     return EXIT_OK if results and all(result.ok for result in results) else EXIT_SOME_FAILED
+
+
+class InputOrder:
+    """Hands results on in input order, each as soon as it and all those before it are known."""
+
+    def __init__(self, handle: Callable[[FileResult], None]) -> None:
+        self.handle = handle
+        self.next = 0
+        self.waiting: dict[int, FileResult] = {}
+
+    def __call__(self, index: int, result: FileResult) -> None:
+        self.waiting[index] = result
+        while self.next in self.waiting:
+            self.handle(self.waiting.pop(self.next))
+            self.next += 1
 
 
 def _inputs(paths: Sequence[str]) -> list[str]:
@@ -317,6 +339,7 @@ def _report(result: FileResult, args: argparse.Namespace, out: TextIO) -> None:
         print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
     else:
         _print_plain(result, out)
+    out.flush()  # each file as it is done, also into a pipe (| tee, a program reading the JSON lines)
     if result.error:
         print(result.error, file=sys.stderr)
 

@@ -318,6 +318,7 @@ class Engine:
         options: TranscribeOptions = TranscribeOptions(),
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        on_result: Callable[[int, FileResult], None] | None = None,
     ) -> list[FileResult]:
         """Transcribe files (or decoded audio) in batches; one result per input, in input order.
 
@@ -326,7 +327,8 @@ class Engine:
 
         A file that cannot be decoded or transcribed gets an error entry and the others carry on. A cancel stops the
         job: files not finished by then get a "cancelled" error entry. Model problems (not installed, cannot load)
-        concern every file and are raised.
+        concern every file and are raised. ``on_result(index, result)`` hears of each input as soon as it is done
+        (in the order they finish), so a caller can show or keep it before the others are.
 
         Raises:
             ModelNotAvailableError: The model is not installed and cannot be downloaded.
@@ -335,7 +337,8 @@ class Engine:
         if options.speakers:
             options = self.prepare_speakers(options, cancel)
         return FileJob(self, files, model=model, options=options, progress=progress, cancel=cancel,
-                       batch_limit=options.batch_size * GROUP_BATCHES, call_max_audio_s=CALL_MAX_AUDIO_S).run()
+                       batch_limit=options.batch_size * GROUP_BATCHES, call_max_audio_s=CALL_MAX_AUDIO_S,
+                       on_result=on_result).run()
 
     def transcribe_isolated(
         self,
@@ -391,9 +394,11 @@ def transcribe_files(
     options: TranscribeOptions = TranscribeOptions(),
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    on_result: Callable[[int, FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Transcribe files with the default engine; see :meth:`Engine.transcribe_files`."""
-    return default_engine().transcribe_files(files, model=model, options=options, progress=progress, cancel=cancel)
+    return default_engine().transcribe_files(files, model=model, options=options, progress=progress, cancel=cancel,
+                                             on_result=on_result)
 
 
 def transcribe(

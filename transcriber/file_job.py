@@ -40,12 +40,14 @@ class FileJob:
         engine: Does the transcribing (and holds the model).
         batch_limit: Gathered files at most before a batch goes to the model.
         call_max_audio_s: Seconds of gathered audio at most before a batch goes to the model.
+        on_result: Called with each input's index and result as soon as it is known (not in input order: a long
+            file is done before the short ones gathered ahead of it).
     """
 
     def __init__(
         self, engine: Engine, files: Sequence[str | Path | AudioData], *, model: str, options: TranscribeOptions,
         progress: Callable[[Progress], None] | None, cancel: threading.Event | None, batch_limit: int,
-        call_max_audio_s: float,
+        call_max_audio_s: float, on_result: Callable[[int, FileResult], None] | None = None,
     ) -> None:
         self.engine = engine
         self.files = files
@@ -55,6 +57,7 @@ class FileJob:
         self.cancel = cancel
         self.batch_limit = batch_limit
         self.call_max_audio_s = call_max_audio_s
+        self.on_result = on_result
         self.results: list[FileResult | None] = [None] * len(files)
         self.done = 0
         self.pending: list[tuple[int, AudioData, float]] = []
@@ -72,7 +75,7 @@ class FileJob:
             for index, item in enumerate(self.files):
                 if self.results[index] is None:
                     label = file_label(item)
-                    self.results[index] = FileResult(label, error=f"{Path(label).name}: cancelled.")
+                    self._finish(index, FileResult(label, error=f"{Path(label).name}: cancelled."))
         return [result for result in self.results if result is not None]
 
     def _take(self, index: int, item: str | Path | AudioData) -> None:
@@ -106,6 +109,8 @@ class FileJob:
     def _finish(self, index: int, result: FileResult) -> None:
         self.results[index] = result
         self.done += 1
+        if self.on_result is not None:
+            self.on_result(index, result)
 
     def _flush(self) -> None:
         """Transcribe the gathered short files as one batch."""

@@ -25,6 +25,11 @@ CANCEL_GRACE_S = 1.0
 """How long a cancelled or timed-out worker gets to stop at its next batch before it is abandoned."""
 POLL_S = 0.1
 """How often a waiting caller looks at the cancel flag."""
+WORKER_NAME = "transcriber-worker"
+"""The name of the threads that model calls run in."""
+_RUNNING: dict[threading.Event, Guard | None] = {}
+"""The model calls whose worker threads are still running: their "done" events and guards."""
+_RUNNING_LOCK = threading.Lock()
 
 T = TypeVar("T")
 
@@ -68,6 +73,9 @@ def run_watched(
         TranscriptionCancelledError: ``cancel`` was set.
     """
     outcome: dict[str, Any] = {}
+    # The worker's own "done", not Thread.is_alive(): a join() that Ctrl+C interrupts marks a thread that is still
+    # running as stopped (CPython releases its state lock on the way out), so is_alive() would say it had ended.
+    done = threading.Event()
 
     def target() -> None:
         try:
@@ -75,22 +83,33 @@ def run_watched(
         except BaseException as exc:  # handed to the waiting thread, which re-raises it
             outcome["error"] = exc
         finally:
-            if on_exit is not None:
-                on_exit()
+            try:
+                if on_exit is not None:
+                    on_exit()
+            finally:
+                with _RUNNING_LOCK:
+                    _RUNNING.pop(done, None)
+                done.set()
 
     # The worker runs in a copy of the caller's context, as asyncio.to_thread does: progress callbacks that find
     # their request through context variables (Gradio's gr.Progress) then work from the worker thread too.
     context = contextvars.copy_context()
-    worker = threading.Thread(target=context.run, args=(target,), name="transcriber-worker", daemon=True)
+    worker = threading.Thread(target=context.run, args=(target,), name=WORKER_NAME, daemon=True)
     deadline = time.monotonic() + timeout
+    with _RUNNING_LOCK:
+        _RUNNING[done] = guard
     worker.start()
-    while worker.is_alive():
-        worker.join(POLL_S)
-        if cancel is not None and cancel.is_set() and worker.is_alive():
-            _stop(worker, guard)
+    while not done.is_set():
+        try:
+            done.wait(POLL_S)
+        except KeyboardInterrupt:  # Ctrl+C: the model stops at its next batch too, not only the caller
+            _stop(done, guard)
+            raise
+        if cancel is not None and cancel.is_set() and not done.is_set():
+            _stop(done, guard)
             raise TranscriptionCancelledError(f"{what}: cancelled.")
-        if time.monotonic() > deadline and worker.is_alive():
-            _stop(worker, guard)
+        if time.monotonic() > deadline and not done.is_set():
+            _stop(done, guard)
             raise TranscriptionTimeoutError(
                 f"{what}: did not finish within {timeout:.0f} s and was stopped "
                 f"(raise the time limit if your computer is slow)."
@@ -100,10 +119,31 @@ def run_watched(
     return outcome["value"]
 
 
-def _stop(worker: threading.Thread, guard: Guard | None) -> None:
+def _stop(done: threading.Event, guard: Guard | None) -> None:
     if guard is not None:
         guard.abort.set()
-    worker.join(CANCEL_GRACE_S)
+    done.wait(CANCEL_GRACE_S)
+
+
+def stop_model_calls(wait: float) -> bool:
+    """Ask every running model call to stop at its next batch, and wait up to ``wait`` seconds for them to end (the
+    program is about to exit). Returns whether none runs any more."""
+    with _RUNNING_LOCK:
+        calls = list(_RUNNING.items())
+    for _, guard in calls:
+        if guard is not None:
+            guard.abort.set()
+    deadline = time.monotonic() + wait
+    for done, _ in calls:
+        done.wait(max(0.0, deadline - time.monotonic()))
+    return not model_call_running()
+
+
+def model_call_running() -> bool:
+    """Whether a model call is still running in its worker thread, whether or not its caller still waits for it
+    (cancelled, out of time, interrupted)."""
+    with _RUNNING_LOCK:
+        return bool(_RUNNING)
 
 
 def time_bound(audio_seconds: float, options: TranscribeOptions) -> float:

@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
 
@@ -25,6 +26,7 @@ from transcriber.errors import FolderError, TranscriberError
 from transcriber.library import Library, default_library_path, open_library
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
 from transcriber.tempdir import redirect_temp
+from transcriber.watchdog import stop_model_calls
 
 from . import auth as logins
 from .account import account_line
@@ -50,6 +52,8 @@ FILE_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb"
 """Units ``--max-file-size`` accepts; binary multiples, as Gradio counts them."""
 STATUS_POLL_S = 1.0
 """How often the page asks whether the model has loaded, until it has."""
+BLOCK_POLL_S = 0.1
+"""How often a served app looks whether it still runs (Ctrl+C ends the wait at once)."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
 
@@ -172,8 +176,26 @@ def serve(
     if library is not None:
         media_route.install(demo, library)
     if block:
-        demo.block_thread()
+        serve_until_interrupted(demo)
     return local_url
+
+
+def serve_until_interrupted(demo: "gr.Blocks") -> None:
+    """Serve until Ctrl+C, then stop: the jobs still running are cancelled at their next batch (the pages they were
+    for are going away; a job left running would hold the exit up, and the exit could then abort the process inside
+    PyTorch), and the server, its queue and any share link are closed. Gradio's ``block_thread`` closes the server
+    only, waiting for running jobs to finish."""
+    from gradio.tunneling import CURRENT_TUNNELS
+
+    try:
+        while demo.is_running:
+            time.sleep(BLOCK_POLL_S)
+    except KeyboardInterrupt:
+        logger.info("Stopping: jobs still running are cancelled.")
+        stop_model_calls(wait=0.0)
+        demo.close(verbose=False)
+        for tunnel in CURRENT_TUNNELS:
+            tunnel.kill()
 
 
 # --- Command line -----------------------------------------------------------------------------------------------------
