@@ -111,7 +111,7 @@ def run_watched(
         if time.monotonic() > deadline and not done.is_set():
             _stop(done, guard)
             raise TranscriptionTimeoutError(
-                f"{what}: did not finish within {timeout:.0f} s and was stopped "
+                f"{what}: did not finish within {seconds_text(timeout)} s and was stopped "
                 f"(raise the time limit if your computer is slow)."
             )
     if "error" in outcome:
@@ -144,6 +144,11 @@ def model_call_running() -> bool:
     (cancelled, out of time, interrupted)."""
     with _RUNNING_LOCK:
         return bool(_RUNNING)
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as a person reads them: whole from 10 on, else to two digits (``--timeout 0.5``: "0.5", not "0")."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
 
 
 def time_bound(audio_seconds: float, options: TranscribeOptions) -> float:
