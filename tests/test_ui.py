@@ -214,8 +214,9 @@ ui.main(["--temp-dir", sys.argv[1], "--model", "my.nemo", "--port", "7000", "--m
 @pytest.mark.parametrize(
     "flags, warned",
     [(["--host", "0.0.0.0"], True), (["--host", "0.0.0.0", "--auth", "anna:pw"], False), ([], False),
-     (["--host", "::1"], False)],
-    ids=["network, no logins", "network with logins", "this PC", "IPv6 loopback"],
+     (["--host", "::1"], False), (["--share"], True), (["--share", "--auth", "anna:pw"], False)],
+    ids=["network, no logins", "network with logins", "this PC", "IPv6 loopback", "public link, no logins",
+         "public link with logins"],
 )
 def test_a_page_open_to_the_network_without_logins_warns_that_anyone_can_read_the_library(tmp_path, flags, warned):
     code = """
@@ -227,8 +228,9 @@ ui.main(["--library", sys.argv[1], *sys.argv[2:]])
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lib.sqlite"), *flags], cwd=ROOT,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert ("anyone who can reach this computer" in run.stderr) == warned
-    assert ("anyone who can reach this computer" in run.stdout) == warned  # on the page too
+    said = "anyone who has the link" if "--share" in flags else "anyone who can reach this computer"
+    assert (said in run.stderr) == warned
+    assert (said in run.stdout) == warned  # on the page too
     assert ("auth: True" in run.stdout) == ("--auth" in flags)
 
 

@@ -340,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if model == DEMO_MODEL:
         logger.warning("No speech model is installed; the page starts with the small built-in demo model.")
     library, notice = open_library(args.library, keep_audio=not args.no_keep_audio)
-    exposed = logins.exposure_warning(args.host, bool(users))
+    exposed = logins.exposure_warning(args.host, bool(users), share=args.share)
     if exposed:
         logger.warning("%s", exposed)
         notice = f"{notice}\n\n**{exposed}**".strip()

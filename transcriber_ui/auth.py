@@ -28,6 +28,10 @@ EXPOSED_WARNING = (
     "The app listens on {host} without logins: anyone who can reach this computer on the network can read, export "
     "and delete every transcript in the library. Add --auth USER:PASSWORD or --auth-file FILE."
 )
+SHARED_WARNING = (
+    "The app has a public link (--share) without logins: anyone who has the link can read, export and delete every "
+    "transcript in the library. Add --auth USER:PASSWORD or --auth-file FILE."
+)
 
 
 class AuthConfigError(TranscriberError):
@@ -121,6 +125,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def exposure_warning(host: str, logins: bool) -> str:
-    """The warning for a page open to the network without logins, or ``""``."""
-    return "" if logins or is_loopback(host) else EXPOSED_WARNING.format(host=host)
+def exposure_warning(host: str, logins: bool, *, share: bool = False) -> str:
+    """The warning for a page open to the network (or, with ``share``, to anyone with its public link) without
+    logins, or ``""``."""
+    if logins:
+        return ""
+    if share:
+        return SHARED_WARNING
+    return "" if is_loopback(host) else EXPOSED_WARNING.format(host=host)
