@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,11 +46,21 @@ def venv_python() -> Path:
 
 
 def run(*command: str | os.PathLike[str], env: dict[str, str] | None = None) -> None:
-    """Run a command, echoing it, and stop the script if it fails."""
+    """Run a command, echoing it, and stop the script if it fails (with its status).
+
+    Ctrl-C in the terminal reaches the command as well as this script: the command ends in its own way (the app
+    cancels its jobs and closes, pytest prints its summary) while this script waits for it. Python's own handling
+    would print a KeyboardInterrupt traceback here and kill the command a quarter of a second later."""
     print("+", " ".join(str(part) for part in command), flush=True)
-    result = subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=False)
-    if result.returncode != 0:
-        sys.exit(result.returncode)
+    process = subprocess.Popen([str(part) for part in command], cwd=ROOT, env=env)
+    # Only once it runs: a command started while SIGINT is ignored would ignore Ctrl-C too.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        status = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if status != 0:
+        sys.exit(128 - status if status < 0 else status)  # ended by a signal: as a shell reports it
 
 
 def _digest(path: Path) -> str:

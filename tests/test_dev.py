@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,32 @@ def test_dev_app_passes_app_options_through():
     done = _dev("app", "--port", "8000", "--help")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "--max-file-size" in done.stdout  # transcribe_ui.py's own help, so --port 8000 was accepted by it
+
+
+def test_ctrl_c_stops_the_app_started_by_dev_py_without_a_traceback(tmp_path):
+    """Ctrl-C reaches dev.py and the app alike: dev.py printed a KeyboardInterrupt traceback and killed the app a
+    quarter of a second later, in the middle of its shutdown; the app's log ended in torch's cache statistics."""
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(ROOT / "dev.py"), "app", "--port", str(port),
+               "--library", str(tmp_path / "library.sqlite"), "--temp-dir", str(tmp_path / "temp")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # its own process group, as a terminal's
+    lines = []
+    for line in process.stdout:  # until the page is served; the model is still loading
+        lines.append(line)
+        if "Running on local URL" in line:
+            break
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to every process of the group
+    rest, _ = process.communicate(timeout=120)
+    terminal = "".join(lines) + rest
+    assert "Traceback" not in terminal and " INFO torch." not in terminal, terminal[-3000:]
+    # Serving: the app stops; still starting (Gradio checks its own page first): it ends with a word.
+    said = "Stopping: jobs still running are cancelled." if process.returncode == 0 else "Interrupted."
+    assert process.returncode in (0, 130) and said in terminal, terminal[-3000:]

@@ -324,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's start-up self-checks, one line per request
+    logging.getLogger("torch").setLevel(logging.WARNING)  # its cache statistics at exit ("Failed to register ...")
     try:
         users = logins.collect_logins(args.auth, args.auth_file)
     except TranscriberError as exc:
