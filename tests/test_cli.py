@@ -191,6 +191,22 @@ def test_a_file_name_with_a_control_character_still_gets_its_word_document(tiny_
     assert document.paragraphs[0].text == "takeone.wav" and "Source: takeone.wav" in document.paragraphs[1].text
 
 
+def test_a_word_document_says_when_it_was_made_and_not_that_python_docx_wrote_it_in_2013(tiny_rnnt, tmp_path):
+    """File > Properties in an office suite showed python-docx's template: author "python-docx", created 2013."""
+    from datetime import datetime, timedelta, timezone
+
+    import docx
+
+    out = tmp_path / "out"
+    assert cli.main([wav(tmp_path / "b.wav", 1.0), "--model", tiny_rnnt, "--out", str(out), "--formats", "docx"]) == 0
+    document = docx.Document(str(out / "b.docx"))
+    properties = document.core_properties
+    assert "python-docx" not in (properties.author + properties.comments + properties.last_modified_by)
+    assert abs(datetime.now(timezone.utc) - properties.created) < timedelta(minutes=5)
+    assert properties.modified == properties.created and properties.title == "b.wav"
+    assert f"Date: {properties.created:%Y-%m-%dT%H:%M:%SZ}" in document.paragraphs[1].text  # the line said no date
+
+
 def test_a_file_name_that_is_not_utf8_is_transcribed_written_resumed_and_saved(tiny_rnnt, tmp_path):
     """Archives copied from Latin-1 systems hold names such as caf\\xe9.wav, which Python sees with a lone surrogate."""
     folder = tmp_path / "archive"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timezone
 
 from .formats import format_timestamp, speaker_turns
-from .types import Transcript
+from .types import CREATED_FORMAT, Transcript
 
 TIME_FORMAT = {"decimal_marker": ".", "always_include_hours": True}
 NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -37,6 +38,14 @@ def paragraphs(transcript: Transcript) -> list[tuple[str, str]]:
     return [("", transcript.text)] if transcript.text else []
 
 
+def made_at(created: str) -> datetime:
+    """``created`` (as the library writes it) as a time; now where it is empty or not such a time."""
+    try:
+        return datetime.strptime(created, CREATED_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+
+
 def to_docx(transcript: Transcript, *, title: str, source_name: str = "", created: str = "") -> bytes:
     """The transcript as a DOCX file's bytes.
 
@@ -44,12 +53,18 @@ def to_docx(transcript: Transcript, *, title: str, source_name: str = "", create
         transcript: What to write.
         title: The document's title (the transcript's name).
         source_name: The audio file it was made from.
-        created: When it was made, as text.
+        created: When it was made, as the library writes it (``2026-12-06T10:20:18Z``); default: now.
     """
     import docx  # python-docx; imported here so the text formats never need it
 
+    when = made_at(created)
+    created = created or when.strftime(CREATED_FORMAT)
     document = docx.Document()
-    document.core_properties.title = xml_text(title)
+    # What File > Properties shows: python-docx's template says that python-docx wrote it on 23 December 2013.
+    properties = document.core_properties
+    properties.title = xml_text(title)
+    properties.author = properties.comments = properties.last_modified_by = ""
+    properties.created = properties.modified = when
     document.add_heading(xml_text(title), level=1)
     details = [f"Source: {source_name}" if source_name else "", f"Date: {created}" if created else "",
                f"Model: {transcript.model}" if transcript.model else ""]

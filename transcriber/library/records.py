@@ -7,10 +7,8 @@ import json
 from datetime import datetime, timezone
 
 from ..editing import segment_words
-from ..types import AUTO_LANGUAGE, Segment, Transcript, Word
+from ..types import AUTO_LANGUAGE, CREATED_FORMAT, Segment, Transcript, Word
 from . import query as search_query
-
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def transcript_to_json(transcript: Transcript) -> str:
@@ -59,7 +57,7 @@ def passages(transcript: Transcript) -> list[tuple[float | None, str, str]]:
 
 def utc_now() -> str:
     """The current time as the library stores it."""
-    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+    return datetime.now(timezone.utc).strftime(CREATED_FORMAT)
 
 
 def hit_time(terms: list[search_query.Term], start: float | None, words: list[list]) -> float | None:
