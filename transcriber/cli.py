@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         _report(result, args, out)
 
     # Each file is shown (and saved) as soon as it and those before it are done: a long run shows its progress, and
-    # Ctrl+C keeps what was finished.
+    # Ctrl-C keeps what was finished.
     in_order = InputOrder(report)
     try:
         results = engine.transcribe_files(inputs, model=model, options=options, on_result=in_order)

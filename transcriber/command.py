@@ -9,14 +9,14 @@ from typing import NoReturn
 
 EXIT_BROKEN_PIPE = 1
 EXIT_INTERRUPTED = 130
-"""Ctrl+C, as shells report a program that SIGINT ended."""
+"""Ctrl-C, as shells report a program that SIGINT ended."""
 STOP_WAIT_S = 2.0
 """How long an exiting program waits for running model calls to stop at their next batch."""
 
 
 def run_command(main: Callable[[], int]) -> NoReturn:
     """Exit with ``main()``'s status. Output piped into a reader that stops early (``| head``) ends the command
-    quietly: Python would print a BrokenPipeError traceback, twice over as it flushes stdout again at exit. Ctrl+C
+    quietly: Python would print a BrokenPipeError traceback, twice over as it flushes stdout again at exit. Ctrl-C
     ends it with a word, not a traceback."""
     try:
         status = main()
@@ -33,7 +33,7 @@ def run_command(main: Callable[[], int]) -> NoReturn:
 
 
 def exit_now(status: int) -> NoReturn:
-    """Exit with ``status``. A model call still running in its worker thread (Ctrl+C came in the middle of a batch, or
+    """Exit with ``status``. A model call still running in its worker thread (Ctrl-C came in the middle of a batch, or
     a time limit abandoned it) is asked to stop at its next batch; if it has not within :data:`STOP_WAIT_S`, the
     interpreter's own exit would tear its thread down inside PyTorch's C++ code, which aborts the process ("terminate
     called without an active exception", status 134), so the exit skips that. Outputs are written whole or not at all

@@ -25,8 +25,6 @@ CANCEL_GRACE_S = 1.0
 """How long a cancelled or timed-out worker gets to stop at its next batch before it is abandoned."""
 POLL_S = 0.1
 """How often a waiting caller looks at the cancel flag."""
-WORKER_NAME = "transcriber-worker"
-"""The name of the threads that model calls run in."""
 _RUNNING: dict[threading.Event, Guard | None] = {}
 """The model calls whose worker threads are still running: their "done" events and guards."""
 _RUNNING_LOCK = threading.Lock()
@@ -73,7 +71,7 @@ def run_watched(
         TranscriptionCancelledError: ``cancel`` was set.
     """
     outcome: dict[str, Any] = {}
-    # The worker's own "done", not Thread.is_alive(): a join() that Ctrl+C interrupts marks a thread that is still
+    # The worker's own "done", not Thread.is_alive(): a join() that Ctrl-C interrupts marks a thread that is still
     # running as stopped (CPython releases its state lock on the way out), so is_alive() would say it had ended.
     done = threading.Event()
 
@@ -94,7 +92,7 @@ def run_watched(
     # The worker runs in a copy of the caller's context, as asyncio.to_thread does: progress callbacks that find
     # their request through context variables (Gradio's gr.Progress) then work from the worker thread too.
     context = contextvars.copy_context()
-    worker = threading.Thread(target=context.run, args=(target,), name=WORKER_NAME, daemon=True)
+    worker = threading.Thread(target=context.run, args=(target,), name="transcriber-worker", daemon=True)
     deadline = time.monotonic() + timeout
     with _RUNNING_LOCK:
         _RUNNING[done] = guard
@@ -102,7 +100,7 @@ def run_watched(
     while not done.is_set():
         try:
             done.wait(POLL_S)
-        except KeyboardInterrupt:  # Ctrl+C: the model stops at its next batch too, not only the caller
+        except KeyboardInterrupt:  # Ctrl-C: the model stops at its next batch too, not only the caller
             _stop(done, guard)
             raise
         if cancel is not None and cancel.is_set() and not done.is_set():

@@ -53,7 +53,7 @@ FILE_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb"
 STATUS_POLL_S = 1.0
 """How often the page asks whether the model has loaded, until it has."""
 BLOCK_POLL_S = 0.1
-"""How often a served app looks whether it still runs (Ctrl+C ends the wait at once)."""
+"""How often a served app looks whether it still runs (Ctrl-C ends the wait at once)."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
 
@@ -181,7 +181,7 @@ def serve(
 
 
 def serve_until_interrupted(demo: "gr.Blocks") -> None:
-    """Serve until Ctrl+C, then stop: the jobs still running are cancelled at their next batch (the pages they were
+    """Serve until Ctrl-C, then stop: the jobs still running are cancelled at their next batch (the pages they were
     for are going away; a job left running would hold the exit up, and the exit could then abort the process inside
     PyTorch), and the server, its queue and any share link are closed. Gradio's ``block_thread`` closes the server
     only, waiting for running jobs to finish."""
