@@ -298,6 +298,18 @@ def test_ctrl_c_in_the_middle_ends_with_a_word_and_status_130(mode, tiny_rnnt, t
         assert last == f"Interrupted; finished files are in {tmp_path / 'out'}. Run the same command again to resume."
 
 
+def test_results_are_shown_in_input_order_each_as_soon_as_those_before_it_are_done():
+    """A long file is done before the short ones gathered ahead of it: it waits for them, and then goes at once."""
+    from transcriber.types import FileResult
+
+    shown = []
+    in_order = cli.InputOrder(lambda result: shown.append(result.file))
+    for index, name in [(1, "long.wav"), (0, "a.wav"), (3, "d.wav"), (2, "c.wav")]:
+        in_order(index, FileResult(name))
+        shown.append("|")
+    assert shown == ["|", "a.wav", "long.wav", "|", "|", "c.wav", "d.wav", "|"]
+
+
 UNSTOPPABLE_CALL = """
 import sys, threading, time, torch
 from transcriber.command import exit_now
