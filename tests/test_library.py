@@ -239,6 +239,25 @@ def test_the_same_audio_is_stored_once_and_deleted_with_its_last_transcript(libr
     assert library.search("budget") and [hit.entry.id for hit in library.search("budget")] == [other]
 
 
+def test_a_video_is_kept_as_its_sound_only_and_once(library, tmp_path):
+    """A video was copied in whole: a library of recorded talks doubled the gigabytes of their videos."""
+    import soundfile as sf
+    from audio_fixtures import write_video_with_audio
+
+    video = write_video_with_audio(tmp_path / "talk.mp4", seconds=3.0)
+    first = library.save(interview(), name="talk.mp4", audio=video)
+    again = library.save(interview(), name="talk again.mp4", audio=video)
+    kept = library.media_path(first)
+    assert kept == library.media_path(again) and sorted(library.media_dir.iterdir()) == [kept]  # once
+    assert kept.suffix == ".flac" and len(kept.stem) == 64
+    sound = sf.info(str(kept))
+    assert (sound.samplerate, sound.channels) == (16000, 1) and sound.duration == pytest.approx(3.0, abs=0.1)
+    assert sf.read(str(kept))[0].std() > 0.01  # the tone, not silence
+    library.delete(first)
+    library.delete(again)
+    assert not list(library.media_dir.iterdir())
+
+
 def test_text_only_libraries_keep_no_audio(tmp_path):
     library = Library(tmp_path / "lib.sqlite", keep_audio=False)
     transcript_id = library.save(interview(), name="a.wav", audio=audio_file(tmp_path / "a.wav"))

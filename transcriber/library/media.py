@@ -15,6 +15,11 @@ logger = logging.getLogger(__name__)
 HASH_CHUNK_BYTES = 1 << 20
 PART_SUFFIX = ".part"
 SUFFIX_MAX = 16
+VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi".split())
+"""Files whose sound the library keeps instead of the whole file (:func:`store_sound_of`)."""
+SOUND_SUFFIX = ".flac"
+SOUND_BLOCK_FRAMES = 1 << 18
+"""Samples decoded and written at a time when a video's sound is kept (16 s at 16 kHz)."""
 ORPHAN_AGE_S = 3600.0
 """Media files no transcript names are removed when the library is opened, once they are this old (younger ones may
 belong to a save that is still under way in another process)."""
@@ -22,8 +27,10 @@ belong to a save that is still under way in another process)."""
 
 def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
     """Copy ``source`` into ``media_dir`` as ``<sha256><suffix>`` (once, however often it is saved): written under a
-    temporary name and renamed, so a crash never leaves half a file under the final name. Returns (sha256, suffix,
-    size)."""
+    temporary name and renamed, so a crash never leaves half a file under the final name. A video keeps its sound
+    only (:func:`store_sound_of`). Returns (sha256, suffix, size)."""
+    if source.suffix.lower() in VIDEO_SUFFIXES:
+        return store_sound_of(media_dir, source)
     suffix = source.suffix.lower()[:SUFFIX_MAX]
     handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
     digest = hashlib.sha256()
@@ -42,6 +49,35 @@ def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
         Path(part).unlink(missing_ok=True)
         raise
     return sha256, suffix, final.stat().st_size
+
+
+def store_sound_of(media_dir: Path, video: Path) -> tuple[str, str, int]:
+    """Keep the sound of ``video`` as ``<sha256 of the video>.flac``: 16 kHz mono, what was transcribed, lossless, and
+    played by every browser; an hour of talk takes some 55 MB where the video may take gigabytes. Decoded and written a
+    block at a time, under a temporary name. Returns (sha256, suffix, size)."""
+    import soundfile as sf
+
+    from ..audio import AudioReader  # PyAV: only a library that keeps a video's sound needs it
+
+    digest = hashlib.sha256()
+    with video.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    sha256 = digest.hexdigest()
+    final = media_dir / (sha256 + SOUND_SUFFIX)
+    if not final.is_file():
+        handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
+        os.close(handle)
+        try:
+            with AudioReader(video) as reader, sf.SoundFile(part, "w", samplerate=reader.sample_rate, channels=1,
+                                                            format="FLAC", subtype="PCM_16") as target:
+                while len(block := reader.read(SOUND_BLOCK_FRAMES)):
+                    target.write(block)
+            os.replace(part, final)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+    return sha256, SOUND_SUFFIX, final.stat().st_size
 
 
 def sweep_orphans(media_dir: Path, named: set[str]) -> None:
