@@ -241,6 +241,8 @@ def test_the_same_audio_is_stored_once_and_deleted_with_its_last_transcript(libr
 
 def test_a_video_is_kept_as_its_sound_only_and_once(library, tmp_path):
     """A video was copied in whole: a library of recorded talks doubled the gigabytes of their videos."""
+    import av
+    import numpy as np
     import soundfile as sf
     from audio_fixtures import write_video_with_audio
 
@@ -256,6 +258,15 @@ def test_a_video_is_kept_as_its_sound_only_and_once(library, tmp_path):
     library.delete(first)
     library.delete(again)
     assert not list(library.media_dir.iterdir())
+    sound_only = tmp_path / "voice note.webm"  # a WebM without video (a browser's recording) is kept as it is
+    with av.open(str(sound_only), "w") as container:
+        stream = container.add_stream("libopus", rate=48000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.full((1, 48000), 0.1, dtype=np.float32), format="flt", layout="mono")
+        frame.sample_rate = 48000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    kept = library.media_path(library.save(interview(), name="voice note.webm", audio=sound_only))
+    assert kept.suffix == ".webm" and kept.read_bytes() == sound_only.read_bytes()
 
 
 def test_text_only_libraries_keep_no_audio(tmp_path):

@@ -16,7 +16,7 @@ HASH_CHUNK_BYTES = 1 << 20
 PART_SUFFIX = ".part"
 SUFFIX_MAX = 16
 VIDEO_SUFFIXES = frozenset(".mp4 .m4v .mov .mkv .webm .avi".split())
-"""Files whose sound the library keeps instead of the whole file (:func:`store_sound_of`)."""
+"""Files whose sound the library keeps instead of the whole file (:func:`store_sound_of`) when they hold video."""
 SOUND_SUFFIX = ".flac"
 SOUND_BLOCK_FRAMES = 1 << 18
 """Samples decoded and written at a time when a video's sound is kept (16 s at 16 kHz)."""
@@ -29,7 +29,7 @@ def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
     """Copy ``source`` into ``media_dir`` as ``<sha256><suffix>`` (once, however often it is saved): written under a
     temporary name and renamed, so a crash never leaves half a file under the final name. A video keeps its sound
     only (:func:`store_sound_of`). Returns (sha256, suffix, size)."""
-    if source.suffix.lower() in VIDEO_SUFFIXES:
+    if source.suffix.lower() in VIDEO_SUFFIXES and has_pictures(source):
         return store_sound_of(media_dir, source)
     suffix = source.suffix.lower()[:SUFFIX_MAX]
     handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
@@ -49,6 +49,19 @@ def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
         Path(part).unlink(missing_ok=True)
         raise
     return sha256, suffix, final.stat().st_size
+
+
+def has_pictures(path: Path) -> bool:
+    """Whether ``path`` holds a video stream (not only a cover picture): a WebM or MP4 file may be sound alone, and is
+    then kept as it is."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            cover = av.stream.Disposition.attached_pic
+            return any(not stream.disposition & cover for stream in container.streams.video)
+    except av.FFmpegError:
+        return False
 
 
 def store_sound_of(media_dir: Path, video: Path) -> tuple[str, str, int]:
