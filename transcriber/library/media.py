@@ -8,7 +8,11 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from ..models import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +36,9 @@ def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
     if source.suffix.lower() in VIDEO_SUFFIXES and has_pictures(source):
         return store_sound_of(media_dir, source)
     suffix = source.suffix.lower()[:SUFFIX_MAX]
-    handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as target, source.open("rb") as file:
+    with part_file(media_dir) as part:
+        with open(part, "wb") as target, source.open("rb") as file:
             while chunk := file.read(HASH_CHUNK_BYTES):
                 digest.update(chunk)
                 target.write(chunk)
@@ -45,10 +48,20 @@ def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
             os.unlink(part)
         else:
             os.replace(part, final)
+    return sha256, suffix, final.stat().st_size
+
+
+@contextmanager
+def part_file(media_dir: Path) -> Iterator[str]:
+    """A temporary file in ``media_dir`` for a media file being written, which the block renames into place; removed
+    if the block fails."""
+    handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
+    os.close(handle)
+    try:
+        yield part
     except BaseException:
         Path(part).unlink(missing_ok=True)
         raise
-    return sha256, suffix, final.stat().st_size
 
 
 def has_pictures(path: Path) -> bool:
@@ -72,24 +85,15 @@ def store_sound_of(media_dir: Path, video: Path) -> tuple[str, str, int]:
 
     from ..audio import AudioReader  # PyAV: only a library that keeps a video's sound needs it
 
-    digest = hashlib.sha256()
-    with video.open("rb") as file:
-        while chunk := file.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    sha256 = digest.hexdigest()
+    sha256 = file_sha256(video)
     final = media_dir / (sha256 + SOUND_SUFFIX)
     if not final.is_file():
-        handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
-        os.close(handle)
-        try:
+        with part_file(media_dir) as part:
             with AudioReader(video) as reader, sf.SoundFile(part, "w", samplerate=reader.sample_rate, channels=1,
                                                             format="FLAC", subtype="PCM_16") as target:
                 while len(block := reader.read(SOUND_BLOCK_FRAMES)):
                     target.write(block)
             os.replace(part, final)
-        except BaseException:
-            Path(part).unlink(missing_ok=True)
-            raise
     return sha256, SOUND_SUFFIX, final.stat().st_size
 
 
