@@ -433,6 +433,17 @@ def test_a_long_library_lists_its_transcripts_and_says_when_the_list_is_cut(open
     expect(page.locator("#library-summary")).to_contain_text("The 50 best matches are shown: add words to narrow it.")
 
 
+def test_each_tab_is_drawn_once_however_often_it_is_opened(open_page, library_url):
+    """Opening the Library tab drew a second "Library" tab beside it, both marked as open."""
+    from playwright.sync_api import expect
+
+    page = open_page(library_url)
+    for name in ("Library", "Several files", "One file", "Library"):
+        page.get_by_role("tab", name=name).click()  # strict: two tabs of that name fail here
+        expect(page.get_by_role("tab", selected=True)).to_have_text(name)
+    expect(page.get_by_role("tab")).to_have_text(["One file", "Several files", "Library"])
+
+
 def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_page, library_url, clips):
     from playwright.sync_api import expect
 

@@ -280,6 +280,9 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
             gr.Info("Stopping…")
 
     with gr.Tab("One file", elem_id="single-tab"):
+        # Both tabs' jobs take their ticket here. Inside a tab: a block that sits in the gr.Tabs beside its tabs
+        # makes the browser draw the next tab's button twice once it is opened.
+        ticket = gr.State(None)
         with gr.Row():
             with gr.Column():
                 audio = gr.Audio(
@@ -331,7 +334,6 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
                 saved_many = gr.JSON(label="Library ids", visible=False, elem_id="batch-saved")
 
     audio.stop_recording(name_recording, audio, audio, **PAGE_ONLY)
-    ticket = gr.State(None)
     one = run_one.click(take_ticket, None, ticket, **PAGE_ONLY).then(
         transcribe,
         [audio, *settings.inputs(), ticket],
