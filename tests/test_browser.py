@@ -433,6 +433,20 @@ def test_a_long_library_lists_its_transcripts_and_says_when_the_list_is_cut(open
     expect(page.locator("#library-summary")).to_contain_text("The 50 best matches are shown: add words to narrow it.")
 
 
+@pytest.mark.parametrize("width", [420, 600, 1300])
+def test_the_settings_labels_stay_inside_their_boxes_in_a_narrow_window(page, width):
+    """In a window 420 to about 750 pixels wide, "Include word timestamps" spilled out of the settings box; at 420 it
+    was off the page, a checkbox without a word beside it."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    for text in ("Include word timestamps", "Identify speakers"):
+        label = page.locator("label").filter(has_text=text)
+        label.wait_for()
+        words = label.locator("span").last.bounding_box()
+        block = label.locator("xpath=ancestor::div[contains(@class, 'block')][1]").bounding_box()
+        assert block["x"] <= words["x"] and words["x"] + words["width"] <= block["x"] + block["width"], text
+        assert words["x"] + words["width"] <= width, text
+
+
 def test_each_tab_is_drawn_once_however_often_it_is_opened(open_page, library_url):
     """Opening the Library tab drew a second "Library" tab beside it, both marked as open."""
     from playwright.sync_api import expect

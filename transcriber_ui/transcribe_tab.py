@@ -53,6 +53,8 @@ TRANSCRIBE_CONCURRENCY = 1
 WORD_LIST_HEIGHT_PX = 320
 """The word list scrolls beyond this height."""
 MODEL_FILE_HEIGHT_PX = 140
+TIMESTAMPS_MIN_WIDTH_PX = 180
+"""Narrower, the timestamps checkbox moves to a line of its own rather than letting its label spill out of its box."""
 MODEL_STORAGE_KEY = "transcriber-model"
 """Where the browser keeps the last chosen model (localStorage), so a reload selects it again."""
 NO_WORD_TIMINGS = "This model gives no word timings: the subtitles and the review follow its segments."
@@ -110,7 +112,8 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
             elem_id="model",
         )
         batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=DEFAULT_BATCH_SIZE, step=1, label="Batch size", scale=1)
-        timestamps = gr.Checkbox(label="Include word timestamps", scale=1)
+        with gr.Column(scale=1, min_width=TIMESTAMPS_MIN_WIDTH_PX):  # a column: Gradio draws a checkbox's min_width as 0
+            timestamps = gr.Checkbox(label="Include word timestamps")
         with gr.Column(scale=1, min_width=160):
             speakers = gr.Checkbox(label="Identify speakers", elem_id="speakers")
             num_speakers = gr.Dropdown(
