@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -71,6 +72,16 @@ def engine():
     from transcriber.engine import Engine
 
     return Engine(device="cpu")
+
+
+@pytest.fixture
+def new_york_clock(monkeypatch):
+    """This computer's clock in New York's time zone (UTC-5 in December) for the test, as a user there has it."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

@@ -458,6 +458,34 @@ def test_each_tab_is_drawn_once_however_often_it_is_opened(open_page, library_ur
     expect(page.get_by_role("tab")).to_have_text(["One file", "Several files", "Library"])
 
 
+def test_the_library_says_when_each_transcript_was_made_in_local_time(open_page, launch_app, tiny_rnnt, tmp_path,
+                                                                      new_york_clock):
+    """In New York at 21:49 on 5 December, the Library tab said the transcript was made 2026-12-06T02:49:24Z, the
+    next day in UTC. The API still answers in UTC."""
+    import sqlite3
+
+    from gradio_client import Client
+    from playwright.sync_api import expect
+
+    from transcriber.library import Library
+    from transcriber.types import Transcript
+
+    library = Library(tmp_path / "library.sqlite")
+    library.save(Transcript("the budget", duration=1.0, model="m"), name="call.wav")
+    with sqlite3.connect(tmp_path / "library.sqlite") as db:
+        db.execute("UPDATE transcripts SET created = '2026-12-06T02:49:24Z'")
+    url = launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library)
+    page = open_page(url)
+    page.get_by_role("tab", name="Library").click()
+    row = page.locator("#library-table").get_by_role("row").filter(has_text="call.wav")
+    expect(row).to_contain_text("2026-12-05 21:49")
+    expect(row).not_to_contain_text("2026-12-06")
+    (listed,) = Client(url, verbose=False).predict("", api_name="/library")["data"]
+    assert listed[1:3] == ["call.wav", "2026-12-06T02:49:24Z"]
+    row.get_by_text("call.wav").click()  # the row's own values still open it
+    expect(page.locator("#library-name").get_by_role("textbox")).to_have_value("call.wav")
+
+
 def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_page, library_url, clips):
     from playwright.sync_api import expect
 

@@ -204,7 +204,7 @@ def test_a_word_document_says_when_it_was_made_and_not_that_python_docx_wrote_it
     assert "python-docx" not in (properties.author + properties.comments + properties.last_modified_by)
     assert abs(datetime.now(timezone.utc) - properties.created) < timedelta(minutes=5)
     assert properties.modified == properties.created and properties.title == "b.wav"
-    assert f"Date: {properties.created:%Y-%m-%dT%H:%M:%SZ}" in document.paragraphs[1].text  # the line said no date
+    assert f"Date: {properties.created.astimezone():%Y-%m-%d %H:%M}" in document.paragraphs[1].text  # it said none
 
 
 def test_a_file_name_that_is_not_utf8_is_transcribed_written_resumed_and_saved(tiny_rnnt, tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from transcriber.formats import (
     format_timestamp,
+    local_time,
     render,
     result_to_dict,
     to_csv,
@@ -133,3 +134,17 @@ def test_word_list_markdown_shows_first_fifty_words():
     assert lines[49] == "`24.50s - 24.75s` → **w49**"
     assert "w50" not in text
     assert lines[50] == "… and 10 more words"
+
+
+def test_when_a_transcript_was_made_reads_in_this_computers_time_zone(new_york_clock):
+    """At 21:49 on 5 December in New York the library and its documents said 2026-12-06T02:49:24Z: the next day."""
+    import docx
+
+    from transcriber.docx_format import to_docx
+
+    assert local_time("2026-12-06T02:49:24Z") == "2026-12-05 21:49"
+    assert local_time("2026-07-01T12:00:00Z") == "2026-07-01 08:00"  # summer time
+    assert local_time("yesterday") == "yesterday"  # not a time the library writes: left as it is
+    document = docx.Document(io.BytesIO(to_docx(TRANSCRIPT, title="call", created="2026-12-06T02:49:24Z")))
+    assert "Date: 2026-12-05 21:49" in document.paragraphs[1].text
+    assert f"{document.core_properties.created:%Y-%m-%dT%H:%M:%SZ}" == "2026-12-06T02:49:24Z"  # properties: UTC

@@ -105,7 +105,7 @@ def test_a_stored_transcript_exports_in_every_format(client, clips, fmt):
         paragraphs = [paragraph.text for paragraph in document.paragraphs]
         assert paragraphs[0] == "one.wav" and paragraphs[1].startswith("Source: one.wav")
         # File > Properties: when the transcript was made, as the library says, not python-docx's template's date
-        created = f"{document.core_properties.created:%Y-%m-%dT%H:%M:%SZ}"
+        created = f"{document.core_properties.created.astimezone():%Y-%m-%d %H:%M}"
         assert f"Date: {created}" in paragraphs[1] and document.core_properties.author == ""
         assert any(text in paragraph for paragraph in paragraphs[2:]) and "00:00:00.000" in paragraphs[2]
     elif fmt == "json":

@@ -123,6 +123,17 @@ def test_list_shows_every_transcript_and_search_says_when_it_shows_only_the_best
     assert capsys.readouterr().err == ""  # a few matches: all shown, nothing to say
 
 
+def test_list_says_when_each_transcript_was_made_in_local_time_and_json_in_utc(filled, new_york_clock):
+    import sqlite3
+
+    with sqlite3.connect(filled) as db:
+        db.execute("UPDATE transcripts SET created = '2026-12-06T02:49:24Z'")
+    code, listed = library_command("list", "--library", str(filled))
+    assert code == 0 and all("  2026-12-05 21:49  " in line for line in listed.splitlines())
+    code, as_json = library_command("list", "--json", "--library", str(filled))
+    assert code == 0 and {row["created"] for row in map(json.loads, as_json.splitlines())} == {"2026-12-06T02:49:24Z"}
+
+
 def test_an_audio_file_given_as_the_library_is_refused(tmp_path):
     clip = write_tone(tmp_path / "talk.wav", seconds=1.0)
     run = subprocess.run([sys.executable, "-m", "transcriber", str(clip), "--library", str(clip)], cwd=ROOT,

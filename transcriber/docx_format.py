@@ -12,8 +12,8 @@ import io
 import re
 from datetime import datetime, timezone
 
-from .formats import format_timestamp, speaker_turns
-from .types import CREATED_FORMAT, Transcript
+from .formats import LOCAL_TIME_FORMAT, created_time, format_timestamp, speaker_turns
+from .types import Transcript
 
 TIME_FORMAT = {"decimal_marker": ".", "always_include_hours": True}
 NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -40,10 +40,7 @@ def paragraphs(transcript: Transcript) -> list[tuple[str, str]]:
 
 def made_at(created: str) -> datetime:
     """``created`` (as the library writes it) as a time; now where it is empty or not such a time."""
-    try:
-        return datetime.strptime(created, CREATED_FORMAT).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+    return created_time(created) or datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def to_docx(transcript: Transcript, *, title: str, source_name: str = "", created: str = "") -> bytes:
@@ -58,7 +55,6 @@ def to_docx(transcript: Transcript, *, title: str, source_name: str = "", create
     import docx  # python-docx; imported here so the text formats never need it
 
     when = made_at(created)
-    created = created or when.strftime(CREATED_FORMAT)
     document = docx.Document()
     # What File > Properties shows: python-docx's template says that python-docx wrote it on 23 December 2013.
     properties = document.core_properties
@@ -66,7 +62,8 @@ def to_docx(transcript: Transcript, *, title: str, source_name: str = "", create
     properties.author = properties.comments = properties.last_modified_by = ""
     properties.created = properties.modified = when
     document.add_heading(xml_text(title), level=1)
-    details = [f"Source: {source_name}" if source_name else "", f"Date: {created}" if created else "",
+    details = [f"Source: {source_name}" if source_name else "",
+               f"Date: {when.astimezone().strftime(LOCAL_TIME_FORMAT)}",
                f"Model: {transcript.model}" if transcript.model else ""]
     document.add_paragraph(xml_text("  ·  ".join(item for item in details if item)))
     for label, text in paragraphs(transcript):

@@ -19,8 +19,9 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from .types import FileResult, Segment, SubtitleOptions, Transcript, Word
+from .types import CREATED_FORMAT, FileResult, Segment, SubtitleOptions, Transcript, Word
 
 MS_PER_SECOND = 1000
 MS_PER_MINUTE = 60 * MS_PER_SECOND
@@ -29,6 +30,8 @@ WORD_LIST_LIMIT = 50
 FORMATS = ("txt", "srt", "vtt", "json", "csv")
 SENTENCE_END = (".", "?", "!", "…")
 CLAUSE_END = (",", ";", ":")
+LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M"
+"""How a person reads when a transcript was made (the page, the documents, ``library list``): local, to the minute."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,21 @@ class Turn:
     start: float
     end: float
     text: str
+
+
+def created_time(created: str) -> datetime | None:
+    """``created`` as the library writes it (UTC, ``2026-12-06T12:49:24Z``) as a time; ``None`` if it is not one."""
+    try:
+        return datetime.strptime(created, CREATED_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def local_time(created: str) -> str:
+    """``created`` (UTC, as the library writes it) in this computer's time zone, to the minute: ``2026-12-06 13:49``
+    in Berlin. Anything that is not such a time is returned as it is."""
+    when = created_time(created)
+    return created if when is None else when.astimezone().strftime(LOCAL_TIME_FORMAT)
 
 
 def speaker_turns(transcript: Transcript) -> list[Turn]:

@@ -8,6 +8,7 @@ The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``
 from typing import Any
 
 from transcriber.errors import LibraryError
+from transcriber.formats import local_time
 from transcriber.library import Hit
 from transcriber.library import query as search_query
 from transcriber.library.store import DEFAULT_HIT_LIMIT
@@ -32,6 +33,15 @@ def hit_row(hit: Hit) -> list[Any]:
     entry = hit.entry
     return [entry.id, entry.name, entry.created, round(entry.duration, 1), entry.model, ", ".join(entry.speakers),
             entry.edited, hit.snippet, None if hit.time is None else round(hit.time, 2)]
+
+
+def table_value(rows: list[list[Any]]) -> Any:
+    """The library table's value: ``rows`` as they are, which is what the ``/library`` API answers (``created`` in
+    UTC), shown on the page with each transcript's time in this computer's time zone (a pandas Styler's display)."""
+    import pandas as pd  # Gradio's own dependency; imported here so the module loads without it
+
+    frame = pd.DataFrame(rows, columns=LIBRARY_HEADERS)
+    return frame.style.format({"created": local_time, "duration (s)": "{:.1f}", "time (s)": "{:.2f}"}, na_rep="")
 
 
 def summary(context: AppContext, owner: str, query: str = "", shown: int | None = None) -> str:
@@ -71,10 +81,13 @@ def build_library_tab(context: AppContext) -> None:
             raise gr.Error(NO_LIBRARY, print_exception=False)
         return context.library
 
-    def search(query: str, request: gr.Request) -> list[list[Any]]:
-        """The transcripts that match ``query`` (all of them, newest first, when it is empty)."""
+    def found_rows(query: str, request: gr.Request) -> list[list[Any]]:
         with user_errors():
             return [hit_row(hit) for hit in library_of().search(query or "", owner=owner_of(request))]
+
+    def search(query: str, request: gr.Request) -> Any:
+        """The transcripts that match ``query`` (all of them, newest first, when it is empty)."""
+        return table_value(found_rows(query, request))
 
     def get_transcript(transcript_id: int, request: gr.Request) -> dict[str, Any]:
         """One transcript as JSON: text, words, segments, speakers, and its id, name, created and edited."""
@@ -129,8 +142,8 @@ def build_library_tab(context: AppContext) -> None:
         return summary(context, owner_of(request), query, len(table_rows(rows)))
 
     def refresh(query: str, request: gr.Request):
-        rows = search(query, request)
-        return rows, summary(context, owner_of(request), query, len(rows))
+        rows = found_rows(query, request)
+        return table_value(rows), summary(context, owner_of(request), query, len(rows))
 
     def delete_confirmed(transcript_id: float | None, query: str, request: gr.Request):
         """The Delete button, once the browser's confirmation was accepted (``None`` when it was not)."""

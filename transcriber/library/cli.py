@@ -16,6 +16,7 @@ from typing import TextIO
 
 from ..errors import OutputWriteError, TranscriberError
 from ..folders import make_folder
+from ..formats import local_time
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
 from .query import parse as parse_query
 from .recovery import default_library_path
@@ -75,9 +76,10 @@ def hit_line(hit: Hit) -> str:
 
 
 def entry_line(entry: Entry) -> str:
-    """An entry as one line: id, created, duration, name, model, speakers."""
+    """An entry as one line: id, created (local time), duration, name, model, speakers."""
     speakers = f"  [{', '.join(entry.speakers)}]" if entry.speakers else ""
-    return f"{entry.id:>6}  {entry.created}  {entry.duration:8.1f}s  {entry.name}  ({entry.model}){speakers}"
+    made = local_time(entry.created)
+    return f"{entry.id:>6}  {made}  {entry.duration:8.1f}s  {entry.name}  ({entry.model}){speakers}"
 
 
 def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
