@@ -486,6 +486,33 @@ def test_the_library_says_when_each_transcript_was_made_in_local_time(open_page,
     expect(page.locator("#library-name").get_by_role("textbox")).to_have_value("call.wav")
 
 
+def test_a_recording_without_speech_says_so_after_the_warning_fades(open_page, launch_app, tiny_model_dir, clips,
+                                                                     tmp_path):
+    """A muted microphone, a silent file: the page showed empty boxes once the warning had faded, as if nothing had
+    run; the review view below was an empty frame."""
+    from playwright.sync_api import expect
+
+    from tiny_models import BLANK, build_tiny_model
+    from transcriber.library import Library
+
+    blank = build_tiny_model("rnnt", tiny_model_dir, emit_token=BLANK, filename="tiny-rnnt-blank.nemo")
+    url = launch_app(engine=Engine(device="cpu"), model=str(blank), library=Library(tmp_path / "library.sqlite"))
+    page = open_page(url)
+    transcribe_one(page, clips["short"], timestamps=True)
+    review = page.locator("#single-review")
+    expect(review.locator(".review-empty")).to_have_text("No speech was recognised in this recording.",
+                                                         timeout=RESULT_TIMEOUT_MS)
+    text = single_tab(page).get_by_label("Transcription Text")
+    expect(text).to_have_value("")
+    expect(text).to_have_attribute("placeholder", "No speech was recognised.")
+    page.get_by_role("tab", name="Several files").click()
+    page.locator("#batch-files input[type=file]").set_input_files([clips["short"], clips["speech"]])
+    page.locator("#batch-tab").get_by_role("button", name="Transcribe").click()
+    expect(page.locator("#batch-text").get_by_role("textbox")).to_have_value(
+        "[short.wav]\n(No speech was recognised.)\n\n[speech.wav]\n(No speech was recognised.)",
+        timeout=RESULT_TIMEOUT_MS)
+
+
 def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_page, library_url, clips):
     from playwright.sync_api import expect
 

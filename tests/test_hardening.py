@@ -255,7 +255,7 @@ def test_three_hours_of_silence_give_empty_text_in_bounded_time(connect, launch_
     status, texts, _, _ = job.result(timeout=180)
     assert time.monotonic() - started < 180
     assert [row[:3] for row in status["data"]] == [["three hours.flac", "10800.0", DONE], ["before.wav", "1.0", DONE]]
-    assert texts == "[three hours.flac]\n\n\n[before.wav]\n"
+    assert texts == "[three hours.flac]\n(No speech was recognised.)\n\n[before.wav]\n(No speech was recognised.)"
 
 
 # --- Many users at once -----------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from .batch import (
 from .engine import Engine
 from .errors import FolderError, OutputWriteError, TranscriberError
 from .folders import make_folder
-from .formats import FORMATS, result_to_dict, to_text
+from .formats import FORMATS, NO_SPEECH, result_to_dict, to_text
 from .outputs import ALL_FORMATS
 from .models import (
     DEFAULT_DIARIZER, DEFAULT_MODEL, DEMO_DIARIZER, DEMO_MODEL, INSTALL_HINT, default_diarizer, default_model, pick_device,
@@ -202,7 +202,7 @@ def _print_plain(result: FileResult, out: TextIO) -> None:
     if result.transcript is None:
         print(f"error: {result.error}", file=out)
         return
-    print(to_text(result.transcript).rstrip("\n"), file=out)
+    print(to_text(result.transcript).rstrip("\n") or f"({NO_SPEECH})", file=out)
     for word in result.transcript.words:
         speaker = f" {word.speaker}" if word.speaker else ""
         print(f"  [{word.start:7.2f} - {word.end:7.2f}]{speaker} {word.text}", file=out)

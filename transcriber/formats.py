@@ -30,6 +30,8 @@ WORD_LIST_LIMIT = 50
 FORMATS = ("txt", "srt", "vtt", "json", "csv")
 SENTENCE_END = (".", "?", "!", "…")
 CLAUSE_END = (",", ";", ":")
+NO_SPEECH = "No speech was recognised."
+"""What the page and the command line say where a file's transcript is empty (silence, a muted microphone)."""
 LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M"
 """How a person reads when a transcript was made (the page, the documents, ``library list``): local, to the minute."""
 

@@ -18,6 +18,7 @@ const MISSING_AUDIO = (folder) => "The audio file of this transcript is missing 
   "library's audio folder, which belongs beside its library file), so it cannot be played; clicking a word still " +
   "marks it.";
 
+const NO_SPEECH = "No speech was recognised in this recording.";
 const view = {
   state: null,
   words: [],        // every word: {text, start, end, para}
@@ -212,6 +213,14 @@ function paragraphNode(p) {
 function renderList() {
   if (!view.state || !view.list) return;
   const count = view.state.paragraphs.length;
+  if (count === 0) {  // silence, a muted microphone: say so rather than show an empty box
+    view.rows.replaceChildren(el("p", { class: "review-empty" }, NO_SPEECH));
+    view.top.style.height = view.bottom.style.height = "0px";
+    view.rendered = undefined;
+    root.dataset.rendered = "0";
+    root.dataset.ready = "1";
+    return;
+  }
   let offs = offsets();
   const top = view.list.scrollTop - OVERSCAN_PX, bottom = view.list.scrollTop + view.list.clientHeight + OVERSCAN_PX;
   let first = Math.max(0, upperBound(offs, top) - 1);

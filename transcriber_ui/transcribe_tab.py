@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from transcriber.formats import reading_text, word_list_markdown
+from transcriber.formats import NO_SPEECH, reading_text, word_list_markdown
 from transcriber.languages import Abilities, model_abilities
 from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
 from transcriber.types import FileResult, Transcript
@@ -175,6 +175,14 @@ def result_widgets(transcript: Transcript, downloads: list[Path], *, timed: bool
     )
 
 
+def speech_note(text: str) -> Any:
+    """The result's text box, empty: says that no speech was recognised (the warning fades; this stays). A separate
+    page event, so ``/transcribe`` still answers the text itself."""
+    import gradio as gr
+
+    return gr.Textbox(placeholder="" if text else NO_SPEECH)
+
+
 def build_tabs(context: AppContext, settings: Settings) -> None:
     """The "One file" and "Several files" tabs and their events (inside a ``gr.Tabs``)."""
     import gradio as gr
@@ -217,7 +225,7 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         if result.transcript is None:
             raise gr.Error(f"{display_name(audio)}: {error_reason(result)}", print_exception=False)
         if not result.transcript.text:
-            gr.Warning("No speech was recognised.")
+            gr.Warning(NO_SPEECH)
         elif (timestamps or speakers) and not result.transcript.words:
             gr.Warning(NO_WORD_TIMINGS)
         downloads = context.outputs.new().write(audio, result.transcript)
@@ -347,8 +355,9 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         concurrency_limit=TRANSCRIBE_CONCURRENCY,
     )
     one.then(open_review, saved_one, [review, review_box], api_visibility="private", show_progress="hidden")
+    one.then(speech_note, text, text, **PAGE_ONLY)
     review.edit(follow_correction, saved_one, [text, words_md, words_table, downloads], api_visibility="private",
-                show_progress="hidden")
+                show_progress="hidden").then(speech_note, text, text, **PAGE_ONLY)
     run_batch.click(take_ticket, None, ticket, **PAGE_ONLY).then(
         transcribe_batch,
         [files, *settings.inputs(), ticket],

@@ -17,7 +17,7 @@ from typing import Any
 
 from transcriber.engine import Engine
 from transcriber.errors import TranscriberError
-from transcriber.formats import reading_text
+from transcriber.formats import NO_SPEECH, reading_text
 from transcriber.library import Library
 from transcriber.types import FileResult, Transcript, Word
 
@@ -97,9 +97,10 @@ def error_reason(result: FileResult) -> str:
 
 
 def batch_text(results: Sequence[FileResult]) -> str:
-    """Each transcribed file's text under its name, in input order."""
+    """Each transcribed file's text under its name, in input order; a file without speech says so."""
     return "\n\n".join(
-        f"[{display_name(r.file)}]\n{reading_text(r.transcript)}" for r in results if r.transcript is not None
+        f"[{display_name(r.file)}]\n{reading_text(r.transcript) or f'({NO_SPEECH})'}"
+        for r in results if r.transcript is not None
     )
 
 
