@@ -617,6 +617,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="text-only.wav")  # saved without its audio (--no-keep-audio)
     library.save(transcript, name="standup.wav", audio=audio)
     library.save(transcript, name="retro.wav", audio=audio)
+    library.save(transcript, name="emptied.wav", audio=audio)
     return library
 
 
@@ -725,6 +726,23 @@ def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, 
     anna, budget = transcript.words[3], transcript.words[4]
     assert (anna.text, budget.text) == ("Anna's", "budget")
     assert (anna.start, budget.end) == (pytest.approx(0.6), pytest.approx(0.95))  # the span of "w3 w4"
+
+
+def test_removing_every_paragraph_says_how_to_bring_them_back_not_that_no_speech_was_heard(open_page, review_url):
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "emptied.wav")
+    for _ in range(2):
+        review.locator(".review-para").first.dblclick()
+        review.locator("textarea.review-editor").fill("")
+        review.locator("textarea.review-editor").press("Enter")
+        expect(review.locator(".review")).to_have_attribute("data-saving", "0")
+    expect(review.locator(".review-empty")).to_have_text(
+        "Every paragraph was removed: Undo, or Back to the model's output, brings them back.")
+    review.get_by_role("button", name="Undo").click()
+    expect(review.locator(".review-para")).to_have_count(1)
+    expect(review.locator(".review-empty")).to_have_count(0)
 
 
 def test_a_click_while_a_correction_saves_is_applied_after_it(open_page, review_url, review_library):

@@ -19,6 +19,7 @@ const MISSING_AUDIO = (folder) => "The audio file of this transcript is missing 
   "marks it.";
 
 const NO_SPEECH = "No speech was recognised in this recording.";
+const EMPTIED = "Every paragraph was removed: Undo, or Back to the model's output, brings them back.";
 const view = {
   state: null,
   words: [],        // every word: {text, start, end, para}
@@ -214,7 +215,7 @@ function renderList() {
   if (!view.state || !view.list) return;
   const count = view.state.paragraphs.length;
   if (count === 0) {  // silence, a muted microphone: say so rather than show an empty box
-    view.rows.replaceChildren(el("p", { class: "review-empty" }, NO_SPEECH));
+    view.rows.replaceChildren(el("p", { class: "review-empty" }, view.state.edited ? EMPTIED : NO_SPEECH));
     view.top.style.height = view.bottom.style.height = "0px";
     view.rendered = undefined;
     root.dataset.rendered = "0";
