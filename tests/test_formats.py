@@ -148,3 +148,17 @@ def test_when_a_transcript_was_made_reads_in_this_computers_time_zone(new_york_c
     document = docx.Document(io.BytesIO(to_docx(TRANSCRIPT, title="call", created="2026-12-06T02:49:24Z")))
     assert "Date: 2026-12-05 21:49" in document.paragraphs[1].text
     assert f"{document.core_properties.created:%Y-%m-%dT%H:%M:%SZ}" == "2026-12-06T02:49:24Z"  # properties: UTC
+
+
+def test_a_word_documents_paragraphs_start_at_the_second_as_the_page_says_not_the_millisecond():
+    """The document's paragraphs began "01:02:05.610  S2" where the page says "S2  01:02:05"."""
+    import docx
+
+    from transcriber.docx_format import to_docx
+    from transcriber.formats import reading_text
+
+    words = (Word("good", 0.2, 0.5, "S1"), Word("morning", 3725.61, 3726.0, "S2"), Word("bye", 360000.4, 360001, "S1"))
+    transcript = Transcript("good morning bye", words, duration=360002.0, speakers=("S1", "S2"))
+    document = docx.Document(io.BytesIO(to_docx(transcript, title="call")))
+    assert [p.text.split("\n")[0] for p in document.paragraphs[2:]] == ["00:00:00  S1", "01:02:05  S2", "100:00:00  S1"]
+    assert reading_text(transcript).split("\n\n") == ["S1  00:00:00  good", "S2  01:02:05  morning", "S1  100:00:00  bye"]

@@ -12,10 +12,9 @@ import io
 import re
 from datetime import datetime, timezone
 
-from .formats import LOCAL_TIME_FORMAT, created_time, format_timestamp, speaker_turns
+from .formats import LOCAL_TIME_FORMAT, clock_time, created_time, speaker_turns
 from .types import Transcript
 
-TIME_FORMAT = {"decimal_marker": ".", "always_include_hours": True}
 NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 """Characters an XML 1.0 document cannot hold: control characters other than tab and line breaks, lone surrogates."""
 
@@ -27,14 +26,14 @@ def xml_text(text: str) -> str:
 
 
 def paragraphs(transcript: Transcript) -> list[tuple[str, str]]:
-    """(label, text) per paragraph: the label is ``"00:00:03.200  S1"`` (time, and speaker with speakers)."""
+    """(label, text) per paragraph: the label is ``"00:00:03  S1"`` (time, and speaker with speakers)."""
     if transcript.has_speakers:
         return [
-            (f"{format_timestamp(turn.start, **TIME_FORMAT)}  {turn.speaker}", turn.text)
+            (f"{clock_time(turn.start)}  {turn.speaker}", turn.text)
             for turn in speaker_turns(transcript)
         ]
     if transcript.segments:
-        return [(format_timestamp(s.start, **TIME_FORMAT), s.text.strip()) for s in transcript.segments]
+        return [(clock_time(s.start), s.text.strip()) for s in transcript.segments]
     return [("", transcript.text)] if transcript.text else []
 
 

@@ -79,6 +79,12 @@ class Turn:
     text: str
 
 
+def clock_time(seconds: float) -> str:
+    """``HH:MM:SS`` for a reader (the page's turns, the Word document): whole seconds, as a player's clock shows."""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def created_time(created: str) -> datetime | None:
     """``created`` as the library writes it (UTC, ``2026-12-06T12:49:24Z``) as a time; ``None`` if it is not one."""
     try:
@@ -121,7 +127,7 @@ def reading_text(transcript: Transcript) -> str:
     if not transcript.has_speakers:
         return transcript.text
     return "\n\n".join(
-        f"{turn.speaker}  {format_timestamp(turn.start)[:8]}  {turn.text}" for turn in speaker_turns(transcript)
+        f"{turn.speaker}  {clock_time(turn.start)}  {turn.text}" for turn in speaker_turns(transcript)
     )
 
 
