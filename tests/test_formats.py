@@ -161,4 +161,5 @@ def test_a_word_documents_paragraphs_start_at_the_second_as_the_page_says_not_th
     transcript = Transcript("good morning bye", words, duration=360002.0, speakers=("S1", "S2"))
     document = docx.Document(io.BytesIO(to_docx(transcript, title="call")))
     assert [p.text.split("\n")[0] for p in document.paragraphs[2:]] == ["00:00:00  S1", "01:02:05  S2", "100:00:00  S1"]
-    assert reading_text(transcript).split("\n\n") == ["S1  00:00:00  good", "S2  01:02:05  morning", "S1  100:00:00  bye"]
+    assert reading_text(transcript).split("\n\n") == ["S1  00:00:00  good", "S2  01:02:05  morning",
+                                                      "S1  100:00:00  bye"]
