@@ -447,6 +447,18 @@ def test_the_settings_labels_stay_inside_their_boxes_in_a_narrow_window(page, wi
         assert words["x"] + words["width"] <= width, text
 
 
+def test_the_library_table_scrolls_sideways_on_a_phone_instead_of_squeezing_its_columns(open_page, library_url):
+    """At 390 pixels the nine columns were squeezed to a few letters each: "created" and "duration" stood one
+    letter a line."""
+    page = open_page(library_url)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Library").click()
+    header = page.locator("#library-table").get_by_role("columnheader")
+    for name in ("name", "created", "duration (s)", "model"):
+        cell = header.filter(has_text=name).first.bounding_box()
+        assert cell["width"] >= 100 and cell["height"] < 60, name  # one or two lines, not a letter a line
+
+
 def test_each_tab_is_drawn_once_however_often_it_is_opened(open_page, library_url):
     """Opening the Library tab drew a second "Library" tab beside it, both marked as open."""
     from playwright.sync_api import expect

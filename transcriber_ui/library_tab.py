@@ -19,7 +19,7 @@ from .widgets import AppContext, owner_of, user_errors
 
 LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers", "edited", "match", "time (s)"]
 LIBRARY_TYPES = ["number", "str", "str", "number", "str", "str", "bool", "markdown", "number"]
-LIBRARY_COLUMN_WIDTHS = ["6%", "16%", "14%", "8%", "14%", "8%", "6%", "20%", "8%"]
+LIBRARY_COLUMN_WIDTHS = ["50px", "220px", "160px", "110px", "160px", "100px", "80px", "270px", "80px"]
 EXPORT_DEFAULT = "docx"
 EXPORT_FILE_HEIGHT_PX = 90
 NO_LIBRARY = "The library is off: transcripts are not saved."
