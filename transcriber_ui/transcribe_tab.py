@@ -356,9 +356,9 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         concurrency_limit=TRANSCRIBE_CONCURRENCY,
     )
     one.then(open_review, saved_one, [review, review_box], api_visibility="private", show_progress="hidden")
-    one.then(speech_note, text, text, **PAGE_ONLY)
+    one.success(speech_note, text, text, **PAGE_ONLY)
     review.edit(follow_correction, saved_one, [text, words_md, words_table, downloads], api_visibility="private",
-                show_progress="hidden").then(speech_note, text, text, **PAGE_ONLY)
+                show_progress="hidden").success(speech_note, text, text, **PAGE_ONLY)
     run_batch.click(take_ticket, None, ticket, **PAGE_ONLY).then(
         transcribe_batch,
         [files, *settings.inputs(), ticket],
