@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 WORD_HEADERS = ["word", "start (s)", "end (s)"]
 STATUS_HEADERS = ["file", "duration (s)", "status", "seconds"]
-STATUS_COLUMN_WIDTHS = ["25%", "15%", "45%", "15%"]
+STATUS_COLUMN_WIDTHS = ["160px", "100px", "220px", "80px"]
 STATUS_DONE = "done"
 UNEXPECTED_ERROR = "Something went wrong; the details are in the terminal log."
 SAVE_FAILED = "The transcript was not saved to the library ({reason}); the downloads below still work."
