@@ -217,6 +217,26 @@ def test_rename_changes_only_the_name(library):
         library.rename(transcript_id, "   ")
 
 
+def test_a_name_is_kept_on_one_line_and_of_a_length_a_list_can_show(library, capsys):
+    """A name with a line break split its line in `library list` and its row on the page; a name of 5,000 characters
+    was taken as it was."""
+    from transcriber.library import cli as library_cli
+    from transcriber.library.store import MAX_NAME_CHARS
+
+    transcript_id = library.save(interview(), name="take\none.wav")  # Linux allows a line break in a file name
+    assert library.rename(transcript_id, "Board\n meeting\t3") == "Board meeting 3"
+    entry, _ = library.get(transcript_id)
+    assert (entry.name, entry.source_name) == ("Board meeting 3", "take\none.wav")  # exports keep the file's name
+    other = library.save(interview(), name="take\ntwo.wav")
+    assert library.get(other)[0].name == "take two.wav"
+    with pytest.raises(LibraryError, match=f"at most {MAX_NAME_CHARS} characters; this one has 5000"):
+        library.rename(transcript_id, "a" * 5000)
+    assert library.get(transcript_id)[0].name == "Board meeting 3"
+    library.close()
+    assert library_cli.main(["list", "--library", str(library.path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
 # --- Audio ------------------------------------------------------------------------------------------------------------
 
 

@@ -85,7 +85,7 @@ def test_a_batch_saves_its_good_files_only(client, clips):
 
 def test_search_finds_words_with_a_snippet_and_the_time_of_the_hit(client, clips):
     *_, saved = client.predict(file_arg(clips["one"]), timestamps=True, api_name="/transcribe")
-    client.predict(saved, "Quarterly review", api_name="/rename_transcript")
+    assert client.predict(saved, " Quarterly\nreview ", api_name="/rename_transcript") == "Quarterly review"
     hits = rows(client, "nin*")
     assert saved in [row[0] for row in hits]
     hit = next(row for row in hits if row[0] == saved)

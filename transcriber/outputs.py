@@ -48,6 +48,11 @@ def utf8_safe(text: str) -> str:
     return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
+def one_line(text: str) -> str:
+    """``text`` as a name on one line: line breaks, tabs and runs of spaces become one space, none at either end."""
+    return " ".join(text.split())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8, :func:`utf8_safe`, so an index or a done marker still finds a file whose name is not
     UTF-8) to ``path`` through a temporary file in the same folder and a rename."""

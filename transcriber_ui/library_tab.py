@@ -109,8 +109,7 @@ def build_library_tab(context: AppContext) -> None:
     def rename_transcript(transcript_id: int, name: str, request: gr.Request) -> str:
         """Give a transcript a new name; returns the name."""
         with user_errors():
-            library_of().rename(transcript_number(transcript_id), name, owner=owner_of(request))
-            return name.strip()
+            return library_of().rename(transcript_number(transcript_id), name, owner=owner_of(request))
 
     def delete_transcript(transcript_id: int, request: gr.Request) -> int:
         """Delete a transcript and its audio (unless another transcript uses the same file); returns the id."""

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..errors import LibraryError, LibraryUnreadableError, StaleVersionError, TranscriptNotFoundError
 from ..formats import result_to_dict
-from ..outputs import utf8_safe
+from ..outputs import one_line, utf8_safe
 from ..types import FileResult, Transcript
 from . import query as search_query
 from .media import store_media, sweep_orphans
@@ -47,6 +47,8 @@ MEDIA_SUFFIX = ".media"
 """The media folder of ``library.sqlite`` is ``library.media`` beside it."""
 DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
+MAX_NAME_CHARS = 200
+"""The longest name a transcript may be given (a file's own name is kept whole)."""
 SNIPPET_MARK = "**"
 SNIPPET_ELLIPSIS = "…"
 SNIPPET_TOKENS = 16
@@ -219,7 +221,8 @@ class Library:
             audio: The audio file it was made from.
             owner: The user it belongs to.
         """
-        name = utf8_safe(name)  # SQLite holds UTF-8 only; the outputs write such a name the same way
+        source_name = utf8_safe(name)  # SQLite holds UTF-8 only; the outputs write such a name the same way
+        name = one_line(source_name) or source_name
         media = store_media(self.media_dir, Path(audio)) if audio is not None and self.keep_audio else None
         with self._write() as connection:
             if media is not None:
@@ -227,7 +230,7 @@ class Library:
             cursor = connection.execute(
                 "INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers, media, owner)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, name, utc_now(), transcript.duration, transcript.model, transcript_to_json(transcript),
+                (name, source_name, utc_now(), transcript.duration, transcript.model, transcript_to_json(transcript),
                  SPEAKER_SEPARATOR.join(transcript.speakers), media[0] if media else None, owner),
             )
             transcript_id = cursor.lastrowid
@@ -404,22 +407,27 @@ class Library:
             raise TranscriptNotFoundError(f"Transcript {transcript_id} has no version {number}.")
         return transcript_from_json(row[0])
 
-    def rename(self, transcript_id: int, name: str, *, owner: str = "") -> None:
-        """Give one of the owner's transcripts a new name.
+    def rename(self, transcript_id: int, name: str, *, owner: str = "") -> str:
+        """Give one of the owner's transcripts a new name; returns it as stored (on one line: line breaks, tabs and
+        runs of spaces are one space).
 
         Raises:
-            LibraryError: ``name`` is empty.
+            LibraryError: ``name`` is empty or longer than :data:`MAX_NAME_CHARS`.
             TranscriptNotFoundError: The owner has no transcript with this id.
         """
-        name = utf8_safe(name).strip()
+        name = one_line(utf8_safe(name))
         if not name:
             raise LibraryError("A transcript's name cannot be empty.")
+        if len(name) > MAX_NAME_CHARS:
+            raise LibraryError(f"A transcript's name can have at most {MAX_NAME_CHARS} characters; this one has "
+                               f"{len(name)}.")
         with self._write() as connection:
             cursor = connection.execute(
                 "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, int(transcript_id), owner)
             )
             if cursor.rowcount == 0:
                 raise not_found(transcript_id)
+        return name
 
     def delete(self, transcript_id: int, *, owner: str = "") -> None:
         """Delete one of the owner's transcripts, and its audio unless another transcript uses the same file.
