@@ -62,6 +62,7 @@ function load(state) {
     view.paraFirst.push(view.words.length);
     for (const [text, start, end] of para.words) view.words.push({ text, start, end, para: p });
   });
+  view.hitStarts = new Set(state.hits || []);  // the words a library search matched, by their start times
   view.heights = new Array(state.paragraphs.length).fill(0);
   view.measuredPx = 0;
   view.measuredChars = 0;
@@ -130,6 +131,10 @@ function build() {
   view.audio.addEventListener("play", follow);
   view.audio.addEventListener("seeked", () => highlight(view.audio.currentTime, false));
   load(state);
+  // Opened from a search: at its first match (the player there, the paragraph in view), once the view is laid out
+  if (state.hits && state.hits.length) {
+    requestAnimationFrame(() => { seek(state.hits[0]); highlight(state.hits[0], true); });
+  }
 }
 
 function renderSpeakers() {
@@ -203,6 +208,7 @@ function paragraphNode(p) {
     para.words.forEach((w, k) => {
       const span = el("span", { class: "w", "data-i": String(first + k) }, w[0]);
       if (first + k === view.current) span.classList.add("playing");
+      if (view.hitStarts.has(w[1])) span.classList.add("hit");
       text.append(span, " ");
     });
   } else {

@@ -23,6 +23,9 @@ from .widgets import AppContext
 HERE = Path(__file__).resolve().parent
 TEMPLATE = '<div class="review" data-ready="0"></div>'
 MAX_HITS = 200
+TIME_DECIMALS = 3
+"""Times the view gets are rounded to the millisecond; a search hit's time is its word's start, rounded the same way,
+so the view finds the word by it."""
 
 
 def asset(name: str) -> str:
@@ -40,7 +43,7 @@ def hit_times(transcript: Transcript, query: str) -> list[float]:
     for index, pieces in enumerate(folded):
         flat += pieces
         owners += [index] * len(pieces)
-    times = [transcript.words[owners[i]].start for i in range(len(flat))
+    times = [round(transcript.words[owners[i]].start, TIME_DECIMALS) for i in range(len(flat))
              if any(term.matches_at(flat, i) for term in terms)]
     return times[:MAX_HITS]
 
@@ -60,7 +63,7 @@ def review_data(entry: Entry, transcript: Transcript, *, has_audio: bool, query:
         "speakers": list(transcript.speakers),
         "paragraphs": [
             {"speaker": part.speaker, "text": part.text,
-             "words": [[w.text, round(w.start, 3), round(w.end, 3)] for w in part.words]}
+             "words": [[w.text, round(w.start, TIME_DECIMALS), round(w.end, TIME_DECIMALS)] for w in part.words]}
             for part in editing.paragraphs(transcript)
         ],
         "hits": hit_times(transcript, query),
