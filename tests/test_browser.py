@@ -448,7 +448,7 @@ def test_the_settings_labels_stay_inside_their_boxes_in_a_narrow_window(page, wi
 
 
 @pytest.mark.parametrize(("tab", "table", "columns"), [
-    ("Library", "#library-table", ("name", "created", "duration (s)", "model")),
+    ("Library", "#library-table", ("name", "created", "duration", "model")),
     ("Several files", "#batch-status", ("file", "duration (s)", "status", "seconds")),
 ])
 def test_tables_scroll_sideways_on_a_phone_instead_of_squeezing_their_columns(open_page, library_url, tab, table,
@@ -488,7 +488,7 @@ def test_the_library_says_when_each_transcript_was_made_in_local_time(open_page,
     from transcriber.types import Transcript
 
     library = Library(tmp_path / "library.sqlite")
-    library.save(Transcript("the budget", duration=1.0, model="m"), name="call.wav")
+    library.save(Transcript("the budget", duration=75.0, model="m"), name="call.wav")
     with sqlite3.connect(tmp_path / "library.sqlite") as db:
         db.execute("UPDATE transcripts SET created = '2026-12-06T02:49:24Z'")
     url = launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library)
@@ -497,8 +497,9 @@ def test_the_library_says_when_each_transcript_was_made_in_local_time(open_page,
     row = page.locator("#library-table").get_by_role("row").filter(has_text="call.wav")
     expect(row).to_contain_text("2026-12-05 21:49")
     expect(row).not_to_contain_text("2026-12-06")
+    expect(row).to_contain_text("00:01:15")  # its duration, 75 s, as a clock shows it
     (listed,) = Client(url, verbose=False).predict("", api_name="/library")["data"]
-    assert listed[1:3] == ["call.wav", "2026-12-06T02:49:24Z"]
+    assert listed[1:4] == ["call.wav", "2026-12-06T02:49:24Z", 75.0]
     row.get_by_text("call.wav").click()  # the row's own values still open it
     expect(page.locator("#library-name").get_by_role("textbox")).to_have_value("call.wav")
 

@@ -8,7 +8,7 @@ The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``
 from typing import Any
 
 from transcriber.errors import LibraryError
-from transcriber.formats import local_time
+from transcriber.formats import clock_time, local_time
 from transcriber.library import Hit
 from transcriber.library import query as search_query
 from transcriber.library.store import DEFAULT_HIT_LIMIT
@@ -17,9 +17,9 @@ from transcriber.outputs import ALL_FORMATS
 from .review import build_review, review_value, stored_review_data
 from .widgets import AppContext, owner_of, user_errors
 
-LIBRARY_HEADERS = ["id", "name", "created", "duration (s)", "model", "speakers", "edited", "match", "time (s)"]
+LIBRARY_HEADERS = ["id", "name", "created", "duration", "model", "speakers", "edited", "match", "time"]
 LIBRARY_TYPES = ["number", "str", "str", "number", "str", "str", "bool", "markdown", "number"]
-LIBRARY_COLUMN_WIDTHS = ["50px", "220px", "160px", "110px", "160px", "100px", "80px", "270px", "80px"]
+LIBRARY_COLUMN_WIDTHS = ["50px", "220px", "160px", "100px", "160px", "100px", "80px", "260px", "100px"]
 EXPORT_DEFAULT = "docx"
 EXPORT_FILE_HEIGHT_PX = 90
 NO_LIBRARY = "The library is off: transcripts are not saved."
@@ -37,11 +37,12 @@ def hit_row(hit: Hit) -> list[Any]:
 
 def table_value(rows: list[list[Any]]) -> Any:
     """The library table's value: ``rows`` as they are, which is what the ``/library`` API answers (``created`` in
-    UTC), shown on the page with each transcript's time in this computer's time zone (a pandas Styler's display)."""
+    UTC, durations and times in seconds), shown on the page as a person reads them (a pandas Styler's display): when
+    each transcript was made in this computer's time zone, durations and hit times as clock times (01:15:23)."""
     import pandas as pd  # Gradio's own dependency; imported here so the module loads without it
 
     frame = pd.DataFrame(rows, columns=LIBRARY_HEADERS)
-    return frame.style.format({"created": local_time, "duration (s)": "{:.1f}", "time (s)": "{:.2f}"}, na_rep="")
+    return frame.style.format({"created": local_time, "duration": clock_time, "time": clock_time}, na_rep="")
 
 
 def summary(context: AppContext, owner: str, query: str = "", shown: int | None = None) -> str:
