@@ -641,6 +641,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="standup.wav", audio=audio)
     library.save(transcript, name="retro.wav", audio=audio)
     library.save(transcript, name="emptied.wav", audio=audio)
+    library.save(transcript, name="reopened.wav", audio=audio)
     return library
 
 
@@ -785,6 +786,32 @@ def test_removing_every_paragraph_says_how_to_bring_them_back_not_that_no_speech
     review.get_by_role("button", name="Undo").click()
     expect(review.locator(".review-para")).to_have_count(1)
     expect(review.locator(".review-empty")).to_have_count(0)
+
+
+def test_a_correction_made_before_can_be_undone_after_the_transcript_is_opened_again(open_page, review_url):
+    """Every correction is kept as a version, but a transcript opened again had Undo switched off: yesterday's last
+    correction could only go with all the others, by Back to the model's output."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "reopened.wav")
+    for old, new in (("w1", "one"), ("w2", "two")):
+        review.locator(".review-para").first.dblclick()
+        editor = review.locator("textarea.review-editor")
+        editor.fill(editor.input_value().replace(old, new))
+        editor.press("Enter")
+        expect(review.locator(".review-para").first).to_contain_text(f"w0 one {'two' if new == 'two' else 'w2'}")
+    page.reload()
+    review = open_review(page, "reopened.wav")
+    undo = review.get_by_role("button", name="Undo")
+    expect(undo).to_be_enabled()
+    undo.click()
+    expect(review.locator(".review-para").first).to_contain_text("w0 one w2 w3")
+    undo.click()
+    expect(review.locator(".review-para").first).to_contain_text("w0 w1 w2 w3")
+    expect(undo).to_be_disabled()  # back at the model's output
+    review.get_by_role("button", name="Redo").click()
+    expect(review.locator(".review-para").first).to_contain_text("w0 one w2 w3")
 
 
 def test_a_click_while_a_correction_saves_is_applied_after_it(open_page, review_url, review_library):

@@ -417,7 +417,7 @@ async function send(change, kind) {
     if (!answer || answer.error) {
       view.waiting = [];  // made on what the view showed, which this answer may replace
       say(answer ? answer.error : "The change was not saved.");
-      if (answer && answer.state) { view.undo = []; view.redo = []; keepPlace(answer.state); }
+      if (answer && answer.state) { view.undo = savedVersions(answer.state); view.redo = []; keepPlace(answer.state); }
       else rerender();
       return;
     }
@@ -519,12 +519,20 @@ function onKey(event) {
 
 // --- Start ------------------------------------------------------------------------------------------------------------
 
+// Every saved version is kept, so a transcript opened again (another day, another tab) can still step back through
+// the corrections made to it before: Undo goes to the version before the current one, and so on to the model's.
+function savedVersions(state) {
+  const versions = [];
+  for (let v = 1; state && v < state.version; v++) versions.push(v);
+  return versions;
+}
+
 function openState() {
   if (view.audio) view.audio.pause();
   let state = null;
   try { state = props.value ? JSON.parse(props.value) : null; } catch (error) { state = null; }
   view.state = state;
-  view.undo = [];
+  view.undo = savedVersions(state);
   view.redo = [];
   view.waiting = [];
   view.rendered = null;
