@@ -121,7 +121,7 @@ def test_csv_rows_are_segments_and_quote_commas():
 
 
 def test_render_dispatches_and_rejects_unknown_formats():
-    assert render(TRANSCRIPT, "txt") == "hello world again\n"
+    assert render(TRANSCRIPT, "txt") == "hello world\nagain\n"
     with pytest.raises(ValueError, match="unknown format"):
         render(TRANSCRIPT, "docx")
 
@@ -163,3 +163,12 @@ def test_a_word_documents_paragraphs_start_at_the_second_as_the_page_says_not_th
     assert [p.text.split("\n")[0] for p in document.paragraphs[2:]] == ["00:00:00  S1", "01:02:05  S2", "100:00:00  S1"]
     assert reading_text(transcript).split("\n\n") == ["S1  00:00:00  good", "S2  01:02:05  morning",
                                                       "S1  100:00:00  bye"]
+
+
+def test_text_is_a_line_per_segment_so_a_long_talk_is_not_one_line():
+    """The TXT of an hour's talk was one line of 50,000 characters; whisper writes a line per segment."""
+    sentences = [f"This is sentence number {n}." for n in range(600)]
+    segments = tuple(Segment(text, n * 6.0, n * 6.0 + 5.0) for n, text in enumerate(sentences))
+    talk = Transcript(" ".join(sentences), segments=segments, duration=3600.0)
+    assert to_text(talk).splitlines() == sentences
+    assert to_text(Transcript("no timings asked for. one line")) == "no timings asked for. one line\n"

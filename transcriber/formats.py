@@ -114,11 +114,15 @@ def speaker_turns(transcript: Transcript) -> list[Turn]:
 
 
 def to_text(transcript: Transcript) -> str:
-    """The recognised text with a final newline (empty string for silence); with speakers, one ``S1: ...`` paragraph
-    per turn."""
+    """The recognised text with a final newline (empty string for silence): one line per segment (a sentence, or a
+    run of words between pauses, as whisper writes it), so an hour's talk is not one line; with speakers, one
+    ``S1: ...`` paragraph per turn; without timings (no segments), one line."""
     if transcript.has_speakers:
         return "\n\n".join(f"{turn.speaker}: {turn.text}" for turn in speaker_turns(transcript)) + "\n"
-    return f"{transcript.text}\n" if transcript.text else ""
+    lines = [segment.text.strip() for segment in transcript.segments if segment.text.strip()]
+    if not lines:
+        return f"{transcript.text}\n" if transcript.text else ""
+    return "\n".join(lines) + "\n"
 
 
 def reading_text(transcript: Transcript) -> str:
