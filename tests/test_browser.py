@@ -733,21 +733,21 @@ def test_a_transcript_whose_audio_file_went_missing_says_where_it_was(open_page,
 
 
 def test_a_transcript_opened_from_a_search_opens_at_its_match_with_the_matches_marked(open_page, review_url):
-    """A search found "w7" at 1.4 s, but the transcript opened at its start: the match was a tick on the timeline,
-    and the words themselves were not marked."""
+    """A search found "w7 w8" at 1.4 s, but the transcript opened at its start: the match was a tick on the
+    timeline, and the words themselves were not marked."""
     from playwright.sync_api import expect
 
     page = open_page(review_url)
     page.get_by_role("tab", name="Library").click()
     search = page.locator("#library-search").get_by_role("textbox")
-    search.fill("w7")
+    search.fill('"w7 w8"')
     search.press("Enter")
     page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav").get_by_text("meeting.wav").click()
     review = page.locator(REVIEW)
-    expect(review.locator(".w.hit")).to_have_text(["w7"])  # its time is 7 * 0.2 = 1.4000000000000001
+    expect(review.locator(".w.hit")).to_have_text(["w7", "w8"])  # the phrase; w7's time is 7 * 0.2 = 1.4000000000000001
     expect(review.locator(".w.playing")).to_have_text("w7")  # the player is there: Space plays from the match
     assert player(page)["time"] == pytest.approx(1.4)
-    word, shown = review.locator(".w.hit").bounding_box(), review.locator(".review-list").bounding_box()
+    word, shown = review.locator(".w.hit").first.bounding_box(), review.locator(".review-list").bounding_box()
     assert shown["y"] <= word["y"] and word["y"] + word["height"] <= shown["y"] + shown["height"]  # scrolled to it
 
 

@@ -62,7 +62,7 @@ function load(state) {
     view.paraFirst.push(view.words.length);
     for (const [text, start, end] of para.words) view.words.push({ text, start, end, para: p });
   });
-  view.hitStarts = new Set(state.hits || []);  // the words a library search matched, by their start times
+  view.hitStarts = new Set(state.hit_words || []);  // the words a library search matched, by their start times
   view.heights = new Array(state.paragraphs.length).fill(0);
   view.measuredPx = 0;
   view.measuredChars = 0;

@@ -33,25 +33,32 @@ def asset(name: str) -> str:
     return (HERE / name).read_text(encoding="utf-8")
 
 
-def hit_times(transcript: Transcript, query: str) -> list[float]:
-    """When the words matching a library search are spoken (for the timeline's marks)."""
+def search_hits(transcript: Transcript, query: str) -> tuple[list[float], list[float]]:
+    """Where a library search matched: the time each match starts (the timeline's marks; the view opens at the
+    first), and the start of every word inside a match (a phrase is all its words; the view underlines them)."""
     terms = search_query.parse(query or "")
     if not terms:
-        return []
+        return [], []
     folded = [search_query.tokens(word.text) for word in transcript.words]
     flat, owners = [], []
     for index, pieces in enumerate(folded):
         flat += pieces
         owners += [index] * len(pieces)
-    times = [round(transcript.words[owners[i]].start, TIME_DECIMALS) for i in range(len(flat))
-             if any(term.matches_at(flat, i) for term in terms)]
-    return times[:MAX_HITS]
+    starts, words = [], set()
+    for i in range(len(flat)):
+        matched = [term for term in terms if term.matches_at(flat, i)]
+        if matched:
+            starts.append(owners[i])
+            words.update(owners[i:i + max(len(term.tokens) for term in matched)])
+    start_of = [round(word.start, TIME_DECIMALS) for word in transcript.words]
+    return [start_of[w] for w in starts[:MAX_HITS]], sorted({start_of[w] for w in words})
 
 
 def review_data(entry: Entry, transcript: Transcript, *, has_audio: bool, query: str = "",
                 audio_missing_from: str = "") -> dict[str, Any]:
     """What the view shows of one stored transcript. ``audio_missing_from``: the folder its audio file should be in
     but is not (a library moved without its audio folder)."""
+    hits, hit_words = search_hits(transcript, query)
     return {
         "id": entry.id,
         "version": entry.version,
@@ -66,7 +73,8 @@ def review_data(entry: Entry, transcript: Transcript, *, has_audio: bool, query:
              "words": [[w.text, round(w.start, TIME_DECIMALS), round(w.end, TIME_DECIMALS)] for w in part.words]}
             for part in editing.paragraphs(transcript)
         ],
-        "hits": hit_times(transcript, query),
+        "hits": hits,
+        "hit_words": hit_words,
     }
 
 
