@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,8 @@ def test_list_says_when_each_transcript_was_made_in_local_time_and_json_in_utc(f
         db.execute("UPDATE transcripts SET created = '2026-12-06T02:49:24Z'")
     code, listed = library_command("list", "--library", str(filled))
     assert code == 0 and all("  2026-12-05 21:49  " in line for line in listed.splitlines())
+    durations = [re.search(r"21:49  (\S+)  ", line).group(1) for line in listed.splitlines()]
+    assert durations == ["00:00:02", "00:00:01"]  # as a clock shows them, not "2.0s"
     code, as_json = library_command("list", "--json", "--library", str(filled))
     assert code == 0 and {row["created"] for row in map(json.loads, as_json.splitlines())} == {"2026-12-06T02:49:24Z"}
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..errors import OutputWriteError, TranscriberError
 from ..folders import make_folder
-from ..formats import local_time
+from ..formats import clock_time, local_time
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
 from .query import parse as parse_query
 from .recovery import default_library_path
@@ -71,15 +71,15 @@ def entry_dict(entry: Entry) -> dict[str, object]:
 
 def hit_line(hit: Hit) -> str:
     """A hit as one line: id, name, time, snippet."""
-    when = "" if hit.time is None else f" @{hit.time:.2f}s"
+    when = "" if hit.time is None else f" @{clock_time(hit.time)}"
     return f"{hit.entry.id:>6}  {hit.entry.name}{when}  {hit.snippet}"
 
 
 def entry_line(entry: Entry) -> str:
-    """An entry as one line: id, created (local time), duration, name, model, speakers."""
+    """An entry as one line: id, created (local time), duration (a clock's), name, model, speakers."""
     speakers = f"  [{', '.join(entry.speakers)}]" if entry.speakers else ""
     made = local_time(entry.created)
-    return f"{entry.id:>6}  {made}  {entry.duration:8.1f}s  {entry.name}  ({entry.model}){speakers}"
+    return f"{entry.id:>6}  {made}  {clock_time(entry.duration):>8}  {entry.name}  ({entry.model}){speakers}"
 
 
 def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
