@@ -39,17 +39,11 @@ def search_hits(transcript: Transcript, query: str) -> tuple[list[float], list[f
     terms = search_query.parse(query or "")
     if not terms:
         return [], []
-    folded = [search_query.tokens(word.text) for word in transcript.words]
-    flat, owners = [], []
-    for index, pieces in enumerate(folded):
-        flat += pieces
-        owners += [index] * len(pieces)
+    folded, owners = search_query.folded_words(word.text for word in transcript.words)
     starts, words = [], set()
-    for i in range(len(flat)):
-        matched = [term for term in terms if term.matches_at(flat, i)]
-        if matched:
-            starts.append(owners[i])
-            words.update(owners[i:i + max(len(term.tokens) for term in matched)])
+    for index, length in search_query.matches(terms, folded):
+        starts.append(owners[index])
+        words.update(owners[index:index + length])
     start_of = [round(word.start, TIME_DECIMALS) for word in transcript.words]
     return [start_of[w] for w in starts[:MAX_HITS]], sorted({start_of[w] for w in words})
 

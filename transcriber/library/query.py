@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -77,9 +78,27 @@ def fts_any(terms: list[Term]) -> str:
     return " OR ".join(term.fts() for term in terms)
 
 
+def folded_words(texts: Iterable[str]) -> tuple[list[str], list[int]]:
+    """The folded tokens of a run of words, and for each the index of the word it came from (a word may give several
+    tokens, as the index splits them: ``"Anna's"`` is ``anna`` and ``s``)."""
+    folded: list[str] = []
+    owners: list[int] = []
+    for index, text in enumerate(texts):
+        pieces = tokens(text)
+        folded += pieces
+        owners += [index] * len(pieces)
+    return folded, owners
+
+
+def matches(terms: list[Term], words: list[str]) -> Iterator[tuple[int, int]]:
+    """Where any term matches ``words`` (folded), in order: (index of its first token, number of tokens it covers,
+    the longest where several terms match there)."""
+    for index in range(len(words)):
+        lengths = [len(term.tokens) for term in terms if term.matches_at(words, index)]
+        if lengths:
+            yield index, max(lengths)
+
+
 def first_match(terms: list[Term], words: list[str]) -> int | None:
     """The index of the first of ``words`` (folded) where any term matches, or ``None``."""
-    for index in range(len(words)):
-        if any(term.matches_at(words, index) for term in terms):
-            return index
-    return None
+    return next((index for index, _ in matches(terms, words)), None)

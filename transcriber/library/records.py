@@ -62,11 +62,6 @@ def utc_now() -> str:
 
 def hit_time(terms: list[search_query.Term], start: float | None, words: list[list]) -> float | None:
     """When the first word of a passage that matches a term is spoken; the passage's start if none is found."""
-    folded: list[str] = []
-    owners: list[int] = []
-    for index, (word, _) in enumerate(words):
-        for token in search_query.tokens(word):
-            folded.append(token)
-            owners.append(index)
+    folded, owners = search_query.folded_words(word for word, _ in words)
     found = search_query.first_match(terms, folded)
     return words[owners[found]][1] if found is not None else start
