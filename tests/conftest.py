@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tiny_models import build_tiny_model, build_tiny_prompt_transducer, build_tiny_sortformer
+from tiny_models import BLANK, build_tiny_model, build_tiny_prompt_transducer, build_tiny_sortformer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,6 +40,12 @@ def tiny_ctc(tiny_model_dir):
 def tiny_rnnt(tiny_model_dir):
     """An RNNT model that says "nine" once per 0.08 s frame."""
     return str(build_tiny_model("rnnt", tiny_model_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_rnnt_blank(tiny_model_dir):
+    """An RNNT model that never speaks (every frame blank): any file is a file without speech."""
+    return str(build_tiny_model("rnnt", tiny_model_dir, emit_token=BLANK, filename="tiny-rnnt-blank.nemo"))
 
 
 @pytest.fixture(scope="session")

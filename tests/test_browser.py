@@ -504,17 +504,15 @@ def test_the_library_says_when_each_transcript_was_made_in_local_time(open_page,
     expect(page.locator("#library-name").get_by_role("textbox")).to_have_value("call.wav")
 
 
-def test_a_recording_without_speech_says_so_after_the_warning_fades(open_page, launch_app, tiny_model_dir, clips,
+def test_a_recording_without_speech_says_so_after_the_warning_fades(open_page, launch_app, tiny_rnnt_blank, clips,
                                                                      tmp_path):
     """A muted microphone, a silent file: the page showed empty boxes once the warning had faded, as if nothing had
     run; the review view below was an empty frame."""
     from playwright.sync_api import expect
 
-    from tiny_models import BLANK, build_tiny_model
     from transcriber.library import Library
 
-    blank = build_tiny_model("rnnt", tiny_model_dir, emit_token=BLANK, filename="tiny-rnnt-blank.nemo")
-    url = launch_app(engine=Engine(device="cpu"), model=str(blank), library=Library(tmp_path / "library.sqlite"))
+    url = launch_app(engine=Engine(device="cpu"), model=tiny_rnnt_blank, library=Library(tmp_path / "library.sqlite"))
     page = open_page(url)
     text = single_tab(page).get_by_label("Transcription Text")
     transcribe_one(page, clips["bad"])  # a file that fails is not a file without speech

@@ -30,7 +30,6 @@ from audio_fixtures import (
     write_video_without_audio,
 )
 from model_doubles import stalling_engine
-from tiny_models import BLANK, build_tiny_model
 from transcriber.engine import Engine
 from transcriber.types import SAMPLE_RATE
 
@@ -241,15 +240,14 @@ def test_a_clip_shorter_than_a_second_gives_only_its_own_words(app, connect, tmp
 
 
 @pytest.mark.slow
-def test_three_hours_of_silence_give_empty_text_in_bounded_time(connect, launch_app, tiny_model_dir, good, tmp_path):
+def test_three_hours_of_silence_give_empty_text_in_bounded_time(connect, launch_app, tiny_rnnt_blank, good, tmp_path):
     """180 one-minute windows of a tiny model that never speaks: about a minute on two busy CPU cores."""
-    blank = build_tiny_model("rnnt", tiny_model_dir, emit_token=BLANK, filename="tiny-rnnt-blank.nemo")
     silence = tmp_path / "three hours.flac"
     minute = np.zeros(60 * SAMPLE_RATE, dtype=np.int16)
     with sf.SoundFile(silence, "w", SAMPLE_RATE, 1, subtype="PCM_16") as file:  # FLAC: about 0.5 MB to upload
         for _ in range(180):
             file.write(minute)
-    url = launch_app(engine=Engine(device="cpu"), model=str(blank))
+    url = launch_app(engine=Engine(device="cpu"), model=tiny_rnnt_blank)
     started = time.monotonic()
     job = connect(url).submit([file_arg(silence), file_arg(good[0])], api_name="/transcribe_batch")
     status, texts, _, _ = job.result(timeout=180)

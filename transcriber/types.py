@@ -13,7 +13,8 @@ import numpy as np
 SAMPLE_RATE = 16_000
 """The sample rate every NeMo ASR model we ship or know of expects."""
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-"""When a transcript was made, as the library stores it and the DOCX document says it (UTC)."""
+"""When a transcript was made, as the library stores it and the API answers it (UTC); people read it in local time
+(:func:`transcriber.formats.local_time`)."""
 AUTO_LANGUAGE = "auto"
 """The language of a transcript when none was chosen: whatever the model hears or assumes."""
 MAX_SPEAKERS = 8
