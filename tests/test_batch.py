@@ -39,7 +39,7 @@ def recordings(tmp_path):
 
 
 def read_summary(out: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"))))
+    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig"))))
 
 
 def test_walk_and_names(recordings, tmp_path):
@@ -71,6 +71,7 @@ def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recor
     assert [r["status"] for r in summary] == ["done", "done", "done", "failed"]
     assert float(summary[2]["duration"]) == pytest.approx(2.0)
     assert "broken.mp3" in summary[3]["error"]
+    assert (out / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # a spreadsheet reads its names' accents
 
 
 def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_same_command_then_finishes_it(

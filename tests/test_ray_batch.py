@@ -88,7 +88,7 @@ def ray_dir():
 
 
 def read_summary(out: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"))))
+    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig"))))
 
 
 def outputs(out: Path) -> dict[str, str]:

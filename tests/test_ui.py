@@ -431,7 +431,7 @@ def test_one_file_without_timestamps(client, clips):
     assert "00:00:00,000 --> 00:00:02,000" in read(downloads, ".srt")
     assert read(downloads, ".vtt").startswith("WEBVTT")
     assert json.loads(read(downloads, ".json"))["text"] == text
-    assert read(downloads, ".csv").startswith("start,end,text")
+    assert read(downloads, ".csv").startswith("\ufeffstart,end,text")  # the mark Excel needs for accents
 
 
 @pytest.mark.integration
@@ -646,7 +646,7 @@ def test_identify_speakers_shows_turns_and_a_speaker_column(speaker_client, clip
     assert read(downloads, ".txt").startswith("S1: nine")
     assert "\n[S1] nine" in read(downloads, ".srt") and "<v S1>nine" in read(downloads, ".vtt")
     assert json.loads(read(downloads, ".json"))["speakers"] == ["S1"]
-    assert read(downloads, ".csv").startswith("start,end,text,speaker\n")
+    assert read(downloads, ".csv").startswith("\ufeffstart,end,text,speaker\n")
 
 
 @pytest.mark.integration

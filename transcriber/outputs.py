@@ -29,6 +29,10 @@ WINDOWS_RESERVED_NAMES = frozenset(
     ["CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))]
 )
 """Names Windows will not create a file under, whatever the extension."""
+SPREADSHEET_BOM = "\ufeff"
+"""What a CSV file starts with: UTF-8's byte-order mark. Excel opens a CSV without one in the computer's legacy code
+page, so "Zoë" or "café.wav" would read "ZoÃ«" and "cafÃ©.wav"; LibreOffice, pandas and Python's ``csv`` with
+``encoding="utf-8-sig"`` read past it."""
 
 
 def safe_stem(name: str) -> str:
@@ -55,8 +59,10 @@ def one_line(text: str) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8, :func:`utf8_safe`, so an index or a done marker still finds a file whose name is not
-    UTF-8) to ``path`` through a temporary file in the same folder and a rename."""
-    atomic_write_bytes(path, utf8_safe(text).encode("utf-8"))
+    UTF-8; a ``.csv`` file with :data:`SPREADSHEET_BOM` first) to ``path`` through a temporary file in the same folder
+    and a rename."""
+    bom = SPREADSHEET_BOM if path.suffix.lower() == ".csv" else ""
+    atomic_write_bytes(path, (bom + utf8_safe(text)).encode("utf-8"))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
