@@ -151,6 +151,37 @@ def test_a_library_of_schema_four_lists_its_speakers_by_name(tmp_path):
     library.close()
 
 
+def test_a_library_of_schema_five_finds_its_sharp_s_words_typed_either_way(tmp_path):
+    """Libraries made before schema 6 indexed "Straße" as SQLite lower-cases it; opened now, it is found as
+    "strasse" too, and its snippet still shows "Straße"."""
+    from transcriber.library.records import transcript_to_json
+
+    path = tmp_path / "five.sqlite"
+    old = sqlite3.connect(path)
+    for number, script in enumerate(schema_files()[:5], start=1):
+        for statement in split_statements(script.read_text(encoding="utf-8")):
+            old.execute(statement)
+        old.execute(f"PRAGMA user_version = {number}")
+    transcript = spoken("Die Straße ist groß")
+    old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
+                "('a.wav', 'a.wav', '2026-11-01T10:00:00Z', 2.0, 'm', ?, '')", (transcript_to_json(transcript),))
+    old.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (1, ?)", (transcript.text,))
+    old.execute("INSERT INTO passages (transcript_id, start, text, words) VALUES (1, 0.0, ?, "
+                "'[[\"Die\",0.0],[\"Straße\",0.5],[\"ist\",1.0],[\"groß\",1.5]]')", (transcript.text,))
+    old.commit()
+    old.close()
+
+    library = Library(path)
+    assert library.schema() == schema_version()
+    for query in ("strasse", "Straße", "gross"):
+        (hit,) = library.search(query)
+        assert hit.entry.id == 1 and "**" in hit.snippet and "Straße" in hit.snippet
+    assert library.search("strasse")[0].time == 0.5
+    library.delete(1)
+    assert library.search("strasse") == []
+    library.close()
+
+
 def test_a_library_from_a_newer_version_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "new.sqlite"
     Library(path).close()
@@ -361,6 +392,47 @@ def test_terms_in_different_segments_place_the_hit_at_the_first_of_them(searchab
     library, ids = searchable
     (hit,) = library.search("april hello")
     assert hit.entry.id == ids["april"] and hit.time == pytest.approx(10.1) and hit.snippet == "**Hello** Zoë,"
+
+
+def spoken(text: str) -> Transcript:
+    """``text`` as one segment, a word every half second."""
+    words = tuple(Word(word, index * 0.5, index * 0.5 + 0.4) for index, word in enumerate(text.split()))
+    return Transcript(text=text, words=words, segments=(Segment(text, 0.0, words[-1].end),), duration=len(words) * 0.5,
+                      model="m")
+
+
+@pytest.mark.parametrize(
+    "query, snippet",
+    [
+        ("Straße", "Wir treffen uns an der **Straße** beim großen Markt."),
+        ("strasse", "Wir treffen uns an der **Straße** beim großen Markt."),  # as a Swiss or English keyboard types it
+        ("STRASSE", "Wir treffen uns an der **Straße** beim großen Markt."),
+        ("grosse*", "Wir treffen uns an der Straße beim **großen** Markt."),
+        ('"der strasse"', "Wir treffen uns an **der Straße** beim großen Markt."),
+        ("λόγος", "Ο **λόγος** είναι σαφής"),  # a Greek word ending in final sigma
+        ("ΛΟΓΟΣ", "Ο **λόγος** είναι σαφής"),
+    ],
+)
+def test_words_with_sharp_s_or_final_sigma_are_found_however_they_are_typed(library, query, snippet):
+    library.save(spoken("Wir treffen uns an der Straße beim großen Markt."), name="treffen.wav")
+    library.save(spoken("Ο λόγος είναι σαφής"), name="logos.wav")
+    (hit,) = library.search(query)
+    assert hit.snippet == snippet  # the passage as it was written, ß and accents kept
+
+
+def test_a_correction_is_found_with_its_sharp_s_and_the_old_words_are_not(library):
+    transcript_id = library.save(spoken("we meet in the street"), name="street.wav")
+    library.update(transcript_id, spoken("wir treffen uns in der Fußgängerzone"), base_version=1)
+    assert [hit.entry.id for hit in library.search("fussgangerzone")] == [transcript_id]
+    assert library.search("street") == []
+
+
+def test_a_long_passage_shows_the_part_around_its_match(library):
+    words = [f"w{index}" for index in range(60)]
+    words[40] = "Größe"
+    library.save(Transcript(text=" ".join(words), duration=30.0, model="m"), name="notes.wav")  # no timings
+    (hit,) = library.search("grosse")
+    assert hit.snippet == "…w33 w34 w35 w36 w37 w38 w39 **Größe** w41 w42 w43 w44 w45 w46 w47 w48…"
 
 
 def test_search_ranks_the_denser_match_first(library):

@@ -2,12 +2,15 @@
 
 A query is words and ``"quoted phrases"``; a word ending in ``*`` matches every word it begins (``budg*``). Every
 term must occur. Each term is passed to FTS5 as a quoted string, so nothing a user types (``AND``, ``NEAR``, ``:``,
-``-``, unbalanced quotes) is ever read as FTS5 syntax. Matching ignores case and accents the way the index's
-``unicode61 remove_diacritics 2`` tokenizer does, and :func:`fold` does the same in Python to find the hit's word.
+``-``, unbalanced quotes) is ever read as FTS5 syntax. Matching ignores case and accents: the index holds every
+text as :func:`fold` makes it (``search_fold`` in SQL, schema 6), the query's words are folded the same way, and the
+hit's word and :func:`snippet` are found with it in Python. SQLite's own tokenizer only lower-cases, so without that
+"Straße" and "strasse", or a Greek word ending in "ς" and in "σ", would never find each other.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -16,6 +19,12 @@ from dataclasses import dataclass
 TOKEN = re.compile(r"\w+", re.UNICODE)
 TERM = re.compile(r'"([^"]*)"?|(\S+)')
 PREFIX_MARK = "*"
+SNIPPET_MARK = "**"
+"""Around the words of a snippet that matched (a phrase is marked whole)."""
+SNIPPET_ELLIPSIS = "…"
+"""Where a snippet cuts its passage."""
+SNIPPET_TOKENS = 16
+"""The most words a snippet shows."""
 
 
 @dataclass(frozen=True)
@@ -102,3 +111,34 @@ def matches(terms: list[Term], words: list[str]) -> Iterator[tuple[int, int]]:
 def first_match(terms: list[Term], words: list[str]) -> int | None:
     """The index of the first of ``words`` (folded) where any term matches, or ``None``."""
     return next((index for index, _ in matches(terms, words)), None)
+
+
+def snippet(terms: list[Term], text: str, *, size: int = SNIPPET_TOKENS) -> str:
+    """The part of a passage's ``text`` that shows where ``terms`` match: at most ``size`` words, the matches in the
+    middle (the window holding the most of them), each match between :data:`SNIPPET_MARK`, and
+    :data:`SNIPPET_ELLIPSIS` where the passage is cut. ``text`` is shown as it was written, accents and all."""
+    spans = [match.span() for match in TOKEN.finditer(text)]
+    if not spans:
+        return text
+    folded, owners = folded_words(text[start:end] for start, end in spans)
+    marked = [(owners[index], owners[index + length - 1]) for index, length in matches(terms, folded)]
+    begin = 0
+    if len(spans) > size and marked:
+        firsts = [first for first, _ in marked]  # in order
+        most = max(range(len(firsts)), key=lambda i: (bisect.bisect_left(firsts, firsts[i] + size) - i, -i))
+        best = firsts[most]
+        inside = [(first, last) for first, last in marked if best <= first and last < best + size] or [marked[most]]
+        low, high = inside[0][0], inside[-1][1]
+        slack = max(0, size - (high - low + 1))  # none for a phrase longer than the snippet: it starts there
+        begin = max(0, min(low - slack // 2, len(spans) - size))
+    end = min(len(spans), begin + size)
+    left = 0 if begin == 0 else spans[begin][0]
+    right = len(text) if end == len(spans) else spans[end - 1][1]
+    pieces, position = [], left
+    for first, last in marked:
+        if first < begin or last >= end or spans[first][0] < position:
+            continue
+        pieces += [text[position:spans[first][0]], SNIPPET_MARK, text[spans[first][0]:spans[last][1]], SNIPPET_MARK]
+        position = spans[last][1]
+    pieces.append(text[position:right])
+    return (SNIPPET_ELLIPSIS if begin else "") + "".join(pieces).strip() + (SNIPPET_ELLIPSIS if end < len(spans) else "")

@@ -49,9 +49,8 @@ DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
 MAX_NAME_CHARS = 200
 """The longest name a transcript may be given (a file's own name is kept whole)."""
-SNIPPET_MARK = "**"
-SNIPPET_ELLIPSIS = "…"
-SNIPPET_TOKENS = 16
+FOLD_FUNCTION = "search_fold"
+"""The SQL name of :func:`~transcriber.library.query.fold`, which fills the search index (schema 6)."""
 SPEAKER_SEPARATOR = "\n"
 """Between the speakers of ``transcripts.speakers`` (schema 5): a name may hold ", ", never a line break."""
 
@@ -162,6 +161,7 @@ class Library:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against crashes, not power cuts
+            connection.create_function(FOLD_FUNCTION, 1, _fold_sql, deterministic=True)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
@@ -234,12 +234,23 @@ class Library:
                  SPEAKER_SEPARATOR.join(transcript.speakers), media[0] if media else None, owner),
             )
             transcript_id = cursor.lastrowid
-            connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)", (transcript_id, transcript.text))
-            connection.executemany(
-                "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
-                [(transcript_id, *row) for row in passages(transcript)],
-            )
+            self._index(connection, transcript_id, transcript)
         return transcript_id
+
+    @staticmethod
+    def _index(connection: sqlite3.Connection, transcript_id: int, transcript: Transcript) -> None:
+        """Make ``transcript`` what search finds under ``transcript_id``: its passages, and its text and theirs
+        folded into the search index (see :mod:`transcriber.library.query`)."""
+        connection.execute("DELETE FROM passages WHERE transcript_id = ?", (transcript_id,))
+        connection.executemany(
+            "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
+            [(transcript_id, *row) for row in passages(transcript)],
+        )
+        connection.execute(f"INSERT INTO passages_fts (rowid, text) SELECT id, {FOLD_FUNCTION}(text) FROM passages"
+                           " WHERE transcript_id = ?", (transcript_id,))
+        connection.execute("DELETE FROM transcripts_fts WHERE rowid = ?", (transcript_id,))
+        connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)",
+                           (transcript_id, search_query.fold(transcript.text)))
 
     # --- reading --------------------------------------------------------------------------------------------------------
 
@@ -323,15 +334,14 @@ class Library:
         ).fetchone()
         for match in (search_query.fts_query(terms), search_query.fts_any(terms)):
             row = connection.execute(
-                "SELECT p.start, p.words, snippet(passages_fts, 0, ?, ?, ?, ?) FROM passages_fts"
-                " JOIN passages p ON p.id = passages_fts.rowid"
+                "SELECT p.start, p.words, p.text FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid"
                 " WHERE passages_fts MATCH ? AND passages_fts.rowid BETWEEN ? AND ? ORDER BY passages_fts.rowid"
                 " LIMIT 1",
-                (SNIPPET_MARK, SNIPPET_MARK, SNIPPET_ELLIPSIS, SNIPPET_TOKENS, match, first, last),
+                (match, first, last),
             ).fetchone()
             if row is not None:
-                start, words, snippet = row
-                return Hit(entry, snippet, hit_time(terms, start, json.loads(words)))
+                start, words, text = row
+                return Hit(entry, search_query.snippet(terms, text), hit_time(terms, start, json.loads(words)))
         return Hit(entry, "", None)
 
     def size_bytes(self) -> int:
@@ -382,13 +392,7 @@ class Library:
                 (body, number, int(transcript_from_json(original) != transcript),
                  SPEAKER_SEPARATOR.join(transcript.speakers), transcript_id),
             )
-            connection.execute("DELETE FROM passages WHERE transcript_id = ?", (transcript_id,))
-            connection.executemany(
-                "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
-                [(transcript_id, *row) for row in passages(transcript)],
-            )
-            connection.execute("DELETE FROM transcripts_fts WHERE rowid = ?", (transcript_id,))
-            connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)", (transcript_id, transcript.text))
+            self._index(connection, transcript_id, transcript)
         return number
 
     def version(self, transcript_id: int, number: int, *, owner: str = "") -> Transcript:
@@ -450,6 +454,11 @@ class Library:
                 connection.execute("DELETE FROM media WHERE sha256 = ?", (row[0],))
         if unused:  # after the commit: a crash in between leaves an orphan file, which the next open removes
             (self.media_dir / (row[0] + suffix)).unlink(missing_ok=True)
+
+
+def _fold_sql(text: object) -> object:
+    """:data:`FOLD_FUNCTION`: a text folded, anything else (NULL) as it is."""
+    return search_query.fold(text) if isinstance(text, str) else text
 
 
 def split_statements(script: str) -> list[str]:
