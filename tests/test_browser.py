@@ -1027,8 +1027,13 @@ def test_the_language_controls_show_only_for_a_model_that_takes_a_language(page,
     model_box(page).fill(canary)
     model_box(page).press("Enter")
     expect(page.locator("#language")).to_be_visible()
+    page.get_by_role("combobox", name="Spoken language").click()  # languages by name, not only their codes
+    options = page.get_by_role("listbox").get_by_role("option")
+    expect(options).to_contain_text(["English (en)", "French (fr)", "German (de)", "Spanish (es)"])
+    page.keyboard.press("Escape")
     page.get_by_role("combobox", name="Task").click()
-    for option in ("Transcribe", "Translate to en", "Translate to de", "Translate to es", "Translate to fr"):
+    for option in ("Transcribe", "Translate to English (en)", "Translate to German (de)", "Translate to Spanish (es)",
+                   "Translate to French (fr)"):
         expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
     page.keyboard.press("Escape")
     model_box(page).fill(tiny_rnnt)

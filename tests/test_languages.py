@@ -238,5 +238,7 @@ def test_the_chosen_language_reaches_a_multilingual_transducers_prompt(tiny_prom
     assert code == cli.EXIT_SOME_FAILED and "transcribes only; it cannot translate" in capsys.readouterr().err
 
     spoken, task = language_widgets(tiny_prompt_rnnt)  # the page: its languages, and no translation
-    assert spoken["visible"] and spoken["choices"] == list(PROMPT_LANGUAGES) and spoken["value"] == "en-US"
+    assert spoken["visible"] and spoken["value"] == "en-US"
+    assert spoken["choices"] == [("English (en-US)", "en-US"), ("French (fr-FR)", "fr-FR"), ("German (de-DE)", "de-DE"),
+                                 ("Spanish (es-ES)", "es-ES")]  # named, in the order of their names; codes as values
     assert [value for _, value in task["choices"]] == ["transcribe"]

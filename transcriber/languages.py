@@ -38,6 +38,29 @@ LANGUAGE_PROMPT = "language prompt"
 """The prompt style of transducers conditioned on a language id (``target_lang=`` only)."""
 
 
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "ca": "Catalan", "cs": "Czech",
+    "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish", "et": "Estonian",
+    "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French", "ga": "Irish", "gl": "Galician", "he": "Hebrew",
+    "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "hy": "Armenian", "id": "Indonesian", "is": "Icelandic",
+    "it": "Italian", "ja": "Japanese", "ka": "Georgian", "kk": "Kazakh", "ko": "Korean", "lt": "Lithuanian",
+    "lv": "Latvian", "mr": "Marathi", "ms": "Malay", "mt": "Maltese", "nb": "Norwegian", "nl": "Dutch",
+    "nn": "Norwegian Nynorsk", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian",
+    "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian", "sv": "Swedish", "ta": "Tamil",
+    "te": "Telugu", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek",
+    "vi": "Vietnamese", "zh": "Chinese",
+}
+"""English names of ISO 639-1 language codes, for people choosing among a model's codes (a 25-language model's
+"sl", "sk", "lv" and "lt" say little to most)."""
+
+
+def language_label(code: str) -> str:
+    """How a page names a model's language code: ``"German (de)"``, ``"English (en-US)"``; a code it has no name
+    for as it is."""
+    name = LANGUAGE_NAMES.get(code.replace("_", "-").split("-")[0].lower())
+    return f"{name} ({code})" if name else code
+
+
 class LanguageOptionsError(TranscriberError):
     """A language or translation asked of a model that cannot do it."""
 

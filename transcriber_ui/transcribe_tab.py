@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from transcriber.formats import NO_SPEECH, reading_text, word_list_markdown
-from transcriber.languages import Abilities, model_abilities
+from transcriber.languages import Abilities, language_label, model_abilities
 from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
 from transcriber.types import FileResult, Transcript
 
@@ -84,16 +84,18 @@ class Settings:
 
 
 def language_widgets(name: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The "Spoken language" and "Task" dropdowns' settings for model ``name``: its own languages and, if it
-    translates, a "Translate to ..." per language; both hidden for a model that takes no language."""
+    """The "Spoken language" and "Task" dropdowns' settings for model ``name``: its own languages by name and code
+    ("German (de)", in the order of their names; the value is the code) and, if it translates, a "Translate to ..."
+    per language; both hidden for a model that takes no language."""
     found = model_abilities(name) if name and name != BROWSE_CHOICE else Abilities()
     if not found.takes_language:
         return ({"choices": [], "value": None, "visible": False},
                 {"choices": [("Transcribe", TRANSCRIBE_TASK)], "value": TRANSCRIBE_TASK, "visible": False})
+    languages = sorted(((language_label(code), code) for code in found.languages), key=lambda choice: choice[0].lower())
     tasks = [("Transcribe", TRANSCRIBE_TASK)]
     if found.translates:
-        tasks += [(f"Translate to {code}", code) for code in found.languages]
-    return ({"choices": list(found.languages), "value": found.languages[0], "visible": True},
+        tasks += [(f"Translate to {label}", code) for label, code in languages]
+    return ({"choices": languages, "value": found.languages[0], "visible": True},
             {"choices": tasks, "value": TRANSCRIBE_TASK, "visible": True})
 
 
