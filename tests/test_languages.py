@@ -191,6 +191,24 @@ def test_a_transducer_with_a_language_prompt_takes_its_prompt_dictionarys_langua
     assert abilities_from_config({"tokenizer": {"type": "bpe"}}) == Abilities()  # parakeet and the like
 
 
+def test_with_no_language_chosen_a_canary_hears_its_own_default_not_the_first_it_lists(monkeypatch):
+    from transcriber.languages import abilities_from_config
+    from transcriber_ui import transcribe_tab
+
+    langs = {code: {"dir": None, "type": "bpe"} for code in ("spl_tokens", "bg", "cs", "de", "en", "es", "fr")}
+    config = {"prompt_format": "canary2", "tokenizer": {"type": "agg", "langs": langs},
+              "prompt_defaults": [{"role": "user", "slots": {"source_lang": "en", "target_lang": "en", "pnc": "yes"}}]}
+    found = abilities_from_config(config)
+    assert found.languages[0] == "bg" and found.default_language == "en"
+    assert prompt_arguments(found, "m", language=None, translate_to=None)["source_lang"] == "en"  # not Bulgarian
+    assert prompt_arguments(found, "m", language=None, translate_to="de")["source_lang"] == "en"
+    monkeypatch.setattr(transcribe_tab, "model_abilities", lambda name: found)  # as read from the model's file
+    spoken, _ = transcribe_tab.language_widgets("canary.nemo")
+    assert spoken["value"] == "en" and spoken["choices"][0] == ("Bulgarian (bg)", "bg")  # the page opens on English
+    without = abilities_from_config({**config, "prompt_defaults": [{"role": "user", "slots": {"source_lang": "xx"}}]})
+    assert without.default_language == "bg"  # a default the model does not know: its first
+
+
 def encoder_prompts(engine: Engine, model: str) -> list[str]:
     """The language of the one-hot prompt the loaded prompt transducer joins to its encoder output, per call."""
     from tiny_models import PROMPT_LANGUAGES

@@ -80,6 +80,17 @@ class Abilities:
     translates: bool = False
     prompt_format: str | None = None
     slots: tuple[str, ...] = ()
+    prompt_default: str | None = None
+    """The spoken language the model's own ``prompt_defaults`` name (Canary: ``source_lang``), if any."""
+
+    @property
+    def default_language(self) -> str | None:
+        """The spoken language asked for when none is chosen: the model's own default where it is one of its
+        languages (its tokenizer's list of languages need not start with it), else its first; ``None`` for a model
+        that takes none."""
+        if self.prompt_default in self.languages:
+            return self.prompt_default
+        return self.languages[0] if self.languages else None
 
     @property
     def takes_language(self) -> bool:
@@ -100,7 +111,16 @@ def abilities(model: Any) -> Abilities:
         translates = _has_token(tokenizer, TRANSLATE_TOKEN) and len(languages) > 1
     else:
         translates = "target_lang" in slots and len(languages) > 1
-    return Abilities(languages, translates, prompt_format, slots)
+    return Abilities(languages, translates, prompt_format, slots, _prompt_default(getattr(model, "cfg", None) or {}))
+
+
+def _prompt_default(config: Any) -> str | None:
+    """The ``source_lang`` of the user turn of a model config's ``prompt_defaults``, if it names one."""
+    for turn in config.get("prompt_defaults") or []:
+        if turn.get("role") == "user":
+            language = (turn.get("slots") or {}).get("source_lang")
+            return str(language) if language else None
+    return None
 
 
 def _has_token(tokenizer: Any, token: str) -> bool:
@@ -127,7 +147,7 @@ def prompt_arguments(
                 f"{model_name} does not know the spoken language {language!r}; it knows {', '.join(found.languages)}."
             )
         if language is None:  # NeMo's default is "auto", which only a dictionary with that key takes
-            return {} if AUTO_PROMPT in found.languages else {"target_lang": found.languages[0]}
+            return {} if AUTO_PROMPT in found.languages else {"target_lang": found.default_language}
         return {"target_lang": language}
     if not found.takes_language:
         if language or translate_to:
@@ -137,7 +157,7 @@ def prompt_arguments(
             )
         return {}
     known = ", ".join(found.languages)
-    source = language or found.languages[0]
+    source = language or found.default_language
     for code, role in ((source, "spoken language"), (translate_to, "translation target")):
         if code is not None and code not in found.languages:
             raise LanguageOptionsError(f"{model_name} does not know the {role} {code!r}; it knows {known}.")
@@ -164,7 +184,7 @@ def abilities_from_config(config: dict[str, Any]) -> Abilities:
     slots = tuple(PromptFormatter.resolve(str(prompt_format)).TEMPLATE["user"]["slots"])
     languages = tuple(lang for lang in tokenizer.get("langs") or {} if lang != SPECIAL_TOKENS_LANGUAGE)
     translates = len(languages) > 1 and ("task" in slots if prompt_format == CANARY else "target_lang" in slots)
-    return Abilities(languages, translates, str(prompt_format), slots)
+    return Abilities(languages, translates, str(prompt_format), slots, _prompt_default(config))
 
 
 def _prompt_dictionary_abilities(config: Any) -> Abilities:

@@ -95,7 +95,7 @@ def language_widgets(name: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     tasks = [("Transcribe", TRANSCRIBE_TASK)]
     if found.translates:
         tasks += [(f"Translate to {label}", code) for label, code in languages]
-    return ({"choices": languages, "value": found.languages[0], "visible": True},
+    return ({"choices": languages, "value": found.default_language, "visible": True},
             {"choices": tasks, "value": TRANSCRIBE_TASK, "visible": True})
 
 
