@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from transcriber.errors import LibraryError, TranscriptNotFoundError
+from transcriber.errors import LibraryError, LibraryWriteError, TranscriptNotFoundError
 from transcriber.library import Library, open_library, schema_version
 from transcriber.library.media import ORPHAN_AGE_S
 from transcriber.library.store import schema_files, split_statements
@@ -341,6 +341,29 @@ def test_audio_no_transcript_names_is_removed_on_open_once_it_is_old(library):
     os.utime(old, (aged, aged))
     Library(library.path).close()
     assert not old.exists() and young.exists()
+
+
+def fill_disk(library: Library) -> None:
+    """Make this thread's connection to ``library`` meet what SQLite meets on a full disk: no page can be added."""
+    connection = library._connection()
+    connection.execute(f"PRAGMA max_page_count = {connection.execute('PRAGMA page_count').fetchone()[0]}")
+
+
+def test_a_full_disk_is_said_in_a_sentence_and_every_transcript_stays_as_it_was(library):
+    kept = library.save(interview(), name="a.wav")
+    fill_disk(library)
+    long_talk = Transcript(text=" ".join(["budget"] * 20_000), duration=3600.0, model="m")
+    full = r"The library .*library\.sqlite could not be written: its disk is full\. Nothing was changed\."
+    with pytest.raises(LibraryWriteError, match=full):  # not sqlite3.OperationalError
+        library.save(long_talk, name="b.wav")
+    with pytest.raises(LibraryWriteError, match=full):  # a correction
+        library.update(kept, long_talk, base_version=1)
+    assert [entry.name for entry in library.entries()] == ["a.wav"]
+    entry, transcript = library.get(kept)
+    assert transcript == interview() and entry.version == 1 and not entry.edited
+    assert [hit.entry.id for hit in library.search("budget")] == [kept]  # the index too
+    library._connection().execute("PRAGMA max_page_count = 1073741823")  # room again: the next save works
+    assert library.save(long_talk, name="b.wav")
 
 
 # --- Search ------------------------------------------------------------------------------------------------------------

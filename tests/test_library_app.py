@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from audio_fixtures import write_text, write_tone
+from test_library import fill_disk, interview
 from transcriber.engine import Engine
 from transcriber.library import Library
 
@@ -287,3 +288,21 @@ def test_review_changes_are_saved_for_the_owner_only(shared_app, clips, tmp_path
     assert done["state"]["version"] == 2 and library.get(hers, owner="alice")[1].text == "nine is right"
     stale = call("alice", {"op": "edit", "id": hers, "version": 1, "paragraph": 0, "text": "late"})
     assert "changed elsewhere" in stale["error"] and stale["state"]["version"] == 2
+
+
+def test_a_correction_on_a_full_disk_says_why_in_the_review_view(tmp_path):
+    """The review view's server function, in this thread: the library's disk fills after the transcript was saved."""
+    from types import SimpleNamespace
+
+    from transcriber_ui.review import make_review_op
+
+    library = Library(tmp_path / "library.sqlite")
+    kept = library.save(interview(), name="call.wav")
+    fill_disk(library)
+    review_op = make_review_op(SimpleNamespace(library=library))
+    answer = review_op({"op": "edit", "id": kept, "version": 1, "paragraph": 1, "text": "budget " * 20_000},
+                       SimpleNamespace(username=""))
+    assert answer["error"] == (f"The change was not saved: The library {library.path} could not be written: its disk "
+                               "is full. Nothing was changed.")  # what the view says, not "The change was not saved."
+    assert library.get(kept)[1] == interview()
+    library.close()

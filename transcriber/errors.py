@@ -92,6 +92,11 @@ class LibraryUnreadableError(LibraryError):
     """The library file is not an SQLite database, or is damaged (see ``open_library``, which may move it aside)."""
 
 
+class LibraryWriteError(LibraryError):
+    """A change could not be written to the library (its disk is full, it is read-only, another program held it);
+    none of the change was kept, and everything saved before is as it was."""
+
+
 class TranscriptNotFoundError(LibraryError):
     """No transcript with that id belongs to the user who asked (it never existed, was deleted, or is another's)."""
 

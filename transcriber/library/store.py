@@ -25,11 +25,17 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LibraryError, LibraryUnreadableError, StaleVersionError, TranscriptNotFoundError
+from ..errors import (
+    LibraryError,
+    LibraryUnreadableError,
+    LibraryWriteError,
+    StaleVersionError,
+    TranscriptNotFoundError,
+)
 from ..formats import result_to_dict
 from ..outputs import one_line, utf8_safe
 from ..types import FileResult, Transcript
@@ -169,15 +175,36 @@ class Library:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed when the block ends, rolled back when it raises."""
+        """A write transaction: committed when the block ends, rolled back when it raises. SQLite's own failures
+        (a full disk, a read-only file, a lock held past :data:`BUSY_TIMEOUT_S`) become :class:`LibraryWriteError`,
+        a sentence that says why."""
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._write_error(exc) from exc
         try:
             yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
+            connection.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):  # SQLite may have rolled back already (a full disk at COMMIT)
+                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._write_error(exc) from exc
             raise
-        connection.execute("COMMIT")
+
+    def _write_error(self, exc: sqlite3.Error) -> LibraryWriteError:
+        """``exc``, raised while writing, as a sentence that names the library and the reason."""
+        message = str(exc)
+        if "full" in message:
+            reason = "its disk is full"
+        elif "locked" in message or "busy" in message:
+            reason = f"another program kept it busy for {BUSY_TIMEOUT_S:.0f} s"
+        elif "readonly" in message or "read-only" in message:
+            reason = "it is read-only"
+        else:
+            reason = message
+        return LibraryWriteError(f"The library {self.path} could not be written: {reason}. Nothing was changed.")
 
     def _migrate(self) -> None:
         files = schema_files()
