@@ -640,6 +640,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="retro.wav", audio=audio)
     library.save(transcript, name="emptied.wav", audio=audio)
     library.save(transcript, name="reopened.wav", audio=audio)
+    library.save(transcript, name="searched.wav", audio=audio)
     return library
 
 
@@ -747,6 +748,30 @@ def test_a_transcript_opened_from_a_search_opens_at_its_match_with_the_matches_m
     assert player(page)["time"] == pytest.approx(1.4)
     word, shown = review.locator(".w.hit").first.bounding_box(), review.locator(".review-list").bounding_box()
     assert shown["y"] <= word["y"] and word["y"] + word["height"] <= shown["y"] + shown["height"]  # scrolled to it
+
+
+def test_a_search_match_stays_marked_after_a_correction(open_page, review_url):
+    """Opened from a search for "w7", the view underlined w7 until the first correction: the saved state it was
+    redrawn from carried no search."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    page.get_by_role("tab", name="Library").click()
+    search = page.locator("#library-search").get_by_role("textbox")
+    search.fill("w7")
+    search.press("Enter")
+    page.locator("#library-table").get_by_role("row").filter(has_text="searched.wav").get_by_text("searched.wav").click()
+    review = page.locator(REVIEW)
+    expect(review.locator(".w.hit")).to_have_text(["w7"])
+    version = int(review.locator(".review").get_attribute("data-version"))
+    review.locator(".review-para").nth(1).dblclick()  # S2's paragraph, not the match's
+    editor = review.locator("textarea.review-editor")
+    editor.fill(editor.input_value().replace("w30", "thirty"))
+    editor.press("Enter")
+    expect(review.locator(".review")).to_have_attribute("data-version", str(version + 1))
+    expect(review.locator(".review-para").nth(1)).to_contain_text("thirty")
+    expect(review.locator(".w.hit")).to_have_text(["w7"])
+    expect(review.locator(".review-timeline .review-hit")).to_have_count(1)
 
 
 def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, review_library):

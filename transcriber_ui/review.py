@@ -67,6 +67,7 @@ def review_data(entry: Entry, transcript: Transcript, *, has_audio: bool, query:
              "words": [[w.text, round(w.start, TIME_DECIMALS), round(w.end, TIME_DECIMALS)] for w in part.words]}
             for part in editing.paragraphs(transcript)
         ],
+        "query": query,
         "hits": hits,
         "hit_words": hit_words,
     }
@@ -114,6 +115,7 @@ def make_review_op(context: AppContext):
         library = context.library
         if library is None:
             return {"error": "The library is off: nothing can be saved."}
+        query = str(change.get("query") or "")  # opened from a search: its matches stay marked
         try:
             transcript_id = int(change["id"])
             entry, current = library.get(transcript_id, owner=owner)
@@ -124,11 +126,11 @@ def make_review_op(context: AppContext):
             library.update(transcript_id, changed, base_version=int(change.get("version", 0)), owner=owner)
         except StaleVersionError as exc:
             entry, current = library.get(transcript_id, owner=owner)
-            return {"error": str(exc), "state": stored_review_data(library, entry, current, owner=owner)}
+            return {"error": str(exc), "state": stored_review_data(library, entry, current, owner=owner, query=query)}
         except (TranscriberError, KeyError, TypeError, ValueError) as exc:
             return {"error": f"The change was not saved: {exc}"}
         entry, current = library.get(transcript_id, owner=owner)
-        return {"state": stored_review_data(library, entry, current, owner=owner)}
+        return {"state": stored_review_data(library, entry, current, owner=owner, query=query)}
 
     return review_op
 
