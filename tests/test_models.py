@@ -144,3 +144,30 @@ def test_a_failed_load_is_not_cached(model_dir):
 
 def test_a_name_that_cannot_be_a_repository_is_simply_not_local(model_dir):
     assert not models.resolve_model("my model (best)!").is_local
+
+
+def test_a_model_that_cannot_be_unpacked_for_lack_of_room_says_where_and_how_much(tmp_path, monkeypatch):
+    """NeMo unpacks a .nemo into the temporary folder first; on a full disk that said only "could not be loaded
+    (OSError: [Errno 28] No space left on device)", as if the model file were at fault."""
+    import errno
+    import tempfile
+
+    from transcriber.errors import ModelLoadError
+    from transcriber.nemo_models import restore_or_download
+
+    model = tmp_path / "big.nemo"
+    model.write_bytes(bytes(3_000_000))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def restore(path, map_location):  # as the archive's extraction fails, wrapped as NeMo re-raises it
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise RuntimeError("Failed to restore the model") from exc
+
+    with pytest.raises(ModelLoadError) as raised:
+        restore_or_download(models.ModelSource("big", model), "cpu", restore, None, what="Model file")
+    assert str(raised.value).startswith(
+        f"Model file big.nemo could not be unpacked: the temporary folder {tmp_path} has no room left (it needs about "
+        "3 MB; ")
+    assert str(raised.value).endswith("free). Free some space there, or give a folder on a larger disk with --temp-dir.")

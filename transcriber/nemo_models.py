@@ -6,9 +6,12 @@ With :mod:`transcriber.diarization`, the only modules that import NeMo, lazily, 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import tarfile
+import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -137,12 +140,35 @@ def restore_or_download(
     except Exception as exc:  # NeMo, Hugging Face and tarfile raise many unrelated types; all mean "cannot load"
         if source.path is None:
             raise ModelNotAvailableError(not_available_message(source.name, exc)) from exc
+        if no_space(exc):
+            raise ModelLoadError(no_space_message(what, source.path)) from exc
         # A .nemo is a tar archive; one cut short (an interrupted copy or download) or not one at all fails to open
         cut_short = isinstance(exc, tarfile.ReadError)
         again = " It is not a whole .nemo archive: copy or download it again." if cut_short else ""
         raise ModelLoadError(
             f"{what} {source.path.name} could not be loaded ({type(exc).__name__}: {exc}).{again}"
         ) from exc
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is a disk with no room left (``ENOSPC``)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def no_space_message(what: str, path: Path) -> str:
+    """Why a model could not be unpacked: NeMo unpacks a ``.nemo`` into the temporary folder before loading it, and
+    that folder's disk is full (a small ``/tmp``; a large model needs gigabytes)."""
+    folder = tempfile.gettempdir()
+    size = f"about {path.stat().st_size / 1e6:,.0f} MB" if path.is_file() else "as much as its file"
+    free = f"{shutil.disk_usage(folder).free / 1e6:,.0f} MB"
+    return (f"{what} {path.name} could not be unpacked: the temporary folder {folder} has no room left (it needs "
+            f"{size}; {free} free). Free some space there, or give a folder on a larger disk with --temp-dir.")
 
 
 def quantize_int8(model: Any) -> Any:
