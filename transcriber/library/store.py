@@ -175,13 +175,13 @@ class Library:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed when the block ends, rolled back when it raises. SQLite's own failures
-        (a full disk, a read-only file, a lock held past :data:`BUSY_TIMEOUT_S`) become :class:`LibraryWriteError`,
-        a sentence that says why."""
+        """A write transaction: committed when the block ends, rolled back when it raises. What keeps SQLite from
+        writing (a full disk, a read-only file, a lock held past :data:`BUSY_TIMEOUT_S`: ``OperationalError``)
+        becomes :class:`LibraryWriteError`, a sentence that says why."""
         connection = self._connection()
         try:
             connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:
             raise self._write_error(exc) from exc
         try:
             yield connection
@@ -189,7 +189,7 @@ class Library:
         except BaseException as exc:
             with suppress(sqlite3.Error):  # SQLite may have rolled back already (a full disk at COMMIT)
                 connection.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, sqlite3.OperationalError):  # a damaged file (DatabaseError) is not a write's failure
                 raise self._write_error(exc) from exc
             raise
 
