@@ -641,6 +641,12 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="emptied.wav", audio=audio)
     library.save(transcript, name="reopened.wav", audio=audio)
     library.save(transcript, name="searched.wav", audio=audio)
+    lecture = [Word(f"l{n}", n * 0.5, n * 0.5 + 0.4, "S1") for n in range(240)]  # 2 minutes, 40 paragraphs
+    parts = [lecture[k:k + 6] for k in range(0, 240, 6)]
+    library.save(Transcript(" ".join(w.text for w in lecture), tuple(lecture),
+                            tuple(Segment(" ".join(w.text for w in part), part[0].start, part[-1].end, "S1")
+                                  for part in parts), 120.0, "m", ("S1",)),
+                 name="lecture.wav", audio=write_tone(folder / "lecture.wav", 120.0))
     return library
 
 
@@ -689,6 +695,44 @@ def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighte
             assert shown * 0.2 - LAG_S <= t < shown * 0.2 + 0.15 + LAG_S, state
         if index * 0.2 + LAG_S <= t < index * 0.2 + 0.15:
             assert shown == index, state
+
+
+def test_playing_on_moves_neither_a_paragraph_being_corrected_nor_a_list_the_user_scrolled(open_page, review_url):
+    """Listening while correcting: once the audio reached a paragraph out of view, the list scrolled to it, the
+    paragraph being corrected went out of view and its half-typed text was saved as a new version."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "lecture.wav")
+    scroll_top = f"() => document.querySelector('{REVIEW} .review-list').scrollTop"
+    version = review.locator(".review").get_attribute("data-version")
+    review.locator(".w").first.click()  # plays from l0
+    page.wait_for_function(f"() => !document.querySelector('{REVIEW} audio').paused")
+    review.locator(".review-para").first.dblclick()
+    editor = review.locator("textarea.review-editor")
+    editor.press("End")
+    editor.type(" and so")
+    page.evaluate(f"() => {{ document.querySelector('{REVIEW} audio').currentTime = 100; }}")  # paragraph 33
+    page.wait_for_timeout(800)
+    expect(editor).to_be_focused()
+    expect(editor).to_have_value(re.compile(" and so$"))
+    assert page.evaluate(scroll_top) == 0 and review.locator(".review").get_attribute("data-version") == version
+    editor.press("Escape")
+
+    page.evaluate(f"() => {{ document.querySelector('{REVIEW} audio').currentTime = 5; }}")  # back at the top
+    expect(review.locator(".w.playing")).to_have_text("l10")
+    review.locator(".review-list").hover()
+    page.mouse.wheel(0, 1500)  # the user scrolls down to read on, the playing word out of view
+    page.wait_for_function(f"() => document.querySelector('{REVIEW} .review-list').scrollTop > 1000")
+    page.wait_for_timeout(300)
+    scrolled = page.evaluate(scroll_top)
+    page.evaluate(f"() => {{ document.querySelector('{REVIEW} audio').currentTime = 100; }}")  # out of view below
+    page.wait_for_timeout(800)
+    assert abs(page.evaluate(scroll_top) - scrolled) < 5  # not taken to the playing word
+    review.locator(".w").first.click()  # a word clicked: the list follows from there
+    page.evaluate(f"() => {{ document.querySelector('{REVIEW} audio').currentTime = 110; }}")
+    expect(review.locator(".w.playing")).to_have_text("l220")
+    expect(review.locator(".w.playing")).to_be_in_viewport()
 
 
 def test_a_transcript_saved_without_its_audio_says_so_and_still_follows_clicks(open_page, review_url):

@@ -9,6 +9,7 @@
 
 const BACK_S = 5;
 const OVERSCAN_PX = 600;
+const USER_SCROLL_MS = 400;  // the list's scroll events this long after a wheel, touch or key are the user's
 const LINE_PX = 22;
 const HEADER_PX = 26;
 const CHARS_PER_LINE = 90;
@@ -118,7 +119,20 @@ function build() {
     view.list,
   );
   view.timeline.append(view.playhead);
-  view.list.addEventListener("scroll", () => requestAnimationFrame(renderList));
+  view.list.addEventListener("scroll", () => requestAnimationFrame(() => {
+    renderList();
+    if (performance.now() < (view.userScrollUntil || 0)) updateFollow();
+  }));
+  view.list.addEventListener("wheel", userScrolled, { passive: true });
+  view.list.addEventListener("touchmove", userScrolled, { passive: true });
+  view.list.addEventListener("pointerdown", (event) => {  // on the list itself: its scroll bar, dragged until let go
+    if (event.target !== view.list) return;
+    view.userScrollUntil = Infinity;
+    window.addEventListener("pointerup", userScrolled, { once: true });
+  });
+  view.list.addEventListener("keydown", (event) => {
+    if (["PageUp", "PageDown", "Home", "End"].includes(event.key)) userScrolled();
+  });
   view.list.addEventListener("click", onWordClick);
   view.list.addEventListener("dblclick", (event) => {
     const para = event.target.closest(".review-para");
@@ -285,6 +299,7 @@ function seek(time) {
 }
 
 function play(time) {
+  view.followPaused = false;  // a word clicked, 5 s back or ahead: show where it plays
   seek(time);
   highlight(time, true);
   if (!view.state.audio) return;  // a transcript without audio: the word is marked, nothing plays
@@ -309,12 +324,16 @@ function seekTimeline(event) {
   play(view.state.duration * (event.clientX - box.left) / box.width);
 }
 
-function wordAt(time) {
+function lastWordBy(time) {  // the last word that starts at or before time; -1 before the first
   const words = view.words;
   let lo = 0, hi = words.length;
   while (lo < hi) { const mid = (lo + hi) >> 1; if (words[mid].start <= time) lo = mid + 1; else hi = mid; }
-  const index = lo - 1;
-  return index >= 0 && time < words[index].end ? index : -1;
+  return lo - 1;
+}
+
+function wordAt(time) {
+  const index = lastWordBy(time);
+  return index >= 0 && time < view.words[index].end ? index : -1;
 }
 
 function highlight(time, keepInView) {
@@ -326,12 +345,27 @@ function highlight(time, keepInView) {
   view.current = index;
   root.dataset.current = String(index);
   if (index < 0) return;
-  if (keepInView) scrollToParagraph(view.words[index].para);
+  // Playing never moves the list under a paragraph being corrected, nor away from where the user scrolled to read
+  if (keepInView && view.editing === undefined && !view.followPaused) scrollToParagraph(view.words[index].para);
   const span = view.rows.querySelector('.w[data-i="' + index + '"]');
   if (span) span.classList.add("playing");
 }
 
+// While it plays, the list follows the playing word as long as the user keeps that word in view. Scrolled away from
+// it (wheel, touch, the scroll bar, Page Up/Down), the list stays where the user took it until they scroll back to
+// it, click a word, or press play again.
+function updateFollow() {
+  const word = view.words[Math.max(0, lastWordBy(now()))];  // also between two words
+  const node = word && view.rows.querySelector('.review-para[data-p="' + word.para + '"]');
+  const box = node && node.getBoundingClientRect(), list = view.list.getBoundingClientRect();
+  const inView = !!box && box.bottom > list.top && box.top < list.bottom;  // the playing word's paragraph
+  view.followPaused = !!view.audio && !view.audio.paused && !inView;
+}
+
+function userScrolled() { view.userScrollUntil = performance.now() + USER_SCROLL_MS; }
+
 function follow() {
+  view.followPaused = false;
   const step = () => {
     if (!view.audio || view.audio.paused) return;
     highlight(view.audio.currentTime, true);
@@ -369,6 +403,7 @@ function finishEdit(save) {
   const p = view.editing, text = view.editor.value, before = view.original;
   view.editing = undefined;
   view.editor = undefined;
+  updateFollow();  // playing on meanwhile: the list stays at the corrected paragraph unless it plays there
   if (save && text.trim().split(/\s+/).join(" ") !== before.trim().split(/\s+/).join(" ")) {
     send({ op: "edit", paragraph: p, text });
   } else {
