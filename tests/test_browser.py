@@ -641,6 +641,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="emptied.wav", audio=audio)
     library.save(transcript, name="reopened.wav", audio=audio)
     library.save(transcript, name="searched.wav", audio=audio)
+    library.save(transcript, name="split.wav", audio=audio)
     lecture = [Word(f"l{n}", n * 0.5, n * 0.5 + 0.4, "S1") for n in range(240)]  # 2 minutes, 40 paragraphs
     parts = [lecture[k:k + 6] for k in range(0, 240, 6)]
     library.save(Transcript(" ".join(w.text for w in lecture), tuple(lecture),
@@ -733,6 +734,29 @@ def test_playing_on_moves_neither_a_paragraph_being_corrected_nor_a_list_the_use
     page.evaluate(f"() => {{ document.querySelector('{REVIEW} audio').currentTime = 110; }}")
     expect(review.locator(".w.playing")).to_have_text("l220")
     expect(review.locator(".w.playing")).to_be_in_viewport()
+
+
+def test_shift_enter_while_correcting_starts_a_new_paragraph(open_page, review_url, review_library):
+    """Alt+click is the only other way, and a touch screen has no Alt, nor a desktop that moves windows with it."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "split.wav")
+    expect(review.locator(".review-para")).to_have_count(2)
+    review.locator(".review-para").first.dblclick()
+    editor = review.locator("textarea.review-editor")
+    editor.fill("w0 w1 w2 w3 w4 w5 w6 w7 w8 w9")
+    editor.press("End")
+    editor.press("Shift+Enter")  # a line break, not the end of the correction
+    expect(editor).to_be_focused()
+    editor.type("w10 w11 w12 w13 w14 w15 w16 w17 w18 w19")
+    editor.press("Enter")
+    expect(review.locator(".review-para")).to_have_count(3)
+    expect(review.locator(".review-para .review-text").nth(1)).to_have_text("w10 w11 w12 w13 w14 w15 w16 w17 w18 w19")
+    entry = next(e for e in review_library.entries() if e.name == "split.wav")
+    segments = review_library.get(entry.id)[1].segments
+    assert [(s.text.split()[0], s.start, s.speaker) for s in segments] == [("w0", 0.0, "S1"), ("w10", 2.0, "S1"),
+                                                                           ("w20", 4.0, "S2")]  # words keep their times
 
 
 def test_a_transcript_saved_without_its_audio_says_so_and_still_follows_clicks(open_page, review_url):

@@ -64,6 +64,17 @@ def test_split_join_and_speakers_never_move_a_word():
     assert [w[1:3] for w in spans(moved)] == [w[1:3] for w in spans(talk())]
 
 
+def test_a_line_break_typed_in_a_correction_starts_a_new_paragraph_there():
+    """For whoever cannot Alt+click a word (a touch screen; a desktop that moves windows on Alt+click)."""
+    edited = editing.edit_text(talk(), 0, "hello there\nmy dear friend\n\n")
+    assert [(s.text, s.speaker) for s in edited.segments] == [("hello there", "S1"), ("my dear friend", "S1"),
+                                                               ("the budget is late", "S2")]
+    assert spans(edited)[:2] == spans(talk())[:2] and spans(edited)[4] == ("friend", 1.3, 1.8, "S1")
+    assert [p.joined() for p in editing.paragraphs(edited)] == ["hello there", "my dear friend", "the budget is late"]
+    unchanged = editing.edit_text(talk(), 0, "  hello there my friend ")
+    assert unchanged.segments == talk().segments
+
+
 def test_renaming_a_speaker_renames_it_everywhere_including_subtitles():
     renamed = editing.rename_speaker(talk(), "S1", "Anna")
     assert renamed.speakers == ("Anna", "S2")

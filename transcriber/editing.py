@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -116,13 +117,18 @@ def _paragraph(parts: Sequence[Paragraph], index: int) -> Paragraph:
 
 
 def edit_text(transcript: Transcript, index: int, text: str) -> Transcript:
-    """Paragraph ``index`` now reads ``text`` (empty: the paragraph is removed)."""
+    """Paragraph ``index`` now reads ``text`` (empty: the paragraph is removed). A line break in ``text`` starts a
+    new paragraph of the same speaker there (where Alt+click is not to be had: a touch screen, a desktop that takes
+    Alt+click for moving windows); the words are timed as one text, then shared out line by line. A transcript
+    without timings has one paragraph, and its line breaks are spaces."""
     parts = paragraphs(transcript)
     part = _paragraph(parts, index)
     if part.words:
-        parts[index] = replace(part, words=tuple(retime(part.words, text, part.speaker)))
-        if not parts[index].words:
-            del parts[index]
+        lines = [line.split() for line in text.splitlines() if line.split()]
+        words = retime(part.words, " ".join(" ".join(line) for line in lines), part.speaker)
+        ends = list(itertools.accumulate(len(line) for line in lines))
+        parts[index:index + 1] = [replace(part, words=tuple(words[end - len(line):end]))
+                                  for line, end in zip(lines, ends)]
     else:
         parts[index] = replace(part, text=" ".join(text.split()))
     return to_transcript(parts, transcript)

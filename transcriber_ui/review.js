@@ -113,9 +113,9 @@ function build() {
         el("button", { class: "review-rename-button", onclick: renameSpeaker }, "Rename speaker")),
       view.status),
     el("p", { class: "review-help" },
-      "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word to " +
-      "start a new paragraph there. Keys: Space play/pause, ←/→ 5 s back/ahead, ↑/↓ previous/next paragraph, " +
-      "Enter correct, Ctrl+Z undo."),
+      "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word, or " +
+      "Shift+Enter while correcting, to start a new paragraph there. Keys: Space play/pause, ←/→ 5 s back/ahead, " +
+      "↑/↓ previous/next paragraph, Enter correct, Ctrl+Z undo."),
     view.list,
   );
   view.timeline.append(view.playhead);
@@ -398,13 +398,18 @@ function startEdit(p) {
   editor.focus();
 }
 
+// A paragraph's text as the server will read it: its words, and its line breaks (a new paragraph each)
+function lines(text) {
+  return text.split("\n").map((line) => line.trim().split(/\s+/).join(" ")).filter(Boolean).join("\n");
+}
+
 function finishEdit(save) {
   if (view.editing === undefined) return;
   const p = view.editing, text = view.editor.value, before = view.original;
   view.editing = undefined;
   view.editor = undefined;
   updateFollow();  // playing on meanwhile: the list stays at the corrected paragraph unless it plays there
-  if (save && text.trim().split(/\s+/).join(" ") !== before.trim().split(/\s+/).join(" ")) {
+  if (save && lines(text) !== lines(before)) {
     send({ op: "edit", paragraph: p, text });
   } else {
     rerender();
