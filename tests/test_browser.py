@@ -809,6 +809,8 @@ def test_a_transcript_opened_from_a_search_opens_at_its_match_with_the_matches_m
     search = page.locator("#library-search").get_by_role("textbox")
     search.fill('"w7 w8"')
     search.press("Enter")
+    expect(page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav").locator("strong")
+           ).to_have_text("w7 w8")  # the search's rows are shown, not the list they replace
     page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav").get_by_text("meeting.wav").click()
     review = page.locator(REVIEW)
     expect(review.locator(".w.hit")).to_have_text(["w7", "w8"])  # the phrase; w7's time is 7 * 0.2 = 1.4000000000000001
