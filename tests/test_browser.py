@@ -642,6 +642,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="reopened.wav", audio=audio)
     library.save(transcript, name="searched.wav", audio=audio)
     library.save(transcript, name="split.wav", audio=audio)
+    library.save(transcript, name="phone.wav", audio=audio)
     lecture = [Word(f"l{n}", n * 0.5, n * 0.5 + 0.4, "S1") for n in range(240)]  # 2 minutes, 40 paragraphs
     parts = [lecture[k:k + 6] for k in range(0, 240, 6)]
     library.save(Transcript(" ".join(w.text for w in lecture), tuple(lecture),
@@ -757,6 +758,34 @@ def test_shift_enter_while_correcting_starts_a_new_paragraph(open_page, review_u
     segments = review_library.get(entry.id)[1].segments
     assert [(s.text.split()[0], s.start, s.speaker) for s in segments] == [("w0", 0.0, "S1"), ("w10", 2.0, "S1"),
                                                                            ("w20", 4.0, "S2")]  # words keep their times
+
+
+def test_on_a_touch_screen_enter_starts_a_new_paragraph_and_tapping_outside_saves(browser, review_url,
+                                                                                 review_library):
+    """A phone's keyboard has no Shift+Enter and its screen no Alt+click: Enter saved, so a paragraph could not be
+    split there at all."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(review_url)
+        page.get_by_role("tab", name="Library").tap()
+        page.locator("#library-table").get_by_role("row").filter(has_text="phone.wav").get_by_text("phone.wav").tap()
+        review = page.locator(REVIEW)
+        expect(review.locator(".review-help")).to_contain_text("a line break (Enter) starts a new paragraph")
+        review.locator(".review-para .review-text").first.dblclick()
+        editor = review.locator("textarea.review-editor")
+        editor.press("End")
+        editor.press("Enter")
+        editor.type("and more")
+        expect(editor).to_have_value(re.compile("w19\nand more$"))  # still correcting: Enter did not save
+        review.locator(".review-help").tap()
+        expect(review.locator(".review-para")).to_have_count(3)
+        entry = next(e for e in review_library.entries() if e.name == "phone.wav")
+        assert [s.text for s in review_library.get(entry.id)[1].segments][1] == "and more"
+    finally:
+        context.close()
 
 
 def test_a_transcript_saved_without_its_audio_says_so_and_still_follows_clicks(open_page, review_url):

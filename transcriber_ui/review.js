@@ -9,6 +9,8 @@
 
 const BACK_S = 5;
 const OVERSCAN_PX = 600;
+const TOUCH = !!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
+// On a touch screen (no Shift+Enter, no Alt+click) Enter starts a new paragraph; tapping outside the editor saves
 const USER_SCROLL_MS = 400;  // the list's scroll events this long after a wheel, touch or key are the user's
 const LINE_PX = 22;
 const HEADER_PX = 26;
@@ -112,7 +114,9 @@ function build() {
       el("span", { class: "review-rename" }, "Rename ", view.speakerFrom, " to ", view.speakerTo,
         el("button", { class: "review-rename-button", onclick: renameSpeaker }, "Rename speaker")),
       view.status),
-    el("p", { class: "review-help" },
+    el("p", { class: "review-help" }, TOUCH ?
+      "Tap a word to play from it; double-tap a paragraph to correct it: a line break (Enter) starts a new " +
+      "paragraph there, and tapping outside the text saves." :
       "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word, or " +
       "Shift+Enter while correcting, to start a new paragraph there. Keys: Space play/pause, ←/→ 5 s back/ahead, " +
       "↑/↓ previous/next paragraph, Enter correct, Ctrl+Z undo."),
@@ -386,7 +390,7 @@ function startEdit(p) {
   editor.value = text;
   editor.rows = Math.max(2, Math.ceil(text.length / CHARS_PER_LINE));
   editor.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); finishEdit(true); }
+    if (event.key === "Enter" && !event.shiftKey && !TOUCH) { event.preventDefault(); finishEdit(true); }
     else if (event.key === "Escape") { event.preventDefault(); finishEdit(false); }
     event.stopPropagation();
   });
