@@ -85,6 +85,16 @@ def test_renaming_a_speaker_renames_it_everywhere_including_subtitles():
     assert merged.speakers == ("Anna",)
 
 
+def test_a_speaker_name_is_one_line_of_at_most_100_characters():
+    assert editing.rename_speaker(talk(), "S1", "  Dr.\n Anna   Lee ").speakers == ("Dr. Anna Lee", "S2")
+    assert editing.assign_speaker(talk(), 0, "x" * 100).speakers == ("x" * 100, "S2")
+    pasted = "the whole paragraph pasted into the name box by mistake " * 3
+    with pytest.raises(EditError, match="A speaker's name can have at most 100 characters; this one has 167"):
+        editing.rename_speaker(talk(), "S1", pasted)
+    with pytest.raises(EditError, match="at most 100 characters"):
+        editing.assign_speaker(talk(), 0, pasted)
+
+
 def test_edited_subtitles_follow_the_cue_rules():
     edited = editing.edit_text(talk(), 1, "the budget is very late")
     srt = to_srt(edited)

@@ -25,6 +25,9 @@ from dataclasses import dataclass, replace
 from .errors import TranscriberError
 from .types import Segment, Transcript, Word
 
+MAX_SPEAKER_CHARS = 100
+"""The longest name a speaker may be given."""
+
 
 class EditError(TranscriberError):
     """An edit that cannot be applied: a paragraph or word that does not exist, an empty speaker name."""
@@ -174,4 +177,6 @@ def _speaker_name(name: str) -> str:
     name = " ".join(str(name).split())
     if not name:
         raise EditError("A speaker's name cannot be empty.")
+    if len(name) > MAX_SPEAKER_CHARS:  # it heads paragraphs and every subtitle cue: a pasted paragraph is a mistake
+        raise EditError(f"A speaker's name can have at most {MAX_SPEAKER_CHARS} characters; this one has {len(name)}.")
     return name
