@@ -861,7 +861,8 @@ def test_a_search_match_stays_marked_after_a_correction(open_page, review_url):
     search.press("Enter")
     expect(page.locator("#library-table").get_by_role("row").filter(has_text="searched.wav").locator("strong")
            ).to_have_text("w7")  # the search's rows are shown: a click now opens the row it lands on
-    page.locator("#library-table").get_by_role("row").filter(has_text="searched.wav").get_by_text("searched.wav").click()
+    row = page.locator("#library-table").get_by_role("row").filter(has_text="searched.wav")
+    row.get_by_text("searched.wav").click()
     review = page.locator(REVIEW)
     expect(review.locator(".w.hit")).to_have_text(["w7"])
     version = int(review.locator(".review").get_attribute("data-version"))

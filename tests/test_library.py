@@ -428,7 +428,7 @@ def spoken(text: str) -> Transcript:
     "query, snippet",
     [
         ("Straße", "Wir treffen uns an der **Straße** beim großen Markt."),
-        ("strasse", "Wir treffen uns an der **Straße** beim großen Markt."),  # as a Swiss or English keyboard types it
+        ("strasse", "Wir treffen uns an der **Straße** beim großen Markt."),  # as a Swiss or English keyboard has it
         ("STRASSE", "Wir treffen uns an der **Straße** beim großen Markt."),
         ("grosse*", "Wir treffen uns an der Straße beim **großen** Markt."),
         ('"der strasse"', "Wir treffen uns an **der Straße** beim großen Markt."),

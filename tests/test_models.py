@@ -170,4 +170,4 @@ def test_a_model_that_cannot_be_unpacked_for_lack_of_room_says_where_and_how_muc
     assert str(raised.value).startswith(
         f"Model file big.nemo could not be unpacked: the temporary folder {tmp_path} has no room left (it needs about "
         "3 MB; ")
-    assert str(raised.value).endswith("free). Free some space there, or give a folder on a larger disk with --temp-dir.")
+    assert str(raised.value).endswith("Free some space there, or give a folder on a larger disk with --temp-dir.")

@@ -32,7 +32,8 @@ def test_write_transcript_writes_every_format_and_no_temporary_files(tmp_path):
 
 def test_csv_opens_in_a_spreadsheet_with_its_accents_and_the_other_formats_have_no_mark(tmp_path):
     transcript = Transcript("Zoë a dit café", (), (Segment("Zoë a dit café", 0.0, 1.2),), 1.5, "m")
-    paths = dict(zip(("txt", "srt", "vtt", "json", "csv"), write_transcript(transcript, tmp_path, "zoë", source_name="zoë.wav")))
+    written = write_transcript(transcript, tmp_path, "zoë", source_name="zoë.wav")
+    paths = dict(zip(("txt", "srt", "vtt", "json", "csv"), written, strict=True))
     data = paths["csv"].read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8's mark: without it Excel reads "ZoÃ«"
     assert data.decode("utf-8-sig") == "start,end,text\n0.000,1.200,Zoë a dit café\n"

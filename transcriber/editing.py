@@ -131,7 +131,7 @@ def edit_text(transcript: Transcript, index: int, text: str) -> Transcript:
         words = retime(part.words, " ".join(" ".join(line) for line in lines), part.speaker)
         ends = list(itertools.accumulate(len(line) for line in lines))
         parts[index:index + 1] = [replace(part, words=tuple(words[end - len(line):end]))
-                                  for line, end in zip(lines, ends)]
+                                  for line, end in zip(lines, ends, strict=True)]
     else:
         parts[index] = replace(part, text=" ".join(text.split()))
     return to_transcript(parts, transcript)

@@ -457,7 +457,8 @@ async function send(change, kind) {
   root.dataset.saving = "1";
   say("Saving…");
   try {
-    const answer = await server.review_op({ ...change, id: view.state.id, version: from, query: view.state.query || "" });
+    const query = view.state.query || "";  // opened from a search: the answer marks its matches again
+    const answer = await server.review_op({ ...change, id: view.state.id, version: from, query });
     if (!answer || answer.error) {
       view.waiting = [];  // made on what the view showed, which this answer may replace
       say(answer ? answer.error : "The change was not saved.");

@@ -141,4 +141,5 @@ def snippet(terms: list[Term], text: str, *, size: int = SNIPPET_TOKENS) -> str:
         pieces += [text[position:spans[first][0]], SNIPPET_MARK, text[spans[first][0]:spans[last][1]], SNIPPET_MARK]
         position = spans[last][1]
     pieces.append(text[position:right])
-    return (SNIPPET_ELLIPSIS if begin else "") + "".join(pieces).strip() + (SNIPPET_ELLIPSIS if end < len(spans) else "")
+    cut_before, cut_after = SNIPPET_ELLIPSIS if begin else "", SNIPPET_ELLIPSIS if end < len(spans) else ""
+    return cut_before + "".join(pieces).strip() + cut_after
