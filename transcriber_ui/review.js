@@ -9,8 +9,8 @@
 
 const BACK_S = 5;
 const OVERSCAN_PX = 600;
-const TOUCH = !!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
 // On a touch screen (no Shift+Enter, no Alt+click) Enter starts a new paragraph; tapping outside the editor saves
+const TOUCH = !!(window.matchMedia && window.matchMedia("(pointer: coarse)").matches);
 const USER_SCROLL_MS = 400;  // the list's scroll events this long after a wheel, touch or key are the user's
 const LINE_PX = 22;
 const HEADER_PX = 26;
