@@ -16,7 +16,7 @@ import pytest
 from transcriber.errors import LibraryError, LibraryWriteError, TranscriptNotFoundError
 from transcriber.library import Library, open_library, schema_version
 from transcriber.library.media import ORPHAN_AGE_S
-from transcriber.library.store import schema_files, split_statements
+from transcriber.library.database import schema_files, split_statements
 from transcriber.types import Segment, Transcript, Word
 
 ROOT = Path(__file__).resolve().parent.parent

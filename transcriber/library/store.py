@@ -14,7 +14,7 @@ Decisions:
 * **Ownership**: every row has an owner (the logged-in user, ``""`` without logins) and every read, write and media
   lookup is filtered by it, so one user's ids mean nothing to another.
 * One connection per thread (Gradio runs handlers in threads); writers take the write lock up front
-  (``BEGIN IMMEDIATE``) and wait for each other up to :data:`BUSY_TIMEOUT_S`.
+  (``BEGIN IMMEDIATE``) and wait for each other up to :data:`~.database.BUSY_TIMEOUT_S`.
 """
 
 from __future__ import annotations
@@ -29,24 +29,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import (
-    LibraryError,
-    LibraryUnreadableError,
-    LibraryWriteError,
-    StaleVersionError,
-    TranscriptNotFoundError,
-)
+from ..errors import LibraryError, LibraryUnreadableError, StaleVersionError, TranscriptNotFoundError
 from ..formats import result_to_dict
 from ..outputs import one_line, utf8_safe
 from ..types import FileResult, Transcript
+from . import database
 from . import query as search_query
 from .media import store_media, sweep_orphans
 from .records import hit_time, passages, transcript_from_json, transcript_to_json, utc_now
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
-BUSY_TIMEOUT_S = 30.0
 LIBRARY_NAME = "library.sqlite"
 """The library's file name where only a folder is known."""
 MEDIA_SUFFIX = ".media"
@@ -55,8 +48,6 @@ DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
 MAX_NAME_CHARS = 200
 """The longest name a transcript may be given (a file's own name is kept whole)."""
-FOLD_FUNCTION = "search_fold"
-"""The SQL name of :func:`~transcriber.library.query.fold`, which fills the search index (schema 6)."""
 SPEAKER_SEPARATOR = "\n"
 """Between the speakers of ``transcripts.speakers`` (schema 5): a name may hold ", ", never a line break."""
 
@@ -98,16 +89,6 @@ def not_found(transcript_id: int) -> TranscriptNotFoundError:
     """The error for an id the asking owner has no transcript under (the same words whether it never existed, was
     deleted or is another user's)."""
     return TranscriptNotFoundError(f"There is no transcript {transcript_id} in the library.")
-
-
-def schema_files() -> list[Path]:
-    """The migrations in the order they are applied: ``schema/0001_*.sql``, ``0002_*.sql``, ..."""
-    return sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
-
-
-def schema_version() -> int:
-    """The schema version this code writes: the number of migrations."""
-    return len(schema_files())
 
 
 class Library:
@@ -162,12 +143,7 @@ class Library:
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                         check_same_thread=False)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against crashes, not power cuts
-            connection.create_function(FOLD_FUNCTION, 1, _fold_sql, deterministic=True)
+            connection = database.connect(self.path)
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
@@ -176,13 +152,13 @@ class Library:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back when it raises. What keeps SQLite from
-        writing (a full disk, a read-only file, a lock held past :data:`BUSY_TIMEOUT_S`: ``OperationalError``)
-        becomes :class:`LibraryWriteError`, a sentence that says why."""
+        writing (a full disk, a read-only file, a lock held too long: ``OperationalError``) becomes
+        :class:`~transcriber.errors.LibraryWriteError`, a sentence that says why (:func:`.database.write_error`)."""
         connection = self._connection()
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise self._write_error(exc) from exc
+            raise database.write_error(self.path, exc) from exc
         try:
             yield connection
             connection.execute("COMMIT")
@@ -190,24 +166,11 @@ class Library:
             with suppress(sqlite3.Error):  # SQLite may have rolled back already (a full disk at COMMIT)
                 connection.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError):  # a damaged file (DatabaseError) is not a write's failure
-                raise self._write_error(exc) from exc
+                raise database.write_error(self.path, exc) from exc
             raise
 
-    def _write_error(self, exc: sqlite3.Error) -> LibraryWriteError:
-        """``exc``, raised while writing, as a sentence that names the library and the reason."""
-        message = str(exc)
-        if "full" in message:
-            reason = "its disk is full"
-        elif "locked" in message or "busy" in message:
-            reason = f"another program kept it busy for {BUSY_TIMEOUT_S:.0f} s"
-        elif "readonly" in message or "read-only" in message:
-            reason = "it is read-only"
-        else:
-            reason = message
-        return LibraryWriteError(f"The library {self.path} could not be written: {reason}. Nothing was changed.")
-
     def _migrate(self) -> None:
-        files = schema_files()
+        files = database.schema_files()
         with self._write() as connection:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > len(files):
@@ -218,7 +181,7 @@ class Library:
             if version == 0 and connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise LibraryError(f"{self.path} is an SQLite database but not a transcript library.")
             for number, script in enumerate(files[version:], start=version + 1):
-                for statement in split_statements(script.read_text(encoding="utf-8")):
+                for statement in database.split_statements(script.read_text(encoding="utf-8")):
                     connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {number}")
                 logger.info("Library %s: applied schema %d (%s)", self.path, number, script.name)
@@ -273,8 +236,8 @@ class Library:
             "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
             [(transcript_id, *row) for row in passages(transcript)],
         )
-        connection.execute(f"INSERT INTO passages_fts (rowid, text) SELECT id, {FOLD_FUNCTION}(text) FROM passages"
-                           " WHERE transcript_id = ?", (transcript_id,))
+        connection.execute(f"INSERT INTO passages_fts (rowid, text) SELECT id, {database.FOLD_FUNCTION}(text)"
+                           " FROM passages WHERE transcript_id = ?", (transcript_id,))
         connection.execute("DELETE FROM transcripts_fts WHERE rowid = ?", (transcript_id,))
         connection.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (?, ?)",
                            (transcript_id, search_query.fold(transcript.text)))
@@ -481,24 +444,3 @@ class Library:
                 connection.execute("DELETE FROM media WHERE sha256 = ?", (row[0],))
         if unused:  # after the commit: a crash in between leaves an orphan file, which the next open removes
             (self.media_dir / (row[0] + suffix)).unlink(missing_ok=True)
-
-
-def _fold_sql(text: object) -> object:
-    """:data:`FOLD_FUNCTION`: a text folded, anything else (NULL) as it is."""
-    return search_query.fold(text) if isinstance(text, str) else text
-
-
-def split_statements(script: str) -> list[str]:
-    """The statements of an SQL script, split with SQLite's own notion of a complete statement (triggers hold ``;``
-    inside ``BEGIN ... END``)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        if not current and line.lstrip().startswith("--"):
-            continue
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements
