@@ -828,19 +828,27 @@ def test_a_transcript_whose_audio_file_went_missing_says_where_it_was(open_page,
     expect(review.locator(".w.playing")).to_have_text("w2")
 
 
+def open_from_search(page, query: str, name: str, marked: str) -> None:
+    """Search the library for ``query`` and open ``name`` from the results, once they are shown with ``marked``
+    marked (a click before lands on a row of the list they replace)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Library").click()
+    search = page.locator("#library-search").get_by_role("textbox")
+    search.fill(query)
+    search.press("Enter")
+    row = page.locator("#library-table").get_by_role("row").filter(has_text=name)
+    expect(row.locator("strong")).to_have_text(marked)
+    row.get_by_text(name).click()
+
+
 def test_a_transcript_opened_from_a_search_opens_at_its_match_with_the_matches_marked(open_page, review_url):
     """A search found "w7 w8" at 1.4 s, but the transcript opened at its start: the match was a tick on the
     timeline, and the words themselves were not marked."""
     from playwright.sync_api import expect
 
     page = open_page(review_url)
-    page.get_by_role("tab", name="Library").click()
-    search = page.locator("#library-search").get_by_role("textbox")
-    search.fill('"w7 w8"')
-    search.press("Enter")
-    expect(page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav").locator("strong")
-           ).to_have_text("w7 w8")  # the search's rows are shown, not the list they replace
-    page.locator("#library-table").get_by_role("row").filter(has_text="meeting.wav").get_by_text("meeting.wav").click()
+    open_from_search(page, '"w7 w8"', "meeting.wav", "w7 w8")
     review = page.locator(REVIEW)
     expect(review.locator(".w.hit")).to_have_text(["w7", "w8"])  # the phrase; w7's time is 7 * 0.2 = 1.4000000000000001
     expect(review.locator(".w.playing")).to_have_text("w7")  # the player is there: Space plays from the match
@@ -855,14 +863,7 @@ def test_a_search_match_stays_marked_after_a_correction(open_page, review_url):
     from playwright.sync_api import expect
 
     page = open_page(review_url)
-    page.get_by_role("tab", name="Library").click()
-    search = page.locator("#library-search").get_by_role("textbox")
-    search.fill("w7")
-    search.press("Enter")
-    expect(page.locator("#library-table").get_by_role("row").filter(has_text="searched.wav").locator("strong")
-           ).to_have_text("w7")  # the search's rows are shown: a click now opens the row it lands on
-    row = page.locator("#library-table").get_by_role("row").filter(has_text="searched.wav")
-    row.get_by_text("searched.wav").click()
+    open_from_search(page, "w7", "searched.wav", "w7")
     review = page.locator(REVIEW)
     expect(review.locator(".w.hit")).to_have_text(["w7"])
     version = int(review.locator(".review").get_attribute("data-version"))

@@ -86,12 +86,19 @@ def test_the_database_is_wal_with_foreign_keys_and_the_current_schema(library):
     assert library.schema() == schema_version() == len(schema_files()) >= 2
 
 
+def library_of_schema(path: Path, version: int) -> sqlite3.Connection:
+    """A library as an older version of the app made it: the first ``version`` schema files applied."""
+    old = sqlite3.connect(path)
+    for number, script in enumerate(schema_files()[:version], start=1):
+        for statement in split_statements(script.read_text(encoding="utf-8")):
+            old.execute(statement)
+        old.execute(f"PRAGMA user_version = {number}")
+    return old
+
+
 def test_a_library_of_the_first_schema_opens_with_the_current_code(tmp_path):
     path = tmp_path / "old.sqlite"
-    old = sqlite3.connect(path)
-    for statement in split_statements(schema_files()[0].read_text(encoding="utf-8")):
-        old.execute(statement)
-    old.execute("PRAGMA user_version = 1")
+    old = library_of_schema(path, 1)
     body = '{"text":"the budget","duration":2.0,"model":"m","speakers":[],"words":[["the",0.5,0.7,null],' \
            '["budget",0.8,1.2,null]],"segments":[["the budget",0.5,1.2,null]]}'
     old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
@@ -131,11 +138,7 @@ def test_a_library_of_schema_four_lists_its_speakers_by_name(tmp_path):
     from transcriber.library.records import transcript_to_json
 
     path = tmp_path / "four.sqlite"
-    old = sqlite3.connect(path)
-    for number, script in enumerate(schema_files()[:4], start=1):
-        for statement in split_statements(script.read_text(encoding="utf-8")):
-            old.execute(statement)
-        old.execute(f"PRAGMA user_version = {number}")
+    old = library_of_schema(path, 4)
     renamed = editing.rename_speaker(interview(), "S2", "Smith, John")
     for name, transcript in (("a.wav", renamed), ("b.wav", Transcript("plain", duration=1.0, model="m"))):
         old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
@@ -157,11 +160,7 @@ def test_a_library_of_schema_five_finds_its_sharp_s_words_typed_either_way(tmp_p
     from transcriber.library.records import transcript_to_json
 
     path = tmp_path / "five.sqlite"
-    old = sqlite3.connect(path)
-    for number, script in enumerate(schema_files()[:5], start=1):
-        for statement in split_statements(script.read_text(encoding="utf-8")):
-            old.execute(statement)
-        old.execute(f"PRAGMA user_version = {number}")
+    old = library_of_schema(path, 5)
     transcript = spoken("Die Straße ist groß")
     old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
                 "('a.wav', 'a.wav', '2026-11-01T10:00:00Z', 2.0, 'm', ?, '')", (transcript_to_json(transcript),))
