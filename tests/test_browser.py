@@ -643,6 +643,7 @@ def review_library(tmp_path_factory):
     library.save(transcript, name="searched.wav", audio=audio)
     library.save(transcript, name="split.wav", audio=audio)
     library.save(transcript, name="phone.wav", audio=audio)
+    library.save(Transcript("made without word timings", duration=8.0, model="m"), name="untimed.wav", audio=audio)
     lecture = [Word(f"l{n}", n * 0.5, n * 0.5 + 0.4, "S1") for n in range(240)]  # 2 minutes, 40 paragraphs
     parts = [lecture[k:k + 6] for k in range(0, 240, 6)]
     library.save(Transcript(" ".join(w.text for w in lecture), tuple(lecture),
@@ -786,6 +787,20 @@ def test_on_a_touch_screen_enter_starts_a_new_paragraph_and_tapping_outside_save
         assert [s.text for s in review_library.get(entry.id)[1].segments][1] == "and more"
     finally:
         context.close()
+
+
+def test_a_transcript_without_word_timings_says_why_its_words_do_not_play(open_page, review_url):
+    """Made with "Include word timestamps" off (the default): one paragraph whose words cannot be clicked, and a help
+    line that said to click a word to play from it."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "untimed.wav")
+    expect(review.locator(".review-para")).to_have_text(re.compile("made without word timings"))
+    help_line = review.locator(".review-help")
+    expect(help_line).to_contain_text("has no word timings (it was made without \u201cInclude word timestamps\u201d)")
+    expect(help_line).not_to_contain_text("Click a word to play from it")
+    assert review.locator(".w").count() == 0
 
 
 def test_a_transcript_saved_without_its_audio_says_so_and_still_follows_clicks(open_page, review_url):

@@ -21,6 +21,9 @@ const MISSING_AUDIO = (folder) => "The audio file of this transcript is missing 
   "library's audio folder, which belongs beside its library file), so it cannot be played; clicking a word still " +
   "marks it.";
 
+const UNTIMED = "This transcript has no word timings (it was made without \u201cInclude word timestamps\u201d): it " +
+  "is one paragraph, its words do not play from where they are said, and its subtitles are one cue. Transcribe the " +
+  "file again with word timestamps for those.";
 const NO_SPEECH = "No speech was recognised in this recording.";
 const EMPTIED = "Every paragraph was removed: Undo, or Back to the model's output, brings them back.";
 const view = {
@@ -114,12 +117,7 @@ function build() {
       el("span", { class: "review-rename" }, "Rename ", view.speakerFrom, " to ", view.speakerTo,
         el("button", { class: "review-rename-button", onclick: renameSpeaker }, "Rename speaker")),
       view.status),
-    el("p", { class: "review-help" }, TOUCH ?
-      "Tap a word to play from it; double-tap a paragraph to correct it: a line break (Enter) starts a new " +
-      "paragraph there, and tapping outside the text saves." :
-      "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word, or " +
-      "Shift+Enter while correcting, to start a new paragraph there. Keys: Space play/pause, ←/→ 5 s back/ahead, " +
-      "↑/↓ previous/next paragraph, Enter correct, Ctrl+Z undo."),
+    el("p", { class: "review-help" }, helpText(state)),
     view.list,
   );
   view.timeline.append(view.playhead);
@@ -153,6 +151,18 @@ function build() {
   if (state.hits && state.hits.length) {
     requestAnimationFrame(() => { seek(state.hits[0]); highlight(state.hits[0], true); });
   }
+}
+
+function helpText(state) {
+  const untimed = state.paragraphs.length > 0 && state.paragraphs.every((para) => !para.words.length);
+  if (untimed) return UNTIMED + (TOUCH ? " Double-tap the text to correct it." :
+    " Double-click the text (or press Enter) to correct it; Space plays the audio, ←/→ 5 s back/ahead.");
+  return TOUCH ?
+    "Tap a word to play from it; double-tap a paragraph to correct it: a line break (Enter) starts a new " +
+    "paragraph there, and tapping outside the text saves." :
+    "Click a word to play from it; double-click a paragraph (or press Enter) to correct it; Alt+click a word, or " +
+    "Shift+Enter while correcting, to start a new paragraph there. Keys: Space play/pause, ←/→ 5 s back/ahead, " +
+    "↑/↓ previous/next paragraph, Enter correct, Ctrl+Z undo.";
 }
 
 function renderSpeakers() {
