@@ -358,3 +358,15 @@ def test_a_file_without_speech_says_so_where_its_text_would_be(tiny_rnnt_blank, 
     out = io.StringIO()
     assert cli.main([wav(tmp_path / "quiet.wav", 1.0), "--model", tiny_rnnt_blank], out=out) == cli.EXIT_OK
     assert out.getvalue() == f"== {tmp_path / 'quiet.wav'}\n(No speech was recognised.)\n"
+
+
+def test_subtitles_asked_for_without_timestamps_come_with_a_note_that_they_are_one_cue(tmp_path, tiny_rnnt, capsys):
+    """The default --out writes SRT and VTT; without --timestamps each was one cue for the whole recording, silently."""
+    clip = wav(tmp_path / "talk.wav", 1.0)
+    assert cli.main([clip, "--model", tiny_rnnt, "--out", str(tmp_path / "plain")]) == cli.EXIT_OK
+    err = capsys.readouterr().err
+    assert "without --timestamps there are no word timings: the SRT and VTT files will each hold one cue" in err
+    assert (tmp_path / "plain" / "talk.srt").read_text(encoding="utf-8").count(" --> ") == 1
+    assert cli.main([clip, "--model", tiny_rnnt, "--out", str(tmp_path / "timed"), "--timestamps"]) == cli.EXIT_OK
+    assert cli.main([clip, "--model", tiny_rnnt, "--out", str(tmp_path / "text"), "--formats", "txt,json"]) == 0
+    assert "--timestamps" not in capsys.readouterr().err

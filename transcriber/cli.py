@@ -142,6 +142,10 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
                        help="GPUs per worker (fractions share a GPU; default 0: CPU workers)")
 
 
+UNTIMED_SUBTITLES_NOTICE = ("note: without --timestamps there are no word timings: the {formats} files will each hold "
+                            "one cue for the whole recording; add --timestamps for timed subtitles.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     parser = argparse.ArgumentParser(
@@ -229,6 +233,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except FolderError as exc:
         parser.error(str(exc))
 
+    subtitles = sorted({"srt", "vtt"} & set(args.formats))
+    if args.out and subtitles and not (args.timestamps or args.speakers):
+        print(UNTIMED_SUBTITLES_NOTICE.format(formats=" and ".join(f.upper() for f in subtitles)), file=sys.stderr)
     model = args.model or default_model()
     if model == DEMO_MODEL:
         print(DEMO_NOTICE, file=sys.stderr)
