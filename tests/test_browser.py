@@ -447,6 +447,14 @@ def test_the_settings_labels_stay_inside_their_boxes_in_a_narrow_window(page, wi
         assert words["x"] + words["width"] <= width, text
 
 
+def test_the_timestamps_box_says_what_word_timings_are_for(page):
+    """Off by default, and without it the subtitles are one cue and the review view's words do not play: nothing on
+    the page said so where the choice is made."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("For timed subtitles (SRT, VTT) and words that play when clicked.")).to_be_visible()
+
+
 @pytest.mark.parametrize(("tab", "table", "columns"), [
     ("Library", "#library-table", ("name", "created", "duration", "model")),
     ("Several files", "#batch-status", ("file", "duration (s)", "status", "seconds")),

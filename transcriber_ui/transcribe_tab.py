@@ -116,7 +116,8 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
         batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=DEFAULT_BATCH_SIZE, step=1, label="Batch size", scale=1)
         # In a column of its own: Gradio draws a checkbox's own min_width as 0
         with gr.Column(scale=1, min_width=TIMESTAMPS_MIN_WIDTH_PX):
-            timestamps = gr.Checkbox(label="Include word timestamps")
+            timestamps = gr.Checkbox(label="Include word timestamps",
+                                     info="For timed subtitles (SRT, VTT) and words that play when clicked.")
         with gr.Column(scale=1, min_width=160):
             speakers = gr.Checkbox(label="Identify speakers", elem_id="speakers")
             num_speakers = gr.Dropdown(
