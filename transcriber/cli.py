@@ -42,6 +42,8 @@ DEMO_DIARIZER_NOTICE = (
     f"Using the built-in demo diarizer, trained on synthetic voices only. "
     f"For real recordings install one: {INSTALL_HINT.format(name=DEFAULT_DIARIZER)}"
 )
+UNTIMED_SUBTITLES_NOTICE = ("note: without --timestamps there are no word timings: the {formats} files will each hold "
+                            "one cue for the whole recording; add --timestamps for timed subtitles.")
 logger = logging.getLogger(__name__)
 
 WEB_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -140,10 +142,6 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
                        help="CPUs per worker, also its thread count (default 1)")
     group.add_argument("--gpus-per-worker", type=positive_number, default=0.0, metavar="G",
                        help="GPUs per worker (fractions share a GPU; default 0: CPU workers)")
-
-
-UNTIMED_SUBTITLES_NOTICE = ("note: without --timestamps there are no word timings: the {formats} files will each hold "
-                            "one cue for the whole recording; add --timestamps for timed subtitles.")
 
 
 def build_parser() -> argparse.ArgumentParser:
