@@ -87,6 +87,7 @@ def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
     assert library_command("export", "1", "--formats", "pdf", "--library", str(filled))[0] == 1
     assert "Unknown format pdf" in capsys.readouterr().err
     assert library_command("list", "--library", str(filled), "--user", "alice") == (0, "")
+    assert capsys.readouterr().err.endswith("holds no transcripts of alice.\n")
     assert library_command("export", "1", "--library", str(filled), "--out", str(filled))[0] == 1
     assert capsys.readouterr().err == f"error: Cannot write the exports into {filled}: {filled} is a file, not a folder.\n"
     assert library_command("list", "--library", str(tmp_path))[0] == 1  # a folder: said once, with what to give
@@ -166,3 +167,17 @@ def test_the_library_and_the_login_may_come_before_the_command(tmp_path):
     # After the command it is as before, and there it wins over one given before.
     assert "mine.wav" in library_command("--library", str(tmp_path / "none"), "list", "--library", str(path),
                                          "--user", "ann")[1]
+
+
+def test_an_empty_list_or_a_search_without_hits_says_so_on_stderr(filled, tmp_path, capsys):
+    """Both printed nothing at all, as if the command had not run; what a script reads stays empty."""
+    empty = tmp_path / "empty.sqlite"
+    Library(empty).close()
+    assert library_command("list", "--library", str(empty)) == (0, "")
+    assert f"note: the library {empty} holds no transcripts." in capsys.readouterr().err
+    assert library_command("search", "budget", "--library", str(filled), "--json") == (0, "")
+    assert f"note: no transcript in {filled} matches 'budget'." in capsys.readouterr().err
+    assert library_command("list", "--library", str(filled), "--user", "anna") == (0, "")
+    assert "holds no transcripts of anna." in capsys.readouterr().err
+    code, found = library_command("search", "nine", "--library", str(filled))
+    assert code == 0 and found and "note:" not in capsys.readouterr().err

@@ -85,9 +85,13 @@ def entry_line(entry: Entry) -> str:
 def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
     """Carry out one parsed command on ``library``."""
     owner = args.user
+    whose = f" of {owner}" if owner else ""
     if args.command == "list":
-        for entry in library.entries(owner=owner, limit=None):
+        entries = library.entries(owner=owner, limit=None)
+        for entry in entries:
             print(json.dumps(entry_dict(entry), ensure_ascii=False) if args.json else entry_line(entry), file=out)
+        if not entries:  # on stderr: what a script reads stays empty
+            print(f"note: the library {library.path} holds no transcripts{whose}.", file=sys.stderr)
     elif args.command == "search":
         hits = library.search(args.query, owner=owner)
         for hit in hits:
@@ -95,6 +99,9 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
             print(json.dumps(line, ensure_ascii=False) if args.json else hit_line(hit), file=out)
         if parse_query(args.query) and len(hits) >= DEFAULT_HIT_LIMIT:
             print(f"note: the {len(hits)} best matches are shown: add words to narrow the search.", file=sys.stderr)
+        elif not hits:
+            print(f"note: no transcript{whose} in {library.path} matches {args.query!r}." if parse_query(args.query)
+                  else f"note: the library {library.path} holds no transcripts{whose}.", file=sys.stderr)
     elif args.command == "show":
         entry, transcript = library.get(args.id, owner=owner)
         print(json.dumps(entry.json_object(transcript), ensure_ascii=False, indent=2), file=out)
