@@ -39,11 +39,10 @@ def search_hits(transcript: Transcript, query: str) -> tuple[list[float], list[f
     terms = search_query.parse(query or "")
     if not terms:
         return [], []
-    folded, owners = search_query.folded_words(word.text for word in transcript.words)
     starts, words = [], set()
-    for index, length in search_query.matches(terms, folded):
-        starts.append(owners[index])
-        words.update(owners[index:index + length])
+    for first, last in search_query.word_matches(terms, (word.text for word in transcript.words)):
+        starts.append(first)
+        words.update(range(first, last + 1))
     start_of = [round(word.start, TIME_DECIMALS) for word in transcript.words]
     return [start_of[w] for w in starts[:MAX_HITS]], sorted({start_of[w] for w in words})
 

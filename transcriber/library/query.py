@@ -108,9 +108,12 @@ def matches(terms: list[Term], words: list[str]) -> Iterator[tuple[int, int]]:
             yield index, max(lengths)
 
 
-def first_match(terms: list[Term], words: list[str]) -> int | None:
-    """The index of the first of ``words`` (folded) where any term matches, or ``None``."""
-    return next((index for index, _ in matches(terms, words)), None)
+def word_matches(terms: list[Term], texts: Iterable[str]) -> Iterator[tuple[int, int]]:
+    """Where any term matches a run of words as written: (its first word, its last word) by their index, in order
+    (a phrase spans its words; a word the index splits, ``"Anna's"``, is matched by its pieces)."""
+    folded, owners = folded_words(texts)
+    for index, length in matches(terms, folded):
+        yield owners[index], owners[index + length - 1]
 
 
 def snippet(terms: list[Term], text: str, *, size: int = SNIPPET_TOKENS) -> str:
@@ -120,8 +123,7 @@ def snippet(terms: list[Term], text: str, *, size: int = SNIPPET_TOKENS) -> str:
     spans = [match.span() for match in TOKEN.finditer(text)]
     if not spans:
         return text
-    folded, owners = folded_words(text[start:end] for start, end in spans)
-    marked = [(owners[index], owners[index + length - 1]) for index, length in matches(terms, folded)]
+    marked = list(word_matches(terms, (text[start:end] for start, end in spans)))
     begin = 0
     if len(spans) > size and marked:
         firsts = [first for first, _ in marked]  # in order

@@ -62,6 +62,5 @@ def utc_now() -> str:
 
 def hit_time(terms: list[search_query.Term], start: float | None, words: list[list]) -> float | None:
     """When the first word of a passage that matches a term is spoken; the passage's start if none is found."""
-    folded, owners = search_query.folded_words(word for word, _ in words)
-    found = search_query.first_match(terms, folded)
-    return words[owners[found]][1] if found is not None else start
+    found = next(search_query.word_matches(terms, (word for word, _ in words)), None)
+    return words[found[0]][1] if found is not None else start
