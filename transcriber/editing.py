@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .errors import TranscriberError
+from .outputs import one_line
 from .types import Segment, Transcript, Word
 
 MAX_SPEAKER_CHARS = 100
@@ -174,7 +175,7 @@ def rename_speaker(transcript: Transcript, old: str, new: str) -> Transcript:
 
 
 def _speaker_name(name: str) -> str:
-    name = " ".join(str(name).split())
+    name = one_line(str(name))
     if not name:
         raise EditError("A speaker's name cannot be empty.")
     if len(name) > MAX_SPEAKER_CHARS:  # it heads paragraphs and every subtitle cue: a pasted paragraph is a mistake
