@@ -548,7 +548,7 @@ function onKey(event) {
   if (ctrl || event.altKey) return;
   if (key === " " || key === "k") {
     event.preventDefault();
-    if (view.audio.paused) { const s = view.audio.play(); if (s && s.catch) s.catch(() => {}); follow(); }
+    if (view.audio.paused) { const s = view.audio.play(); if (s && s.catch) s.catch(() => {}); }  // "play": follow
     else view.audio.pause();
   } else if (key === "ArrowLeft" || key === "j") {
     event.preventDefault();
