@@ -29,6 +29,7 @@ from transcriber.errors import (
     InvalidSamplesError,
     NoAudioTrackError,
 )
+from transcriber.mixdown import BLOCK_FRAMES, CANCELLED_MIX_RATIO
 from transcriber.types import SAMPLE_RATE, AudioData
 
 FREQUENCY_TOLERANCE_HZ = 2.0
@@ -211,12 +212,36 @@ def test_stereo_is_the_mean_of_both_channels(tmp_path: Path, suffix: str) -> Non
     assert spectrum_amplitude(audio, right_hz) == pytest.approx(fx.AMPLITUDE / 2, rel=rel)
 
 
-def test_opposite_channels_cancel(tmp_path: Path) -> None:
-    # Proves a mean rather than "take the left channel".
+@pytest.mark.parametrize(("suffix", "subtype"), [(".wav", None), (".wav", "PCM_U8"), (".flac", None), (".mp3", None)])
+def test_channels_in_opposite_phase_give_the_sound_not_silence(
+    tmp_path: Path, suffix: str, subtype: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One channel inverted: the file plays normally, but the mean of its channels is silence.
     left = fx.tone()[:, 0]
-    path = fx.write_samples(tmp_path / "opposite.wav", np.stack([left, -left], axis=1), 44_100)
+    path = fx.write_samples(tmp_path / f"opposite{suffix}", np.stack([left, -left], axis=1), 44_100, subtype=subtype)
 
-    assert np.abs(load_audio(path).samples).max() < 1e-3
+    with caplog.at_level(logging.WARNING, logger="transcriber.mixdown"):
+        audio = load_audio(path)
+
+    rel = LOSSY_AMPLITUDE_TOLERANCE if suffix == ".mp3" or subtype == "PCM_U8" else LOSSLESS_AMPLITUDE_TOLERANCE
+    assert spectrum_amplitude(audio, fx.TONE_HZ) == pytest.approx(fx.AMPLITUDE, rel=rel)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{path}: its two channels are in opposite phase and cancel when mixed; using their difference"
+    ]
+
+
+def test_only_the_stretch_in_opposite_phase_is_taken_as_the_difference() -> None:
+    # A block of two talkers (one per channel), then a block of one signal inverted: the first stays the mean.
+    seconds = BLOCK_FRAMES / SAMPLE_RATE
+    talkers = fx.tone(seconds=seconds, sample_rate=SAMPLE_RATE, channels=2)
+    inverted = fx.tone(seconds=seconds, sample_rate=SAMPLE_RATE)[:, 0]
+    audio = audio_from_array(np.concatenate([talkers, np.stack([inverted, -inverted], axis=1)]), SAMPLE_RATE)
+
+    first, second = (AudioData(half, SAMPLE_RATE, "half") for half in np.split(audio.samples, 2))
+    left_hz, right_hz = fx.channel_frequencies(2)
+    assert spectrum_amplitude(first, left_hz) == pytest.approx(fx.AMPLITUDE / 2, rel=LOSSLESS_AMPLITUDE_TOLERANCE)
+    assert spectrum_amplitude(first, right_hz) == pytest.approx(fx.AMPLITUDE / 2, rel=LOSSLESS_AMPLITUDE_TOLERANCE)
+    assert spectrum_amplitude(second, fx.TONE_HZ) == pytest.approx(fx.AMPLITUDE, rel=LOSSLESS_AMPLITUDE_TOLERANCE)
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac"])
@@ -479,7 +504,13 @@ def test_downmix_is_the_mean_of_the_channels(frames_by_channels: np.ndarray) -> 
 
     frames, channels = frames_by_channels.shape
     channel_axis = 1 if frames >= channels else 0  # the shorter axis holds the channels
-    np.testing.assert_allclose(audio.samples, frames_by_channels.mean(axis=channel_axis, dtype=np.float64), atol=1e-6)
+    by_channel = np.moveaxis(frames_by_channels, channel_axis, 0).astype(np.float64)
+    expected = by_channel.mean(axis=0)
+    if len(by_channel) == 2:  # unless two channels cancel (test_channels_in_opposite_phase_give_the_sound_not_silence)
+        half_difference = (by_channel[0] - by_channel[1]) / 2
+        if expected @ expected < CANCELLED_MIX_RATIO * (half_difference @ half_difference):
+            expected = half_difference
+    np.testing.assert_allclose(audio.samples, expected, atol=1e-6)
 
 
 def test_nan_in_array_raises_naming_the_source() -> None:

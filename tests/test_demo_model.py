@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from demo_model.evaluate import Clip, groups, wer
@@ -144,6 +145,15 @@ def test_faint_noise_without_speech_gives_no_words(demo_engine):
     (result,) = demo_engine.transcribe_files([quiet], model=str(DEMO_MODEL_PATH), options=TIMESTAMPS)
     assert result.transcript.text == ""
     assert result.transcript.words == ()
+
+
+def test_a_stereo_file_with_one_channel_inverted_is_heard(demo_engine, voice, tmp_path):
+    # It plays normally through two speakers; the mean of its channels alone would be silence.
+    clip = phrase_clip("seven three go", voice)
+    path = tmp_path / "inverted.wav"
+    sf.write(path, np.stack([clip.samples, -clip.samples], axis=1), clip.sample_rate)
+    (result,) = demo_engine.transcribe_files([path], model=str(DEMO_MODEL_PATH))
+    assert result.transcript.text == "seven three go"
 
 
 def test_batch_and_single_calls_give_the_same_words(demo_engine, voice):
