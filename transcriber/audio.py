@@ -209,7 +209,8 @@ def audio_from_array(
         target_rate: Sample rate of the result in Hz.
 
     Returns:
-        The audio, mixed down to mono (the mean of the channels) and resampled.
+        The audio, mixed down to mono (the mean of the channels, or of two in opposite phase their difference) and
+            resampled.
 
     Raises:
         EmptyAudioError: ``samples`` is empty.
