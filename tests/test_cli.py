@@ -170,9 +170,10 @@ def test_a_folder_without_audio_is_said_not_passed_over_in_silence(tiny_rnnt, tm
     empty = tmp_path / "empty"
     (empty / "notes").mkdir(parents=True)
     (empty / "notes" / "readme.txt").write_text("no audio here")
-    assert cli.main([str(empty), "--model", tiny_rnnt]) == cli.EXIT_SOME_FAILED
-    assert capsys.readouterr().err.splitlines()[-2:] == [
-        f"warning: {empty}: no audio or video files in this folder or below it.", "error: nothing to transcribe."]
+    for out in ([], ["--out", str(tmp_path / "out")]):
+        assert cli.main([str(empty), "--model", tiny_rnnt, *out]) == cli.EXIT_SOME_FAILED
+        assert capsys.readouterr().err.splitlines() == [  # and no notes on outputs that will not be written
+            f"warning: {empty}: no audio or video files in this folder or below it.", "error: nothing to transcribe."]
     clip = wav(tmp_path / "a.wav", 1.0)
     code, lines = run_cli(str(empty), clip, clip, "--model", tiny_rnnt, "--json", "--device", "cpu")
     assert code == cli.EXIT_OK and [line["file"] for line in lines] == [clip]  # the file, once

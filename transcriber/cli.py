@@ -231,6 +231,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except FolderError as exc:
         parser.error(str(exc))
 
+    inputs = _inputs(args.files)
+    if not inputs:
+        print("error: nothing to transcribe.", file=sys.stderr)
+        return EXIT_SOME_FAILED
     subtitles = sorted({"srt", "vtt"} & set(args.formats))
     if args.out and subtitles and not (args.timestamps or args.speakers):
         print(UNTIMED_SUBTITLES_NOTICE.format(formats=" and ".join(f.upper() for f in subtitles)), file=sys.stderr)
@@ -250,10 +254,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
         language=args.language, translate_to=args.translate_to,
     )
-    inputs = _inputs(args.files)
-    if not inputs:
-        print("error: nothing to transcribe.", file=sys.stderr)
-        return EXIT_SOME_FAILED
     save = None
     if args.library:
         try:
