@@ -133,6 +133,43 @@ def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnn
     assert run()[0] == STATUS_SKIPPED
 
 
+def test_recordings_that_moved_are_found_done_not_transcribed_again(recordings, tmp_path, tiny_ctc):
+    """The archive went to another folder, or its drive got another letter: the same command with the new path
+    finds every finished file done, under the names its outputs already have."""
+    out, engine = tmp_path / "out", Engine(device="cpu")
+    first = run_batch(engine, collect_inputs([recordings]), out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in first] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED]
+    before = sorted(path.name for path in out.iterdir())
+
+    (tmp_path / "drive-f").mkdir()
+    moved = recordings.rename(tmp_path / "drive-f" / "archive")
+    rows = run_batch(engine, collect_inputs([moved]), out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in rows] == [STATUS_SKIPPED, STATUS_SKIPPED, STATUS_SKIPPED, STATUS_FAILED]
+    assert [[path.name for path in row.outputs] for row in rows[:3]] == [["talk.txt"], ["_con.txt"], ["talk-2.txt"]]
+    assert sorted(path.name for path in out.iterdir()) == before  # no talk-3.txt beside them
+    assert [r["file"] for r in read_summary(out)] == [str(path) for path in collect_inputs([moved])]
+
+
+def test_a_copy_or_a_changed_recording_is_transcribed_under_a_name_of_its_own(recordings, tmp_path, tiny_rnnt):
+    out, engine = tmp_path / "out", Engine(device="cpu")
+    talk = recordings / "day1" / "talk.wav"
+    run_batch(engine, [talk], out, model=tiny_rnnt, formats=["txt"])
+    copy = tmp_path / "copy" / "talk.wav"
+    copy.parent.mkdir()
+    copy.write_bytes(talk.read_bytes())  # the first is still where it was: the copy is another input
+    (row,) = run_batch(engine, [copy], out, model=tiny_rnnt, formats=["txt"])
+    assert (row.status, [path.name for path in row.outputs]) == (STATUS_DONE, ["talk-2.txt"])
+
+    moved = tmp_path / "moved" / "talk.wav"
+    moved.parent.mkdir()
+    talk.rename(moved)
+    wav(moved, 3.0)  # moved, and re-recorded: not the file that was done
+    (row,) = run_batch(engine, [moved], out, model=tiny_rnnt, formats=["txt"])
+    assert (row.status, [path.name for path in row.outputs]) == (STATUS_DONE, ["talk-3.txt"])
+    # one word per 0.08 s: the new transcript is of the 3 s now there, not the 1 s done before
+    assert len((out / "talk-3.txt").read_text().split()) == pytest.approx(37.5, abs=1)
+
+
 def test_an_interrupted_batch_resumes_without_redoing_finished_files(recordings, tmp_path, tiny_ctc):
     out = tmp_path / "out"
     inputs = collect_inputs([recordings])

@@ -7,7 +7,10 @@ where it stopped, and a file whose outputs were being written when the process d
 The Ray backend (:mod:`.ray_batch`) runs the same plan, writers and markers on a cluster.
 Output names are derived from the input names (see :func:`~transcriber.outputs.safe_stem`). The output folder keeps
 an index of which input got which name, so an input keeps its name from run to run, whatever else is in the run, and
-two inputs never share one: the second ``talk.wav`` becomes ``talk-2``.
+two inputs never share one: the second ``talk.wav`` becomes ``talk-2``. Each done marker also records its input's
+size and SHA-256, so recordings that moved (another folder, another drive letter, another mount on a cluster node)
+are still found done: an input new to the index takes over the name of a finished input of the same file name and
+the same bytes whose path is gone (:class:`MovedInputs`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .errors import OutputWriteError
 from .folders import make_folder
 from .formats import FORMATS
 from .library.records import transcript_from_json, transcript_to_json, utc_now
+from .models import file_sha256
 from .outputs import ALL_FORMATS, atomic_write_text, output_paths, remove_partial_writes, safe_stem, write_transcript
 from .types import FileResult, TranscribeOptions
 
@@ -99,15 +103,18 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     index_path = out_dir / INDEX_NAME
     index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
     taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
+    moved = MovedInputs(index, out_dir)
     items = []
     for path in inputs:
         key = str(path.absolute())
         if key not in index:
-            base = stem = safe_stem(path.name)
-            number = 2
-            while stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS)):
-                stem = f"{base}-{number}"
-                number += 1
+            stem = moved.take(path)
+            if stem is None:
+                base = stem = safe_stem(path.name)
+                number = 2
+                while stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS)):
+                    stem = f"{base}-{number}"
+                    number += 1
             index[key] = stem
             taken.add(stem.lower())
         items.append(BatchItem(path, index[key]))
@@ -116,6 +123,63 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     except OSError as exc:
         raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
     return items
+
+
+class MovedInputs:
+    """The finished inputs of an output folder's index whose paths are gone, to be found again where they moved.
+
+    An input new to the index is taken for one of them if it has the same file name and its size and SHA-256 are
+    those its done marker records; of several, the one whose path ends in the most of the same folders. The folder's
+    old entry then gives way to the new path. Paths are looked at, and markers read, only once an input is new.
+    """
+
+    def __init__(self, index: dict[str, str], out_dir: Path) -> None:
+        self._index = index
+        self._out_dir = out_dir
+        self._gone: dict[str, list[str]] | None = None  # file name -> index keys whose paths are gone
+
+    def take(self, path: Path) -> str | None:
+        """The stem of the finished input that ``path`` is, moved; None if it is none of them."""
+        if self._gone is None:
+            self._gone = {}
+            for key in self._index:
+                if not os.path.lexists(key):
+                    self._gone.setdefault(Path(key).name, []).append(key)
+        candidates = self._gone.get(path.name, [])
+        if not candidates:
+            return None
+        try:
+            size, sha256 = path.stat().st_size, None
+            same = []
+            for key in candidates:
+                marker = self._marker(self._index[key])
+                if marker.get("size") == size:
+                    sha256 = sha256 or file_sha256(path)
+                    if marker.get("sha256") == sha256:
+                        same.append(key)
+        except OSError:  # an unreadable input is done as new, and fails there in a sentence naming it
+            return None
+        if not same:
+            return None
+        key = max(same, key=lambda old: _shared_tail(Path(old).parts, path.absolute().parts))
+        candidates.remove(key)
+        return self._index.pop(key)
+
+    def _marker(self, stem: str) -> dict[str, object]:
+        try:
+            return json.loads(done_marker(self._out_dir, stem).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+
+def _shared_tail(first: Sequence[str], second: Sequence[str]) -> int:
+    """How many trailing path components two paths share."""
+    count = 0
+    for a, b in zip(reversed(first), reversed(second), strict=False):  # paths of different depths
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def done_marker(out_dir: Path, stem: str) -> Path:
@@ -144,9 +208,9 @@ def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str], settings
 
 
 def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
-    """The done marker of ``item``: ``file``, ``model``, ``formats``, ``duration``, ``seconds``, ``finished``,
-    ``host``, ``pid``, ``worker`` (on Ray: its node, device and threads) and the ``transcript`` (as the library
-    stores it)."""
+    """The done marker of ``item``: ``file`` (its path then), ``size`` and ``sha256`` (of its bytes), ``model``,
+    ``formats``, ``duration``, ``seconds``, ``finished``, ``host``, ``pid``, ``worker`` (on Ray: its node, device and
+    threads) and the ``transcript`` (as the library stores it)."""
     return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
 
 
@@ -274,12 +338,17 @@ def finish_item(
     """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
+    try:  # so that the input is found done after it moved (MovedInputs)
+        fingerprint = {"size": item.path.stat().st_size, "sha256": file_sha256(item.path)}
+    except OSError:  # gone or changed since it was read: it will be done again if it moves
+        fingerprint = {}
     marker = done_marker(out_dir, item.stem)
     try:
         paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)
         marker.parent.mkdir(exist_ok=True)
         atomic_write_text(marker, json.dumps({
-            "file": str(item.path), "model": result.transcript.model, "settings": settings, "formats": list(formats),
+            "file": str(item.path), **fingerprint,
+            "model": result.transcript.model, "settings": settings, "formats": list(formats),
             "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
             "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
             "transcript": transcript_to_json(result.transcript),
