@@ -192,6 +192,33 @@ def test_ctrl_c_while_a_job_runs_stops_the_app_without_aborting(tiny_rnnt, tmp_p
     assert "long.wav: failed (long.wav: cancelled.)" in terminal, terminal[-3000:]
 
 
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_request_to_end_stops_the_app_as_ctrl_c_does(tiny_rnnt, tmp_path, name):
+    """``kill``, a service manager's stop or a closed terminal ended the app on the spot: its temporary folders stayed,
+    and library.sqlite held none of the transcripts (they were still in library.sqlite-wal beside it), so a copy or
+    backup of the library file had none of them."""
+    import shutil
+    import signal
+
+    from gradio_client import Client, handle_file
+
+    from transcriber.library import Library
+
+    clip = write_tone(tmp_path / "meeting.wav", 1.0)
+    with started_app(tiny_rnnt, tmp_path) as (url, log, app):
+        assert "loaded; ready" in log, log
+        Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/transcribe")
+        assert list((tmp_path / "temp").glob("transcriber-ui-*"))  # this request's downloads
+        app.send_signal(getattr(signal, name))
+        assert app.wait(timeout=60) == 0, "".join(app.log)[-3000:]
+    assert "Traceback" not in "".join(app.log), "".join(app.log)[-3000:]
+    assert list((tmp_path / "temp").glob("transcriber-ui-*")) == []
+    backup = tmp_path / "backup" / "library.sqlite"
+    backup.parent.mkdir()
+    shutil.copy(tmp_path / "library.sqlite", backup)  # the one file, as a user copies it
+    assert [entry.name for entry in Library(backup).entries()] == ["meeting.wav"]
+
+
 def test_main_redirects_the_temp_folder_before_gradio_is_imported(tmp_path):
     code = """
 import os, sys, transcriber_ui.app as ui

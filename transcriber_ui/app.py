@@ -13,8 +13,10 @@ import errno
 import getpass
 import logging
 import re
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
@@ -54,6 +56,8 @@ STATUS_POLL_S = 1.0
 """How often the page asks whether the model has loaded, until it has."""
 BLOCK_POLL_S = 0.1
 """How often a served app looks whether it still runs (Ctrl-C ends the wait at once)."""
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGBREAK")
+"""Signals that end the app as Ctrl-C does (those this system has)."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
 
@@ -181,13 +185,14 @@ def serve(
 
 
 def serve_until_interrupted(demo: "gr.Blocks") -> None:
-    """Serve until Ctrl-C, then stop: the jobs still running are cancelled at their next batch (the pages they were
+    """Serve until Ctrl-C (or a request to end, :func:`stop_on_signals`), then stop: the jobs still running are cancelled at their next batch (the pages they were
     for are going away; a job left running would hold the exit up, and the exit could then abort the process inside
     PyTorch), and the server, its queue and any share link are closed. Gradio's ``block_thread`` closes the server
     only, waiting for running jobs to finish."""
     from gradio.tunneling import CURRENT_TUNNELS
 
     try:
+        stop_on_signals()
         while demo.is_running:
             time.sleep(BLOCK_POLL_S)
     except KeyboardInterrupt:
@@ -196,6 +201,22 @@ def serve_until_interrupted(demo: "gr.Blocks") -> None:
         demo.close(verbose=False)
         for tunnel in CURRENT_TUNNELS:
             tunnel.kill()
+
+
+def stop_on_signals() -> None:
+    """Take the signals by which a system asks a program to end (``kill``, a service manager's stop, a closed terminal
+    or logout; on Windows Ctrl-Break) as Ctrl-C, so the app stops as cleanly: jobs cancelled, the library closed, its
+    temporary folders removed. Their default ends the process on the spot, leaving all of those behind. Only from the
+    main thread, as Python allows."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _interrupt)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 # --- Command line -----------------------------------------------------------------------------------------------------
