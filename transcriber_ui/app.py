@@ -185,10 +185,10 @@ def serve(
 
 
 def serve_until_interrupted(demo: "gr.Blocks") -> None:
-    """Serve until Ctrl-C (or a request to end, :func:`stop_on_signals`), then stop: the jobs still running are cancelled at their next batch (the pages they were
-    for are going away; a job left running would hold the exit up, and the exit could then abort the process inside
-    PyTorch), and the server, its queue and any share link are closed. Gradio's ``block_thread`` closes the server
-    only, waiting for running jobs to finish."""
+    """Serve until Ctrl-C (or a request to end, :func:`stop_on_signals`), then stop: the jobs still running are
+    cancelled at their next batch (the pages they were for are going away; a job left running would hold the exit
+    up, and the exit could then abort the process inside PyTorch), and the server, its queue and any share link are
+    closed. Gradio's ``block_thread`` closes the server only, waiting for running jobs to finish."""
     from gradio.tunneling import CURRENT_TUNNELS
 
     try:
