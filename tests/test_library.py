@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -84,6 +85,26 @@ def test_the_database_is_wal_with_foreign_keys_and_the_current_schema(library):
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert library._connection().execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert library.schema() == schema_version() == len(schema_files()) >= 2
+
+
+def test_the_library_file_alone_holds_every_change_while_the_library_is_open(library, tmp_path):
+    """A user backs up or copies library.sqlite while the app runs (or after it was killed): SQLite had kept every
+    change in library.sqlite-wal beside it until the last connection closed, so the copy held none of them."""
+
+    def copy_of_the_file() -> Library:
+        copy = tmp_path / f"copy-{len(list(tmp_path.glob('copy-*')))}" / "library.sqlite"
+        copy.parent.mkdir()
+        shutil.copy(library.path, copy)  # the one file, not its -wal
+        return Library(copy)
+
+    transcript_id = library.save(interview(), name="talk.wav")
+    library.save(interview(" again"), name="second.wav")
+    assert [entry.name for entry in copy_of_the_file().entries()] == ["second.wav", "talk.wav"]
+    library.update(transcript_id, interview(" corrected"), base_version=1)
+    library.rename(transcript_id, "board meeting.wav")
+    copy = copy_of_the_file()
+    assert copy.get(transcript_id)[1].text == "Hello Zoë, the budget in March corrected."
+    assert [hit.entry.name for hit in copy.search("corrected")] == ["board meeting.wav"]
 
 
 def library_of_schema(path: Path, version: int) -> sqlite3.Connection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import suppress
 from pathlib import Path
 
 from ..errors import LibraryWriteError
@@ -30,6 +31,15 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = NORMAL")  # WAL: durable against crashes, not power cuts
     connection.create_function(FOLD_FUNCTION, 1, _fold_sql, deterministic=True)
     return connection
+
+
+def checkpoint(connection: sqlite3.Connection) -> None:
+    """Copy what the WAL holds into the database file, as far as no reader holds it back (a passive checkpoint), so
+    that the file alone is the library: a user copies or backs up ``library.sqlite``, not its ``-wal`` beside it,
+    and SQLite itself checkpoints only every 1,000 pages or when the last connection closes cleanly. A checkpoint
+    that cannot be done now (a full disk) loses nothing: the WAL still holds the write, and the next one retries."""
+    with suppress(sqlite3.Error):
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _fold_sql(text: object) -> object:

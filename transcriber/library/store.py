@@ -9,7 +9,8 @@ Decisions:
   so that they read back equal), so a loaded transcript equals the saved one. Search reads a second, derived copy: one
   row per segment in an FTS5 index.
 * **Crash-safe**: WAL journal, one transaction per save or delete, so a process killed at any point leaves every
-  earlier transcript intact. Audio is copied under a temporary name and renamed to its SHA-256 before the row that
+  earlier transcript intact. Each write is copied into the database file once committed (a passive checkpoint), so
+  ``library.sqlite`` alone, copied or backed up while the app runs or after it was killed, holds every transcript. Audio is copied under a temporary name and renamed to its SHA-256 before the row that
   names it is committed; a file no row names (a save killed in between) is removed on a later open.
 * **Ownership**: every row has an owner (the logged-in user, ``""`` without logins) and every read, write and media
   lookup is filtered by it, so one user's ids mean nothing to another.
@@ -168,6 +169,7 @@ class Library:
             if isinstance(exc, sqlite3.OperationalError):  # a damaged file (DatabaseError) is not a write's failure
                 raise database.write_error(self.path, exc) from exc
             raise
+        database.checkpoint(connection)
 
     def _migrate(self) -> None:
         files = database.schema_files()
