@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,9 @@ import pytest
 import soundfile as sf
 
 from transcriber import cli
-from transcriber.batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, plan, run_batch
+from transcriber.batch import (
+    DONE_DIR, INDEX_NAME, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, plan, run_batch,
+)
 from transcriber.engine import Engine
 from transcriber.types import TranscribeOptions
 
@@ -131,6 +135,23 @@ def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnn
     marker = out / DONE_DIR / "talk.json"  # a marker written before settings were recorded: trusted as it is
     marker.write_text(json.dumps({k: v for k, v in json.loads(marker.read_text()).items() if k != "settings"}))
     assert run()[0] == STATUS_SKIPPED
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_outputs_get_the_permissions_of_any_file_the_user_makes(tmp_path, tiny_ctc, umask, mode):
+    """On a shared archive the team reads the transcripts; they could not: every output, the summary and the index
+    were readable by their writer only (0600), whatever the umask said."""
+    old = os.umask(umask)
+    try:
+        (row,) = run_batch(Engine(device="cpu"), [wav(tmp_path / "in" / "talk.wav")], tmp_path / "out",
+                           model=tiny_ctc, formats=["txt", "srt", "docx"])
+    finally:
+        os.umask(old)
+    out = tmp_path / "out"
+    written = [*row.outputs, out / "summary.csv", out / INDEX_NAME, out / DONE_DIR / "talk.json"]
+    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in written} == {
+        path.name: oct(mode) for path in written}
 
 
 def test_recordings_that_moved_are_found_done_not_transcribed_again(recordings, tmp_path, tiny_ctc):

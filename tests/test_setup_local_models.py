@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,19 @@ def test_import_records_name_file_size_and_checksum(model_dir, tiny_rnnt, capsys
     assert setup_local_models.main(["--installed"]) == 0
     assert "acme/tiny-rnnt" in capsys.readouterr().out
     assert not list(model_dir.glob("*.part"))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_an_installed_model_can_be_read_by_the_other_users_of_a_shared_model_folder(model_dir, tiny_rnnt):
+    """An administrator installs models once into a folder every user's app reads ($TRANSCRIBER_MODEL_DIR); the
+    model file and the manifest were readable by the administrator only (0600)."""
+    old = os.umask(0o022)
+    try:
+        entry = models.install_file(tiny_rnnt, "acme/tiny-rnnt")
+    finally:
+        os.umask(old)
+    assert oct(stat.S_IMODE(entry.path.stat().st_mode)) == oct(0o644)
+    assert oct(stat.S_IMODE(models.manifest_path().stat().st_mode)) == oct(0o644)
 
 
 def test_an_installed_model_transcribes_with_the_network_switched_off(model_dir, tiny_rnnt, tmp_path, no_network):

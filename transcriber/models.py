@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
-from .folders import make_folder
+from .folders import make_folder, new_file
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -213,7 +212,7 @@ def _write_manifest(models: dict[str, InstalledModel]) -> None:
 def _atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary name beside ``path``, then rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    handle, temporary = new_file(path.parent, f".{path.name}.", ".part")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
@@ -239,7 +238,7 @@ def install_file(source: Path, name: str, kind: str = ASR) -> InstalledModel:
     half-written model behind.
     """
     target = make_folder(model_dir(), "models") / model_file_name(name)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    handle, temporary = new_file(target.parent, f".{target.name}.", ".part")
     os.close(handle)
     try:
         shutil.copyfile(source, temporary)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from .docx_format import to_docx
+from .folders import new_file
 from .formats import FORMATS, render, to_json
 from .types import Transcript
 
@@ -67,7 +67,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
+    handle, temporary = new_file(path.parent, f".{path.name}.", PARTIAL_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -97,7 +97,7 @@ def remove_partial_writes(paths: Iterable[Path]) -> int:
 
 def _partial_write_of(name: str) -> str | None:
     """The file that a temporary file of :func:`atomic_write_bytes` was written for (``.talk.txt.k3j9x_2a.part`` ->
-    ``talk.txt``: mkstemp's random part has no dot), or None for any other name."""
+    ``talk.txt``: :func:`~.folders.new_file`'s random part has no dot), or None for any other name."""
     if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
         return None
     target, dot, _random = name[1 : -len(PARTIAL_SUFFIX)].rpartition(".")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..folders import new_file
 from ..models import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def store_media(media_dir: Path, source: Path) -> tuple[str, str, int]:
 def part_file(media_dir: Path) -> Iterator[str]:
     """A temporary file in ``media_dir`` for a media file being written, which the block renames into place; removed
     if the block fails."""
-    handle, part = tempfile.mkstemp(dir=media_dir, suffix=PART_SUFFIX)
+    handle, part = new_file(media_dir, "tmp", PART_SUFFIX)
     os.close(handle)
     try:
         yield part
