@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -269,11 +270,14 @@ def test_output_piped_into_head_ends_without_a_traceback(command, tiny_rnnt, tmp
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
 
 
-@pytest.mark.parametrize("mode", ["plain", "folder"])
-def test_ctrl_c_in_the_middle_ends_with_a_word_and_status_130(mode, tiny_rnnt, tmp_path):
+@pytest.mark.parametrize(("mode", "signal_name", "status"), [
+    ("plain", "SIGINT", 130), ("folder", "SIGINT", 130), ("folder", "SIGTERM", 143),
+])
+def test_ctrl_c_in_the_middle_ends_with_a_word_and_status_130(mode, signal_name, status, tiny_rnnt, tmp_path):
     """Ctrl+C while a model was transcribing printed a KeyboardInterrupt traceback (plain) and then aborted the process
     ("terminate called without an active exception", status 134): the interpreter's exit tore the model's worker
-    thread down inside PyTorch."""
+    thread down inside PyTorch. SIGTERM (kill, a cluster scheduler's time limit) ended a folder batch on the spot,
+    without its summary; it stops as Ctrl-C does now, with 128 + 15."""
     import signal
 
     folder = tmp_path / "in"
@@ -288,15 +292,31 @@ def test_ctrl_c_in_the_middle_ends_with_a_word_and_status_130(mode, tiny_rnnt, t
     else:
         while not (tmp_path / "out" / "clip00.txt").exists() and process.poll() is None:
             time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, signal_name))
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr[-3000:]
+    assert process.returncode == status, stderr[-3000:]
     assert "Traceback" not in stderr and "terminate called" not in stderr, stderr[-3000:]
     last = stderr.strip().splitlines()[-1]
     if mode == "plain":
         assert last == "Interrupted."
     else:
         assert last == f"Interrupted; finished files are in {tmp_path / 'out'}. Run the same command again to resume."
+        assert [row["status"] for row in csv.DictReader((tmp_path / "out" / "summary.csv").open(encoding="utf-8-sig"))
+                ][0] == "done"  # the summary says what was finished
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_a_signal_set_to_be_ignored_stays_ignored():
+    """Under nohup a closed terminal's SIGHUP must not stop a batch; SIGTERM still stops it as Ctrl-C does."""
+    code = """
+import signal
+from transcriber.command import stop_on_signals
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+stop_on_signals()
+print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, signal.getsignal(signal.SIGTERM).__name__)
+"""
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["True", "_request_stop"]
 
 
 def test_results_are_shown_in_input_order_each_as_soon_as_those_before_it_are_done():

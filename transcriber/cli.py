@@ -392,9 +392,9 @@ def _run_folder_batch(
                     engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
                     on_file=on_file, on_result=save,
                 )
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return command.interrupted_status(exc)
         except OutputWriteError as exc:
             bar.write(f"error: {exc} The batch stopped; the files finished before it are in {out_dir}. Once the "
                       "folder can take files again, run the same command again to go on.", file=sys.stderr)

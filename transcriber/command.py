@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -12,12 +14,46 @@ EXIT_INTERRUPTED = 130
 """Ctrl-C, as shells report a program that SIGINT ended."""
 STOP_WAIT_S = 2.0
 """How long an exiting program waits for running model calls to stop at their next batch."""
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGBREAK")
+"""Signals by which a system asks a program to end, taken as Ctrl-C (those this system has)."""
+
+
+class StopRequested(KeyboardInterrupt):
+    """One of :data:`STOP_SIGNALS` arrived: the program stops as on Ctrl-C, and exits with 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_on_signals() -> None:
+    """Take :data:`STOP_SIGNALS` (``kill``, a service manager's stop, a cluster scheduler's time limit, a closed
+    terminal or logout; Ctrl-Break on Windows) as Ctrl-C, so a program stops as cleanly: jobs cancelled at their
+    next batch, a batch's summary written, the library closed, temporary folders removed. Their default ends the
+    process on the spot. A signal set to be ignored (``nohup``) stays ignored. Only from the main thread, as Python
+    allows."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+            signal.signal(number, _request_stop)
+
+
+def _request_stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signum)
+
+
+def interrupted_status(exc: KeyboardInterrupt) -> int:
+    """The exit status of a program that ``exc`` stopped: 130 for Ctrl-C, 128 + the number of another signal."""
+    return 128 + exc.signum if isinstance(exc, StopRequested) else EXIT_INTERRUPTED
 
 
 def run_command(main: Callable[[], int]) -> NoReturn:
     """Exit with ``main()``'s status. Output piped into a reader that stops early (``| head``) ends the command
     quietly: Python would print a BrokenPipeError traceback, twice over as it flushes stdout again at exit. Ctrl-C
-    ends it with a word, not a traceback."""
+    ends it with a word, not a traceback, and so do the signals of :func:`stop_on_signals`."""
+    stop_on_signals()
     try:
         status = main()
         sys.stdout.flush()
@@ -26,9 +62,9 @@ def run_command(main: Callable[[], int]) -> NoReturn:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         status = EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("Interrupted.", file=sys.stderr)
-        status = EXIT_INTERRUPTED
+        status = interrupted_status(exc)
     exit_now(status)
 
 

@@ -13,10 +13,8 @@ import errno
 import getpass
 import logging
 import re
-import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Callable
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from transcriber import models
 from transcriber.engine import Engine, default_engine
 from transcriber.cli import add_engine_arguments, check_engine_arguments, engine_from_args
+from transcriber.command import stop_on_signals
 from transcriber.errors import FolderError, TranscriberError
 from transcriber.library import Library, default_library_path, open_library
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
@@ -56,8 +55,6 @@ STATUS_POLL_S = 1.0
 """How often the page asks whether the model has loaded, until it has."""
 BLOCK_POLL_S = 0.1
 """How often a served app looks whether it still runs (Ctrl-C ends the wait at once)."""
-STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGBREAK")
-"""Signals that end the app as Ctrl-C does (those this system has)."""
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)
 """Every hour, Gradio deletes uploads and copied downloads older than a day."""
 
@@ -201,22 +198,6 @@ def serve_until_interrupted(demo: "gr.Blocks") -> None:
         demo.close(verbose=False)
         for tunnel in CURRENT_TUNNELS:
             tunnel.kill()
-
-
-def stop_on_signals() -> None:
-    """Take the signals by which a system asks a program to end (``kill``, a service manager's stop, a closed terminal
-    or logout; on Windows Ctrl-Break) as Ctrl-C, so the app stops as cleanly: jobs cancelled, the library closed, its
-    temporary folders removed. Their default ends the process on the spot, leaving all of those behind. Only from the
-    main thread, as Python allows."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for name in STOP_SIGNALS:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _interrupt)
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 # --- Command line -----------------------------------------------------------------------------------------------------
