@@ -170,6 +170,27 @@ def test_a_worker_killed_mid_run_is_restarted_and_every_file_is_done_once(folder
         library.close()
 
 
+def test_sigterm_stops_a_ray_run_as_ctrl_c_does(folder, tmp_path):
+    """A cluster scheduler's time limit (SIGTERM) ended the driver through Ray's own handler: a native stack dump on
+    the terminal ("*** SIGTERM received ...") and status 15. It stops as on Ctrl-C now: the summary of what was
+    finished, how to resume, 143, and Ray's processes gone."""
+    out = tmp_path / "ray-out"
+    run = ray_cli(str(folder), "--out", str(out), "--workers", "1", "--batch-size", "1")
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while run.poll() is None and not list((out / DONE_DIR).glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    assert run.returncode == 143, stderr[-3000:]
+    assert "SIGTERM received" not in stderr and "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f"Interrupted; finished files are in {out}. Run the same command again to resume.")
+    # written on the way out; it lists what the driver had heard of (a file a worker was finishing is done next time)
+    assert len(read_summary(out)) < len(PHRASES)
+    time.sleep(2)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if WORKER_TITLE in " ".join(p.info["cmdline"] or ())]
+
+
 def test_a_two_node_cluster_shares_the_folder(folder, local_out, tmp_path):
     from ray.cluster_utils import Cluster
 

@@ -20,9 +20,11 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +270,10 @@ def _init(ray: Any, settings: RaySettings) -> None:
     # token authentication, disabled progress bars); the run's own errors come back as rows and RayBatchError.
     level = logging.INFO if settings.verbose else logging.ERROR
     quiet = {"logging_level": level, "log_to_driver": settings.verbose}
+    # ray.init takes SIGTERM for itself (sys.exit(15), after its core's stack dump on stderr); the command's own
+    # handler (transcriber.command.stop_on_signals) goes back afterwards, so a run stops on it as on Ctrl-C.
+    main_thread = threading.current_thread() is threading.main_thread()
+    on_sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
         with _stderr_kept_back(not settings.verbose):
             if settings.address == LOCAL:
@@ -281,6 +287,9 @@ def _init(ray: Any, settings: RaySettings) -> None:
                 ray.init(address=settings.address, runtime_env={"env_vars": _worker_env()}, **quiet)
     except ConnectionError as exc:
         raise RayBatchError(f"cannot join the Ray cluster at {settings.address}: {exc}") from exc
+    finally:
+        if on_sigterm is not None:
+            signal.signal(signal.SIGTERM, on_sigterm)
     logging.getLogger("ray.data").setLevel(level)
 
 
