@@ -137,6 +137,34 @@ def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnn
     assert run()[0] == STATUS_SKIPPED
 
 
+def plan_at_the_barrier(barrier, recording: Path, out: Path) -> str:
+    barrier.wait()
+    return plan([recording], out)[0].stem
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forks eight planners")
+def test_runs_started_together_into_one_folder_never_share_a_name(tmp_path):
+    """A cluster's array jobs, one per sub-folder of an archive, all writing into one --out: each read the index before
+    the others wrote theirs, so several gave their talk.wav the name "talk" (overwriting each other's outputs) and
+    the index kept the entries of one of them only."""
+    import json
+    import multiprocessing
+
+    from transcriber.batch import INDEX_NAME
+
+    context = multiprocessing.get_context("fork")
+    for trial in range(3):
+        out = tmp_path / f"out-{trial}"
+        out.mkdir()
+        recordings = [wav(tmp_path / f"trial{trial}" / f"day{day}" / "talk.wav", 0.1) for day in range(8)]
+        with context.Manager() as manager, context.Pool(len(recordings)) as pool:
+            barrier = manager.Barrier(len(recordings))
+            stems = pool.starmap(plan_at_the_barrier, [(barrier, path, out) for path in recordings])
+        assert sorted(stems) == ["talk"] + [f"talk-{n}" for n in range(2, 9)]
+        index = json.loads((out / INDEX_NAME).read_text(encoding="utf-8"))
+        assert {Path(key): stem for key, stem in index.items()} == dict(zip(recordings, stems, strict=True))
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
 def test_outputs_get_the_permissions_of_any_file_the_user_makes(tmp_path, tiny_ctc, umask, mode):

@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,8 @@ STATUS_SKIPPED = "skipped (outputs exist)"
 STATUS_FAILED = "failed"
 INDEX_NAME = ".transcriber-index"
 """In the output folder: which input got which output name (JSON; no .json suffix, so it is not taken for an output)."""
+LOCK_NAME = ".transcriber-lock"
+"""In the output folder: locked while a run reads and writes the index (:func:`index_lock`)."""
 DONE_DIR = ".transcriber-done"
 """In the output folder: one marker per finished input, written after its outputs."""
 
@@ -99,7 +101,16 @@ def collect_inputs(
 def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     """Give every input its output stem: the one it got in an earlier run into ``out_dir``, else a new one that no
     other input has and whose outputs would overwrite no file already there (``--out`` may be the recordings' own
-    folder, with subtitles of the user's beside them) nor the summary; record the choice in the folder's index."""
+    folder, with subtitles of the user's beside them) nor the summary; record the choice in the folder's index.
+
+    Runs started together into one folder (a cluster's array jobs, two terminals) take turns here
+    (:func:`index_lock`): each reads the index as the one before left it, so no two inputs get one name (and
+    overwrite each other's outputs) and no entry is lost."""
+    with index_lock(out_dir):
+        return _plan(inputs, out_dir)
+
+
+def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     index_path = out_dir / INDEX_NAME
     index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
     taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
@@ -123,6 +134,46 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     except OSError as exc:
         raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
     return items
+
+
+@contextlib.contextmanager
+def index_lock(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder's lock (:data:`LOCK_NAME`, an operating-system lock on a file that stays there): a
+    second holder waits until the first lets go, and a process that dies lets go with it."""
+    try:
+        file = (out_dir / LOCK_NAME).open("a+b")
+    except OSError as exc:
+        raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
+    with file:
+        _lock(file.fileno())
+        try:
+            yield
+        finally:
+            _unlock(file.fileno())
+
+
+if os.name == "nt":
+    import msvcrt
+
+    def _lock(descriptor: int) -> None:
+        while True:  # LK_LOCK itself gives up after ten tries a second apart
+            try:
+                msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
+                return
+            except OSError:
+                continue
+
+    def _unlock(descriptor: int) -> None:
+        msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(descriptor: int) -> None:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+    def _unlock(descriptor: int) -> None:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 class MovedInputs:
