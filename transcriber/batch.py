@@ -145,6 +145,7 @@ def index_lock(out_dir: Path) -> Iterator[None]:
     except OSError as exc:
         raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
     with file:
+        file.seek(0)  # Windows locks bytes from the position: the first, in every holder
         _lock(file.fileno())
         try:
             yield
