@@ -219,6 +219,35 @@ def test_a_copy_or_a_changed_recording_is_transcribed_under_a_name_of_its_own(re
     assert len((out / "talk-3.txt").read_text().split()) == pytest.approx(37.5, abs=1)
 
 
+def test_a_recording_that_changed_since_it_was_done_is_done_again(tmp_path, tiny_rnnt):
+    """A batch started while the archive was still being copied in transcribed a file cut short, and every later run
+    skipped it as done; so was a recording re-exported over the old one (noise taken out, the same length)."""
+    from transcriber.batch import DONE_DIR, read_marker
+
+    talk, out = wav(tmp_path / "in" / "talk.wav", 1.0), tmp_path / "out"
+
+    def run() -> tuple[str, int]:
+        (row,) = run_batch(Engine(device="cpu"), [talk], out, model=tiny_rnnt, formats=["txt"])
+        return row.status, len((out / "talk.txt").read_text().split())  # one word per 0.08 s
+
+    def later(seconds: float) -> None:
+        stamp = talk.stat().st_mtime + seconds
+        os.utime(talk, (stamp, stamp))
+
+    assert run() == (STATUS_DONE, pytest.approx(12.5, abs=1))
+    wav(talk, 3.0)  # the rest of it had not been copied yet
+    assert run() == (STATUS_DONE, pytest.approx(37.5, abs=1))
+    assert run()[0] == STATUS_SKIPPED
+    size = talk.stat().st_size
+    sf.write(talk, np.full(3 * 16000, 0.02, dtype=np.float32), 16000)  # re-exported: other bytes, the same size
+    later(10)
+    assert (talk.stat().st_size, run()[0]) == (size, STATUS_DONE)
+    later(10)  # only touched (or copied): its bytes are the same, so it stays done, and is not read again next time
+    assert run()[0] == STATUS_SKIPPED
+    marker = read_marker(plan([talk], out)[0], out)
+    assert marker["mtime_ns"] == talk.stat().st_mtime_ns and (out / DONE_DIR / "talk.json").is_file()
+
+
 def test_an_interrupted_batch_resumes_without_redoing_finished_files(recordings, tmp_path, tiny_ctc):
     out = tmp_path / "out"
     inputs = collect_inputs([recordings])

@@ -251,18 +251,43 @@ def transcript_settings(model: str, options: TranscribeOptions) -> dict[str, obj
 
 
 def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object]) -> bool:
-    """Whether ``item`` is done: its marker and every output in ``formats`` exist, and the marker was written with
-    these ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as done)."""
+    """Whether ``item`` is done: its marker and every output in ``formats`` exist, the marker was written with these
+    ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as done), and the input
+    is the file it was (:func:`_changed_since`)."""
     marker = done_marker(out_dir, item.stem)
     if not (marker.is_file() and all(path.is_file() for path in output_paths(out_dir, item.stem, formats))):
         return False
-    return read_marker(item, out_dir).get("settings", settings) == settings
+    recorded = read_marker(item, out_dir)
+    return recorded.get("settings", settings) == settings and not _changed_since(item, out_dir, recorded)
+
+
+def _changed_since(item: BatchItem, out_dir: Path, marker: dict[str, object]) -> bool:
+    """Whether the input's bytes are not those its done marker records: another size (a file still being copied in
+    when it was done, a recording made longer), or, when it was modified since, another SHA-256 (re-exported over
+    the old one). A file only touched or copied keeps its marker, which then records its new time, so it is not read
+    again. A marker from before sizes were recorded, or an input that cannot be looked at, counts as unchanged."""
+    if "size" not in marker:
+        return False
+    try:
+        status = item.path.stat()
+        if status.st_size != marker["size"]:
+            return True
+        if status.st_mtime_ns == marker.get("mtime_ns"):
+            return False
+        if file_sha256(item.path) != marker.get("sha256"):
+            return True
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        atomic_write_text(done_marker(out_dir, item.stem),
+                          json.dumps({**marker, "mtime_ns": status.st_mtime_ns}, ensure_ascii=False) + "\n")
+    return False
 
 
 def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
-    """The done marker of ``item``: ``file`` (its path then), ``size`` and ``sha256`` (of its bytes), ``model``,
-    ``formats``, ``duration``, ``seconds``, ``finished``, ``host``, ``pid``, ``worker`` (on Ray: its node, device and
-    threads) and the ``transcript`` (as the library stores it)."""
+    """The done marker of ``item``: ``file`` (its path then), ``size``, ``mtime_ns`` and ``sha256`` (of its bytes),
+    ``model``, ``formats``, ``duration``, ``seconds``, ``finished``, ``host``, ``pid``, ``worker`` (on Ray: its node,
+    device and threads) and the ``transcript`` (as the library stores it)."""
     return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
 
 
@@ -390,8 +415,9 @@ def finish_item(
     """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
-    try:  # so that the input is found done after it moved (MovedInputs)
-        fingerprint = {"size": item.path.stat().st_size, "sha256": file_sha256(item.path)}
+    try:  # so that a change to the input is seen (_changed_since), and the input found done after it moved
+        status = item.path.stat()
+        fingerprint = {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": file_sha256(item.path)}
     except OSError:  # gone or changed since it was read: it will be done again if it moves
         fingerprint = {}
     marker = done_marker(out_dir, item.stem)
