@@ -58,6 +58,19 @@ def test_a_folder_batch_saves_too_and_a_resume_does_not_save_twice(tiny_rnnt, tm
     assert [entry.name for entry in Library(path).entries()] == ["a.wav"]
 
 
+def test_a_batch_saved_for_a_login_is_that_users_in_the_app(tiny_rnnt, tmp_path, capsys):
+    """With logins (--auth), each user's Library tab shows their own transcripts: a batch saved from the command line
+    belonged to the app without logins, and no logged-in user could see it."""
+    path, clip = tmp_path / "library.sqlite", write_tone(tmp_path / "board.wav", seconds=1.0)
+    assert cli.main([str(clip), "--model", tiny_rnnt, "--library", str(path), "--user", "anna"], out=io.StringIO()) == 0
+    library = Library(path)
+    assert ([entry.name for entry in library.entries(owner="anna")], library.entries()) == (["board.wav"], [])
+    assert library_command("list", "--library", str(path), "--user", "anna")[1].split()[-2] == "board.wav"
+    with pytest.raises(SystemExit):
+        cli.main([str(clip), "--model", tiny_rnnt, "--user", "anna"])
+    assert "--user names whose transcripts --library saves: give --library PATH" in capsys.readouterr().err
+
+
 def test_search_show_export_rename_delete(filled, tmp_path):
     library = str(filled)
     code, hits = library_command("search", "nin*", "--library", library)

@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{default_library_path()}); read it with python -m transcriber.library",
     )
     parser.add_argument("--no-keep-audio", action="store_true", help="with --library: keep text only, not the audio")
+    parser.add_argument("--user", metavar="NAME", default="",
+                        help="with --library: save them as this login's transcripts (an app started with --auth shows "
+                        "each user their own; default: the app without logins)")
     add_engine_arguments(parser)
     add_backend_arguments(parser)
     parser.add_argument(
@@ -261,7 +264,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         except TranscriberError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_SOME_FAILED
-        save = library_saver(library)
+        save = library_saver(library, owner=args.user)
     if args.out:
         return _run_folder_batch(engine, inputs, model, options, args, save)
 
@@ -327,6 +330,8 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--json prints to the terminal; with --out DIR the JSON files are written there (--formats json)")
     if args.no_keep_audio and not args.library:
         parser.error("--no-keep-audio needs --library PATH")
+    if args.user and not args.library:
+        parser.error("--user names whose transcripts --library saves: give --library PATH")
     ray_flags = {"--ray-address": args.ray_address != DEFAULT_RAY_ADDRESS, "--workers": args.workers is not None,
                  "--cpus-per-worker": args.cpus_per_worker != DEFAULT_CPUS_PER_WORKER,
                  "--gpus-per-worker": args.gpus_per_worker != 0}
@@ -356,12 +361,13 @@ def default_batch_size(engine: Engine) -> int:
     return DEFAULT_BATCH_SIZE if found is None else gpu.batch_size_for(found[0], windows.WINDOW_S)
 
 
-def library_saver(library: Library) -> Callable[[FileResult], None]:
-    """Saves a transcribed file into ``library``; a save that fails is reported and the run goes on."""
+def library_saver(library: Library, *, owner: str = "") -> Callable[[FileResult], None]:
+    """Saves a transcribed file into ``library`` as ``owner``'s; a save that fails is reported and the run goes on."""
 
     def save(result: FileResult) -> None:
         try:
-            transcript_id = library.save(result.transcript, name=Path(result.file).name, audio=result.file)
+            transcript_id = library.save(result.transcript, name=Path(result.file).name, audio=result.file,
+                                         owner=owner)
         except (TranscriberError, sqlite3.Error, OSError) as exc:
             print(f"warning: {Path(result.file).name} was not saved to the library: {exc}", file=sys.stderr)
         else:
