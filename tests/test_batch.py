@@ -165,6 +165,21 @@ def test_runs_started_together_into_one_folder_never_share_a_name(tmp_path):
         assert {Path(key): stem for key, stem in index.items()} == dict(zip(recordings, stems, strict=True))
 
 
+@pytest.mark.skipif(os.name == "nt", reason="flock")
+def test_an_output_folder_that_cannot_be_locked_is_planned_as_before(tmp_path, tiny_ctc, monkeypatch):
+    """Some network shares refuse locks (ENOLCK): the batch still runs there, as it did before it locked its index."""
+    import errno
+    import fcntl
+
+    def no_locks(descriptor, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    rows = run_batch(Engine(device="cpu"), [wav(tmp_path / "in" / "talk.wav")], tmp_path / "out", model=tiny_ctc,
+                     formats=["txt"])
+    assert [row.status for row in rows] == [STATUS_DONE]
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
 def test_outputs_get_the_permissions_of_any_file_the_user_makes(tmp_path, tiny_ctc, umask, mode):

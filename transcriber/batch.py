@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import logging
@@ -51,6 +52,10 @@ INDEX_NAME = ".transcriber-index"
 """In the output folder: which input got which output name (JSON; no .json suffix, so it is not taken for an output)."""
 LOCK_NAME = ".transcriber-lock"
 """In the output folder: locked while a run reads and writes the index (:func:`index_lock`)."""
+NO_LOCKS_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EINVAL") if hasattr(errno, name)
+)
+"""What locking the index says on a file system that has no locks (some network shares)."""
 DONE_DIR = ".transcriber-done"
 """In the output folder: one marker per finished input, written after its outputs."""
 
@@ -146,11 +151,20 @@ def index_lock(out_dir: Path) -> Iterator[None]:
         raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
     with file:
         file.seek(0)  # Windows locks bytes from the position: the first, in every holder
-        _lock(file.fileno())
+        locked = True
+        try:
+            _lock(file.fileno())
+        except OSError as exc:  # a file system without locks (some network shares): plan as before there were any
+            if exc.errno not in NO_LOCKS_ERRNOS:
+                raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
+            logger.info("%s cannot be locked (%s); runs started together into it may give two files one name",
+                        out_dir, exc.strerror or exc)
+            locked = False
         try:
             yield
         finally:
-            _unlock(file.fileno())
+            if locked:
+                _unlock(file.fileno())
 
 
 if os.name == "nt":
