@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from transcriber.engine import Engine
 from transcriber.types import TranscribeOptions
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def wav(path: Path, seconds: float = 1.0) -> Path:
@@ -336,6 +339,20 @@ def test_cli_out_mode(recordings, tmp_path, tiny_ctc, capsys):
     code = cli.main([str(recordings / "day1"), "--model", tiny_ctc, "--out", str(out), "--formats", "txt,json"])
     assert code == cli.EXIT_OK
     assert "0 transcribed, 1 already done, 0 failed" in capsys.readouterr().err
+
+
+def test_a_batch_whose_terminal_is_a_log_says_each_file_as_it_is_done(recordings, tmp_path, tiny_ctc):
+    """Run as a cluster job, under nohup or as a service, stderr is a file and tqdm draws no bar there: a batch of
+    thousands of files said nothing in its log until its last line, hours later, so no one could tell it was working."""
+    run = subprocess.run([sys.executable, "-m", "transcriber", str(recordings), "--model", tiny_ctc, "--out",
+                          str(tmp_path / "out"), "--batch-size", "1"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == cli.EXIT_SOME_FAILED, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("[")]
+    assert [re.sub(r"in [0-9.]+ s", "in T s", line) for line in lines] == [
+        "[1/4] talk.wav: 1.0 s of audio in T s", "[2/4] con.wav: 1.0 s of audio in T s",
+        "[3/4] talk.wav: 2.0 s of audio in T s", f"[4/4] {lines[3][6:]}",
+    ]
+    assert "broken.mp3" in lines[3] and "not a readable audio file" in lines[3]
 
 
 def test_cli_rejects_unknown_formats(capsys):

@@ -383,12 +383,22 @@ def _run_folder_batch(
     from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
 
     out_dir = Path(args.out)
+    # Into a log (a cluster job, nohup, a service) tqdm draws no bar: a line per file finished shows the progress there.
+    lines = not _is_terminal(sys.stderr)
+    seen = 0
     with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
 
         def on_file(row: BatchRow) -> None:
+            nonlocal seen
+            seen += 1
             bar.update(1)
+            counted = f"[{seen}/{len(inputs)}] " if lines else ""
             if row.status == STATUS_FAILED:
-                bar.write(row.error, file=sys.stderr)
+                bar.write(counted + row.error, file=sys.stderr)
+            elif lines and row.status == STATUS_DONE:
+                bar.write(f"{counted}{Path(row.file).name}: {row.duration or 0:.1f} s of audio in {row.seconds:.1f} s",
+                          file=sys.stderr)
+            sys.stderr.flush()
 
         try:
             if args.backend == RAY_BACKEND:
@@ -415,6 +425,13 @@ def _run_folder_batch(
         file=sys.stderr,
     )
     return EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else EXIT_OK
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
 
 
 def _run_ray_batch(
