@@ -16,9 +16,8 @@ import pytest
 import soundfile as sf
 
 from transcriber import cli
-from transcriber.batch import (
-    DONE_DIR, INDEX_NAME, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, plan, run_batch,
-)
+from transcriber.batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, run_batch
+from transcriber.batch_state import DONE_DIR, INDEX_NAME, plan
 from transcriber.engine import Engine
 from transcriber.types import TranscribeOptions
 
@@ -122,8 +121,6 @@ def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnn
     """Forgot --timestamps (or --speakers, or chose another model) and ran it again: the files are done again."""
     import json
 
-    from transcriber.batch import DONE_DIR
-
     clip, out = [wav(tmp_path / "in" / "talk.wav")], tmp_path / "out"
 
     def run(**options):
@@ -152,8 +149,6 @@ def test_runs_started_together_into_one_folder_never_share_a_name(tmp_path):
     the index kept the entries of one of them only."""
     import json
     import multiprocessing
-
-    from transcriber.batch import INDEX_NAME
 
     context = multiprocessing.get_context("fork")
     for trial in range(3):
@@ -240,7 +235,7 @@ def test_a_copy_or_a_changed_recording_is_transcribed_under_a_name_of_its_own(re
 def test_a_recording_that_changed_since_it_was_done_is_done_again(tmp_path, tiny_rnnt):
     """A batch started while the archive was still being copied in transcribed a file cut short, and every later run
     skipped it as done; so was a recording re-exported over the old one (noise taken out, the same length)."""
-    from transcriber.batch import DONE_DIR, read_marker
+    from transcriber.batch_state import read_marker
 
     talk, out = wav(tmp_path / "in" / "talk.wav", 1.0), tmp_path / "out"
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from transcriber.batch import DONE_DIR, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, read_marker, plan, run_batch
+from transcriber.batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, run_batch
+from transcriber.batch_state import DONE_DIR, plan, read_marker
 from transcriber.engine import Engine
 from transcriber.library import Library
 from transcriber.models import DEMO_MODEL_PATH

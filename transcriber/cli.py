@@ -16,9 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .batch import (
-    MEDIA_SUFFIXES, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, SUMMARY_NAME, BatchRow, collect_inputs, run_batch,
-)
+from .batch import MEDIA_SUFFIXES, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, collect_inputs, run_batch
+from .batch_state import SUMMARY_NAME
 from .engine import Engine
 from .errors import FolderError, OutputWriteError, TranscriberError
 from .folders import make_folder

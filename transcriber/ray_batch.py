@@ -31,10 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from .audio import header_duration
-from .batch import (
-    STATUS_DONE, STATUS_FAILED, BatchItem, BatchRow, finish_item, is_complete, marker_result, read_marker, run_planned,
-    transcript_settings,
-)
+from .batch import STATUS_DONE, STATUS_FAILED, BatchRow, finish_item, run_planned, transcript_settings
+from .batch_state import BatchItem, is_complete, marker_result, read_marker
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
 from .errors import OutputWriteError, TranscriberError
 from .formats import FORMATS

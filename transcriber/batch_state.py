@@ -1,0 +1,261 @@
+"""What the output folder of a folder batch remembers between runs, so that a run resumes where the last one stopped.
+
+- **The index** (:data:`INDEX_NAME`): which input got which output name, so an input keeps its name from run to run,
+  whatever else is in the run, and two inputs never share one (the second ``talk.wav`` becomes ``talk-2``). Runs
+  started together into one folder (a cluster's array jobs) read and write it in turns, under an operating-system
+  lock (:func:`index_lock`).
+- **Done markers** (:data:`DONE_DIR`): one per finished input, written after its outputs, with the transcript and
+  the input's size, modification time and SHA-256. An input whose marker and outputs exist is skipped, unless its
+  bytes changed since (:func:`is_complete`).
+- **Moved inputs**: recordings that moved (another folder, another drive letter, another mount on a cluster node) are
+  found done: an input new to the index takes over the name of a finished input of the same file name and the same
+  bytes whose path is gone (:class:`MovedInputs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import OutputWriteError
+from .library.records import transcript_from_json
+from .models import file_sha256
+from .outputs import ALL_FORMATS, atomic_write_text, output_paths, safe_stem
+from .types import FileResult
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_NAME = "summary.csv"
+"""The batch's summary, in the output folder; no input's outputs take its name."""
+INDEX_NAME = ".transcriber-index"
+"""In the output folder: which input got which output name (JSON; no .json suffix, so it is not taken for an output)."""
+LOCK_NAME = ".transcriber-lock"
+"""In the output folder: locked while a run reads and writes the index (:func:`index_lock`)."""
+NO_LOCKS_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EINVAL") if hasattr(errno, name)
+)
+"""What locking the index says on a file system that has no locks (some network shares)."""
+DONE_DIR = ".transcriber-done"
+"""In the output folder: one marker per finished input, written after its outputs."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input of a folder batch and the stem its outputs get."""
+
+    path: Path
+    stem: str
+
+
+def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
+    """Give every input its output stem: the one it got in an earlier run into ``out_dir``, else a new one that no
+    other input has and whose outputs would overwrite no file already there (``--out`` may be the recordings' own
+    folder, with subtitles of the user's beside them) nor the summary; record the choice in the folder's index.
+
+    Runs started together into one folder (a cluster's array jobs, two terminals) take turns here
+    (:func:`index_lock`): each reads the index as the one before left it, so no two inputs get one name (and
+    overwrite each other's outputs) and no entry is lost."""
+    with index_lock(out_dir):
+        return _plan(inputs, out_dir)
+
+
+def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
+    index_path = out_dir / INDEX_NAME
+    index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
+    taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
+    moved = MovedInputs(index, out_dir)
+    items = []
+    for path in inputs:
+        key = str(path.absolute())
+        if key not in index:
+            stem = moved.take(path)
+            if stem is None:
+                base = stem = safe_stem(path.name)
+                number = 2
+                while stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS)):
+                    stem = f"{base}-{number}"
+                    number += 1
+            index[key] = stem
+            taken.add(stem.lower())
+        items.append(BatchItem(path, index[key]))
+    try:
+        atomic_write_text(index_path, json.dumps(index, ensure_ascii=False, indent=1) + "\n")
+    except OSError as exc:
+        raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
+    return items
+
+
+@contextlib.contextmanager
+def index_lock(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder's lock (:data:`LOCK_NAME`, an operating-system lock on a file that stays there): a
+    second holder waits until the first lets go, and a process that dies lets go with it."""
+    try:
+        file = (out_dir / LOCK_NAME).open("a+b")
+    except OSError as exc:
+        raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
+    with file:
+        file.seek(0)  # Windows locks bytes from the position: the first, in every holder
+        locked = True
+        try:
+            _lock(file.fileno())
+        except OSError as exc:  # a file system without locks (some network shares): plan as before there were any
+            if exc.errno not in NO_LOCKS_ERRNOS:
+                raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
+            logger.info("%s cannot be locked (%s); runs started together into it may give two files one name",
+                        out_dir, exc.strerror or exc)
+            locked = False
+        try:
+            yield
+        finally:
+            if locked:
+                _unlock(file.fileno())
+
+
+if os.name == "nt":
+    import msvcrt
+
+    def _lock(descriptor: int) -> None:
+        while True:  # LK_LOCK itself gives up after ten tries a second apart
+            try:
+                msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
+                return
+            except OSError:
+                continue
+
+    def _unlock(descriptor: int) -> None:
+        msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(descriptor: int) -> None:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+    def _unlock(descriptor: int) -> None:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+class MovedInputs:
+    """The finished inputs of an output folder's index whose paths are gone, to be found again where they moved.
+
+    An input new to the index is taken for one of them if it has the same file name and its size and SHA-256 are
+    those its done marker records; of several, the one whose path ends in the most of the same folders. The folder's
+    old entry then gives way to the new path. Paths are looked at, and markers read, only once an input is new.
+    """
+
+    def __init__(self, index: dict[str, str], out_dir: Path) -> None:
+        self._index = index
+        self._out_dir = out_dir
+        self._gone: dict[str, list[str]] | None = None  # file name -> index keys whose paths are gone
+
+    def take(self, path: Path) -> str | None:
+        """The stem of the finished input that ``path`` is, moved; None if it is none of them."""
+        if self._gone is None:
+            self._gone = {}
+            for key in self._index:
+                if not os.path.lexists(key):
+                    self._gone.setdefault(Path(key).name, []).append(key)
+        candidates = self._gone.get(path.name, [])
+        if not candidates:
+            return None
+        try:
+            size, sha256 = path.stat().st_size, None
+            same = []
+            for key in candidates:
+                marker = self._marker(key)
+                if marker.get("size") == size:
+                    sha256 = sha256 or file_sha256(path)
+                    if marker.get("sha256") == sha256:
+                        same.append(key)
+        except OSError:  # an unreadable input is done as new, and fails there in a sentence naming it
+            return None
+        if not same:
+            return None
+        key = max(same, key=lambda old: _shared_tail(Path(old).parts, path.absolute().parts))
+        candidates.remove(key)
+        return self._index.pop(key)
+
+    def _marker(self, key: str) -> dict[str, object]:
+        try:
+            return read_marker(BatchItem(Path(key), self._index[key]), self._out_dir)
+        except (OSError, ValueError):
+            return {}
+
+
+def _shared_tail(first: Sequence[str], second: Sequence[str]) -> int:
+    """How many trailing path components two paths share."""
+    count = 0
+    for a, b in zip(reversed(first), reversed(second), strict=False):  # paths of different depths
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def done_marker(out_dir: Path, stem: str) -> Path:
+    """Where the done marker of the input with output stem ``stem`` goes."""
+    return out_dir / DONE_DIR / f"{stem}.json"
+
+
+def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object]) -> bool:
+    """Whether ``item`` is done: its marker and every output in ``formats`` exist, the marker was written with these
+    ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as done), and the input
+    is the file it was (:func:`_changed_since`)."""
+    marker = done_marker(out_dir, item.stem)
+    if not (marker.is_file() and all(path.is_file() for path in output_paths(out_dir, item.stem, formats))):
+        return False
+    recorded = read_marker(item, out_dir)
+    return recorded.get("settings", settings) == settings and not _changed_since(item, out_dir, recorded)
+
+
+def _changed_since(item: BatchItem, out_dir: Path, marker: dict[str, object]) -> bool:
+    """Whether the input's bytes are not those its done marker records: another size (a file still being copied in
+    when it was done, a recording made longer), or, when it was modified since, another SHA-256 (re-exported over
+    the old one). A file only touched or copied keeps its marker, which then records its new time, so it is not read
+    again. A marker from before sizes were recorded, or an input that cannot be looked at, counts as unchanged."""
+    if "size" not in marker:
+        return False
+    try:
+        status = item.path.stat()
+        if status.st_size != marker["size"]:
+            return True
+        if status.st_mtime_ns == marker.get("mtime_ns"):
+            return False
+        if file_sha256(item.path) != marker.get("sha256"):
+            return True
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        atomic_write_text(done_marker(out_dir, item.stem),
+                          json.dumps({**marker, "mtime_ns": status.st_mtime_ns}, ensure_ascii=False) + "\n")
+    return False
+
+
+def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
+    """The done marker of ``item``: ``file`` (its path then), ``size``, ``mtime_ns`` and ``sha256`` (of its bytes),
+    ``model``, ``formats``, ``duration``, ``seconds``, ``finished``, ``host``, ``pid``, ``worker`` (on Ray: its node,
+    device and threads) and the ``transcript`` (as the library stores it)."""
+    return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
+
+
+def marker_result(item: BatchItem, out_dir: Path) -> FileResult:
+    """The finished file's result as its done marker records it."""
+    marker = read_marker(item, out_dir)
+    return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]), seconds=marker["seconds"])
+
+
+def fingerprint(path: Path) -> dict[str, object]:
+    """What a done marker records of its input's bytes (``size``, ``mtime_ns``, ``sha256``), so that a change to the
+    input is seen (:func:`is_complete`) and the input found done after it moved (:class:`MovedInputs`); empty when
+    the input cannot be read now (gone since it was transcribed)."""
+    try:
+        status = path.stat()
+        return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": file_sha256(path)}
+    except OSError:
+        return {}
