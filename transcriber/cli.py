@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .batch import MEDIA_SUFFIXES, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, collect_inputs, run_batch
-from .batch_state import SUMMARY_NAME
+from .batch import MEDIA_SUFFIXES, collect_inputs
+from .batch_cli import RAY_BACKEND, run_folder_batch
 from .engine import Engine
-from .errors import FolderError, OutputWriteError, TranscriberError
+from .errors import FolderError, TranscriberError
 from .folders import make_folder
 from .formats import FORMATS, NO_SPEECH, result_to_dict, to_text
 from .outputs import ALL_FORMATS
@@ -47,13 +47,12 @@ logger = logging.getLogger(__name__)
 
 WEB_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 """A link pasted as a file (``https://...``, ``ftp://...``)."""
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
+EXIT_OK = command.EXIT_OK
+EXIT_SOME_FAILED = command.EXIT_SOME_FAILED
+EXIT_USAGE = command.EXIT_USAGE
 EXIT_INTERRUPTED = command.EXIT_INTERRUPTED
 DEFAULT_BATCH_SIZE = 4
 LOCAL_BACKEND = "local"
-RAY_BACKEND = "ray"
 
 
 def positive_int(value: str) -> int:
@@ -265,7 +264,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return EXIT_SOME_FAILED
         save = library_saver(library, owner=args.user)
     if args.out:
-        return _run_folder_batch(engine, inputs, model, options, args, save)
+        return run_folder_batch(engine, inputs, model, options, args, save)
 
     def report(result: FileResult) -> None:
         if save is not None and result.ok:
@@ -373,78 +372,3 @@ def library_saver(library: Library, *, owner: str = "") -> Callable[[FileResult]
             logger.info("Saved %s to the library as %d", result.file, transcript_id)
 
     return save
-
-
-def _run_folder_batch(
-    engine: Engine, inputs: list[str], model: str, options: TranscribeOptions, args: argparse.Namespace,
-    save: Callable[[FileResult], None] | None = None,
-) -> int:
-    from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
-
-    out_dir = Path(args.out)
-    # Into a log (a cluster job, nohup, a service) tqdm draws no bar: a line per file finished shows the progress there.
-    lines = not _is_terminal(sys.stderr)
-    seen = 0
-    with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
-
-        def on_file(row: BatchRow) -> None:
-            nonlocal seen
-            seen += 1
-            bar.update(1)
-            counted = f"[{seen}/{len(inputs)}] " if lines else ""
-            if row.status == STATUS_FAILED:
-                bar.write(counted + row.error, file=sys.stderr)
-            elif lines and row.status == STATUS_DONE:
-                bar.write(f"{counted}{Path(row.file).name}: {row.duration or 0:.1f} s of audio in {row.seconds:.1f} s",
-                          file=sys.stderr)
-            sys.stderr.flush()
-
-        try:
-            if args.backend == RAY_BACKEND:
-                rows = _run_ray_batch(inputs, out_dir, model, options, args, on_file, save)
-            else:
-                rows = run_batch(
-                    engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
-                    on_file=on_file, on_result=save,
-                )
-        except KeyboardInterrupt as exc:
-            bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.", file=sys.stderr)
-            return command.interrupted_status(exc)
-        except OutputWriteError as exc:
-            bar.write(f"error: {exc} The batch stopped; the files finished before it are in {out_dir}. Once the "
-                      "folder can take files again, run the same command again to go on.", file=sys.stderr)
-            return EXIT_SOME_FAILED
-        except TranscriberError as exc:
-            bar.write(str(exc), file=sys.stderr)
-            return EXIT_SOME_FAILED
-    counts = {status: sum(row.status == status for row in rows) for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_FAILED)}
-    print(
-        f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED]} already done, {counts[STATUS_FAILED]} failed; "
-        f"summary in {out_dir / SUMMARY_NAME}",
-        file=sys.stderr,
-    )
-    return EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else EXIT_OK
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # replaced by an object without it, or closed
-        return False
-
-
-def _run_ray_batch(
-    inputs: list[str], out_dir: Path, model: str, options: TranscribeOptions, args: argparse.Namespace,
-    on_file: Callable[[BatchRow], None], save: Callable[[FileResult], None] | None,
-) -> list[BatchRow]:
-    from .ray_batch import EngineSettings, RaySettings, run_batch_ray  # Ray is imported only for --backend ray
-
-    settings = RaySettings(
-        address=args.ray_address, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
-        gpus_per_worker=args.gpus_per_worker, verbose=args.verbose,
-    )
-    return run_batch_ray(
-        [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
-        engine=EngineSettings(int8=args.int8, precision=args.precision), ray_settings=settings,
-        on_file=on_file, on_result=save,
-    )

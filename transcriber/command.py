@@ -9,6 +9,9 @@ import threading
 from collections.abc import Callable
 from typing import NoReturn
 
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 1
 EXIT_INTERRUPTED = 130
 """Ctrl-C, as shells report a program that SIGINT ended."""

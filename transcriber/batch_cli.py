@@ -1,0 +1,98 @@
+"""The folder batch of ``python -m transcriber DIR --out OUT``, as the command line runs it: a progress bar in a
+terminal and a line per file in a log, the count at the end, and how a stopped or interrupted run ends."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from . import command
+from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, run_batch
+from .batch_state import SUMMARY_NAME
+from .engine import Engine
+from .errors import OutputWriteError, TranscriberError
+from .types import FileResult, TranscribeOptions
+
+RAY_BACKEND = "ray"
+
+
+def run_folder_batch(
+    engine: Engine, inputs: list[str], model: str, options: TranscribeOptions, args: argparse.Namespace,
+    save: Callable[[FileResult], None] | None = None,
+) -> int:
+    """Transcribe ``inputs`` into ``args.out`` (on Ray with ``--backend ray``), showing the progress, and return the
+    exit status; stopped or interrupted, say how to resume."""
+    from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
+
+    out_dir = Path(args.out)
+    # Into a log (a cluster job, nohup, a service) tqdm draws no bar: a line per file finished shows the progress there.
+    lines = not _is_terminal(sys.stderr)
+    seen = 0
+    with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
+
+        def on_file(row: BatchRow) -> None:
+            nonlocal seen
+            seen += 1
+            bar.update(1)
+            counted = f"[{seen}/{len(inputs)}] " if lines else ""
+            if row.status == STATUS_FAILED:
+                bar.write(counted + row.error, file=sys.stderr)
+            elif lines and row.status == STATUS_DONE:
+                bar.write(f"{counted}{Path(row.file).name}: {row.duration or 0:.1f} s of audio in {row.seconds:.1f} s",
+                          file=sys.stderr)
+            sys.stderr.flush()
+
+        try:
+            if args.backend == RAY_BACKEND:
+                rows = _run_ray_batch(inputs, out_dir, model, options, args, on_file, save)
+            else:
+                rows = run_batch(
+                    engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
+                    on_file=on_file, on_result=save,
+                )
+        except KeyboardInterrupt as exc:
+            bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.",
+                      file=sys.stderr)
+            return command.interrupted_status(exc)
+        except OutputWriteError as exc:
+            bar.write(f"error: {exc} The batch stopped; the files finished before it are in {out_dir}. Once the "
+                      "folder can take files again, run the same command again to go on.", file=sys.stderr)
+            return command.EXIT_SOME_FAILED
+        except TranscriberError as exc:
+            bar.write(str(exc), file=sys.stderr)
+            return command.EXIT_SOME_FAILED
+    counts = {status: sum(row.status == status for row in rows)
+              for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_FAILED)}
+    print(
+        f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED]} already done, {counts[STATUS_FAILED]} failed; "
+        f"summary in {out_dir / SUMMARY_NAME}",
+        file=sys.stderr,
+    )
+    return command.EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else command.EXIT_OK
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
+
+
+def _run_ray_batch(
+    inputs: list[str], out_dir: Path, model: str, options: TranscribeOptions, args: argparse.Namespace,
+    on_file: Callable[[BatchRow], None], save: Callable[[FileResult], None] | None,
+) -> list[BatchRow]:
+    from .ray_batch import EngineSettings, RaySettings, run_batch_ray  # Ray is imported only for --backend ray
+
+    settings = RaySettings(
+        address=args.ray_address, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker, verbose=args.verbose,
+    )
+    return run_batch_ray(
+        [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
+        engine=EngineSettings(int8=args.int8, precision=args.precision), ray_settings=settings,
+        on_file=on_file, on_result=save,
+    )
