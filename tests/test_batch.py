@@ -199,15 +199,18 @@ def test_recordings_that_moved_are_found_done_not_transcribed_again(recordings, 
     """The archive went to another folder, or its drive got another letter: the same command with the new path
     finds every finished file done, under the names its outputs already have."""
     out, engine = tmp_path / "out", Engine(device="cpu")
+    wav(recordings / "day4" / "talk.wav")  # the same bytes and name as day1's: each keeps its own outputs
     first = run_batch(engine, collect_inputs([recordings]), out, model=tiny_ctc, formats=["txt"])
-    assert [row.status for row in first] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED]
+    assert [row.status for row in first] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED, STATUS_DONE]
+    names = [[path.name for path in row.outputs] for row in first]
     before = sorted(path.name for path in out.iterdir())
 
     (tmp_path / "drive-f").mkdir()
     moved = recordings.rename(tmp_path / "drive-f" / "archive")
     rows = run_batch(engine, collect_inputs([moved]), out, model=tiny_ctc, formats=["txt"])
-    assert [row.status for row in rows] == [STATUS_SKIPPED, STATUS_SKIPPED, STATUS_SKIPPED, STATUS_FAILED]
-    assert [[path.name for path in row.outputs] for row in rows[:3]] == [["talk.txt"], ["_con.txt"], ["talk-2.txt"]]
+    assert [row.status for row in rows] == [STATUS_SKIPPED] * 3 + [STATUS_FAILED, STATUS_SKIPPED]
+    assert [[path.name for path in row.outputs] for row in rows] == names
+    assert names == [["talk.txt"], ["_con.txt"], ["talk-2.txt"], [], ["talk-3.txt"]]
     assert sorted(path.name for path in out.iterdir()) == before  # no talk-3.txt beside them
     assert [r["file"] for r in read_summary(out)] == [str(path) for path in collect_inputs([moved])]
 

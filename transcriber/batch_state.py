@@ -153,39 +153,43 @@ class MovedInputs:
         self._index = index
         self._out_dir = out_dir
         self._gone: dict[str, list[str]] | None = None  # file name -> index keys whose paths are gone
+        # file name -> (size, sha256) -> those keys whose markers record them; read once per name, as a recorder
+        # names every day's files alike and one name may stand for thousands of them
+        self._recorded: dict[str, dict[tuple[object, object], list[str]]] = {}
 
     def take(self, path: Path) -> str | None:
         """The stem of the finished input that ``path`` is, moved; None if it is none of them."""
-        if self._gone is None:
-            self._gone = {}
-            for key in self._index:
-                if not os.path.lexists(key):
-                    self._gone.setdefault(Path(key).name, []).append(key)
-        candidates = self._gone.get(path.name, [])
-        if not candidates:
-            return None
+        recorded = self._recorded_as(path.name)
         try:
-            size, sha256 = path.stat().st_size, None
-            same = []
-            for key in candidates:
-                marker = self._marker(key)
-                if marker.get("size") == size:
-                    sha256 = sha256 or file_sha256(path)
-                    if marker.get("sha256") == sha256:
-                        same.append(key)
+            size = path.stat().st_size
+            if not any(recorded_size == size for recorded_size, _ in recorded):
+                return None
+            same = recorded.get((size, file_sha256(path)), [])
         except OSError:  # an unreadable input is done as new, and fails there in a sentence naming it
             return None
         if not same:
             return None
         key = max(same, key=lambda old: _shared_tail(Path(old).parts, path.absolute().parts))
-        candidates.remove(key)
+        same.remove(key)
         return self._index.pop(key)
 
-    def _marker(self, key: str) -> dict[str, object]:
-        try:
-            return read_marker(BatchItem(Path(key), self._index[key]), self._out_dir)
-        except (OSError, ValueError):
-            return {}
+    def _recorded_as(self, name: str) -> dict[tuple[object, object], list[str]]:
+        if self._gone is None:
+            self._gone = {}
+            for key in self._index:
+                if not os.path.lexists(key):
+                    self._gone.setdefault(Path(key).name, []).append(key)
+        if name not in self._recorded:
+            by_print: dict[tuple[object, object], list[str]] = {}
+            for key in self._gone.get(name, []):
+                try:
+                    marker = read_marker(BatchItem(Path(key), self._index[key]), self._out_dir)
+                except (OSError, ValueError):
+                    continue
+                if "size" in marker:
+                    by_print.setdefault((marker["size"], marker.get("sha256")), []).append(key)
+            self._recorded[name] = by_print
+        return self._recorded[name]
 
 
 def _shared_tail(first: Sequence[str], second: Sequence[str]) -> int:
