@@ -70,17 +70,20 @@ def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
     taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
     moved = MovedInputs(index, out_dir)
+    tried: dict[str, int] = {}  # a name's last number given in this run: a recorder's thousand REC001.WAV files
     items = []
     for path in inputs:
         key = str(path.absolute())
         if key not in index:
             stem = moved.take(path)
             if stem is None:
-                base = stem = safe_stem(path.name)
-                number = 2
+                base = safe_stem(path.name)
+                number = tried.get(base.lower(), 1)
+                stem = base if number == 1 else f"{base}-{number}"
                 while stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS)):
-                    stem = f"{base}-{number}"
                     number += 1
+                    stem = f"{base}-{number}"
+                tried[base.lower()] = number
             index[key] = stem
             taken.add(stem.lower())
         items.append(BatchItem(path, index[key]))
