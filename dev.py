@@ -38,6 +38,8 @@ TEST_SYSTEM_PACKAGES = {
     "festvox-itapc16k": "/usr/share/festival/voices/italian/pc_diphone",
 }
 MIN_PYTHON = (3, 11)
+FORWARDED_SIGNALS = ("SIGTERM", "SIGHUP")
+"""Signals this script passes on to the command it runs."""
 
 
 def venv_python() -> Path:
@@ -49,16 +51,28 @@ def run(*command: str | os.PathLike[str], env: dict[str, str] | None = None) -> 
     """Run a command, echoing it, and stop the script if it fails (with its status).
 
     Ctrl-C in the terminal reaches the command as well as this script: the command ends in its own way (the app
-    cancels its jobs and closes, pytest prints its summary) while this script waits for it. Python's own handling
+    cancels its jobs and closes, pytest prints its summary) while this script waits for it; SIGTERM and SIGHUP sent
+    to this script are passed on to the command. Python's own handling
     would print a KeyboardInterrupt traceback here and kill the command a quarter of a second later."""
     print("+", " ".join(str(part) for part in command), flush=True)
     process = subprocess.Popen([str(part) for part in command], cwd=ROOT, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        process.send_signal(signum)
+
     # Only once it runs: a command started while SIGINT is ignored would ignore Ctrl-C too.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN)}
+    # A request to end sent to this script alone (kill PID, a service manager) would end it and leave the app running
+    # on its port: it goes on to the command, which ends in its own way. One that is ignored (nohup) stays ignored.
+    for name in FORWARDED_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+            previous[number] = signal.signal(number, forward)
     try:
         status = process.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if status != 0:
         sys.exit(128 - status if status < 0 else status)  # ended by a signal: as a shell reports it
 

@@ -81,3 +81,39 @@ def test_ctrl_c_stops_the_app_started_by_dev_py_without_a_traceback(tmp_path):
     # Serving: the app stops; still starting (Gradio checks its own page first): it ends with a word.
     said = "Stopping: jobs still running are cancelled." if process.returncode == 0 else "Interrupted."
     assert process.returncode in (0, 130) and said in terminal, terminal[-3000:]
+
+
+def test_a_request_to_end_sent_to_dev_py_alone_stops_the_app_too(tmp_path):
+    """kill PID of dev.py (a script, a service manager stopping it) ended dev.py only: the app it had started went on
+    serving on its port, its jobs running, with no terminal left to stop it from."""
+    import contextlib
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(ROOT / "dev.py"), "app", "--port", str(port),
+               "--library", str(tmp_path / "library.sqlite"), "--temp-dir", str(tmp_path / "temp")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "Running on local URL" in line:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)  # to dev.py only
+    try:
+        rest, _ = process.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # an app left serving is not left behind by the test
+            os.killpg(process.pid, signal.SIGKILL)
+    terminal = "".join(lines) + rest
+    assert process.returncode == 0, terminal[-3000:]
+    assert "Stopping: jobs still running are cancelled." in terminal and "Traceback" not in terminal, terminal[-3000:]
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the closed connections' TIME_WAIT
+        probe.bind(("127.0.0.1", port))
+        probe.listen()  # no one else listens there: the app is gone, not serving on
