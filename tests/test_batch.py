@@ -211,7 +211,7 @@ def test_recordings_that_moved_are_found_done_not_transcribed_again(recordings, 
     assert [row.status for row in rows] == [STATUS_SKIPPED] * 3 + [STATUS_FAILED, STATUS_SKIPPED]
     assert [[path.name for path in row.outputs] for row in rows] == names
     assert names == [["talk.txt"], ["_con.txt"], ["talk-2.txt"], [], ["talk-3.txt"]]
-    assert sorted(path.name for path in out.iterdir()) == before  # no talk-3.txt beside them
+    assert sorted(path.name for path in out.iterdir()) == before  # no talk-4.txt beside them
     assert [r["file"] for r in read_summary(out)] == [str(path) for path in collect_inputs([moved])]
 
 
