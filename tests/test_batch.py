@@ -163,6 +163,26 @@ def test_runs_started_together_into_one_folder_never_share_a_name(tmp_path):
         assert {Path(key): stem for key, stem in index.items()} == dict(zip(recordings, stems, strict=True))
 
 
+def test_a_run_that_must_wait_for_another_says_so(tmp_path, caplog):
+    """The run holding the folder may take minutes (hashing a moved archive): the other waited without a word."""
+    import logging
+    import threading
+
+    from transcriber.batch_state import index_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    planned = []
+    with caplog.at_level(logging.WARNING, logger="transcriber.batch_state"), index_lock(out):
+        waiting = threading.Thread(target=lambda: planned.extend(plan([wav(tmp_path / "talk.wav")], out)))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and planned == []  # it waits while the first holds the folder
+        assert caplog.messages == [f"{out}: another run is naming its files there; waiting until it has"]
+    waiting.join(timeout=10)
+    assert [item.stem for item in planned] == ["talk"]
+
+
 @pytest.mark.skipif(os.name == "nt", reason="flock")
 def test_an_output_folder_that_cannot_be_locked_is_planned_as_before(tmp_path, tiny_ctc, monkeypatch):
     """Some network shares refuse locks (ENOLCK): the batch still runs there, as it did before it locked its index."""
@@ -170,7 +190,7 @@ def test_an_output_folder_that_cannot_be_locked_is_planned_as_before(tmp_path, t
     import fcntl
 
     def no_locks(descriptor, operation):
-        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))  # LOCK_NB or not
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
     rows = run_batch(Engine(device="cpu"), [wav(tmp_path / "in" / "talk.wav")], tmp_path / "out", model=tiny_ctc,

@@ -97,7 +97,8 @@ def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
 @contextlib.contextmanager
 def index_lock(out_dir: Path) -> Iterator[None]:
     """Hold the output folder's lock (:data:`LOCK_NAME`, an operating-system lock on a file that stays there): a
-    second holder waits until the first lets go, and a process that dies lets go with it."""
+    second holder waits until the first lets go, saying so in the log (the first may be hashing a moved archive),
+    and a process that dies lets go with it."""
     try:
         file = (out_dir / LOCK_NAME).open("a+b")
     except OSError as exc:
@@ -106,7 +107,9 @@ def index_lock(out_dir: Path) -> Iterator[None]:
         file.seek(0)  # Windows locks bytes from the position: the first, in every holder
         locked = True
         try:
-            _lock(file.fileno())
+            if not _try_lock(file.fileno()):
+                logger.warning("%s: another run is naming its files there; waiting until it has", out_dir)
+                _wait_for_lock(file.fileno())
         except OSError as exc:  # a file system without locks (some network shares): plan as before there were any
             if exc.errno not in NO_LOCKS_ERRNOS:
                 raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
@@ -123,13 +126,26 @@ def index_lock(out_dir: Path) -> Iterator[None]:
 if os.name == "nt":
     import msvcrt
 
-    def _lock(descriptor: int) -> None:
-        while True:  # LK_LOCK itself gives up after ten tries a second apart
+    _HELD = frozenset({errno.EACCES, errno.EDEADLOCK})
+    """What msvcrt.locking says when another holds the byte (LK_LOCK: after ten tries a second apart)."""
+
+    def _try_lock(descriptor: int) -> bool:
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        except OSError as exc:
+            if exc.errno in _HELD:
+                return False
+            raise
+        return True
+
+    def _wait_for_lock(descriptor: int) -> None:
+        while True:
             try:
                 msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
                 return
-            except OSError:
-                continue
+            except OSError as exc:
+                if exc.errno not in _HELD:
+                    raise
 
     def _unlock(descriptor: int) -> None:
         msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
@@ -137,7 +153,14 @@ if os.name == "nt":
 else:
     import fcntl
 
-    def _lock(descriptor: int) -> None:
+    def _try_lock(descriptor: int) -> bool:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _wait_for_lock(descriptor: int) -> None:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
 
     def _unlock(descriptor: int) -> None:
