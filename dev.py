@@ -22,6 +22,8 @@ RUNTIME_REQUIREMENTS = ROOT / "requirements.txt"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 RAY_REQUIREMENTS = ROOT / "requirements-ray.txt"
 """The Ray backend's (optional for the app, installed by the test command so its tests run)."""
+PROJECT_PATH_FILE = "transcriber-project.pth"
+"""In the environment's site-packages: this folder, so the package imports from anywhere (:func:`link_project`)."""
 BROWSER = Path("/usr/bin/chromium")
 # Debian package -> a command or file it installs, to tell whether it is there.
 TEST_SYSTEM_PACKAGES = {
@@ -98,6 +100,7 @@ def ensure_venv(requirement_files: list[Path]) -> Path:
     python = venv_python()
     if not python.exists():
         run(sys.executable, "-m", "venv", VENV)
+    link_project(python)
     stale = [path for path in requirement_files if not _is_installed(path)]
     if not stale:
         return python
@@ -109,6 +112,17 @@ def ensure_venv(requirement_files: list[Path]) -> Path:
         run(python, "-m", "pip", "install", "-r", path)
         _stamp(path).write_text(_digest(path))
     return python
+
+
+def link_project(python: Path) -> None:
+    """Put this folder on the environment's import path (a ``.pth`` file in its site-packages), so that its
+    interpreter runs ``-m transcriber`` from any folder, the user's recordings' included; without it Python found
+    the package only when started in this folder. An editable install would need a build backend from the network."""
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    link = Path(purelib) / PROJECT_PATH_FILE
+    if not link.exists() or link.read_text(encoding="utf-8").strip() != str(ROOT):
+        link.write_text(f"{ROOT}\n", encoding="utf-8")
 
 
 def ensure_test_system_packages() -> None:

@@ -391,3 +391,25 @@ def test_subtitles_asked_for_without_timestamps_come_with_a_note_that_they_are_o
     assert cli.main([clip, "--model", tiny_rnnt, "--out", str(tmp_path / "timed"), "--timestamps"]) == cli.EXIT_OK
     assert cli.main([clip, "--model", tiny_rnnt, "--out", str(tmp_path / "text"), "--formats", "txt,json"]) == 0
     assert "--timestamps" not in capsys.readouterr().err
+
+
+def test_the_installed_transcriber_command_runs_as_python_m_transcriber_does(tmp_path, monkeypatch, capsys):
+    """pyproject's script pointed at cli.main itself: installed with pip, `transcriber` would have run without the
+    program's handling of Ctrl-C, stop signals and a closed pipe (command.run_command)."""
+    import importlib
+    import signal
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    module, _, function = scripts["transcriber"].partition(":")
+    monkeypatch.setattr(sys, "argv", ["transcriber", str(tmp_path / "missing.wav")])
+    numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    handlers = {number: signal.getsignal(number) for number in numbers}
+    try:
+        with pytest.raises(SystemExit) as exited:
+            getattr(importlib.import_module(module), function)()
+    finally:
+        for number, handler in handlers.items():  # run_command takes them for the program; pytest's go back
+            signal.signal(number, handler)
+    assert exited.value.code == cli.EXIT_SOME_FAILED
+    assert "missing.wav" in capsys.readouterr().err

@@ -117,3 +117,18 @@ def test_a_request_to_end_sent_to_dev_py_alone_stops_the_app_too(tmp_path):
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the closed connections' TIME_WAIT
         probe.bind(("127.0.0.1", port))
         probe.listen()  # no one else listens there: the app is gone, not serving on
+
+
+def test_the_command_line_runs_from_the_folder_of_the_recordings(tmp_path):
+    """README: after the first run, .venv/bin/python -m transcriber clip.wav runs the command line. From any folder
+    but this one (the user's recordings', say) Python said "No module named transcriber"."""
+    import json
+
+    import soundfile as sf
+
+    dev.link_project(Path(sys.executable))  # as dev.py app / dev.py test do before anything else
+    sf.write(tmp_path / "clip.wav", [0.0] * 16000, 16000)
+    run = subprocess.run([sys.executable, "-m", "transcriber", "clip.wav", "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout)["file"] == str(tmp_path / "clip.wav")
