@@ -111,8 +111,10 @@ def test_a_request_to_end_sent_to_dev_py_alone_stops_the_app_too(tmp_path):
         with contextlib.suppress(ProcessLookupError):  # an app left serving is not left behind by the test
             os.killpg(process.pid, signal.SIGKILL)
     terminal = "".join(lines) + rest
-    assert process.returncode == 0, terminal[-3000:]
-    assert "Stopping: jobs still running are cancelled." in terminal and "Traceback" not in terminal, terminal[-3000:]
+    # Serving: the app stops; still starting (Gradio checks its own page first): it ends with a word, 128 + 15.
+    said = "Stopping: jobs still running are cancelled." if process.returncode == 0 else "Interrupted."
+    assert process.returncode in (0, 143) and said in terminal, terminal[-3000:]
+    assert "Traceback" not in terminal, terminal[-3000:]
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the closed connections' TIME_WAIT
         probe.bind(("127.0.0.1", port))
