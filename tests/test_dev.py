@@ -54,9 +54,16 @@ def test_dev_app_passes_app_options_through():
     assert "--max-file-size" in done.stdout  # transcribe_ui.py's own help, so --port 8000 was accepted by it
 
 
-def test_ctrl_c_stops_the_app_started_by_dev_py_without_a_traceback(tmp_path):
+@pytest.mark.parametrize(("signal_name", "whom", "stopped"), [
+    ("SIGINT", "group", 130),  # Ctrl-C in a terminal: to every process of its group
+    ("SIGTERM", "dev.py", 143),  # kill PID of dev.py alone: a script, a service manager stopping it
+])
+def test_a_stop_reaching_dev_py_stops_the_app_without_a_traceback(tmp_path, signal_name, whom, stopped):
     """Ctrl-C reaches dev.py and the app alike: dev.py printed a KeyboardInterrupt traceback and killed the app a
-    quarter of a second later, in the middle of its shutdown; the app's log ended in torch's cache statistics."""
+    quarter of a second later, in the middle of its shutdown; the app's log ended in torch's cache statistics.
+    SIGTERM sent to dev.py alone ended dev.py only: the app it had started went on serving on its port, with no
+    terminal left to stop it from."""
+    import contextlib
     import os
     import signal
     import socket
@@ -74,47 +81,21 @@ def test_ctrl_c_stops_the_app_started_by_dev_py_without_a_traceback(tmp_path):
         if "Running on local URL" in line:
             break
     time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to every process of the group
-    rest, _ = process.communicate(timeout=120)
-    terminal = "".join(lines) + rest
-    assert "Traceback" not in terminal and " INFO torch." not in terminal, terminal[-3000:]
-    # Serving: the app stops; still starting (Gradio checks its own page first): it ends with a word.
-    said = "Stopping: jobs still running are cancelled." if process.returncode == 0 else "Interrupted."
-    assert process.returncode in (0, 130) and said in terminal, terminal[-3000:]
-
-
-def test_a_request_to_end_sent_to_dev_py_alone_stops_the_app_too(tmp_path):
-    """kill PID of dev.py (a script, a service manager stopping it) ended dev.py only: the app it had started went on
-    serving on its port, its jobs running, with no terminal left to stop it from."""
-    import contextlib
-    import os
-    import signal
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, str(ROOT / "dev.py"), "app", "--port", str(port),
-               "--library", str(tmp_path / "library.sqlite"), "--temp-dir", str(tmp_path / "temp")]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if "Running on local URL" in line:
-            break
-    time.sleep(0.5)
-    process.send_signal(signal.SIGTERM)  # to dev.py only
+    number = getattr(signal, signal_name)
+    if whom == "group":
+        os.killpg(process.pid, number)
+    else:
+        process.send_signal(number)
     try:
         rest, _ = process.communicate(timeout=120)
     finally:
         with contextlib.suppress(ProcessLookupError):  # an app left serving is not left behind by the test
             os.killpg(process.pid, signal.SIGKILL)
     terminal = "".join(lines) + rest
-    # Serving: the app stops; still starting (Gradio checks its own page first): it ends with a word, 128 + 15.
+    assert "Traceback" not in terminal and " INFO torch." not in terminal, terminal[-3000:]
+    # Serving: the app stops; still starting (Gradio checks its own page first): it ends with a word.
     said = "Stopping: jobs still running are cancelled." if process.returncode == 0 else "Interrupted."
-    assert process.returncode in (0, 143) and said in terminal, terminal[-3000:]
-    assert "Traceback" not in terminal, terminal[-3000:]
+    assert process.returncode in (0, stopped) and said in terminal, terminal[-3000:]
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the closed connections' TIME_WAIT
         probe.bind(("127.0.0.1", port))
