@@ -373,6 +373,25 @@ def test_a_batch_whose_terminal_is_a_log_says_each_file_as_it_is_done(recordings
     assert "broken.mp3" in lines[3] and "not a readable audio file" in lines[3]
 
 
+def test_a_long_file_in_a_log_says_where_it_is_now_and_then(tmp_path, tiny_ctc, capsys, monkeypatch):
+    """A three-hour lecture takes many minutes: between its file's lines the log said nothing, as if the run hung."""
+    from transcriber import batch_cli
+
+    lecture = wav(tmp_path / "in" / "lecture.wav", 200.0)
+    args = [str(lecture), "--model", tiny_ctc, "--formats", "txt"]
+    assert cli.main([*args, "--out", str(tmp_path / "out")]) == cli.EXIT_OK
+    parts = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Transcribing lecture.wav")]
+    assert len(parts) == 1 and parts[0].startswith("Transcribing lecture.wav (part 1 of ")  # then a minute apart
+
+    monkeypatch.setattr(batch_cli, "PART_LINE_EVERY_S", 0.0)
+    assert cli.main([*args, "--out", str(tmp_path / "again")]) == cli.EXIT_OK
+    parts = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Transcribing lecture.wav")]
+    found = [re.fullmatch(r"Transcribing lecture\.wav \(part (\d+) of (\d+)\)", line) for line in parts]
+    numbers = [int(match[1]) for match in found]
+    assert len({match[2] for match in found}) == 1  # of one number of parts throughout
+    assert len(numbers) >= 2 and numbers[0] == 1 and numbers == sorted(set(numbers))  # each report, in order
+
+
 def test_cli_rejects_unknown_formats(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["a.wav", "--out", "x", "--formats", "txt,pdf"])

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_state import SUMMARY_NAME, BatchItem, done_marker, fingerprint, is_complete, plan
-from .engine import Engine
+from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
 from .folders import make_folder
 from .formats import FORMATS
@@ -169,6 +169,7 @@ def run_batch(
     on_file: Callable[[BatchRow], None] | None = None,
     on_result: Callable[[FileResult], None] | None = None,
     cancel: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[BatchRow]:
     """Transcribe ``inputs`` into ``out_dir``, skipping inputs already done; returns one row per input.
 
@@ -178,6 +179,7 @@ def run_batch(
     Args:
         on_file: Called with each input's row as soon as it is known (for a progress bar).
         on_result: Called with each transcribed file's result once its outputs are written (to save it elsewhere).
+        progress: The engine's reports within each group of files (a long file's parts, a model loading).
     """
 
     settings = transcript_settings(model, options)
@@ -186,7 +188,7 @@ def run_batch(
         for start in range(0, len(todo), options.batch_size):
             group = todo[start : start + options.batch_size]
             results = engine.transcribe_files([str(item.path) for item in group], model=model, options=options,
-                                              cancel=cancel)
+                                              cancel=cancel, progress=progress)
             for item, result in zip(group, results, strict=True):
                 record(finish_item(item, result, out_dir, formats, settings))
                 if on_result is not None and result.ok:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -14,9 +15,11 @@ from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, run_bat
 from .batch_state import SUMMARY_NAME
 from .engine import Engine
 from .errors import OutputWriteError, TranscriberError
-from .types import FileResult, TranscribeOptions
+from .types import FileResult, Progress, TranscribeOptions
 
 RAY_BACKEND = "ray"
+PART_LINE_EVERY_S = 60.0
+"""In a log, how often at most a long file's progress is a line ("Transcribing talk.wav (part 40 of 360)")."""
 
 
 def run_folder_batch(
@@ -31,11 +34,26 @@ def run_folder_batch(
     # Into a log (a cluster job, nohup, a service) tqdm draws no bar: a line per file finished shows the progress there.
     lines = not _is_terminal(sys.stderr)
     seen = 0
+    said_at = -PART_LINE_EVERY_S
     with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
+
+        def on_progress(report: Progress) -> None:
+            """Where a long file is (its part of all): beside the bar, or in a log a line a minute at most."""
+            nonlocal said_at
+            if " (part " not in report.description:
+                return
+            if not lines:
+                bar.set_postfix_str(report.description)
+            elif time.monotonic() - said_at >= PART_LINE_EVERY_S:
+                said_at = time.monotonic()
+                bar.write(report.description, file=sys.stderr)
+                sys.stderr.flush()
 
         def on_file(row: BatchRow) -> None:
             nonlocal seen
             seen += 1
+            if not lines:
+                bar.set_postfix_str("", refresh=False)  # the part of a file now done
             bar.update(1)
             counted = f"[{seen}/{len(inputs)}] " if lines else ""
             if row.status == STATUS_FAILED:
@@ -51,7 +69,7 @@ def run_folder_batch(
             else:
                 rows = run_batch(
                     engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
-                    on_file=on_file, on_result=save,
+                    on_file=on_file, on_result=save, progress=on_progress,
                 )
         except KeyboardInterrupt as exc:
             bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.",
