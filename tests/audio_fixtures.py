@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -213,6 +214,22 @@ def clear_wav_sizes(path: str | Path) -> Path:
     data_size_offset = data.index(b"data") + 4
     data[data_size_offset : data_size_offset + 4] = bytes(4)
     path.write_bytes(bytes(data))
+    return path
+
+
+def write_audio_tracks(path: str | Path, frequencies: Sequence[float], *, default: int | None,
+                       sample_rate: int = 16_000) -> Path:
+    """A Matroska file with one mono FLAC track per frequency (a tone each, as a film's languages or a recorder's
+    microphones), track ``default`` flagged as the one to play (``None``: none flagged)."""
+    path = Path(path)
+    with av.open(str(path), "w", format="matroska") as container:
+        streams = []
+        for index, frequency in enumerate(frequencies):
+            stream = container.add_stream("flac", rate=sample_rate, layout="mono")
+            stream.disposition = av.stream.Disposition.default if index == default else av.stream.Disposition(0)
+            streams.append((stream, tone(sample_rate=sample_rate, frequency=frequency)))
+        for stream, samples in streams:
+            _encode_audio(container, stream, samples, sample_rate)
     return path
 
 

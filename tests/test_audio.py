@@ -212,6 +212,17 @@ def test_stereo_is_the_mean_of_both_channels(tmp_path: Path, suffix: str) -> Non
     assert spectrum_amplitude(audio, right_hz) == pytest.approx(fx.AMPLITUDE / 2, rel=rel)
 
 
+@pytest.mark.parametrize(("default", "heard"), [(1, 880.0), (None, 440.0)])
+def test_a_file_of_several_audio_tracks_gives_the_one_flagged_to_play(tmp_path, default, heard):
+    # A film with a commentary first and the dialogue flagged as the track to play, or a recording of two microphones:
+    # the track a player plays is the one transcribed (the first when none is flagged).
+    path = fx.write_audio_tracks(tmp_path / "film.mkv", [440.0, 880.0], default=default)
+    audio = load_audio(path)
+    other = 880.0 if heard == 440.0 else 440.0
+    assert spectrum_amplitude(audio, heard) == pytest.approx(fx.AMPLITUDE, rel=LOSSLESS_AMPLITUDE_TOLERANCE)
+    assert spectrum_amplitude(audio, other) < 0.01
+
+
 @pytest.mark.parametrize(("suffix", "subtype"), [(".wav", None), (".wav", "PCM_U8"), (".flac", None), (".mp3", None)])
 def test_channels_in_opposite_phase_give_the_sound_not_silence(
     tmp_path: Path, suffix: str, subtype: str | None, caplog: pytest.LogCaptureFixture

@@ -303,7 +303,8 @@ def _soundfile_chunks(path: str, target_rate: int, estimate: Callable[[float | N
 
 
 def _pyav_chunks(path: str, target_rate: int, estimate: Callable[[float | None], None]) -> Iterator[np.ndarray]:
-    """Decode the first audio stream of any file FFmpeg can read, yielding resampled mono chunks.
+    """Decode the main audio stream (:func:`main_audio_stream`) of any file FFmpeg can read, yielding resampled mono
+    chunks.
 
     Packets that fail to decode are skipped, and a file that ends early or breaks part way keeps the audio decoded up
     to there, as the ``ffmpeg`` command does. AudioDecodeError is raised only when no audio at all can be decoded.
@@ -317,7 +318,7 @@ def _pyav_chunks(path: str, target_rate: int, estimate: Callable[[float | None],
             if container.streams.video and not _is_not_media(container):
                 raise NoAudioTrackError(path)
             raise AudioDecodeError(path)
-        stream = container.streams.audio[0]
+        stream = main_audio_stream(container)
         estimate(_header_duration(container, stream))
         mixer = MonoResampler(target_rate, path)
         decoded_samples = 0
@@ -350,6 +351,13 @@ def _pyav_chunks(path: str, target_rate: int, estimate: Callable[[float | None],
         yield chunk
 
 
+def main_audio_stream(container: av.container.InputContainer) -> av.AudioStream:
+    """The audio track a player plays: the one flagged as the default (a film's dialogue after its commentary), else
+    the first. The container must have one."""
+    streams = container.streams.audio
+    return next((stream for stream in streams if stream.disposition & av.stream.Disposition.default), streams[0])
+
+
 def header_duration(path: str | os.PathLike[str]) -> float | None:
     """The length in seconds that a file's header states, without decoding it; None when it says none or cannot be
     read (the decode will say why)."""
@@ -357,7 +365,7 @@ def header_duration(path: str | os.PathLike[str]) -> float | None:
         return None
     try:
         with av.open(os.fspath(path), metadata_errors="ignore") as container:
-            return _header_duration(container, container.streams.audio[0]) if container.streams.audio else None
+            return _header_duration(container, main_audio_stream(container)) if container.streams.audio else None
     except (av.FFmpegError, OSError, ValueError):
         return None
 
