@@ -27,6 +27,7 @@ from .errors import OutputWriteError
 from .library.records import transcript_from_json
 from .models import file_sha256
 from .outputs import ALL_FORMATS, atomic_write_text, output_paths, safe_stem
+from .tempdir import is_windows
 from .types import FileResult
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def index_lock(out_dir: Path) -> Iterator[None]:
                 _unlock(file.fileno())
 
 
-if os.name == "nt":
+if is_windows():
     import msvcrt
 
     _HELD = frozenset({errno.EACCES, errno.EDEADLOCK})
