@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 from . import command
 from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, run_batch
@@ -31,11 +30,11 @@ def run_folder_batch(
     from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
 
     out_dir = Path(args.out)
-    # Into a log (a cluster job, nohup, a service) tqdm draws no bar: a line per file finished shows the progress there.
-    lines = not _is_terminal(sys.stderr)
     seen = 0
     said_at = -PART_LINE_EVERY_S
     with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
+        # Into a log (a cluster job, nohup, a service) tqdm draws no bar: a line per file finished shows the progress.
+        lines = bool(bar.disable)
 
         def on_progress(report: Progress) -> None:
             """Where a long file is (its part of all): beside the bar, or in a log a line a minute at most."""
@@ -90,13 +89,6 @@ def run_folder_batch(
         file=sys.stderr,
     )
     return command.EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else command.EXIT_OK
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # replaced by an object without it, or closed
-        return False
 
 
 def _run_ray_batch(
