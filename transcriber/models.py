@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
 from .folders import make_folder, new_file
+from .outputs import atomic_write_text
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -206,20 +207,9 @@ def _write_manifest(models: dict[str, InstalledModel]) -> None:
             for m in sorted(models.values(), key=lambda m: m.name)
         }
     }
-    _atomic_write_text(manifest_path(), json.dumps(data, indent=2) + "\n")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary name beside ``path``, then rename, so a crash never leaves half a file."""
+    path = manifest_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = new_file(path.parent, f".{path.name}.", ".part")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def file_sha256(path: Path) -> str:
