@@ -10,8 +10,9 @@ Decisions:
   row per segment in an FTS5 index.
 * **Crash-safe**: WAL journal, one transaction per save or delete, so a process killed at any point leaves every
   earlier transcript intact. Each write is copied into the database file once committed (a passive checkpoint), so
-  ``library.sqlite`` alone, copied or backed up while the app runs or after it was killed, holds every transcript. Audio is copied under a temporary name and renamed to its SHA-256 before the row that
-  names it is committed; a file no row names (a save killed in between) is removed on a later open.
+  ``library.sqlite`` alone, copied or backed up while the app runs or after it was killed, holds every transcript.
+  Audio is copied under a temporary name and renamed to its SHA-256 before the row that names it is committed; a
+  file no row names (a save killed in between) is removed on a later open.
 * **Ownership**: every row has an owner (the logged-in user, ``""`` without logins) and every read, write and media
   lookup is filtered by it, so one user's ids mean nothing to another.
 * One connection per thread (Gradio runs handlers in threads); writers take the write lock up front
