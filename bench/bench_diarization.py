@@ -78,7 +78,7 @@ def gflops_per_audio_second(asr: str, diarizer: str) -> dict:
 
     from transcriber import windows
     from transcriber.diarization import OVERLAP_S, load_diarizer, window_seconds
-    from transcriber.models import resolve_model
+    from transcriber.models import hears_its_training_length, resolve_model
     from transcriber.nemo_models import load_nemo_model
 
     samples = torch.from_numpy(speechlike(FLOP_SAMPLE_S, seed=2))[None]
@@ -90,8 +90,10 @@ def gflops_per_audio_second(asr: str, diarizer: str) -> dict:
                                audio_signal_length=torch.tensor([diarizer_samples.shape[1]]))
     diarizer_gflops = counter.get_total_flops() / 1e9 / (window - OVERLAP_S)
     del diarizer_model
-    asr_model = load_nemo_model(resolve_model(asr), "cpu")
-    _, window_s, overlap_s = windows.limits_for(asr_model).resolved()
+    asr_source = resolve_model(asr)
+    asr_model = load_nemo_model(asr_source, "cpu")
+    _, window_s, overlap_s = windows.limits_for(
+        asr_model, within_training=hears_its_training_length(asr_source)).resolved()
     asr_samples = samples[:, : round(window_s * SAMPLE_RATE)]
     with torch.inference_mode():
         features, feature_length = asr_model.preprocessor(input_signal=asr_samples,

@@ -36,7 +36,7 @@ from .errors import (
     TranscriptionFailedError,
     TranscriptionTimeoutError,
 )
-from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, pick_device
+from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, hears_its_training_length, pick_device
 from .speakers import with_speakers
 from .nemo_models import load_nemo_model, load_nemo_model_int8
 from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript
@@ -184,6 +184,11 @@ class Engine:
             what=f"Loading model {model}",
         )
 
+    def limits(self, model: str, *, cancel: threading.Event | None = None) -> windows.Limits:
+        """How ``model`` takes long audio (:func:`windows.limits_for`), loading it first if needed."""
+        loaded = self.load(model, cancel=cancel)
+        return windows.limits_for(loaded.model, within_training=hears_its_training_length(loaded.source))
+
     def transcribe_arrays(
         self,
         audios: Sequence[AudioData],
@@ -213,7 +218,7 @@ class Engine:
         if options.speakers:
             options = self.prepare_speakers(options, cancel)
         pieces = []
-        limits = windows.limits_for(self.load(model, cancel=cancel).model)
+        limits = self.limits(model, cancel=cancel)
         for item, audio in enumerate(audios):
             cut = windows.split_windows(audio, limits)
             pieces += [
@@ -260,7 +265,7 @@ class Engine:
             TranscriptionTimeoutError, TranscriptionCancelledError, TranscriptionFailedError: As in
                 :meth:`transcribe_arrays`.
         """
-        limits = windows.limits_for(self.load(model, cancel=cancel).model)
+        limits = self.limits(model, cancel=cancel)
         estimate = windows.window_count(reader.estimated_duration, limits) if reader.estimated_duration else 0
         stream = windows.stream_windows(windows.prepended(head, reader.read), reader.sample_rate, reader.source,
                                         limits)

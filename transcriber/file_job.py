@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import windows
 from .audio import AudioReader
 from .errors import (
     AudioError, EmptyAudioError, TranscriptionCancelledError, TranscriptionFailedError, TranscriptionTimeoutError,
@@ -140,7 +139,7 @@ class FileJob:
     def _long_audio_s(self) -> float:
         """Above this a file goes in windows: the model's own limit (its model is loaded to ask it)."""
         self._ensure_loaded()
-        return windows.limits_for(self.engine.load(self.model, cancel=self.cancel).model).resolved()[0]
+        return self.engine.limits(self.model, cancel=self.cancel).resolved()[0]
 
     def _long_file(self, reader: AudioReader, head: np.ndarray) -> Transcript:
         self._ensure_loaded()

@@ -140,6 +140,14 @@ def _hf_cached_file(name: str) -> Path | None:
     return Path(cached) if isinstance(cached, str) else None
 
 
+def hears_its_training_length(source: ModelSource) -> bool:
+    """Whether a model should get at most the length of its training clips at once (``windows.limits_for``): the
+    built-in demo model, trained on clips of at most 12 s, heard 70 s of talk in one pass, or in 30 s windows, with
+    8.1 % of its words wrong where the same clips one by one lost 2.6 % (in 10 s windows: 3.4 %). NVIDIA's models
+    are trained for long input, so they keep the default windows."""
+    return source.path is not None and source.path == DEMO_MODEL_PATH
+
+
 def resolve_model(name: str) -> ModelSource:
     """Find where ``name`` loads from, looking only at local files.
 

@@ -54,15 +54,20 @@ class Limits:
                 WINDOW_S if self.window_s is None else self.window_s, OVERLAP_S)
 
 
-def limits_for(model: Any) -> Limits:
+def limits_for(model: Any, *, within_training: bool = False) -> Limits:
     """The windows a loaded NeMo model needs: encoder-decoder (Canary) models take at most their training length
-    (``train_ds.max_duration``, else :data:`AED_MAX_INPUT_S`) at once; transducers and CTC models the defaults."""
+    (``train_ds.max_duration``, else :data:`AED_MAX_INPUT_S`) at once, and so does any model with ``within_training``
+    (one known to hear longer input worse, such as the built-in demo model: ``models.hears_its_training_length``);
+    other transducers and CTC models the defaults."""
     from nemo.collections.asr.models import EncDecMultiTaskModel
 
-    if not isinstance(model, EncDecMultiTaskModel):
-        return Limits()
     configured = (getattr(model, "cfg", None) or {}).get("train_ds", {}) or {}
-    longest = float(configured.get("max_duration") or AED_MAX_INPUT_S)
+    if isinstance(model, EncDecMultiTaskModel):
+        longest = float(configured.get("max_duration") or AED_MAX_INPUT_S)
+    elif within_training and configured.get("max_duration"):
+        longest = float(configured["max_duration"])
+    else:
+        return Limits()
     return Limits(long_audio_s=longest, window_s=min(WINDOW_S, longest - OVERLAP_S))
 
 
