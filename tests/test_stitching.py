@@ -1,5 +1,7 @@
 """Stitching the words of overlapping windows (no model needed)."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,33 @@ def test_windows_without_word_timings_become_segments_of_their_share_of_the_audi
     assert [(s.text, s.start, s.end) for s in merged.segments] == [
         ("the budget", 0.0, 30.0 - OVERLAP_S / 2), ("is late, said Anna", 28.0 + OVERLAP_S / 2, 58.0 - OVERLAP_S / 2),
         ("then she left", 56.0 + OVERLAP_S / 2, 66.0)]
+
+
+def test_words_two_windows_place_apart_are_kept_once():
+    # The first window, near its end, times "go left right" 0.85 s earlier than the second, which heard them with
+    # more context: a cut by time alone kept "go left" from the first and "go left right" from the second.
+    first = words(("seven", 25.84, 26.9), ("three", 27.28, 27.9), ("go", 28.03, 28.2), ("left", 28.24, 28.5),
+                  ("right", 28.56, 29.0))
+    second = words(("go", 0.88, 1.2), ("left", 1.24, 1.5), ("right", 1.52, 1.9), ("stop", 2.0, 2.5),
+                    ("seven", 2.77, 3.2))
+    stitched = stitch_words([(0.0, 30.0, first), (28.0, 30.0, second)])
+    assert [w.text for w in stitched] == ["seven", "three", "go", "left", "right", "stop", "seven"]
+
+
+def test_a_word_repeated_at_the_seam_stays_repeated():
+    first = words(("no", 57.1, 57.4), ("no", 57.6, 57.9), ("stop", 59.5, 60.0))
+    second = words(("no", 1.2, 1.5), ("no", 1.7, 2.0), ("stop", 3.4, 3.8))
+    stitched = stitch_words([(0.0, 60.0, first), (56.0, 60.0, second)])
+    assert [w.text for w in stitched] == ["no", "no", "stop"]
+
+
+def test_words_at_a_seam_never_overlap_in_time():
+    # Each window times its edge word from half of it: the first's last word runs to its end (170 s), past the start
+    # of the word the second window heard next. Subtitle cues built from them showed both at once.
+    first = words(("right", 165.0, 165.4), ("three", 167.68, 169.98))
+    second = words(("four", 0.4, 2.44), ("start", 3.0, 3.3))
+    stitched = stitch_words([(0.0, 170.0, first), (168.0, 30.0, second)])
+    assert [w.text for w in stitched] == ["right", "three", "four", "start"]
+    for earlier, later in pairwise(stitched):
+        assert earlier.start <= earlier.end <= later.start <= later.end
+    assert stitched[1].end == stitched[2].start and 168.4 <= stitched[2].start <= 169.98

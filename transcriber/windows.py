@@ -3,8 +3,10 @@
 Audio longer than :data:`LONG_AUDIO_S` is transcribed in windows of :data:`WINDOW_S` that overlap by
 :data:`OVERLAP_S`, batched like separate files. Full attention costs grow with the square of the length, so a
 one-hour file in one piece runs out of memory or takes hours; windows keep memory flat and time linear. The windows
-are stitched at word level: inside each overlap the cut goes into the widest pause between words, and each word is
-kept from the window whose side of the cut its centre lies on, so no word is doubled or lost at a seam.
+are stitched at word level: the words both windows heard in their overlap are paired (the same word at about the same
+time) and kept once, joined at the pair nearest the overlap's middle; where they share none, the cut goes into the
+widest pause between words and each word is kept from the window whose side of the cut its centre lies on. So no
+word is doubled or lost at a seam, also where the windows time a word differently.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ AED_MAX_INPUT_S = 40.0
 longer input, whatever its length; a model's own ``train_ds.max_duration`` wins where its config has one."""
 SEAM_MAX_WORDS = 12
 """Without word timings, the most words two neighbouring windows may share at their seam (2 s of fast speech)."""
+SEAM_TOLERANCE_S = 1.0
+"""With word timings, how far apart two windows may place the same word and still be taken to mean one word."""
 SEGMENT_PAUSE_S = 0.8
 """In stitched transcripts, a pause this long between words ends a segment."""
 SENTENCE_END = (".", "?", "!")
@@ -138,8 +142,70 @@ def _cut_time(words: Sequence[Word], start: float, end: float) -> float:
     return (left + right) / 2
 
 
+def _agreement(a: Word, b: Word) -> float:
+    """How surely two windows' words are one word: 1 for the same text at the same time, falling to 0 as their
+    centres lie :data:`SEAM_TOLERANCE_S` apart; 0 for other text."""
+    if _bare(a.text) != _bare(b.text):
+        return 0.0
+    return max(0.0, 1.0 - abs((a.start + a.end) - (b.start + b.end)) / 2 / SEAM_TOLERANCE_S)
+
+
+def _shared_words(earlier: Sequence[Word], later: Sequence[Word]) -> list[tuple[int, int]]:
+    """The (earlier index, later index) pairs, both in order, of words the two windows share: the alignment whose
+    pairs agree most in all (:func:`_agreement`). Pairs weigh less the further apart they lie, so a word said again
+    and again ("no, no, no") is paired with itself, not with its neighbour, even where that would pair more words."""
+    rows, cols = len(earlier), len(later)
+    # best[i][j]: the summed agreement of the best alignment of earlier[i:] with later[j:]
+    best = [[0.0] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        for j in range(cols - 1, -1, -1):
+            agree = _agreement(earlier[i], later[j])
+            best[i][j] = max(best[i + 1][j], best[i][j + 1], best[i + 1][j + 1] + agree if agree else 0.0)
+    pairs, i, j = [], 0, 0
+    while i < rows and j < cols:
+        agree = _agreement(earlier[i], later[j])
+        if agree and best[i][j] == best[i + 1][j + 1] + agree:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def _seam(words: list[Word], later: list[Word], start: float, end: float) -> tuple[int, int]:
+    """Where two windows overlapping in [start, end] join: keep ``words[:i]`` and ``later[j:]``.
+
+    Words both windows heard (the same word at about the same time, :func:`_shared_words`) are kept once, from the
+    later window at the shared word nearest the overlap's middle, so neither window's edge decides and no word is
+    doubled or lost where the two place a word up to :data:`SEAM_TOLERANCE_S` apart. Without a shared word, the cut
+    goes into the widest pause of the overlap (:func:`_cut_time`) and each word is kept from the window whose side of
+    the cut its centre lies on.
+    """
+    tail = len(words)
+    while tail and words[tail - 1].end > start - SEAM_TOLERANCE_S:
+        tail -= 1
+    head = 0
+    while head < len(later) and later[head].start < end + SEAM_TOLERANCE_S:
+        head += 1
+    pairs = _shared_words(words[tail:], later[:head])
+    if pairs:
+        twice_middle = start + end  # compared with start + end of a word: twice its centre
+        i, j = min(pairs, key=lambda pair: abs(words[tail + pair[0]].start + words[tail + pair[0]].end - twice_middle))
+        return tail + i, j
+    cut = _cut_time(words, start, end)
+    keep = len(words)
+    while keep and (words[keep - 1].start + words[keep - 1].end) / 2 >= cut:
+        keep -= 1
+    return keep, next((j for j, w in enumerate(later) if (w.start + w.end) / 2 >= cut), len(later))
+
+
 def stitch_words(windows: Sequence[tuple[float, float, Sequence[Word]]]) -> list[Word]:
-    """Join the words of overlapping windows into one list with absolute times.
+    """Join the words of overlapping windows into one list with absolute times (each seam: :func:`_seam`).
+
+    Times never overlap: where the word before a seam would end after the word after it starts (each window times
+    its edge words from less context), both meet in the middle of the time they share.
 
     Args:
         windows: (offset, duration, words relative to the window) per window, in order.
@@ -149,9 +215,14 @@ def stitch_words(windows: Sequence[tuple[float, float, Sequence[Word]]]) -> list
     for offset, duration, window_words in windows:
         shifted = [Word(w.text, w.start + offset, w.end + offset) for w in window_words]
         if words:
-            cut = _cut_time(words, offset, previous_end)
-            words = [w for w in words if (w.start + w.end) / 2 < cut]
-            shifted = [w for w in shifted if (w.start + w.end) / 2 >= cut]
+            keep, first = _seam(words, shifted, offset, previous_end)
+            del words[keep:]
+            shifted = shifted[first:]
+            if words and shifted and shifted[0].start < words[-1].end:
+                before, after = words[-1], shifted[0]
+                meet = (max(before.start, after.start) + min(before.end, after.end)) / 2
+                words[-1] = Word(before.text, before.start, meet, before.speaker)
+                shifted[0] = Word(after.text, meet, after.end, after.speaker)
         words += shifted
         previous_end = offset + duration
     return words
