@@ -194,7 +194,7 @@ def _seam(words: list[Word], later: list[Word], start: float, end: float) -> tup
         twice_middle = start + end  # compared with start + end of a word: twice its centre
         i, j = min(pairs, key=lambda pair: abs(words[tail + pair[0]].start + words[tail + pair[0]].end - twice_middle))
         return tail + i, j
-    cut = _cut_time(words, start, end)
+    cut = _cut_time(words[tail:], start, end)  # every pause in the overlap follows a word of the tail
     keep = len(words)
     while keep and (words[keep - 1].start + words[keep - 1].end) / 2 >= cut:
         keep -= 1
