@@ -12,7 +12,9 @@ Prints one table of WER per split (see ``make_data.py``):
   where the manifest says). Target 0.
 * ``continuous``: unseen voices saying 3-7 phrases in a row with short pauses, one voice or two taking turns, as in
   a recording of talk. No target of its own: it should stay close to ``test``, and a model that learnt to drop
-  continuous speech (as one trained on wider babble did, ``README.md``) shows here first.
+  continuous speech (as one trained on wider babble did, ``README.md``) shows here first. Also the same clips joined
+  by :data:`JOINED_CLIPS` (with :data:`JOINED_GAP_S` of silence between) into recordings of about 70 s, which the
+  engine hears as it hears a user's long recording: in windows of the model's training length.
 
 Then word START time errors on the ``spaced`` test clips, whose true word positions are known because each word was
 synthesised on its own and placed after a known silence (only clips transcribed exactly, so words pair up one to
@@ -142,6 +144,8 @@ def spike_diagnostic(model_path: Path, clips: list[Clip]) -> None:
 
 
 EVALUATED_SPLITS = ("test", "held_out", "noisy", "noise", "continuous")
+JOINED_CLIPS = 8
+JOINED_GAP_S = 0.5
 TARGETS = {"test": "<= 3 %", "held_out": "<= 15 %", "noisy": "<= 8 %", "noise": "0 clips"}
 
 
@@ -159,6 +163,22 @@ def transcribe_split(engine, clips: list[Clip], model_path: Path, batch_size: in
     if failed:
         raise RuntimeError(f"{len(failed)} clips failed, e.g. {failed[0].error}")
     return results, seconds
+
+
+def joined_recordings(clips: list[Clip]) -> tuple[list, list[str]]:
+    """The clips joined by :data:`JOINED_CLIPS` into longer recordings (decoded audio), and what each says."""
+    from transcriber.audio import load_audio
+    from transcriber.types import AudioData
+
+    recordings, texts = [], []
+    for first in range(0, len(clips), JOINED_CLIPS):
+        group = clips[first:first + JOINED_CLIPS]
+        decoded = [load_audio(clip.path) for clip in group]
+        gap = np.zeros(round(JOINED_GAP_S * decoded[0].sample_rate), np.float32)
+        samples = np.concatenate([part for audio in decoded for part in (audio.samples, gap)])
+        recordings.append(AudioData(samples, decoded[0].sample_rate, f"joined-{first // JOINED_CLIPS}.wav"))
+        texts.append(" ".join(clip.text for clip in group))
+    return recordings, texts
 
 
 def start_errors(clips: list[Clip], results: list) -> tuple[list[float], list[float]]:
@@ -195,6 +215,7 @@ def groups(split: str, clips: list[Clip]) -> dict[str, list[int]]:
 def evaluate(data: Path, model_path: Path, *, batch_size: int, spikes: bool = False) -> dict[str, float]:
     """Log the table described in the module docstring; returns {row name: figure}."""
     from transcriber.engine import Engine
+    from transcriber.types import TranscribeOptions
 
     engine = Engine(device="cpu")
     engine.load(str(model_path))  # so the first split's time is transcription, not loading
@@ -229,6 +250,14 @@ def evaluate(data: Path, model_path: Path, *, batch_size: int, spikes: bool = Fa
             figures[name.strip()] = 100 * wer(refs, hyps)
             rows.append((name, len(indices), sum(len(r.split()) for r in refs), f"{100 * wer(refs, hyps):.2f} %",
                          TARGETS.get(name.split()[0], "")))
+        if split == "continuous":
+            recordings, texts = joined_recordings(clips)
+            joined = engine.transcribe_files(recordings, model=str(model_path),
+                                             options=TranscribeOptions(batch_size=batch_size))
+            figure = 100 * wer(texts, [r.transcript.text for r in joined])
+            figures["continuous joined"] = figure
+            rows.append((f"  continuous joined by {JOINED_CLIPS}", len(recordings), sum(len(t.split()) for t in texts),
+                         f"{figure:.2f} %", ""))
         wrong = [(c, h) for c, h in zip(clips, hypotheses, strict=True) if c.text != h]
         for clip, hypothesis in wrong[:5]:
             logger.info("  %s %s (%s): %r -> %r", split, clip.path.name, clip.voice, clip.text, hypothesis)

@@ -4,6 +4,7 @@ the model never trained on."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from pathlib import Path
 
@@ -12,10 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from demo_model.evaluate import Clip, groups, wer
+from demo_model.evaluate import JOINED_CLIPS, Clip, groups, joined_recordings, load_manifest, wer
 from demo_model.make_data import SAMPLE_RATE, make_continuous_clip, silence, trim
 from demo_model.voices import Voice, by_id, installed_synthesizers, split_voices, unseen_voices
-from transcriber.audio import load_audio
 from transcriber.engine import Engine
 from transcriber.models import DEMO_MODEL_PATH
 from transcriber.types import AudioData, TranscribeOptions
@@ -222,27 +222,22 @@ def test_a_long_recording_gives_the_same_words_as_short_clips_of_it(demo_engine,
     assert np.median(errors) <= 0.1  # times stay absolute across windows
 
 
-MINUTE_CLIPS = 8
-"""Clips of the evaluation's continuous split (each 6-12 s of talk) joined into one recording of about 70 s."""
 MINUTES = 3
+"""Recordings of about 70 s, each of ``evaluate.JOINED_CLIPS`` clips of the evaluation's continuous split."""
 
 
 def test_a_minute_of_talk_is_heard_about_as_well_as_its_clips_one_by_one(demo_engine, tmp_path):
-    # The demo model trained on clips of at most 12 s: 70 s in one pass, or in 30 s windows, lost twice and three
-    # times the words the same clips lost one by one (8.1 % against 2.6 %).
+    # The demo model trained on clips of at most 12 s: 70 s in one pass, or in 30 s windows, lost three times the
+    # words the same clips lost one by one (8.1 % against 2.6 %).
     (tmp_path / "continuous").mkdir()
-    rows = [make_continuous_clip("continuous", index, tmp_path) for index in range(MINUTE_CLIPS * MINUTES)]
-    clips = [load_audio(row["audio_filepath"]) for row in rows]
-    alone = demo_engine.transcribe_files(clips, model=str(DEMO_MODEL_PATH))
-    groups_of_clips = [range(start, start + MINUTE_CLIPS) for start in range(0, len(rows), MINUTE_CLIPS)]
-    recordings = [
-        AudioData(np.concatenate([part for i in group for part in (clips[i].samples, silence(0.5))]), SAMPLE_RATE,
-                  f"minute-{number}.wav")
-        for number, group in enumerate(groups_of_clips)
-    ]
-    assert all(60 < recording.duration < 75 for recording in recordings)
+    rows = [make_continuous_clip("continuous", index, tmp_path) for index in range(JOINED_CLIPS * MINUTES)]
+    manifest = tmp_path / "continuous.json"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    clips = load_manifest(manifest)
+    alone = demo_engine.transcribe_files([clip.path for clip in clips], model=str(DEMO_MODEL_PATH))
+    recordings, said = joined_recordings(clips)
+    assert len(recordings) == MINUTES and all(60 < recording.duration < 75 for recording in recordings)
     joined = demo_engine.transcribe_files(recordings, model=str(DEMO_MODEL_PATH))
-    alone_wer = wer([row["text"] for row in rows], [result.transcript.text for result in alone])
-    joined_wer = wer([" ".join(rows[i]["text"] for i in group) for group in groups_of_clips],
-                     [result.transcript.text for result in joined])
+    alone_wer = wer([clip.text for clip in clips], [result.transcript.text for result in alone])
+    joined_wer = wer(said, [result.transcript.text for result in joined])
     assert joined_wer <= alone_wer + 0.02, (joined_wer, alone_wer)
