@@ -233,6 +233,26 @@ def test_cancel_stops_a_long_file_between_windows(engine, tiny_rnnt, tmp_path):
     assert after.ok, after.error
 
 
+def test_short_files_before_a_long_one_are_done_before_it(engine, tiny_rnnt, tmp_path):
+    # Short files were gathered for one batch and waited behind the long file that followed them: a Stop during a
+    # three-hour recording marked the voice memos listed before it "cancelled", though they take a second, and the
+    # page said 0 of 32 files were done all the while.
+    memos = [write_wav(tmp_path / f"memo {n}.wav", 2.0) for n in range(3)]
+    lecture = write_wav(tmp_path / "lecture.wav", 300.0)
+    cancel, seen, finished = threading.Event(), [], []
+
+    def progress(update):
+        seen.append((update.done, update.description))
+        if "part 2 of" in update.description:
+            cancel.set()
+
+    results = engine.transcribe_files([*memos, lecture], model=tiny_rnnt, options=TranscribeOptions(batch_size=1),
+                                      cancel=cancel, progress=progress, on_result=lambda index, _: finished.append(index))
+    assert [r.ok for r in results] == [True, True, True, False] and "cancelled" in results[3].error
+    assert finished == [0, 1, 2, 3]
+    assert [done for done, text in seen if "part 1 of" in text] == [3]  # three files done when the lecture began
+
+
 def test_a_stuck_job_ends_with_a_clear_error_and_the_next_one_works(tiny_rnnt, tmp_path):
     release = threading.Event()
     engine = stalling_engine(release)

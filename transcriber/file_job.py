@@ -39,8 +39,8 @@ class FileJob:
         engine: Does the transcribing (and holds the model).
         batch_limit: Gathered files at most before a batch goes to the model.
         call_max_audio_s: Seconds of gathered audio at most before a batch goes to the model.
-        on_result: Called with each input's index and result as soon as it is known (not in input order: a long
-            file is done before the short ones gathered ahead of it).
+        on_result: Called with each input's index and result as soon as it is known: in input order, but for a file
+            that cannot be read, whose result is known before the short files gathered ahead of it are done.
     """
 
     def __init__(
@@ -78,7 +78,8 @@ class FileJob:
         return [result for result in self.results if result is not None]
 
     def _take(self, index: int, item: str | Path | AudioData) -> None:
-        """Decode one input: a long file is transcribed at once as it is decoded, a short one joins the batch."""
+        """Decode one input: a long file is transcribed at once as it is decoded (after the batch gathered before it),
+        a short one joins the batch."""
         started = time.perf_counter()
         if isinstance(item, AudioData):
             audio = item
@@ -90,6 +91,7 @@ class FileJob:
                     if not len(head):
                         raise EmptyAudioError(reader.source)
                     if len(head) / reader.sample_rate > long_audio_s:
+                        self._flush()  # the files before it first: in order, and not held up by it
                         transcript = self._long_file(reader, head)
                         del head
                         self._finish(index, FileResult(str(item), transcript=transcript,
