@@ -322,15 +322,16 @@ print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, signal.getsignal(signal
 
 
 def test_results_are_shown_in_input_order_each_as_soon_as_those_before_it_are_done():
-    """A long file is done before the short ones gathered ahead of it: it waits for them, and then goes at once."""
+    """A result can come before those ahead of it (a file that cannot be read is known before the short files
+    gathered ahead of it are done): it waits for them, and then goes at once."""
     from transcriber.types import FileResult
 
     shown = []
     in_order = cli.InputOrder(lambda result: shown.append(result.file))
-    for index, name in [(1, "long.wav"), (0, "a.wav"), (3, "d.wav"), (2, "c.wav")]:
+    for index, name in [(1, "broken.wav"), (0, "a.wav"), (3, "d.wav"), (2, "c.wav")]:
         in_order(index, FileResult(name))
         shown.append("|")
-    assert shown == ["|", "a.wav", "long.wav", "|", "|", "c.wav", "d.wav", "|"]
+    assert shown == ["|", "a.wav", "broken.wav", "|", "|", "c.wav", "d.wav", "|"]
 
 
 UNSTOPPABLE_CALL = """
