@@ -253,6 +253,23 @@ def test_short_files_before_a_long_one_are_done_before_it(engine, tiny_rnnt, tmp
     assert [done for done, text in seen if "part 1 of" in text] == [3]  # three files done when the lecture began
 
 
+def test_progress_is_the_share_of_the_audio_done(engine, tiny_rnnt, tmp_path):
+    # Counted in files, a three-hour recording after thirty voice memos sat at 94 % (30 of 32 files) for its hour.
+    memos = [write_wav(tmp_path / f"memo {n}.wav", 2.0) for n in range(3)]
+    lecture = write_wav(tmp_path / "lecture.wav", 300.0)
+    seen = []
+    engine.transcribe_files([*memos, lecture], model=tiny_rnnt, progress=seen.append)
+    shares = [update.share for update in seen]
+    assert all(share is not None for share in shares)
+    assert shares == sorted(shares) and shares[-1] == pytest.approx(1.0)
+    parts = [update for update in seen if "lecture.wav (part" in update.description]
+    assert parts[0].done == 3 and len(parts) > 1
+    for update in parts:  # the memos' 6 s and the lecture's share so far, of 306 s
+        assert update.share == pytest.approx((6.0 + 300.0 * (update.done - 3)) / 306.0)
+    (memos_done,) = [update for update in seen if update.description == "Transcribed 3 of 4"]
+    assert memos_done.share == pytest.approx(6.0 / 306.0)
+
+
 def test_a_stuck_job_ends_with_a_clear_error_and_the_next_one_works(tiny_rnnt, tmp_path):
     release = threading.Event()
     engine = stalling_engine(release)

@@ -637,7 +637,7 @@ def test_stop_ends_the_running_job_within_seconds(launch_app, tiny_rnnt, clips):
         release.set()
 
 
-def test_progress_shows_whole_files_as_counts_and_parts_of_a_long_file_as_a_fraction():
+def test_progress_shows_whole_files_as_counts_and_parts_of_a_long_file_as_a_fraction_or_the_share_of_the_audio():
     from transcriber_ui.jobs import progress_reporter
     from transcriber.types import Progress
 
@@ -647,6 +647,11 @@ def test_progress_shows_whole_files_as_counts_and_parts_of_a_long_file_as_a_frac
     report(Progress(2.5, 4, "Transcribing c.wav (part 2 of 4)"))
     assert calls[0] == (((1, 4),), {"desc": "Transcribing b.wav", "unit": "files"})
     assert calls[1] == ((0.625,), {"desc": "Transcribing c.wav (part 2 of 4)"})
+    # Where the files' lengths are known, the bar is the share of their audio done, and the text counts the files.
+    report(Progress(30, 32, "Transcribing lecture.wav (part 313 of 748)", 0.42))
+    report(Progress(31, 32, "Transcribed 31 of 32", 0.99))
+    assert calls[2] == ((0.42,), {"desc": "Transcribing lecture.wav (part 313 of 748) · 30 of 32 files done"})
+    assert calls[3] == ((0.99,), {"desc": "Transcribed 31 of 32"})
 
 
 @pytest.fixture(scope="module")

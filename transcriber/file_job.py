@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audio import AudioReader
+from .audio import AudioReader, header_duration
 from .errors import (
     AudioError, EmptyAudioError, TranscriptionCancelledError, TranscriptionFailedError, TranscriptionTimeoutError,
 )
@@ -25,6 +25,10 @@ from .types import AudioData, FileResult, Progress, TranscribeOptions, Transcrip
 
 if TYPE_CHECKING:
     from .engine import Engine
+
+
+FILES_DONE_PREFIX = "Transcribed "
+"""How a report that counts the files done begins ("Transcribed 3 of 4")."""
 
 
 def file_label(item: str | Path | AudioData) -> str:
@@ -61,9 +65,17 @@ class FileJob:
         self.done = 0
         self.pending: list[tuple[int, AudioData, float]] = []
         """Decoded short files waiting for their batch: (input index, audio, seconds its decoding took)."""
+        self.lengths: list[float] = []
+        """With a progress callback, each input's length in seconds as its header states it (for one without, the
+        mean of the others'), so that progress is the share of the job's audio done: a three-hour recording after
+        thirty voice memos is most of the work, not one file in thirty-one."""
+        self.done_s = 0.0
+        """Of :attr:`lengths`, the seconds of the inputs finished."""
 
     def run(self) -> list[FileResult]:
         """Every file's result, in input order; after a cancel, the unfinished ones say "cancelled"."""
+        if self.progress is not None:
+            self.lengths = input_lengths(self.files)
         try:
             for index, item in enumerate(self.files):
                 if self.cancel is not None and self.cancel.is_set():
@@ -92,11 +104,11 @@ class FileJob:
                         raise EmptyAudioError(reader.source)
                     if len(head) / reader.sample_rate > long_audio_s:
                         self._flush()  # the files before it first: in order, and not held up by it
-                        transcript = self._long_file(reader, head)
+                        transcript = self._long_file(index, reader, head)
                         del head
                         self._finish(index, FileResult(str(item), transcript=transcript,
                                                        seconds=time.perf_counter() - started))
-                        self._report(f"Transcribed {self.done} of {len(self.files)}")
+                        self._report(f"{FILES_DONE_PREFIX}{self.done} of {len(self.files)}")
                         return
             except (AudioError, TranscriptionTimeoutError, TranscriptionFailedError) as exc:
                 self._finish(index, FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started))
@@ -110,6 +122,7 @@ class FileJob:
     def _finish(self, index: int, result: FileResult) -> None:
         self.results[index] = result
         self.done += 1
+        self.done_s += self._length(index)
         if self.on_result is not None:
             self.on_result(index, result)
 
@@ -120,12 +133,15 @@ class FileJob:
         self._ensure_loaded()
         audios = [audio for _, audio, _ in self.pending]
         start_done = self.done
+        lengths = [self._length(index) for index, _, _ in self.pending]
 
         def on_piece(item: int, part: int, parts: int) -> None:
-            self._report_piece(start_done + item, Path(audios[item].source).name, part, parts)
+            self._report_piece(start_done + item, Path(audios[item].source).name, part, parts,
+                               sum(lengths[:item]), lengths[item])
 
         def on_speakers(item: int) -> None:
-            self._report_at(start_done + item + 0.9, f"Identifying speakers in {Path(audios[item].source).name}")
+            self._report_at(start_done + item + 0.9, f"Identifying speakers in {Path(audios[item].source).name}",
+                            sum(lengths[:item]) + 0.9 * lengths[item])
 
         outcomes = self.engine.transcribe_isolated(audios, self.model, self.options, self.cancel, on_piece,
                                                     on_speakers)
@@ -136,20 +152,20 @@ class FileJob:
             else:
                 self._finish(index, FileResult(label, error=outcome, seconds=decode_s + seconds))
         self.pending.clear()
-        self._report(f"Transcribed {self.done} of {len(self.files)}")
+        self._report(f"{FILES_DONE_PREFIX}{self.done} of {len(self.files)}")
 
     def _long_audio_s(self) -> float:
         """Above this a file goes in windows: the model's own limit (its model is loaded to ask it)."""
         self._ensure_loaded()
         return self.engine.limits(self.model, cancel=self.cancel).resolved()[0]
 
-    def _long_file(self, reader: AudioReader, head: np.ndarray) -> Transcript:
+    def _long_file(self, index: int, reader: AudioReader, head: np.ndarray) -> Transcript:
         self._ensure_loaded()
-        start_done, name = self.done, Path(reader.source).name
+        start_done, name, length = self.done, Path(reader.source).name, self._length(index)
         return self.engine.transcribe_stream(
             reader, head, model=self.model, options=self.options, cancel=self.cancel,
-            on_piece=lambda _item, part, parts: self._report_piece(start_done, name, part, parts),
-            on_speakers=lambda: self._report_at(start_done + 0.95, f"Identifying speakers in {name}"),
+            on_piece=lambda _item, part, parts: self._report_piece(start_done, name, part, parts, 0.0, length),
+            on_speakers=lambda: self._report_at(start_done + 0.95, f"Identifying speakers in {name}", 0.95 * length),
         )
 
     def _ensure_loaded(self) -> None:
@@ -157,14 +173,31 @@ class FileJob:
             self._report(f"Loading model {self.model}")
         self.engine.load(self.model, cancel=self.cancel)
 
-    def _report_at(self, position: float, description: str) -> None:
+    def _length(self, index: int) -> float:
+        return self.lengths[index] if self.lengths else 0.0
+
+    def _report_at(self, position: float, description: str, under_way_s: float = 0.0) -> None:
+        """Report ``position`` files done, ``under_way_s`` seconds of the unfinished ones' audio done besides."""
         if self.progress is not None:
-            total = len(self.files)
-            self.progress(Progress(min(position, total), total, description))
+            total, whole_s = len(self.files), sum(self.lengths)
+            share = min(1.0, (self.done_s + under_way_s) / whole_s) if whole_s > 0 else None
+            self.progress(Progress(min(position, total), total, description, share))
 
     def _report(self, description: str) -> None:
         self._report_at(self.done, description)
 
-    def _report_piece(self, start_done: int, name: str, part: int, parts: int) -> None:
+    def _report_piece(
+        self, start_done: int, name: str, part: int, parts: int, before_s: float, length_s: float
+    ) -> None:
+        """Report part ``part`` of ``parts`` of a file beginning, ``before_s`` seconds of its batch done before it."""
         where = f" (part {part + 1} of {parts})" if parts > 1 else ""
-        self._report_at(start_done + part / parts, f"Transcribing {name}{where}")
+        self._report_at(start_done + part / parts, f"Transcribing {name}{where}", before_s + part / parts * length_s)
+
+
+def input_lengths(files: Sequence[str | Path | AudioData]) -> list[float]:
+    """Each input's length in seconds: decoded audio's own, a file's as its header states it (without decoding);
+    for a file whose header says none, or that cannot be read, the mean of the others' (one second if none says)."""
+    stated = [item.duration if isinstance(item, AudioData) else header_duration(item) for item in files]
+    known = [seconds for seconds in stated if seconds is not None and seconds > 0]
+    usual = sum(known) / len(known) if known else 1.0
+    return [seconds if seconds is not None and seconds > 0 else usual for seconds in stated]

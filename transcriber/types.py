@@ -158,11 +158,12 @@ class FileResult:
 @dataclass(frozen=True)
 class Progress:
     """A progress report: ``done`` of ``total`` files (fractional while a long file is part-way), and what is
-    happening now."""
+    happening now; ``share``, where the files' lengths are known, is the share of the job's audio done (0 to 1)."""
 
     done: float
     total: int
     description: str = ""
+    share: float | None = None
 
 
 @dataclass(frozen=True)

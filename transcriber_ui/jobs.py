@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from transcriber.errors import TranscriberError
+from transcriber.file_job import FILES_DONE_PREFIX
 from transcriber.outputs import ALL_FORMATS, safe_stem, write_transcript
 from transcriber.types import FileResult, Progress, TranscribeOptions, Transcript
 
@@ -203,7 +204,11 @@ def progress_reporter(progress: Callable[..., Any]) -> Callable[[Progress], None
     """Adapt a ``gr.Progress`` to the engine's progress callback."""
 
     def report(update: Progress) -> None:
-        if float(update.done).is_integer():
+        if update.share is not None and update.total > 1:  # several files: the bar shows how much of their audio
+            counted = update.description.startswith(FILES_DONE_PREFIX)
+            files = "" if counted else f" · {int(update.done)} of {update.total} files done"
+            progress(update.share, desc=update.description + files)
+        elif float(update.done).is_integer():
             progress((int(update.done), update.total), desc=update.description, unit="files")
         else:  # part-way through a long file: a fraction, since "2.5/4 files" reads oddly
             progress(update.done / update.total, desc=update.description)
