@@ -69,6 +69,8 @@ class FileJob:
         """With a progress callback, each input's length in seconds as its header states it (for one without, the
         mean of the others'), so that progress is the share of the job's audio done: a three-hour recording after
         thirty voice memos is most of the work, not one file in thirty-one."""
+        self.whole_s = 0.0
+        """The sum of :attr:`lengths`."""
         self.done_s = 0.0
         """Of :attr:`lengths`, the seconds of the inputs finished."""
 
@@ -76,6 +78,7 @@ class FileJob:
         """Every file's result, in input order; after a cancel, the unfinished ones say "cancelled"."""
         if self.progress is not None:
             self.lengths = input_lengths(self.files)
+            self.whole_s = sum(self.lengths)
         try:
             for index, item in enumerate(self.files):
                 if self.cancel is not None and self.cancel.is_set():
@@ -179,8 +182,8 @@ class FileJob:
     def _report_at(self, position: float, description: str, under_way_s: float = 0.0) -> None:
         """Report ``position`` files done, ``under_way_s`` seconds of the unfinished ones' audio done besides."""
         if self.progress is not None:
-            total, whole_s = len(self.files), sum(self.lengths)
-            share = min(1.0, (self.done_s + under_way_s) / whole_s) if whole_s > 0 else None
+            total = len(self.files)
+            share = min(1.0, (self.done_s + under_way_s) / self.whole_s) if self.whole_s > 0 else None
             self.progress(Progress(min(position, total), total, description, share))
 
     def _report(self, description: str) -> None:
@@ -189,7 +192,8 @@ class FileJob:
     def _report_piece(
         self, start_done: int, name: str, part: int, parts: int, before_s: float, length_s: float
     ) -> None:
-        """Report part ``part`` of ``parts`` of a file beginning, ``before_s`` seconds of its batch done before it."""
+        """Report that part ``part`` (from 0) of ``parts`` of a file begins, ``before_s`` seconds of the audio in its
+        batch being done before it."""
         where = f" (part {part + 1} of {parts})" if parts > 1 else ""
         self._report_at(start_done + part / parts, f"Transcribing {name}{where}", before_s + part / parts * length_s)
 
