@@ -258,7 +258,7 @@ def test_progress_is_the_share_of_the_audio_done(engine, tiny_rnnt, tmp_path):
     memos = [write_wav(tmp_path / f"memo {n}.wav", 2.0) for n in range(3)]
     lecture = write_wav(tmp_path / "lecture.wav", 300.0)
     seen = []
-    engine.transcribe_files([*memos, lecture], model=tiny_rnnt, progress=seen.append)
+    engine.transcribe_files([*memos, lecture], model=tiny_rnnt, progress=seen.append, share_of_audio=True)
     shares = [update.share for update in seen]
     assert all(share is not None for share in shares)
     assert shares == sorted(shares) and shares[-1] == pytest.approx(1.0)

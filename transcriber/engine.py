@@ -324,11 +324,14 @@ class Engine:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         on_result: Callable[[int, FileResult], None] | None = None,
+        share_of_audio: bool = False,
     ) -> list[FileResult]:
         """Transcribe files (or decoded audio) in batches; one result per input, in input order.
 
-        Short files are decoded and batched together. A file longer than :data:`windows.LONG_AUDIO_S` is transcribed window
-        by window while it is decoded, so it is never held in memory whole.
+        Short files are decoded and batched together. A file longer than the model takes at once
+        (:meth:`limits`) is transcribed window by window while it is decoded, so it is never held in memory whole.
+        With ``share_of_audio``, each progress report also gives the share of the inputs' audio done
+        (``Progress.share``), from their lengths as their headers state them, read before the first file.
 
         A file that cannot be decoded or transcribed gets an error entry and the others carry on. A cancel stops the
         job: files not finished by then get a "cancelled" error entry. Model problems (not installed, cannot load)
@@ -343,7 +346,7 @@ class Engine:
             options = self.prepare_speakers(options, cancel)
         return FileJob(self, files, model=model, options=options, progress=progress, cancel=cancel,
                        batch_limit=options.batch_size * GROUP_BATCHES, call_max_audio_s=CALL_MAX_AUDIO_S,
-                       on_result=on_result).run()
+                       on_result=on_result, share_of_audio=share_of_audio).run()
 
     def transcribe_isolated(
         self,
@@ -400,10 +403,11 @@ def transcribe_files(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     on_result: Callable[[int, FileResult], None] | None = None,
+    share_of_audio: bool = False,
 ) -> list[FileResult]:
     """Transcribe files with the default engine; see :meth:`Engine.transcribe_files`."""
     return default_engine().transcribe_files(files, model=model, options=options, progress=progress, cancel=cancel,
-                                             on_result=on_result)
+                                             on_result=on_result, share_of_audio=share_of_audio)
 
 
 def transcribe(

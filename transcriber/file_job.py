@@ -45,12 +45,14 @@ class FileJob:
         call_max_audio_s: Seconds of gathered audio at most before a batch goes to the model.
         on_result: Called with each input's index and result as soon as it is known: in input order, but for a file
             that cannot be read, whose result is known before the short files gathered ahead of it are done.
+        share_of_audio: Give each progress report the share of the inputs' audio done (:attr:`lengths`).
     """
 
     def __init__(
         self, engine: Engine, files: Sequence[str | Path | AudioData], *, model: str, options: TranscribeOptions,
         progress: Callable[[Progress], None] | None, cancel: threading.Event | None, batch_limit: int,
         call_max_audio_s: float, on_result: Callable[[int, FileResult], None] | None = None,
+        share_of_audio: bool = False,
     ) -> None:
         self.engine = engine
         self.files = files
@@ -61,14 +63,15 @@ class FileJob:
         self.batch_limit = batch_limit
         self.call_max_audio_s = call_max_audio_s
         self.on_result = on_result
+        self.share_of_audio = share_of_audio
         self.results: list[FileResult | None] = [None] * len(files)
         self.done = 0
         self.pending: list[tuple[int, AudioData, float]] = []
         """Decoded short files waiting for their batch: (input index, audio, seconds its decoding took)."""
         self.lengths: list[float] = []
-        """With a progress callback, each input's length in seconds as its header states it (for one without, the
-        mean of the others'), so that progress is the share of the job's audio done: a three-hour recording after
-        thirty voice memos is most of the work, not one file in thirty-one."""
+        """With ``share_of_audio``, each input's length in seconds as its header states it (for one without, the mean
+        of the others'), so that progress is the share of the job's audio done: a three-hour recording after thirty
+        voice memos is most of the work, not one file in thirty-one."""
         self.whole_s = 0.0
         """The sum of :attr:`lengths`."""
         self.done_s = 0.0
@@ -76,7 +79,7 @@ class FileJob:
 
     def run(self) -> list[FileResult]:
         """Every file's result, in input order; after a cancel, the unfinished ones say "cancelled"."""
-        if self.progress is not None:
+        if self.progress is not None and self.share_of_audio:
             self.lengths = input_lengths(self.files)
             self.whole_s = sum(self.lengths)
         try:

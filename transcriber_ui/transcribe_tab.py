@@ -201,6 +201,7 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
                 options=replace(options_from(*values, timeout=context.timeout), diarizer=context.diarizer),
                 progress=progress_reporter(progress),
                 cancel=cancel,
+                share_of_audio=True,
             )
         device = pick_device(context.engine.device)
         for result in results:  # one line per job in the terminal: what, how long, with what
