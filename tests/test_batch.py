@@ -362,16 +362,18 @@ def test_cli_out_mode(recordings, tmp_path, tiny_ctc, capsys):
 
 def test_a_batch_whose_terminal_is_a_log_says_each_file_as_it_is_done(recordings, tmp_path, tiny_ctc):
     """Run as a cluster job, under nohup or as a service, stderr is a file and tqdm draws no bar there: a batch of
-    thousands of files said nothing in its log until its last line, hours later, so no one could tell it was working."""
-    run = subprocess.run([sys.executable, "-m", "transcriber", str(recordings), "--model", tiny_ctc, "--out",
-                          str(tmp_path / "out"), "--batch-size", "1"], cwd=ROOT, capture_output=True, text=True)
+    thousands of files said nothing in its log until its last line, hours later, so no one could tell it was working.
+    Each file is named by its path from where the command ran: the two ``talk.wav`` of two days are two files."""
+    run = subprocess.run([sys.executable, "-m", "transcriber", recordings.name, "--model", tiny_ctc, "--out", "out",
+                          "--batch-size", "1"], cwd=recordings.parent, capture_output=True, text=True)
     assert run.returncode == cli.EXIT_SOME_FAILED, run.stderr
     lines = [line for line in run.stderr.splitlines() if line.startswith("[")]
+    shown = [os.path.join("in", *name.split("/")) for name in ("day1/talk.wav", "day2/con.wav", "day2/talk.wav")]
     assert [re.sub(r"in [0-9.]+ s", "in T s", line) for line in lines] == [
-        "[1/4] talk.wav: 1.0 s of audio in T s", "[2/4] con.wav: 1.0 s of audio in T s",
-        "[3/4] talk.wav: 2.0 s of audio in T s", f"[4/4] {lines[3][6:]}",
+        f"[1/4] {shown[0]}: 1.0 s of audio in T s", f"[2/4] {shown[1]}: 1.0 s of audio in T s",
+        f"[3/4] {shown[2]}: 2.0 s of audio in T s", f"[4/4] {lines[3][6:]}",
     ]
-    assert "broken.mp3" in lines[3] and "not a readable audio file" in lines[3]
+    assert lines[3].startswith(f"[4/4] {os.path.join('in', 'day3', 'broken.mp3')}: not a readable audio file")
 
 
 def test_a_long_file_in_a_log_says_where_it_is_now_and_then(tmp_path, tiny_ctc, capsys, monkeypatch):

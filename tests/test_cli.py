@@ -72,6 +72,28 @@ def test_a_bad_file_exits_1_and_the_rest_is_still_printed(tiny_ctc, tmp_path, ca
     assert "broken.flac" in capsys.readouterr().err
 
 
+def test_an_error_says_which_of_two_recordings_of_one_name_failed(tiny_ctc, tmp_path, capsys, monkeypatch):
+    """An archive holds a ``memo.wav`` in every day's folder: "memo.wav: not a readable audio file" did not say which
+    of them to look at. Lines name a file by its path from the current folder, else by its whole path."""
+    for day in ("monday", "tuesday"):
+        (tmp_path / day).mkdir()
+    wav(tmp_path / "monday" / "memo.wav", 1.0)
+    (tmp_path / "tuesday" / "memo.wav").write_bytes(b"RIFF" + bytes(100))
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_cli(os.path.join("monday", "memo.wav"), os.path.join("tuesday", "memo.wav"), "--model", tiny_ctc,
+                          "--json", "--device", "cpu")
+    assert code == cli.EXIT_SOME_FAILED and lines[0]["error"] is None
+    err = capsys.readouterr().err.splitlines()
+    assert f"{os.path.join('tuesday', 'memo.wav')}: not a readable audio file" in "\n".join(err)
+    assert not [line for line in err if line.startswith("memo.wav")]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run_cli(str(tmp_path / "tuesday" / "memo.wav"), "--model", tiny_ctc, "--json", "--device", "cpu")
+    assert f"{tmp_path / 'tuesday' / 'memo.wav'}: not a readable audio file" in capsys.readouterr().err
+
+
 def test_a_missing_model_fails_every_file_with_one_clear_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
     code, (line,) = run_cli(wav(tmp_path / "a.wav", 1.0), "--model", str(tmp_path / "nope.nemo"), "--json")

@@ -56,10 +56,10 @@ def run_folder_batch(
             bar.update(1)
             counted = f"[{seen}/{len(inputs)}] " if lines else ""
             if row.status == STATUS_FAILED:
-                bar.write(counted + row.error, file=sys.stderr)
+                bar.write(counted + command.file_line(row.file, row.error), file=sys.stderr)
             elif lines and row.status == STATUS_DONE:
-                bar.write(f"{counted}{Path(row.file).name}: {row.duration or 0:.1f} s of audio in {row.seconds:.1f} s",
-                          file=sys.stderr)
+                said = f"{row.duration or 0:.1f} s of audio in {row.seconds:.1f} s"
+                bar.write(counted + command.file_line(row.file, said), file=sys.stderr)
             sys.stderr.flush()
 
         try:

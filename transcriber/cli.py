@@ -342,14 +342,14 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
 def _report(result: FileResult, args: argparse.Namespace, out: TextIO) -> None:
     """One file's result on ``out`` (JSON or plain text), its error and notes on stderr."""
     if args.timestamps and result.transcript is not None and result.transcript.text and not result.transcript.words:
-        print(f"{Path(result.file).name}: the model gives no word timings; segments only.", file=sys.stderr)
+        print(command.file_line(result.file, "the model gives no word timings; segments only."), file=sys.stderr)
     if args.json:
         print(json.dumps(result_to_dict(result), ensure_ascii=False), file=out)
     else:
         _print_plain(result, out)
     out.flush()  # each file as it is done, also into a pipe (| tee, a program reading the JSON lines)
     if result.error:
-        print(result.error, file=sys.stderr)
+        print(command.file_line(result.file, result.error), file=sys.stderr)
 
 
 def default_batch_size(engine: Engine) -> int:
@@ -367,7 +367,7 @@ def library_saver(library: Library, *, owner: str = "") -> Callable[[FileResult]
             transcript_id = library.save(result.transcript, name=Path(result.file).name, audio=result.file,
                                          owner=owner)
         except (TranscriberError, sqlite3.Error, OSError) as exc:
-            print(f"warning: {Path(result.file).name} was not saved to the library: {exc}", file=sys.stderr)
+            print(f"warning: {command.shown_path(result.file)} was not saved to the library: {exc}", file=sys.stderr)
         else:
             logger.info("Saved %s to the library as %d", result.file, transcript_id)
 

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 EXIT_OK = 0
@@ -69,6 +70,23 @@ def run_command(main: Callable[[], int]) -> NoReturn:
         print("Interrupted.", file=sys.stderr)
         status = interrupted_status(exc)
     exit_now(status)
+
+
+def shown_path(file: str | os.PathLike[str]) -> str:
+    """A file as a command's lines name it: its path from the current folder when it lies below it
+    (``monday/memo.wav``), else its whole path. The name alone does not say which file is meant: an archive holds a
+    ``memo.wav`` in every day's folder."""
+    path = Path(file).absolute()
+    here = Path.cwd()
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
+
+
+def file_line(file: str | os.PathLike[str], message: str) -> str:
+    """``message`` about ``file`` (an error, which begins with the file's name, or news of it) as a line that names
+    the file by :func:`shown_path`: ``monday/memo.wav: not a readable audio file ...``."""
+    name = Path(file).name
+    said = message[len(name) + 2:] if message.startswith(f"{name}: ") else message
+    return f"{shown_path(file)}: {said}"
 
 
 def exit_now(status: int) -> NoReturn:
