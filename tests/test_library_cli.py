@@ -58,6 +58,24 @@ def test_a_folder_batch_saves_too_and_a_resume_does_not_save_twice(tiny_rnnt, tm
     assert [entry.name for entry in Library(path).entries()] == ["a.wav"]
 
 
+def test_files_found_in_a_folder_are_named_by_their_path_in_it(tiny_rnnt, tmp_path):
+    """An archive keeps a ``memo.wav`` in every day's folder: saved from a folder, the library listed "memo.wav",
+    "memo.wav", ... and no one could tell which day each was. A file given by itself keeps its name."""
+    folder = tmp_path / "archive"
+    for day in ("monday", "tuesday"):
+        (folder / day).mkdir(parents=True)
+        write_tone(folder / day / "memo.wav", seconds=1.0)
+    board = write_tone(tmp_path / "board.wav", seconds=1.0)
+    path = tmp_path / "library.sqlite"
+    assert cli.main([str(folder), str(board), "--model", tiny_rnnt, "--library", str(path)], out=io.StringIO()) == 0
+    names = [entry.name for entry in reversed(Library(path).entries())]
+    assert names == [str(Path("monday", "memo.wav")), str(Path("tuesday", "memo.wav")), "board.wav"]
+    code, _ = library_command("export", "1", "--formats", "txt,json", "--out", str(tmp_path / "export"),
+                              "--library", str(path))
+    assert code == 0 and sorted(p.name for p in (tmp_path / "export").iterdir()) == ["memo.json", "memo.txt"]
+    assert json.loads((tmp_path / "export" / "memo.json").read_text())["file"] == str(Path("monday", "memo.wav"))
+
+
 def test_a_batch_saved_for_a_login_is_that_users_in_the_app(tiny_rnnt, tmp_path, capsys):
     """With logins (--auth), each user's Library tab shows their own transcripts: a batch saved from the command line
     belonged to the app without logins, and no logged-in user could see it."""

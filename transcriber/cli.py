@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         except TranscriberError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_SOME_FAILED
-        save = library_saver(library, owner=args.user)
+        save = library_saver(library, owner=args.user, folders=[name for name in args.files if Path(name).is_dir()])
     if args.out:
         return run_folder_batch(engine, inputs, model, options, args, save)
 
@@ -359,16 +359,29 @@ def default_batch_size(engine: Engine) -> int:
     return DEFAULT_BATCH_SIZE if found is None else gpu.batch_size_for(found[0], windows.WINDOW_S)
 
 
-def library_saver(library: Library, *, owner: str = "") -> Callable[[FileResult], None]:
-    """Saves a transcribed file into ``library`` as ``owner``'s; a save that fails is reported and the run goes on."""
+def library_saver(
+    library: Library, *, owner: str = "", folders: Sequence[str] = ()
+) -> Callable[[FileResult], None]:
+    """Saves a transcribed file into ``library`` as ``owner``'s, named by :func:`library_name`; a save that fails is
+    reported and the run goes on."""
 
     def save(result: FileResult) -> None:
         try:
-            transcript_id = library.save(result.transcript, name=Path(result.file).name, audio=result.file,
-                                         owner=owner)
+            transcript_id = library.save(result.transcript, name=library_name(result.file, folders),
+                                         audio=result.file, owner=owner)
         except (TranscriberError, sqlite3.Error, OSError) as exc:
             print(f"warning: {command.shown_path(result.file)} was not saved to the library: {exc}", file=sys.stderr)
         else:
             logger.info("Saved %s to the library as %d", result.file, transcript_id)
 
     return save
+
+
+def library_name(file: str, folders: Sequence[str]) -> str:
+    """A file's name in the library: its path in the first of ``folders`` (those the command was given) that holds it
+    (``monday/memo.wav``: an archive has a ``memo.wav`` in every day's folder), else its file name."""
+    path = Path(file).absolute()
+    for folder in folders:
+        if path.is_relative_to(Path(folder).absolute()):
+            return str(path.relative_to(Path(folder).absolute()))
+    return path.name
