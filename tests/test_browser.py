@@ -201,6 +201,30 @@ def test_a_batch_with_one_bad_file_shows_two_results_and_one_error(page, clips):
     expect(page.locator("#batch-downloads a[download='transcripts.zip']")).to_be_visible()
 
 
+def test_a_batch_of_many_files_keeps_transcribe_and_the_downloads_within_a_screen(page, tmp_path):
+    """Forty voice memos made the list of chosen files 2,400 pixels long, so Transcribe sat three screens below it, and
+    their 241 downloads made the page 16,000 pixels long. Both lists scroll within a box now."""
+    from playwright.sync_api import expect
+
+    files = [write_tone(tmp_path / f"memo-{n:02d}.wav", 0.3) for n in range(24)]
+    page.get_by_role("tab", name="Several files").click()
+    batch = batch_tab(page)
+    batch.locator("#batch-files input[type=file]").set_input_files(files)
+    expect(batch.locator("#batch-files")).to_contain_text("memo-23", timeout=RESULT_TIMEOUT_MS)
+    transcribe = batch.get_by_role("button", name="Transcribe")
+    viewport = page.viewport_size["height"]
+    assert transcribe.bounding_box()["y"] + transcribe.bounding_box()["height"] <= viewport
+    transcribe.click()
+    downloads = page.locator("#batch-downloads")
+    expect(downloads.locator("a[download='transcripts.zip']")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(downloads.locator("a[download='memo-23.docx']")).to_have_count(1)
+    assert downloads.bounding_box()["height"] <= viewport / 2
+    assert page.evaluate("document.documentElement.scrollHeight") <= 2 * viewport
+    last = downloads.locator("a[download='memo-23.docx']")
+    last.scroll_into_view_if_needed()
+    expect(last).to_be_in_viewport()
+
+
 def test_stop_in_a_batch_keeps_the_files_already_transcribed(open_page, model_setup, launch_app, tiny_rnnt, tmp_path):
     """Stopped after its first eight files, a batch of sixteen shows those eight (text, downloads) and the other eight
     as stopped; the Stop button used to end the request itself, and the page got nothing back but "Error"."""

@@ -53,6 +53,9 @@ TRANSCRIBE_CONCURRENCY = 1
 WORD_LIST_HEIGHT_PX = 320
 """The word list scrolls beyond this height."""
 MODEL_FILE_HEIGHT_PX = 140
+FILE_LIST_HEIGHT_PX = 320
+"""The Several files tab's chosen files and downloads scroll beyond this height (the empty drop zone is as high), so
+that a hundred voice memos keep Transcribe and the zip of their transcripts within a screen."""
 TIMESTAMPS_MIN_WIDTH_PX = 180
 """Narrower, the timestamps checkbox moves to a line of its own rather than letting its label spill out of its box."""
 MODEL_STORAGE_KEY = "transcriber-model"
@@ -330,7 +333,8 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         with gr.Row():
             with gr.Column():
                 files = gr.File(
-                    file_count="multiple", type="filepath", label="Audio or video files", elem_id="batch-files"
+                    file_count="multiple", type="filepath", label="Audio or video files", elem_id="batch-files",
+                    height=FILE_LIST_HEIGHT_PX,
                 )
                 with gr.Row():
                     run_batch = gr.Button("Transcribe", variant="primary")
@@ -345,7 +349,8 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
                 )
                 batch_texts = gr.Textbox(label="Transcription Text", lines=8, elem_id="batch-text")
                 batch_downloads = gr.File(
-                    label="Downloads (zip first)", file_count="multiple", elem_id="batch-downloads"
+                    label="Downloads (zip first)", file_count="multiple", elem_id="batch-downloads",
+                    height=FILE_LIST_HEIGHT_PX,
                 )
                 saved_many = gr.JSON(label="Library ids", visible=False, elem_id="batch-saved")
 
