@@ -603,6 +603,10 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
     page.locator("#library-name").get_by_role("textbox").fill("Morning call")
     page.locator("#library-rename").click()
     expect(table.get_by_role("row").filter(has_text="Morning call")).to_be_visible()
+    search.fill("morning")  # by its new name: nothing spoken in it matches
+    search.press("Enter")
+    expect(table.get_by_role("row").filter(has_text="Morning call")).to_be_visible()
+    expect(table.get_by_role("row").filter(has_text="Morning call").locator("strong")).to_have_count(0)
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#library-delete").click()
     expect(table.get_by_role("row").filter(has_text="Morning call")).to_have_count(0)

@@ -17,7 +17,8 @@ import pytest
 from transcriber.errors import LibraryError, LibraryWriteError, TranscriptNotFoundError
 from transcriber.library import Library, open_library, schema_version
 from transcriber.library.media import ORPHAN_AGE_S
-from transcriber.library.database import schema_files, split_statements
+from transcriber.library.database import FOLD_FUNCTION, schema_files, split_statements
+from transcriber.library.query import fold
 from transcriber.types import Segment, Transcript, Word
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,7 @@ def test_the_library_file_alone_holds_every_change_while_the_library_is_open(lib
 def library_of_schema(path: Path, version: int) -> sqlite3.Connection:
     """A library as an older version of the app made it: the first ``version`` schema files applied."""
     old = sqlite3.connect(path)
+    old.create_function(FOLD_FUNCTION, 1, fold)  # schema 6 fills its index with the app's folding
     for number, script in enumerate(schema_files()[:version], start=1):
         for statement in split_statements(script.read_text(encoding="utf-8")):
             old.execute(statement)
@@ -464,7 +466,7 @@ def test_words_with_sharp_s_or_final_sigma_are_found_however_they_are_typed(libr
 
 
 def test_a_correction_is_found_with_its_sharp_s_and_the_old_words_are_not(library):
-    transcript_id = library.save(spoken("we meet in the street"), name="street.wav")
+    transcript_id = library.save(spoken("we meet in the street"), name="walk.wav")
     library.update(transcript_id, spoken("wir treffen uns in der Fußgängerzone"), base_version=1)
     assert [hit.entry.id for hit in library.search("fussgangerzone")] == [transcript_id]
     assert library.search("street") == []
@@ -483,6 +485,42 @@ def test_search_ranks_the_denser_match_first(library):
                  name="once.wav")
     dense = library.save(Transcript(text="budget budget budget", model="m"), name="dense.wav")
     assert library.search("budget")[0].entry.id == dense
+
+
+def test_search_finds_a_transcript_by_its_name_too(library):
+    """A library of a thousand recordings is searched for "smith interview": the words of its name, never spoken in
+    it, found nothing, and beyond the newest 500 the list does not show it either. Every term must occur in the name
+    or the text; a name that matches ranks first; a renamed transcript is found by its new name only."""
+    spoken_budget = library.save(spoken("the budget for next year"), name="board.wav")
+    named = library.save(spoken("good morning everyone"), name="2024-05-03 Smith interview (budget).m4a")
+    library.save(spoken("an interview about nothing"), name="other.wav")
+    assert [hit.entry.id for hit in library.search("smith interview")] == [named]
+    assert [hit.entry.id for hit in library.search("SMITH morning")] == [named]  # one term in each
+    assert [hit.entry.id for hit in library.search("2024 05")] == [named]
+    assert [hit.entry.id for hit in library.search("budget")] == [named, spoken_budget]
+    (hit,) = library.search("smith")
+    assert (hit.snippet, hit.time) == ("", None)  # nothing spoken to show or play from
+    library.rename(named, "Jones call.m4a")
+    assert library.search("smith") == [] and [hit.entry.id for hit in library.search("jones")] == [named]
+    library.update(named, spoken("good evening everyone"), base_version=1)
+    assert [hit.entry.id for hit in library.search("jones evening")] == [named]
+
+
+def test_a_library_of_schema_six_finds_its_transcripts_by_name(tmp_path):
+    from transcriber.library.records import transcript_to_json
+
+    path = tmp_path / "six.sqlite"
+    old = library_of_schema(path, 6)
+    old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
+                "('Straße interview.wav', 'a.wav', '2026-11-01T10:00:00Z', 2.0, 'm', ?, '')",
+                (transcript_to_json(spoken("good morning")),))
+    old.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (1, 'good morning')")
+    old.commit()
+    old.close()
+    library = Library(path)
+    assert [hit.entry.id for hit in library.search("strasse")] == [1]
+    assert [hit.entry.id for hit in library.search("morning")] == [1]
+    library.close()
 
 
 @pytest.mark.parametrize("query", ['budget AND', 'NEAR(budget', '"unbalanced', "-budget", "budget:", "*", "^", "a OR"])

@@ -74,6 +74,8 @@ def test_files_found_in_a_folder_are_named_by_their_path_in_it(tiny_rnnt, tmp_pa
                               "--library", str(path))
     assert code == 0 and sorted(p.name for p in (tmp_path / "export").iterdir()) == ["memo.json", "memo.txt"]
     assert json.loads((tmp_path / "export" / "memo.json").read_text())["file"] == str(Path("monday", "memo.wav"))
+    code, found = library_command("search", "tuesday", "--library", str(path))  # by its name: nothing to show of it
+    assert code == 0 and found == f"     2  {Path('tuesday', 'memo.wav')}\n"
 
 
 def test_a_batch_saved_for_a_login_is_that_users_in_the_app(tiny_rnnt, tmp_path, capsys):

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every transcript, newest first")
     listing.add_argument("--json", action="store_true", help="one JSON object per transcript")
-    search = commands.add_parser("search", help='transcripts that contain words, "phrases" or prefixes*')
+    search = commands.add_parser("search", help='transcripts whose text or name holds words, "phrases" or prefixes*')
     search.add_argument("query")
     search.add_argument("--json", action="store_true", help="one JSON object per hit")
     show = commands.add_parser("show", help="one transcript as JSON (as python -m transcriber --json prints it)")
@@ -70,9 +70,9 @@ def entry_dict(entry: Entry) -> dict[str, object]:
 
 
 def hit_line(hit: Hit) -> str:
-    """A hit as one line: id, name, time, snippet."""
+    """A hit as one line: id, name, time, snippet (none when only the name matched)."""
     when = "" if hit.time is None else f" @{clock_time(hit.time)}"
-    return f"{hit.entry.id:>6}  {hit.entry.name}{when}  {hit.snippet}"
+    return f"{hit.entry.id:>6}  {hit.entry.name}{when}  {hit.snippet}".rstrip()
 
 
 def entry_line(entry: Entry) -> str:
