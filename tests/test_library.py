@@ -506,20 +506,35 @@ def test_search_finds_a_transcript_by_its_name_too(library):
     assert [hit.entry.id for hit in library.search("jones evening")] == [named]
 
 
-def test_a_library_of_schema_six_finds_its_transcripts_by_name(tmp_path):
+def test_search_finds_the_transcripts_a_named_speaker_speaks_in(library):
+    """A speaker named in the review view ("Anna Berg") is whom a user looks for: "berg" found only the transcripts
+    in which someone said the name."""
+    from transcriber import editing
+
+    with_anna = library.save(editing.rename_speaker(interview(), "S1", "Anna Berg"), name="call.wav")
+    later = library.save(interview(), name="later.wav")
+    assert [hit.entry.id for hit in library.search("berg")] == [with_anna]
+    library.update(later, editing.rename_speaker(interview(), "S2", "Anna Berg"), base_version=1)
+    assert {hit.entry.id for hit in library.search("anna budget")} == {with_anna, later}
+    library.update(later, interview(), base_version=2)  # named back
+    assert [hit.entry.id for hit in library.search("berg")] == [with_anna]
+
+
+def test_a_library_of_schema_six_finds_its_transcripts_by_name_and_speaker(tmp_path):
     from transcriber.library.records import transcript_to_json
 
     path = tmp_path / "six.sqlite"
     old = library_of_schema(path, 6)
     old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
-                "('Straße interview.wav', 'a.wav', '2026-11-01T10:00:00Z', 2.0, 'm', ?, '')",
-                (transcript_to_json(spoken("good morning")),))
+                "('Straße interview.wav', 'a.wav', '2026-11-01T10:00:00Z', 2.0, 'm', ?, ?)",
+                (transcript_to_json(spoken("good morning")), "Zoë Berg\nS2"))
     old.execute("INSERT INTO transcripts_fts (rowid, text) VALUES (1, 'good morning')")
     old.commit()
     old.close()
     library = Library(path)
     assert [hit.entry.id for hit in library.search("strasse")] == [1]
     assert [hit.entry.id for hit in library.search("morning")] == [1]
+    assert [hit.entry.id for hit in library.search("zoe")] == [1]
     library.close()
 
 

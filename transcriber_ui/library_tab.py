@@ -24,8 +24,8 @@ EXPORT_DEFAULT = "docx"
 EXPORT_FILE_HEIGHT_PX = 90
 NO_LIBRARY = "The library is off: transcripts are not saved."
 NO_TRANSCRIPT = "Open a transcript first (its id is the first column of the library list)."
-SEARCH_HELP = ('Words of a transcript or of its name, "a phrase" or a prefix*. Case and accents do not matter. '
-               'Empty: everything, newest first.')
+SEARCH_HELP = ('Words of a transcript, its name or its speakers\' names, "a phrase" or a prefix*. Case and accents do '
+               'not matter. Empty: everything, newest first.')
 BYTES_PER_MB = 1024**2
 
 

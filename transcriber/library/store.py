@@ -7,7 +7,7 @@ Decisions:
   is opened. A database from a newer version is refused, never altered.
 * **Stored exactly**: a transcript's words, segments and speakers are kept as JSON in its row (Python writes floats
   so that they read back equal), so a loaded transcript equals the saved one. Search reads a second, derived copy: one
-  row per segment in an FTS5 index, and one per transcript (its name and text) to rank whole transcripts.
+  row per segment in an FTS5 index, and one per transcript (its name, speakers and text) to rank whole transcripts.
 * **Crash-safe**: WAL journal, one transaction per save or delete, so a process killed at any point leaves every
   earlier transcript intact. Each write is copied into the database file once committed (a passive checkpoint), so
   ``library.sqlite`` alone, copied or backed up while the app runs or after it was killed, holds every transcript.
@@ -50,8 +50,8 @@ DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
 MAX_NAME_CHARS = 200
 NAME_WEIGHT = 5.0
-"""How much more a search term found in a transcript's name counts than one in its text (bm25 column weights): a name
-says what the whole recording is about."""
+"""How much more a search term found in a transcript's name or its speakers' counts than one in its text (bm25 column
+weights): a name says what, or who, the whole recording is about."""
 """The longest name a transcript may be given (a file's own name is kept whole)."""
 SPEAKER_SEPARATOR = "\n"
 """Between the speakers of ``transcripts.speakers`` (schema 5): a name may hold ", ", never a line break."""
@@ -236,7 +236,7 @@ class Library:
     @staticmethod
     def _index(connection: sqlite3.Connection, transcript_id: int, transcript: Transcript) -> None:
         """Make ``transcript`` what search finds under ``transcript_id``: its passages, and its text and theirs
-        folded into the search index with its name (see :mod:`transcriber.library.query`)."""
+        folded into the search index with its name and its speakers' (see :mod:`transcriber.library.query`)."""
         connection.execute("DELETE FROM passages WHERE transcript_id = ?", (transcript_id,))
         connection.executemany(
             "INSERT INTO passages (transcript_id, start, text, words) VALUES (?, ?, ?, ?)",
@@ -245,8 +245,10 @@ class Library:
         connection.execute(f"INSERT INTO passages_fts (rowid, text) SELECT id, {database.FOLD_FUNCTION}(text)"
                            " FROM passages WHERE transcript_id = ?", (transcript_id,))
         connection.execute("DELETE FROM transcripts_fts WHERE rowid = ?", (transcript_id,))
-        connection.execute(f"INSERT INTO transcripts_fts (rowid, name, text) SELECT id, {database.FOLD_FUNCTION}(name),"
-                           " ? FROM transcripts WHERE id = ?", (search_query.fold(transcript.text), transcript_id))
+        fold = database.FOLD_FUNCTION
+        connection.execute(f"INSERT INTO transcripts_fts (rowid, name, speakers, text) SELECT id, {fold}(name),"
+                           f" {fold}(speakers), ? FROM transcripts WHERE id = ?",
+                           (search_query.fold(transcript.text), transcript_id))
 
     # --- reading --------------------------------------------------------------------------------------------------------
 
@@ -302,14 +304,14 @@ class Library:
         return path if path.is_file() else None
 
     def search(self, text: str, *, owner: str = "", limit: int | None = None) -> list[Hit]:
-        """The owner's transcripts whose name or text holds every term of ``text``, best first (bm25, a term in the
-        name weighing :data:`NAME_WEIGHT` times one in the text), one hit each: at most ``limit`` (default
-        :data:`DEFAULT_HIT_LIMIT`).
+        """The owner's transcripts whose name, speakers' names and text hold every term of ``text`` between them, best
+        first (bm25, a term in a name weighing :data:`NAME_WEIGHT` times one in the text), one hit each: at most
+        ``limit`` (default :data:`DEFAULT_HIT_LIMIT`).
 
         ``text`` is words, ``"phrases"`` and ``prefixes*`` (see :mod:`transcriber.library.query`); with no word in
         it, the transcripts are listed newest first, without a snippet (at most ``limit``, default
         :data:`DEFAULT_LIST_LIMIT`). Each hit's snippet and time come from its first passage that holds every term
-        (else any term; none when only the name holds them).
+        (else any term; none when only names hold them).
         """
         terms = search_query.parse(text)
         if not terms:
@@ -320,7 +322,7 @@ class Library:
         rows = connection.execute(
             f"SELECT {self.ENTRY_COLUMNS} FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid"
             " WHERE transcripts_fts MATCH ? AND t.owner = ?"
-            f" ORDER BY bm25(transcripts_fts, {NAME_WEIGHT}, 1.0) LIMIT ?",
+            f" ORDER BY bm25(transcripts_fts, {NAME_WEIGHT}, {NAME_WEIGHT}, 1.0) LIMIT ?",
             (search_query.fts_query(terms), owner, limit),
         ).fetchall()
         return [self._hit(connection, self._entry(row), terms) for row in rows]
