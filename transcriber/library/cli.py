@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="every transcript, newest first")
     listing.add_argument("--json", action="store_true", help="one JSON object per transcript")
-    search = commands.add_parser("search", help='transcripts whose text, name or speakers hold words, "phrases" or prefixes*')
+    search = commands.add_parser(
+        "search", help='transcripts whose text, name or speakers hold words, "phrases" or prefixes*'
+    )
     search.add_argument("query")
     search.add_argument("--json", action="store_true", help="one JSON object per hit")
     show = commands.add_parser("show", help="one transcript as JSON (as python -m transcriber --json prints it)")
