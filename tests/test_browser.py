@@ -101,7 +101,7 @@ def open_page(browser, app_url, request):
     yield open_page
     report = getattr(request.node, "report_call", None)
     for number, context in enumerate(contexts, start=1):
-        if report is not None and report.failed:
+        if report is not None and report.failed and context.pages:  # a test may have closed its page
             ARTIFACTS.mkdir(exist_ok=True)
             context.pages[0].screenshot(path=ARTIFACTS / f"{request.node.name}-{number}.png", full_page=True)
         context.close()
@@ -946,6 +946,28 @@ def test_an_edit_is_saved_and_still_there_after_a_reload(open_page, review_url, 
     anna, budget = transcript.words[3], transcript.words[4]
     assert (anna.text, budget.text) == ("Anna's", "budget")
     assert (anna.start, budget.end) == (pytest.approx(0.6), pytest.approx(0.95))  # the span of "w3 w4"
+
+
+def test_leaving_the_page_with_a_correction_typed_but_not_saved_asks_first(open_page, review_url):
+    """A correction is saved by Enter or by clicking outside it; closing the tab or reloading while one was typed lost
+    it without a word. The browser asks first now, and nothing is asked once nothing is left unsaved."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page)
+    review.locator(".review-para").first.dblclick()
+    editor = review.locator("textarea.review-editor")
+    editor.fill(editor.input_value() + " and the budget")
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"
+    asked.value.dismiss()  # stay
+    expect(editor).to_have_value(re.compile("and the budget$"))  # still there to save
+    editor.press("Escape")  # given up: nothing left unsaved
+    expect(editor).to_have_count(0)
+    page.on("dialog", lambda dialog: pytest.fail(f"asked on leaving with nothing unsaved: {dialog.type}"))
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
 
 
 def test_removing_every_paragraph_says_how_to_bring_them_back_not_that_no_speech_was_heard(open_page, review_url):

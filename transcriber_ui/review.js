@@ -594,6 +594,16 @@ function openState() {
   build();
 }
 
+// Closing the tab or reloading while a correction is typed but not yet saved (Enter or a click outside saves it),
+// or while one is being saved, would lose it without a word: the browser asks first.
+window.addEventListener("beforeunload", (event) => {
+  const typed = view.editing !== undefined && view.editor && lines(view.editor.value) !== lines(view.original);
+  if (typed || view.busy || view.waiting.length) {
+    event.preventDefault();
+    event.returnValue = "";  // older browsers ask only when it is set
+  }
+});
+
 openState();
 watch("value", () => {
   // Gradio renders the template afresh when the value changes: build into the new root.
