@@ -117,6 +117,26 @@ def test_outputs_never_overwrite_a_file_that_was_there_nor_the_summary(tmp_path,
     assert [row.status for row in again] == [STATUS_SKIPPED, STATUS_SKIPPED]  # its own outputs are no stranger's
 
 
+def test_subtitles_written_beside_videos_take_their_names_and_a_long_japanese_name_does_not_stop_the_batch(
+    tmp_path, tiny_rnnt
+):
+    """A player loads ``NAME.srt`` with ``NAME.mp4``: "Family Trip (2019).mp4" got ``Family_Trip_2019.srt``. A
+    recording named in 82 Japanese characters stopped the whole batch with "File name too long"."""
+    from audio_fixtures import write_tone
+
+    folder = tmp_path / "films"
+    folder.mkdir()
+    video = write_tone(folder / "Family Trip (2019).mp4", seconds=1.0)
+    japanese = wav(folder / (("会議の記録" * 17)[:82] + ".wav"))
+    after = wav(folder / "zz after.wav")
+    rows = run_batch(Engine(device="cpu"), [video, japanese, after], folder, model=tiny_rnnt, formats=["srt", "docx"],
+                     options=TranscribeOptions(timestamps=True))
+    assert [row.status for row in rows] == [STATUS_DONE] * 3, [row.error for row in rows]
+    assert [path.name for path in rows[0].outputs] == ["Family Trip (2019).srt", "Family Trip (2019).docx"]
+    assert japanese.name.startswith(rows[1].outputs[0].stem) and rows[1].outputs[0].exists()
+    assert (folder / "zz after.srt").is_file()
+
+
 def test_a_run_with_other_settings_does_a_finished_file_again(tmp_path, tiny_rnnt):
     """Forgot --timestamps (or --speakers, or chose another model) and ran it again: the files are done again."""
     import json

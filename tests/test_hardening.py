@@ -212,7 +212,7 @@ def test_two_files_of_one_awkward_name_get_their_own_safe_downloads(app, connect
     )
     assert [row[:3] for row in status["data"]] == [[name, "1.0", DONE], [name, "2.0", DONE]]
     assert texts.count(f"[{name}]\nnine") == 2
-    stem = "it_s_a_quoted_ünïcödé_名前_name"  # safe on every OS; the second file does not overwrite the first
+    stem = "it's a _quoted_ ünïcödé 名前 name"  # safe on every OS; the second file does not overwrite the first
     assert sorted(Path(path).name for path in downloads[1:]) == sorted(
         [f"{stem}{ext}" for ext in FORMATS] + [f"{stem}-2{ext}" for ext in FORMATS]
     )

@@ -1,24 +1,39 @@
 
 import pytest
 
-from transcriber.outputs import atomic_write_text, safe_stem, write_transcript
+from transcriber.outputs import ALL_FORMATS, atomic_write_text, safe_stem, write_transcript
 from transcriber.types import Segment, Transcript, Word
 
 
-def test_safe_stem_keeps_names_readable_and_portable():
-    assert safe_stem("/uploads/My talk (final).mp3") == "My_talk_final"
-    assert safe_stem("/x/???.wav") == "audio"
-    assert safe_stem("/x/Größe: 日本語 メモ?.m4a") == "Größe_日本語_メモ"
+def test_an_output_keeps_the_name_of_its_recording_so_a_player_loads_the_subtitles_with_the_video():
+    """mpv loads ``NAME.srt`` with ``NAME.mp4`` by the exact name, VLC by a name holding the video's: "My talk
+    (final).mp4" got ``My_talk_final.srt``, which neither loads."""
+    assert safe_stem("/uploads/My talk (final).mp4") == "My talk (final)"
+    assert safe_stem("50% done #1 & Tom's [x], ü+é=ok.wav") == "50% done #1 & Tom's [x], ü+é=ok"
     assert safe_stem("interview.2024-05-01.wav") == "interview.2024-05-01"
-    assert safe_stem("a" * 500 + ".wav") == "a" * 80
-    assert safe_stem("con.wav") == "_con" and safe_stem("Com1.x.wav") == "_Com1.x"
+    assert safe_stem("/x/???.wav") == "audio"
+    assert safe_stem("/x/Größe: 日本語 メモ?.m4a") == "Größe_ 日本語 メモ"  # Windows takes no ":" or "?"
+    assert safe_stem("a" * 500 + ".wav") == "a" * 120
+    assert safe_stem("con.wav") == "_con" and safe_stem("Com1.x.wav") == "_Com1.x" and safe_stem("nul .wav") == "_nul"
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd", "..", "a/../../b.wav", 'q"<>|*?.wav', "C:\\x\\y.wav", " .wav"])
+def test_a_long_name_in_a_script_of_several_bytes_a_letter_still_makes_files(tmp_path):
+    """82 Japanese characters (246 bytes): the stem was cut at 80 characters, 240 bytes, and the name a file is
+    written under first came to 260 bytes, over the 255 a file system takes: "File name too long"."""
+    name = ("会議の記録" * 17)[:82] + ".wav"
+    stem = safe_stem(name)
+    assert name.startswith(stem) and len(stem.encode("utf-8")) <= 200
+    transcript = Transcript("hi", (Word("hi", 0.0, 0.3),), (Segment("hi", 0.0, 0.3),), 1.0, "m")
+    written = write_transcript(transcript, tmp_path, f"{stem}-99", source_name=name, formats=ALL_FORMATS)
+    assert [path.name for path in written] == [f"{stem}-99.{fmt}" for fmt in ALL_FORMATS]
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "..", "a/../../b.wav", 'q"<>|*?.wav', "C:\\x\\y.wav", " .wav",
+                                  "a\tb\nc.wav", " . x . .wav", "caf\udce9.wav"])
 def test_safe_stem_never_escapes_or_uses_forbidden_characters(name):
     stem = safe_stem(name)
-    assert stem and ".." not in stem and not stem.startswith(".")
-    assert not set(stem) & set('/\\:*?"<>|')
+    assert stem and stem != ".." and not stem.startswith((".", " ")) and not stem.endswith((".", " "))
+    assert not set(stem) & set('/\\:*?"<>|\t\n') and stem.encode("utf-8")  # whole UTF-8: no lone surrogate
 
 
 def test_write_transcript_writes_every_format_and_no_temporary_files(tmp_path):

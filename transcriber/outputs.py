@@ -22,13 +22,24 @@ ALL_FORMATS = (*FORMATS, DOCX)
 PARTIAL_SUFFIX = ".part"
 """How the temporary file of a write in progress ends (``.NAME.<random>.part``, beside ``NAME``)."""
 
-SAFE_STEM_MAX = 80
-"""Longest file-name stem used for outputs."""
+SAFE_STEM_MAX = 120
+"""Most characters in an output's stem: a video's own name mostly fits, and on Windows a folder's path and the name
+stay within its 260 characters."""
+SAFE_STEM_MAX_BYTES = 200
+"""Most UTF-8 bytes in an output's stem. File systems take 255 bytes a name, and the name an output is written under
+first (``.NAME.<8 random>.part``, then renamed) holds a number (``-2``) and ``.docx`` besides: 80 Japanese
+characters (240 bytes) came to 260 and stopped a batch with "File name too long"."""
 FALLBACK_STEM = "audio"
 WINDOWS_RESERVED_NAMES = frozenset(
     ["CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))]
 )
 """Names Windows will not create a file under, whatever the extension."""
+FORBIDDEN_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f\ud800-\udfff]+')
+"""Characters no output name holds: those Windows forbids (``/`` and ``\\`` separate folders), control characters
+(a line break in a file name breaks scripts and lists), and the stand-ins Python reads a byte that is not UTF-8 as
+(``caf\\xe9.wav`` from a Latin-1 system), which UTF-8 files such as the batch's index cannot hold."""
+NAME_EDGES = " ._"
+"""Stripped from both ends of an output name."""
 SPREADSHEET_BOM = "\ufeff"
 """What a CSV file starts with: UTF-8's byte-order mark. Excel opens a CSV without one in the computer's legacy code
 page, so "Zoë" or "café.wav" would read "ZoÃ«" and "cafÃ©.wav"; LibreOffice, pandas and Python's ``csv`` with
@@ -36,13 +47,19 @@ page, so "Zoë" or "café.wav" would read "ZoÃ«" and "cafÃ©.wav"; LibreOffic
 
 
 def safe_stem(name: str) -> str:
-    """A file-name stem made from ``name`` that is safe on every OS: letters (any script), digits, ``._-`` only.
+    """A file-name stem made from ``name`` that every OS takes: the name's own stem as far as it can be, so that
+    ``Family Trip (2019).mp4`` gets ``Family Trip (2019).srt``, which a video player loads with it (mpv by the exact
+    name, VLC by a name that contains the video's).
 
-    No path separators, no ``..``, none of the characters Windows forbids, no reserved device names, no leading or
-    trailing dots, at most :data:`SAFE_STEM_MAX` characters.
+    Each run of characters that Windows forbids in a name, control characters and bytes that are not UTF-8
+    (:data:`FORBIDDEN_IN_NAMES`) becomes ``_``; no leading or trailing dots or spaces (Windows
+    drops trailing ones, a leading dot hides a file), no ``..``, no reserved device names, at most
+    :data:`SAFE_STEM_MAX` characters and :data:`SAFE_STEM_MAX_BYTES` bytes.
     """
-    stem = re.sub(r"[^\w.-]+", "_", Path(name).stem).strip("._")[:SAFE_STEM_MAX].rstrip("._") or FALLBACK_STEM
-    return f"_{stem}" if stem.split(".")[0].upper() in WINDOWS_RESERVED_NAMES else stem
+    stem = FORBIDDEN_IN_NAMES.sub("_", Path(name).stem).strip(NAME_EDGES)[:SAFE_STEM_MAX]
+    stem = stem.encode("utf-8")[:SAFE_STEM_MAX_BYTES].decode("utf-8", errors="ignore")  # whole characters
+    stem = stem.rstrip(NAME_EDGES) or FALLBACK_STEM
+    return f"_{stem}" if stem.split(".")[0].strip().upper() in WINDOWS_RESERVED_NAMES else stem
 
 
 def utf8_safe(text: str) -> str:
