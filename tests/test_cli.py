@@ -101,6 +101,18 @@ def test_a_missing_model_fails_every_file_with_one_clear_reason(tmp_path, monkey
     assert "nope.nemo does not exist" in line["error"]
 
 
+@pytest.mark.parametrize("model", ["x" * 300, "FOLDER/" + "x" * 300 + ".nemo"])
+def test_a_model_name_longer_than_a_file_name_may_be_fails_in_one_sentence(model, tmp_path, capsys):
+    """Looking such a name up on disk raised "OSError: File name too long" and the command ended in a traceback."""
+    model = model.replace("FOLDER", str(tmp_path))
+    code, (line,) = run_cli(wav(tmp_path / "a.wav", 1.0), "--model", model, "--json")
+    assert code == cli.EXIT_SOME_FAILED
+    assert line["error"].endswith(("is not installed, and NeMo has no pretrained model of that name. See the installed "
+                                   "ones with: python setup_local_models.py --installed, or give a .nemo file by its "
+                                   "path.", "cannot be looked up: File name too long."))
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_a_model_name_nemo_does_not_know_says_so_and_how_to_see_the_installed_ones(tmp_path, monkeypatch):
     # Through NeMo's own from_pretrained, which looks names without a "/" up in its list of pretrained models.
     monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))

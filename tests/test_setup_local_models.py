@@ -54,6 +54,27 @@ def test_import_records_name_file_size_and_checksum(model_dir, tiny_rnnt, capsys
     assert not list(model_dir.glob("*.part"))
 
 
+def test_models_whose_names_make_one_file_name_each_keep_a_file_of_their_own(model_dir, tiny_ctc, tiny_rnnt):
+    """Named in Japanese or Russian, every model went to one hidden file, ``.nemo``, each import overwriting the model
+    before it; "acme/tiny" and "acme--tiny" shared a file too; a name of 300 letters made no file at all."""
+    sources = {"会議": tiny_ctc, "речь": tiny_rnnt, "acme/tiny": tiny_ctc, "acme--tiny": tiny_rnnt, "x" * 300: tiny_ctc}
+    for name, source in sources.items():
+        assert setup_local_models.main(["--import", source, "--name", name]) == 0
+    installed = models.read_manifest()
+    paths = {name: entry.path for name, entry in installed.items()}
+    assert len(set(paths.values())) == len(sources)
+    assert all(not path.name.startswith(".") and len(path.name.encode()) <= 255 for path in paths.values())
+    assert paths["会議"].name == "会議.nemo" and paths["acme/tiny"].name == "acme--tiny.nemo"
+    for name, source in sources.items():
+        assert models.file_sha256(paths[name]) == models.file_sha256(Path(source)), name
+        assert models.resolve_model(name).path == paths[name]
+    assert setup_local_models.main(["--import", tiny_rnnt, "--name", "会議"]) == 0  # again: into its own file
+    assert models.read_manifest()["会議"].path == paths["会議"]
+    assert models.file_sha256(paths["会議"]) == models.file_sha256(Path(tiny_rnnt))
+    assert models.file_sha256(paths["речь"]) == models.file_sha256(Path(tiny_rnnt))
+    assert setup_local_models.main(["--remove", "acme/tiny"]) == 0 and paths["acme--tiny"].is_file()
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 def test_an_installed_model_can_be_read_by_the_other_users_of_a_shared_model_folder(model_dir, tiny_rnnt):
     """An administrator installs models once into a folder every user's app reads ($TRANSCRIBER_MODEL_DIR); the

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
 from .folders import make_folder, new_file
-from .outputs import atomic_write_text
+from .outputs import WINDOWS_RESERVED_NAMES, atomic_write_text
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ INSTALLED_HINT = "python setup_local_models.py --installed"
 KNOWN_HINT = "python setup_local_models.py --list"
 MANIFEST_NAME = "manifest.json"
 HASH_CHUNK_BYTES = 1 << 20
+MODEL_STEM_MAX_BYTES = 200
+"""Most UTF-8 bytes of an installed model's file name before ``.nemo``: a name is 255 bytes at most, and the file is
+copied in under ``.NAME.<8 random>.part`` first."""
+FALLBACK_MODEL_STEM = "model"
 DEMO_MODEL = "demo-en-commands"
 """The model inside the package: English digits and command words only, trained on synthetic speech."""
 DEMO_MODEL_PATH = Path(__file__).resolve().parent / "assets" / f"{DEMO_MODEL}.nemo"
@@ -114,8 +118,16 @@ def model_dir() -> Path:
 
 
 def model_file_name(name: str) -> str:
-    """The file name an installed model gets: ``nvidia/parakeet-tdt-0.6b-v2`` -> ``nvidia--parakeet-tdt-0.6b-v2.nemo``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "--", name).strip("-.") + NEMO_SUFFIX
+    """The file name an installed model gets: ``nvidia/parakeet-tdt-0.6b-v2`` -> ``nvidia--parakeet-tdt-0.6b-v2.nemo``.
+
+    Letters of any script stay (``会議`` -> ``会議.nemo``; only ASCII ones did, and every such name made the one
+    hidden file ``.nemo``); at most :data:`MODEL_STEM_MAX_BYTES` bytes before the suffix; a name Windows reserves
+    gets a ``_`` first. :func:`install_file` makes it unique among the installed models.
+    """
+    stem = re.sub(r"[^\w.-]+", "--", name).strip("-.")
+    stem = stem.encode("utf-8", errors="ignore")[:MODEL_STEM_MAX_BYTES].decode("utf-8", errors="ignore").rstrip("-.")
+    stem = stem or FALLBACK_MODEL_STEM
+    return f"_{stem}{NEMO_SUFFIX}" if stem.split(".")[0].upper() in WINDOWS_RESERVED_NAMES else stem + NEMO_SUFFIX
 
 
 def looks_like_path(name: str) -> bool:
@@ -123,8 +135,17 @@ def looks_like_path(name: str) -> bool:
     is a file, or starts as only a path can (``/``, ``./``, ``../``, ``~``, a Windows drive or ``\\``). A folder
     ``org/name`` in the working directory does not make a pretrained name a path."""
     path = Path(name).expanduser()
-    return (name.lower().endswith(NEMO_SUFFIX) or path.is_file() or path.is_absolute()
+    return (name.lower().endswith(NEMO_SUFFIX) or is_file(path) or path.is_absolute()
             or name.startswith((".", "~", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", name)))
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name the system cannot even look up (longer than a file name may be: Python's
+    ``is_file`` raises then) is not."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _hf_cached_file(name: str) -> Path | None:
@@ -158,9 +179,13 @@ def resolve_model(name: str) -> ModelSource:
         return ModelSource(name=name, path=DEMO_FILES[name])
     if looks_like_path(name):
         path = Path(name).expanduser()
-        if path.is_dir():
-            raise ModelNotAvailableError(f"{name} is a folder, not a model: give the {NEMO_SUFFIX} file in it.")
-        if not path.is_file():
+        try:
+            if path.is_dir():
+                raise ModelNotAvailableError(f"{name} is a folder, not a model: give the {NEMO_SUFFIX} file in it.")
+            found = path.is_file()
+        except OSError as exc:  # a path longer than a name may be
+            raise ModelNotAvailableError(f"Model file {name} cannot be looked up: {exc.strerror or exc}.") from exc
+        if not found:
             raise ModelNotAvailableError(f"Model file {name} does not exist.")
         return ModelSource(name=str(path), path=path.resolve())
     entry = read_manifest().get(name)
@@ -235,7 +260,8 @@ def install_file(source: Path, name: str, kind: str = ASR) -> InstalledModel:
     The copy goes to a temporary name first and is renamed when complete, so an interrupted install leaves no
     half-written model behind.
     """
-    target = make_folder(model_dir(), "models") / model_file_name(name)
+    models = read_manifest()
+    target = make_folder(model_dir(), "models") / _file_name_for(name, models)
     handle, temporary = new_file(target.parent, f".{target.name}.", ".part")
     os.close(handle)
     try:
@@ -245,10 +271,26 @@ def install_file(source: Path, name: str, kind: str = ASR) -> InstalledModel:
         Path(temporary).unlink(missing_ok=True)
         raise
     installed = InstalledModel(name, target, target.stat().st_size, file_sha256(target), kind)
-    models = read_manifest()
     models[name] = installed
     _write_manifest(models)
     return installed
+
+
+def _file_name_for(name: str, models: dict[str, InstalledModel]) -> str:
+    """The file ``name`` is installed as: its own if it is installed, else :func:`model_file_name` made unique among
+    the other installed models' files (``acme/tiny`` and ``acme--tiny`` would share one: the second gets
+    ``acme--tiny-2.nemo``), so an import never overwrites another model."""
+    if name in models:
+        return models[name].path.name
+    taken = {entry.path.name.lower() for entry in models.values()}
+    first = model_file_name(name)
+    stem = first[: -len(NEMO_SUFFIX)]
+    number = 1
+    candidate = first
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{stem}-{number}{NEMO_SUFFIX}"
+    return candidate
 
 
 def remove_model(name: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from transcriber.formats import NO_SPEECH, reading_text, word_list_markdown
 from transcriber.languages import Abilities, language_label, model_abilities
-from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
+from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, is_file, pick_device
 from transcriber.types import FileResult, Transcript
 
 from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, TRANSCRIBE_TASK, display_name, options_from, progress_reporter
@@ -147,7 +147,7 @@ def build_settings(context: AppContext, demo: Any) -> Settings:
         The value is set only when it changes, so a model typed in while the page loads stays.
         """
         offered = {value for _, value in offered_models()}
-        if saved and saved != current and (saved in offered or (is_nemo_path(saved) and Path(saved).is_file())):
+        if saved and saved != current and (saved in offered or (is_nemo_path(saved) and is_file(Path(saved)))):
             return gr.Dropdown(choices=model_choices(saved), value=saved)
         return gr.Dropdown(choices=model_choices(current))
 
