@@ -101,6 +101,21 @@ def test_a_missing_model_fails_every_file_with_one_clear_reason(tmp_path, monkey
     assert "nope.nemo does not exist" in line["error"]
 
 
+@pytest.mark.parametrize("out", [False, True])
+def test_a_file_name_longer_than_a_name_may_be_fails_in_one_sentence_and_the_rest_is_done(out, tiny_ctc, tmp_path,
+                                                                                           capsys):
+    """A mistyped or pasted name of 300 letters: asking whether it was a folder raised "File name too long" and the
+    command ended in a traceback before transcribing anything."""
+    too_long = str(tmp_path / ("x" * 300 + ".wav"))
+    args = [too_long, wav(tmp_path / "good.wav", 1.0), "--model", tiny_ctc, "--library", str(tmp_path / "l.sqlite")]
+    code = cli.main([*args, "--out", str(tmp_path / "out")] if out else [*args, "--json"], out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_SOME_FAILED and "Traceback" not in err
+    assert f"{'x' * 300}.wav: cannot be opened (File name too long)" in err
+    if out:
+        assert "1 transcribed, 0 already done, 1 failed" in err
+
+
 @pytest.mark.parametrize("model", ["x" * 300, "FOLDER/" + "x" * 300 + ".nemo"])
 def test_a_model_name_longer_than_a_file_name_may_be_fails_in_one_sentence(model, tmp_path, capsys):
     """Looking such a name up on disk raised "OSError: File name too long" and the command ended in a traceback."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from .batch_state import SUMMARY_NAME, BatchItem, done_marker, fingerprint, is_complete, plan
 from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
-from .folders import make_folder
+from .folders import is_folder, make_folder
 from .formats import FORMATS
 from .library.records import transcript_to_json, utc_now
 from .outputs import ALL_FORMATS, atomic_write_text, output_paths, remove_partial_writes, write_transcript
@@ -65,7 +65,7 @@ def collect_inputs(
     """
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
+        if is_folder(path):  # a name too long to look up is a file, which then fails in a sentence
             walked = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
             if not walked and on_empty_folder is not None:
                 on_empty_folder(path)

@@ -20,7 +20,7 @@ from .batch import MEDIA_SUFFIXES, collect_inputs
 from .batch_cli import RAY_BACKEND, run_folder_batch
 from .engine import Engine
 from .errors import FolderError, TranscriberError
-from .folders import make_folder
+from .folders import is_file, is_folder, make_folder
 from .formats import FORMATS, NO_SPEECH, result_to_dict, to_text
 from .outputs import ALL_FORMATS
 from .models import (
@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         except TranscriberError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_SOME_FAILED
-        save = library_saver(library, owner=args.user, folders=[name for name in args.files if Path(name).is_dir()])
+        save = library_saver(library, owner=args.user, folders=[name for name in args.files if is_folder(name)])
     if args.out:
         return run_folder_batch(engine, inputs, model, options, args, save)
 
@@ -318,7 +318,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
     if args.library and Path(args.library).suffix.lower() in MEDIA_SUFFIXES:
         parser.error(f"--library {args.library}: that is an audio or video file, not a library (PATH.sqlite)")
     for name in args.files:
-        if WEB_ADDRESS.match(name) and not Path(name).exists():
+        if WEB_ADDRESS.match(name) and not (is_file(name) or is_folder(name)):
             parser.error(f"{name} is a web address; this command transcribes files on this computer: download it "
                          "first")
     # a flag that would do nothing is a mistake in the command, not something to pass over in silence

@@ -1,6 +1,8 @@
 """Folders the app is told to write into (outputs, exports, temporary files): made when missing, tried with a file,
 and when they cannot be written, one sentence that names the folder and why, before any work is done; and the new
-files written into them under a temporary name (:func:`new_file`)."""
+files written into them under a temporary name (:func:`new_file`); and whether a path the user gave is a file or a
+folder, asked so that a name too long to look up is neither rather than an error (:func:`is_file`,
+:func:`is_folder`)."""
 
 from __future__ import annotations
 
@@ -59,3 +61,20 @@ def new_file(folder: str | os.PathLike[str], prefix: str, suffix: str) -> tuple[
         except FileExistsError:
             continue
     raise FileExistsError(f"No free name for a new file in {folder}")
+
+
+def is_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file; a name the system cannot even look up (longer than a file name may be, where
+    Python's own ``is_file`` raises) is not."""
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False
+
+
+def is_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder; a name the system cannot even look up is not (as :func:`is_file`)."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False

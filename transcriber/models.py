@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
-from .folders import make_folder, new_file
+from .folders import is_file, make_folder, new_file
 from .outputs import WINDOWS_RESERVED_NAMES, atomic_write_text
 from .tempdir import APP_NAME, is_windows
 
@@ -138,14 +138,6 @@ def looks_like_path(name: str) -> bool:
     return (name.lower().endswith(NEMO_SUFFIX) or is_file(path) or path.is_absolute()
             or name.startswith((".", "~", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", name)))
 
-
-def is_file(path: Path) -> bool:
-    """Whether ``path`` is a file; a name the system cannot even look up (longer than a file name may be: Python's
-    ``is_file`` raises then) is not."""
-    try:
-        return path.is_file()
-    except OSError:
-        return False
 
 
 def _hf_cached_file(name: str) -> Path | None:

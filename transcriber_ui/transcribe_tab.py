@@ -16,7 +16,8 @@ from typing import Any
 
 from transcriber.formats import NO_SPEECH, reading_text, word_list_markdown
 from transcriber.languages import Abilities, language_label, model_abilities
-from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, is_file, pick_device
+from transcriber.folders import is_file
+from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
 from transcriber.types import FileResult, Transcript
 
 from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, TRANSCRIBE_TASK, display_name, options_from, progress_reporter
