@@ -185,6 +185,23 @@ def test_a_folder_that_cannot_be_made_is_a_usage_error_naming_it(flag, folder, p
     assert "Traceback" not in err and Path(clip).read_bytes()[:4] == b"RIFF"
 
 
+@pytest.mark.parametrize("flag, purpose", [("--out", "Cannot write the outputs into"),
+                                           ("--temp-dir", "Cannot write temporary files into"),
+                                           ("--library", "Cannot open the library")])
+def test_a_folder_or_library_named_longer_than_a_name_may_be_is_said_in_a_sentence(flag, purpose, tmp_path, capsys):
+    """A pasted path of 300 letters: asking what stood in the way raised "File name too long" in a traceback."""
+    too_long = tmp_path / ("x" * 300)
+    code = None
+    try:
+        code = cli.main([wav(tmp_path / "a.wav", 1.0), flag, str(too_long)], out=io.StringIO())
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code in (cli.EXIT_USAGE, cli.EXIT_SOME_FAILED) and "Traceback" not in err
+    assert f"{purpose} {too_long}" in err
+    assert "File name too long" in err or (flag == "--library" and "unable to open database file" in err)
+
+
 def unwritable_folder(tmp_path: Path) -> Path:
     """A folder that exists but takes no file: sysfs on Linux (even for root, who may write anywhere else), else a
     folder without write permission."""

@@ -117,6 +117,9 @@ def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
     assert capsys.readouterr().err == "error: There is no transcript 999 in the library.\n"
     assert library_command("list", "--library", str(tmp_path / "none.sqlite"))[0] == 1
     assert "there is no library at" in capsys.readouterr().err
+    too_long = tmp_path / ("x" * 300 + ".sqlite")  # looking it up raised "File name too long" in a traceback
+    assert library_command("list", "--library", str(too_long))[0] == 1
+    assert capsys.readouterr().err == f"error: there is no library at {too_long}\n"
     assert library_command("export", "1", "--formats", "pdf", "--library", str(filled))[0] == 1
     assert "Unknown format pdf" in capsys.readouterr().err
     assert library_command("list", "--library", str(filled), "--user", "alice") == (0, "")

@@ -29,7 +29,7 @@ def make_folder(path: str | os.PathLike[str], purpose: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        in_the_way = next((p for p in (folder, *folder.parents) if is_file(p)), None)
         reason = f"{in_the_way} is a file, not a folder" if in_the_way is not None else exc.strerror or str(exc)
         raise FolderError(f"Cannot write {purpose} into {folder}: {reason}.") from exc
     try:  # a folder that exists may still refuse files (permissions, a read-only disk)

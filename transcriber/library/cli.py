@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import OutputWriteError, TranscriberError
-from ..folders import make_folder
+from ..folders import is_file, is_folder, make_folder
 from ..formats import clock_time, local_time
 from ..outputs import ALL_FORMATS, safe_stem, write_transcript
 from .query import parse as parse_query
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     """Run ``python -m transcriber.library``; returns the exit status (0 done, 1 failed, 2 usage error)."""
     args = build_parser().parse_args(argv)
     path = Path(args.library) if args.library else default_library_path()
-    if not path.exists():  # a folder: Library says what to give instead
+    if not (is_file(path) or is_folder(path)):  # a folder: Library says what to give instead
         print(f"error: there is no library at {path}", file=sys.stderr)
         return EXIT_FAILED
     try:

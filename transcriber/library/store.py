@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LibraryError, LibraryUnreadableError, StaleVersionError, TranscriptNotFoundError
+from ..folders import is_folder
 from ..formats import result_to_dict
 from ..outputs import one_line, utf8_safe
 from ..types import FileResult, Transcript
@@ -116,7 +117,7 @@ class Library:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        if self.path.is_dir():
+        if is_folder(self.path):
             raise LibraryError(
                 f"{self.path} is a folder; a library is a file: name one, such as {self.path / LIBRARY_NAME}."
             )
