@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transcriber.errors import TranscriberError
-from transcriber.folders import make_folder
+from transcriber.folders import is_file, is_folder, make_folder
 from transcriber.models import (
     ASR,
     DEMO_DIARIZER,
@@ -128,8 +128,8 @@ def download(names: Sequence[str]) -> int:
 def import_file(path_text: str, name: str | None, kind: str = ASR) -> int:
     path = Path(path_text).expanduser()
     problem = (
-        "is a folder; give the .nemo file in it" if path.is_dir()
-        else "does not exist" if not path.is_file()
+        "is a folder; give the .nemo file in it" if is_folder(path)
+        else "does not exist" if not is_file(path)
         else f"is not a model file: NeMo models end in {NEMO_SUFFIX}" if path.suffix.lower() != NEMO_SUFFIX
         else None
     )

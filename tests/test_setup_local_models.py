@@ -193,6 +193,9 @@ def test_import_of_a_folder_or_a_recording_says_what_to_give(model_dir, tmp_path
     assert capsys.readouterr().err == f"error: {tmp_path} is a folder; give the .nemo file in it.\n"
     assert setup_local_models.main(["--import", str(recording)]) == 1
     assert capsys.readouterr().err == f"error: {recording} is not a model file: NeMo models end in .nemo.\n"
+    too_long = tmp_path / ("x" * 300 + ".nemo")  # said as "[Errno 36] File name too long: ..."
+    assert setup_local_models.main(["--import", str(too_long)]) == 1
+    assert capsys.readouterr().err == f"error: {too_long} does not exist.\n"
     assert models.read_manifest() == {}
 
 
