@@ -50,10 +50,10 @@ MEDIA_SUFFIX = ".media"
 DEFAULT_LIST_LIMIT = 500
 DEFAULT_HIT_LIMIT = 50
 MAX_NAME_CHARS = 200
+"""The longest name a transcript may be given (a file's own name is kept whole)."""
 NAME_WEIGHT = 5.0
 """How much more a search term found in a transcript's name or its speakers' counts than one in its text (bm25 column
 weights): a name says what, or who, the whole recording is about."""
-"""The longest name a transcript may be given (a file's own name is kept whole)."""
 SPEAKER_SEPARATOR = "\n"
 """Between the speakers of ``transcripts.speakers`` (schema 5): a name may hold ", ", never a line break."""
 
