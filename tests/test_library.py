@@ -511,10 +511,11 @@ def test_search_finds_the_transcripts_a_named_speaker_speaks_in(library):
     in which someone said the name."""
     from transcriber import editing
 
-    with_anna = library.save(editing.rename_speaker(interview(), "S1", "Anna Berg"), name="call.wav")
+    with_anna = library.save(editing.rename_speaker(interview(), "S2", "Anna Berg"), name="call.wav")
     later = library.save(interview(), name="later.wav")
-    assert [hit.entry.id for hit in library.search("berg")] == [with_anna]
-    library.update(later, editing.rename_speaker(interview(), "S2", "Anna Berg"), base_version=1)
+    (hit,) = library.search("berg")
+    assert hit.entry.id == with_anna and hit.time == pytest.approx(1.2)  # where she first speaks
+    library.update(later, editing.rename_speaker(interview(), "S1", "Anna Berg"), base_version=1)
     assert {hit.entry.id for hit in library.search("anna budget")} == {with_anna, later}
     library.update(later, interview(), base_version=2)  # named back
     assert [hit.entry.id for hit in library.search("berg")] == [with_anna]

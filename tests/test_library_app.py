@@ -306,3 +306,18 @@ def test_a_correction_on_a_full_disk_says_why_in_the_review_view(tmp_path):
                                "is full. Nothing was changed.")  # what the view says, not "The change was not saved."
     assert library.get(kept)[1] == interview()
     library.close()
+
+
+def test_a_transcript_found_by_a_speakers_name_opens_where_that_speaker_talks():
+    """Opened from a search for "Anna" (a speaker so named in the review view), the view opened at the start and marked
+    nothing on its timeline; it opens at her first turn, each of her turns marked, no word underlined."""
+    from transcriber import editing
+    from transcriber.types import Segment, Transcript, Word
+    from transcriber_ui.review import search_hits
+
+    words = tuple(Word(f"w{n}", n * 1.0, n * 1.0 + 0.5, "S1" if n % 4 < 2 else "S2") for n in range(8))
+    segments = tuple(Segment(" ".join(w.text for w in words[k:k + 2]), words[k].start, words[k + 1].end,
+                             words[k].speaker) for k in range(0, 8, 2))
+    transcript = editing.rename_speaker(Transcript("", words, segments, 8.0, "m", ("S1", "S2")), "S2", "Anna Berg")
+    assert search_hits(transcript, "anna") == ([2.0, 6.0], [])
+    assert search_hits(transcript, "w5") == ([5.0], [5.0])  # a spoken word: as before

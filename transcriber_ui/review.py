@@ -15,6 +15,7 @@ from transcriber import editing
 from transcriber.errors import StaleVersionError, TranscriberError
 from transcriber.library import Entry
 from transcriber.library import query as search_query
+from transcriber.library.records import turn_starts
 from transcriber.types import Transcript
 
 from .media_route import media_url, request_user
@@ -35,7 +36,8 @@ def asset(name: str) -> str:
 
 def search_hits(transcript: Transcript, query: str) -> tuple[list[float], list[float]]:
     """Where a library search matched: the time each match starts (the timeline's marks; the view opens at the
-    first), and the start of every word inside a match (a phrase is all its words; the view underlines them)."""
+    first), and the start of every word inside a match (a phrase is all its words; the view underlines them). Found
+    by a speaker's name alone ("Anna"), the turns of that speaker, no word underlined."""
     terms = search_query.parse(query or "")
     if not terms:
         return [], []
@@ -43,6 +45,9 @@ def search_hits(transcript: Transcript, query: str) -> tuple[list[float], list[f
     for first, last in search_query.word_matches(terms, (word.text for word in transcript.words)):
         starts.append(first)
         words.update(range(first, last + 1))
+    if not starts:
+        turns = turn_starts(transcript, search_query.names_matching(terms, transcript.speakers))
+        return [round(start, TIME_DECIMALS) for start in turns[:MAX_HITS]], []
     start_of = [round(word.start, TIME_DECIMALS) for word in transcript.words]
     return [start_of[w] for w in starts[:MAX_HITS]], sorted({start_of[w] for w in words})
 

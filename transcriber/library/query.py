@@ -116,6 +116,11 @@ def word_matches(terms: list[Term], texts: Iterable[str]) -> Iterator[tuple[int,
         yield owners[index], owners[index + length - 1]
 
 
+def names_matching(terms: list[Term], names: Iterable[str]) -> set[str]:
+    """Those of ``names`` (speakers' names) in which a term matches: ``berg`` finds "Anna Berg"."""
+    return {name for name in names if next(matches(terms, tokens(name)), None) is not None}
+
+
 def snippet(terms: list[Term], text: str, *, size: int = SNIPPET_TOKENS) -> str:
     """The part of a passage's ``text`` that shows where ``terms`` match: at most ``size`` words, the matches in the
     middle (the window holding the most of them), each match between :data:`SNIPPET_MARK`, and

@@ -64,3 +64,11 @@ def hit_time(terms: list[search_query.Term], start: float | None, words: list[li
     """When the first word of a passage that matches a term is spoken; the passage's start if none is found."""
     found = next(search_query.word_matches(terms, (word for word, _ in words)), None)
     return words[found[0]][1] if found is not None else start
+
+
+def turn_starts(transcript: Transcript, speakers: set[str]) -> list[float]:
+    """When each turn of ``speakers`` begins: their words that follow another speaker's (or come first); the segments
+    of a transcript without word timings."""
+    items: tuple[Word, ...] | tuple[Segment, ...] = transcript.words or transcript.segments
+    return [item.start for index, item in enumerate(items)
+            if item.speaker in speakers and (index == 0 or items[index - 1].speaker != item.speaker)]

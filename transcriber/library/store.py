@@ -39,7 +39,7 @@ from ..types import FileResult, Transcript
 from . import database
 from . import query as search_query
 from .media import store_media, sweep_orphans
-from .records import hit_time, passages, transcript_from_json, transcript_to_json, utc_now
+from .records import hit_time, passages, transcript_from_json, transcript_to_json, turn_starts, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -343,6 +343,11 @@ class Library:
             if row is not None:
                 start, words, text = row
                 return Hit(entry, search_query.snippet(terms, text), hit_time(terms, start, json.loads(words)))
+        named = search_query.names_matching(terms, entry.speakers)
+        if named:  # found by a speaker's name: where that speaker first talks
+            (body,) = connection.execute("SELECT body FROM transcripts WHERE id = ?", (entry.id,)).fetchone()
+            starts = turn_starts(transcript_from_json(body), named)
+            return Hit(entry, "", starts[0] if starts else None)
         return Hit(entry, "", None)
 
     def size_bytes(self) -> int:
