@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
 from .folders import is_file, make_folder, new_file
-from .outputs import WINDOWS_RESERVED_NAMES, atomic_write_text
+from .outputs import atomic_write_text, fitted_stem
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -124,10 +124,8 @@ def model_file_name(name: str) -> str:
     hidden file ``.nemo``); at most :data:`MODEL_STEM_MAX_BYTES` bytes before the suffix; a name Windows reserves
     gets a ``_`` first. :func:`install_file` makes it unique among the installed models.
     """
-    stem = re.sub(r"[^\w.-]+", "--", name).strip("-.")
-    stem = stem.encode("utf-8", errors="ignore")[:MODEL_STEM_MAX_BYTES].decode("utf-8", errors="ignore").rstrip("-.")
-    stem = stem or FALLBACK_MODEL_STEM
-    return f"_{stem}{NEMO_SUFFIX}" if stem.split(".")[0].upper() in WINDOWS_RESERVED_NAMES else stem + NEMO_SUFFIX
+    stem = re.sub(r"[^\w.-]+", "--", name).strip("-.")  # \w takes no surrogate: whole UTF-8 is left
+    return fitted_stem(stem, edges="-.", max_bytes=MODEL_STEM_MAX_BYTES, fallback=FALLBACK_MODEL_STEM) + NEMO_SUFFIX
 
 
 def looks_like_path(name: str) -> bool:

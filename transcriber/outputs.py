@@ -57,8 +57,15 @@ def safe_stem(name: str) -> str:
     :data:`SAFE_STEM_MAX` characters and :data:`SAFE_STEM_MAX_BYTES` bytes.
     """
     stem = FORBIDDEN_IN_NAMES.sub("_", Path(name).stem).strip(NAME_EDGES)[:SAFE_STEM_MAX]
-    stem = stem.encode("utf-8")[:SAFE_STEM_MAX_BYTES].decode("utf-8", errors="ignore")  # whole characters
-    stem = stem.rstrip(NAME_EDGES) or FALLBACK_STEM
+    return fitted_stem(stem, edges=NAME_EDGES, max_bytes=SAFE_STEM_MAX_BYTES, fallback=FALLBACK_STEM)
+
+
+def fitted_stem(stem: str, *, edges: str, max_bytes: int, fallback: str) -> str:
+    """``stem`` (already free of characters no file name holds) as a file name takes it: cut to ``max_bytes`` of
+    UTF-8 in whole characters, without ``edges`` at its end, ``fallback`` when nothing is left, and with ``_`` before a
+    name Windows reserves (``con`` -> ``_con``). Output names (:func:`safe_stem`) and installed models' file names
+    both go through it."""
+    stem = stem.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore").rstrip(edges) or fallback
     return f"_{stem}" if stem.split(".")[0].strip().upper() in WINDOWS_RESERVED_NAMES else stem
 
 
