@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import OutputWriteError
 from .library.records import transcript_from_json
 from .models import file_sha256
-from .outputs import ALL_FORMATS, atomic_write_text, output_paths, safe_stem
+from .outputs import ALL_FORMATS, atomic_write_text, numbered, output_paths, safe_stem
 from .tempdir import is_windows
 from .types import FileResult
 
@@ -72,6 +72,11 @@ def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
     moved = MovedInputs(index, out_dir)
     tried: dict[str, int] = {}  # a name's last number given in this run: a recorder's thousand REC001.WAV files
+
+    def in_use(stem: str) -> bool:
+        """Another input's, or a file's in ``out_dir`` (the user's own subtitles, the summary)."""
+        return stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS))
+
     items = []
     for path in inputs:
         key = str(path.absolute())
@@ -79,12 +84,7 @@ def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
             stem = moved.take(path)
             if stem is None:
                 base = safe_stem(path.name)
-                number = tried.get(base.lower(), 1)
-                stem = base if number == 1 else f"{base}-{number}"
-                while stem.lower() in taken or any(p.exists() for p in output_paths(out_dir, stem, ALL_FORMATS)):
-                    number += 1
-                    stem = f"{base}-{number}"
-                tried[base.lower()] = number
+                stem, tried[base.lower()] = numbered(base, in_use, first=tried.get(base.lower(), 1))
             index[key] = stem
             taken.add(stem.lower())
         items.append(BatchItem(path, index[key]))

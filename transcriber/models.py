@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
 from .folders import is_file, make_folder, new_file
-from .outputs import atomic_write_text, fitted_stem
+from .outputs import atomic_write_text, fitted_stem, numbered
 from .tempdir import APP_NAME, is_windows
 
 logger = logging.getLogger(__name__)
@@ -273,14 +273,9 @@ def _file_name_for(name: str, models: dict[str, InstalledModel]) -> str:
     if name in models:
         return models[name].path.name
     taken = {entry.path.name.lower() for entry in models.values()}
-    first = model_file_name(name)
-    stem = first[: -len(NEMO_SUFFIX)]
-    number = 1
-    candidate = first
-    while candidate.lower() in taken:
-        number += 1
-        candidate = f"{stem}-{number}{NEMO_SUFFIX}"
-    return candidate
+    stem, _ = numbered(model_file_name(name).removesuffix(NEMO_SUFFIX),
+                       lambda candidate: f"{candidate}{NEMO_SUFFIX}".lower() in taken)
+    return stem + NEMO_SUFFIX
 
 
 def remove_model(name: str) -> bool:

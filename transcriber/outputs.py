@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .docx_format import to_docx
@@ -67,6 +67,17 @@ def fitted_stem(stem: str, *, edges: str, max_bytes: int, fallback: str) -> str:
     both go through it."""
     stem = stem.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore").rstrip(edges) or fallback
     return f"_{stem}" if stem.split(".")[0].strip().upper() in WINDOWS_RESERVED_NAMES else stem
+
+
+def numbered(base: str, taken: Callable[[str], bool], *, first: int = 1) -> tuple[str, int]:
+    """The first of ``base``, ``base-2``, ``base-3``, ... (from number ``first``) that ``taken`` does not claim, and
+    its number: how two inputs of one name get outputs of their own (``talk``, ``talk-2``)."""
+    number = first
+    name = base if number == 1 else f"{base}-{number}"
+    while taken(name):
+        number += 1
+        name = f"{base}-{number}"
+    return name, number
 
 
 def utf8_safe(text: str) -> str:

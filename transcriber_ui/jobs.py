@@ -25,7 +25,7 @@ from typing import Any
 
 from transcriber.errors import TranscriberError
 from transcriber.file_job import FILES_DONE_PREFIX
-from transcriber.outputs import ALL_FORMATS, safe_stem, write_transcript
+from transcriber.outputs import ALL_FORMATS, numbered, safe_stem, write_transcript
 from transcriber.types import FileResult, Progress, TranscribeOptions, Transcript
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,7 @@ class RequestFolder:
         self._stems: set[str] = set()
 
     def _unique_stem(self, name: str) -> str:
-        base = stem = safe_stem(name)
-        number = 2
-        while stem in self._stems:
-            stem = f"{base}-{number}"
-            number += 1
+        stem, _ = numbered(safe_stem(name), self._stems.__contains__)
         self._stems.add(stem)
         return stem
 
