@@ -381,7 +381,7 @@ def library_name(file: str, folders: Sequence[str]) -> str:
     """A file's name in the library: its path in the first of ``folders`` (those the command was given) that holds it
     (``monday/memo.wav``: an archive has a ``memo.wav`` in every day's folder), else its file name."""
     path = Path(file).absolute()
-    for folder in folders:
-        if path.is_relative_to(Path(folder).absolute()):
-            return str(path.relative_to(Path(folder).absolute()))
+    for folder in (Path(name).absolute() for name in folders):
+        if path.is_relative_to(folder):
+            return str(path.relative_to(folder))
     return path.name

@@ -137,7 +137,6 @@ def looks_like_path(name: str) -> bool:
             or name.startswith((".", "~", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", name)))
 
 
-
 def _hf_cached_file(name: str) -> Path | None:
     """The ``.nemo`` file NeMo's ``from_pretrained`` left in the Hugging Face cache, if any (no network)."""
     try:

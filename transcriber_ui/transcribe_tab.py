@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from transcriber.folders import is_file
 from transcriber.formats import NO_SPEECH, reading_text, word_list_markdown
 from transcriber.languages import Abilities, language_label, model_abilities
-from transcriber.folders import is_file
 from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
 from transcriber.types import FileResult, Transcript
 
