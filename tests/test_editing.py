@@ -130,6 +130,31 @@ def test_a_word_added_at_the_end_of_a_paragraph_stays_in_it():
     assert edited.words[4].start == edited.words[4].end == 1.8  # no gap after "friend": a point at its end
 
 
+def quick_turns() -> Transcript:
+    """Two speakers with no pause between them: the second's first word starts as the first's last word ends."""
+    words = (Word("hello", 0.0, 0.4, "S1"), Word("there", 0.4, 1.0, "S1"),
+             Word("good", 1.0, 1.4, "S2"), Word("morning", 1.4, 2.0, "S2"))
+    segments = (Segment("hello there", 0.0, 1.0, "S1"), Segment("good morning", 1.0, 2.0, "S2"))
+    return Transcript("hello there good morning", words, segments, 2.0, "m", ("S1", "S2"))
+
+
+def test_a_word_added_at_the_end_of_a_turn_stays_in_it_when_the_next_turn_follows_at_once():
+    edited = editing.edit_text(quick_turns(), 0, "hello there friend")
+    assert [(p.speaker, p.joined()) for p in editing.paragraphs(edited)] == [("S1", "hello there friend"),
+                                                                            ("S2", "good morning")]
+    again = editing.edit_text(edited, 1, "good evening")  # the next correction starts from what the view shows
+    assert [(p.speaker, p.joined()) for p in editing.paragraphs(again)] == [("S1", "hello there friend"),
+                                                                           ("S2", "good evening")]
+    assert [(s.text, s.speaker) for s in again.segments] == [("hello there friend", "S1"), ("good evening", "S2")]
+
+
+def test_a_split_between_words_of_one_instant_keeps_each_paragraph_its_words():
+    """Words typed into no gap share one instant; a paragraph split between two of them stays split as it was."""
+    squeezed = editing.edit_text(quick_turns(), 0, "hello there you all")  # "you all" both at 1.0
+    split = editing.split(squeezed, 0, 3)
+    assert [p.joined() for p in editing.paragraphs(split)] == ["hello there you", "all", "good morning"]
+
+
 @pytest.mark.parametrize(
     "edit",
     [

@@ -56,8 +56,31 @@ class Paragraph:
 
 
 def segment_words(transcript: Transcript) -> list[list[Word]]:
-    """The words of each segment: a word belongs to the last segment that starts at or before it (so a word added
-    at the very end of a segment, with no time of its own, stays in it)."""
+    """The words of each segment. Where the segments' texts are the words in order (always, after a correction),
+    each segment takes the words its text is made of: times cannot tell which of two paragraphs a word belongs to
+    when one ends as the next begins (a word added at the end of a turn that the next follows at once, a split between
+    two words typed into no gap). Otherwise a word belongs to the last segment that starts at or before it."""
+    return _words_by_text(transcript) or _words_by_start(transcript)
+
+
+def _words_by_text(transcript: Transcript) -> list[list[Word]] | None:
+    """Each segment's run of words, when their texts in order make up the segments' texts; else ``None``."""
+    groups: list[list[Word]] = []
+    at = 0
+    for segment in transcript.segments:
+        wanted = segment.text.split()
+        taken: list[str] = []
+        start = at
+        while len(taken) < len(wanted) and at < len(transcript.words):
+            taken += transcript.words[at].text.split()
+            at += 1
+        if taken != wanted:
+            return None
+        groups.append(list(transcript.words[start:at]))
+    return groups if at == len(transcript.words) and groups else None
+
+
+def _words_by_start(transcript: Transcript) -> list[list[Word]]:
     starts = [segment.start for segment in transcript.segments]
     groups: list[list[Word]] = [[] for _ in starts]
     for word in transcript.words:
