@@ -58,6 +58,37 @@ def test_a_folder_batch_saves_too_and_a_resume_does_not_save_twice(tiny_rnnt, tm
     assert [entry.name for entry in Library(path).entries()] == ["a.wav"]
 
 
+def test_files_a_batch_did_before_its_library_was_given_are_saved_from_their_markers_once(tiny_rnnt, tmp_path,
+                                                                                          capsys):
+    """Run without ``--library``, then again with it: the files skipped as done never reached the library (as a
+    save interrupted by Ctrl-C, or one that failed). They are saved from their done markers, not transcribed again,
+    and no later run saves them twice; another library, or another user's, gets them too."""
+    path, out, folder = tmp_path / "library.sqlite", tmp_path / "out", tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.wav", "b.wav"):
+        write_tone(folder / name, seconds=1.0)
+    batch = [str(folder), "--model", tiny_rnnt, "--out", str(out)]
+    assert cli.main(batch) == 0
+    texts = {name: json.loads((out / f"{Path(name).stem}.json").read_text(encoding="utf-8"))["text"]
+             for name in ("a.wav", "b.wav")}
+    capsys.readouterr()
+    assert cli.main([*batch, "--library", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "0 transcribed, 2 already done, 0 failed" in err
+    assert "2 files done before were saved to the library" in err
+    library = Library(path)
+    assert sorted((entry.name, entry.has_audio) for entry in library.entries()) == [("a.wav", True), ("b.wav", True)]
+    assert {entry.name: library.get(entry.id)[1].text for entry in library.entries()} == texts
+    library.close()
+    for _ in range(2):
+        assert cli.main([*batch, "--library", str(path)]) == 0
+        assert "saved to the library" not in capsys.readouterr().err
+    assert len(Library(path).entries()) == 2
+    assert cli.main([*batch, "--library", str(path), "--user", "anna"]) == 0
+    assert sorted(entry.name for entry in Library(path).entries(owner="anna")) == ["a.wav", "b.wav"]
+    assert len(Library(path).entries()) == 2
+
+
 def test_files_found_in_a_folder_are_named_by_their_path_in_it(tiny_rnnt, tmp_path):
     """An archive keeps a ``memo.wav`` in every day's folder: saved from a folder, the library listed "memo.wav",
     "memo.wav", ... and no one could tell which day each was. A file given by itself keeps its name."""

@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch_state import SUMMARY_NAME, BatchItem, done_marker, fingerprint, is_complete, plan
+from .batch_state import (
+    SUMMARY_NAME, BatchItem, done_marker, fingerprint, is_complete, marker_result, plan, read_marker,
+)
 from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
 from .folders import is_folder, make_folder
@@ -41,6 +43,8 @@ SUMMARY_HEADERS = ("file", "status", "duration", "seconds", "error", "outputs")
 STATUS_DONE = "done"
 STATUS_SKIPPED = "skipped (outputs exist)"
 STATUS_FAILED = "failed"
+KEPT_KEY = "kept"
+"""A done marker's list of the places its file is kept besides the outputs (:class:`Destination`)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,21 @@ class BatchRow:
     seconds: float = 0.0
     error: str = ""
     outputs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Somewhere a batch also keeps each transcribed file: a library.
+
+    ``place`` is how a done marker names it (``{"library": "/abs/library.sqlite", "user": ""}``); ``keep(result)``
+    keeps a file's result and returns what its marker then records (``place`` and, say, the transcript's ``id``), or
+    ``None`` when it could not (having said why). A file is kept once its outputs and marker are written, and a file
+    skipped as done whose marker does not name the place (a library given only to a later run, a save that failed
+    or was cut off by Ctrl-C) is kept from its marker, not transcribed again; none is kept twice.
+    """
+
+    place: dict[str, object]
+    keep: Callable[[FileResult], dict[str, object] | None]
 
 
 def collect_inputs(
@@ -96,9 +115,11 @@ def run_planned(
     settings: dict[str, object],
     execute: Callable[[list[BatchItem], Callable[[BatchRow], bool]], None],
     on_file: Callable[[BatchRow], None] | None = None,
+    destination: Destination | None = None,
 ) -> list[BatchRow]:
-    """What every backend of the folder batch shares: plan the names, skip inputs already done, collect one row per
-    input and write ``summary.csv`` (also when the run is interrupted); returns the rows in input order.
+    """What every backend of the folder batch shares: plan the names, skip inputs already done (handing those that
+    ``destination`` does not have yet to it), collect one row per input and write ``summary.csv`` (also when the run
+    is interrupted); returns the rows in input order.
 
     Args:
         settings: The run's :func:`transcript_settings`: an input done with others is done again.
@@ -122,6 +143,8 @@ def run_planned(
     todo = []
     for item in items:
         if is_complete(item, out_dir, formats, settings):
+            if destination is not None:
+                keep_done(item, out_dir, destination)
             record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
         else:
             todo.append(item)
@@ -167,7 +190,7 @@ def run_batch(
     formats: Sequence[str] = FORMATS,
     options: TranscribeOptions = TranscribeOptions(),
     on_file: Callable[[BatchRow], None] | None = None,
-    on_result: Callable[[FileResult], None] | None = None,
+    destination: Destination | None = None,
     cancel: threading.Event | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[BatchRow]:
@@ -178,7 +201,8 @@ def run_batch(
 
     Args:
         on_file: Called with each input's row as soon as it is known (for a progress bar).
-        on_result: Called with each transcribed file's result once its outputs are written (to save it elsewhere).
+        destination: Where each file done is also kept once its outputs are written (a library), and each file done
+            before that it does not have yet (:class:`Destination`).
         progress: The engine's reports within each group of files (a long file's parts, a model loading).
     """
 
@@ -191,10 +215,32 @@ def run_batch(
                                               cancel=cancel, progress=progress)
             for item, result in zip(group, results, strict=True):
                 record(finish_item(item, result, out_dir, formats, settings))
-                if on_result is not None and result.ok:
-                    on_result(result)
+                if destination is not None and result.ok:
+                    keep_done(item, out_dir, destination, result)
 
-    return run_planned(inputs, out_dir, formats, settings, execute, on_file)
+    return run_planned(inputs, out_dir, formats, settings, execute, on_file, destination)
+
+
+def keep_done(item: BatchItem, out_dir: Path, destination: Destination, result: FileResult | None = None) -> bool:
+    """Hand a file done (``result``, else as its done marker records it) to ``destination`` unless its marker says
+    the destination has it, and record in the marker that it has; returns whether it was handed over now."""
+    marker = read_marker(item, out_dir)
+    kept = list(marker.get(KEPT_KEY, []))
+    if any(_same_place(record, destination.place) for record in kept):
+        return False
+    record = destination.keep(result if result is not None else marker_result(item, out_dir, marker))
+    if record is None:
+        return False
+    try:
+        atomic_write_text(done_marker(out_dir, item.stem),
+                          json.dumps({**marker, KEPT_KEY: [*kept, record]}, ensure_ascii=False) + "\n")
+    except OSError as exc:  # kept all the same; a later run may keep it again
+        logger.warning("Cannot record in the done marker of %s that it was kept: %s", item.path.name, exc)
+    return True
+
+
+def _same_place(record: object, place: dict[str, object]) -> bool:
+    return isinstance(record, dict) and all(record.get(key) == value for key, value in place.items())
 
 
 def finish_item(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import command
-from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, run_batch
+from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, Destination, run_batch
 from .batch_state import SUMMARY_NAME
 from .engine import Engine
 from .errors import OutputWriteError, TranscriberError
@@ -23,13 +23,17 @@ PART_LINE_EVERY_S = 60.0
 
 def run_folder_batch(
     engine: Engine, inputs: list[str], model: str, options: TranscribeOptions, args: argparse.Namespace,
-    save: Callable[[FileResult], None] | None = None,
+    destination: Destination | None = None,
 ) -> int:
     """Transcribe ``inputs`` into ``args.out`` (on Ray with ``--backend ray``), showing the progress, and return the
-    exit status; stopped or interrupted, say how to resume."""
+    exit status; stopped or interrupted, say how to resume. Each file done is also kept in ``destination`` (a
+    library), and so is each done before that it does not have yet: the count of those is said at the end."""
     from tqdm import tqdm  # comes with NeMo; only the folder batch shows a bar
 
     out_dir = Path(args.out)
+    kept: set[str] = set()
+    if destination is not None:
+        destination = _noting(destination, kept)
     seen = 0
     said_at = -PART_LINE_EVERY_S
     with tqdm(total=len(inputs), unit="file", file=sys.stderr, disable=None) as bar:
@@ -64,11 +68,11 @@ def run_folder_batch(
 
         try:
             if args.backend == RAY_BACKEND:
-                rows = _run_ray_batch(inputs, out_dir, model, options, args, on_file, save)
+                rows = _run_ray_batch(inputs, out_dir, model, options, args, on_file, destination)
             else:
                 rows = run_batch(
                     engine, [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
-                    on_file=on_file, on_result=save, progress=on_progress,
+                    on_file=on_file, destination=destination, progress=on_progress,
                 )
         except KeyboardInterrupt as exc:
             bar.write(f"Interrupted; finished files are in {out_dir}. Run the same command again to resume.",
@@ -83,6 +87,10 @@ def run_folder_batch(
             return command.EXIT_SOME_FAILED
     counts = {status: sum(row.status == status for row in rows)
               for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_FAILED)}
+    earlier = sum(row.status == STATUS_SKIPPED and row.file in kept for row in rows)
+    if earlier:
+        print(f"{earlier} file{'s' if earlier != 1 else ''} done before {'were' if earlier != 1 else 'was'} saved to "
+              "the library now.", file=sys.stderr)
     print(
         f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED]} already done, {counts[STATUS_FAILED]} failed; "
         f"summary in {out_dir / SUMMARY_NAME}",
@@ -93,7 +101,7 @@ def run_folder_batch(
 
 def _run_ray_batch(
     inputs: list[str], out_dir: Path, model: str, options: TranscribeOptions, args: argparse.Namespace,
-    on_file: Callable[[BatchRow], None], save: Callable[[FileResult], None] | None,
+    on_file: Callable[[BatchRow], None], destination: Destination | None,
 ) -> list[BatchRow]:
     from .ray_batch import EngineSettings, RaySettings, run_batch_ray  # Ray is imported only for --backend ray
 
@@ -104,5 +112,17 @@ def _run_ray_batch(
     return run_batch_ray(
         [Path(p) for p in inputs], out_dir, model=model, formats=args.formats, options=options,
         engine=EngineSettings(int8=args.int8, precision=args.precision), ray_settings=settings,
-        on_file=on_file, on_result=save,
+        on_file=on_file, destination=destination,
     )
+
+
+def _noting(destination: Destination, kept: set[str]) -> Destination:
+    """``destination``, noting in ``kept`` each file it keeps."""
+
+    def keep(result: FileResult) -> dict[str, object] | None:
+        record = destination.keep(result)
+        if record is not None:
+            kept.add(result.file)
+        return record
+
+    return Destination(destination.place, keep)

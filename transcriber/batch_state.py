@@ -271,13 +271,14 @@ def _changed_since(item: BatchItem, out_dir: Path, marker: dict[str, object]) ->
 def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
     """The done marker of ``item``: ``file`` (its path then), ``size``, ``mtime_ns`` and ``sha256`` (of its bytes),
     ``model``, ``formats``, ``duration``, ``seconds``, ``finished``, ``host``, ``pid``, ``worker`` (on Ray: its node,
-    device and threads) and the ``transcript`` (as the library stores it)."""
+    device and threads), the ``transcript`` (as the library stores it) and where else it is ``kept`` (a library:
+    :class:`~transcriber.batch.Destination`)."""
     return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
 
 
-def marker_result(item: BatchItem, out_dir: Path) -> FileResult:
-    """The finished file's result as its done marker records it."""
-    marker = read_marker(item, out_dir)
+def marker_result(item: BatchItem, out_dir: Path, marker: dict[str, object] | None = None) -> FileResult:
+    """The finished file's result as its done marker (``marker``, where already read) records it."""
+    marker = read_marker(item, out_dir) if marker is None else marker
     return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]), seconds=marker["seconds"])
 
 

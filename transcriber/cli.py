@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .batch import MEDIA_SUFFIXES, collect_inputs
+from .batch import MEDIA_SUFFIXES, Destination, collect_inputs
 from .batch_cli import RAY_BACKEND, run_folder_batch
 from .engine import Engine
 from .errors import FolderError, TranscriberError
@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         speakers=args.speakers, num_speakers=args.num_speakers, diarizer=diarizer,
         language=args.language, translate_to=args.translate_to,
     )
-    save = None
+    save = library = None
     if args.library:
         try:
             library = Library(args.library, keep_audio=not args.no_keep_audio)
@@ -264,7 +264,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return EXIT_SOME_FAILED
         save = library_saver(library, owner=args.user, folders=[name for name in args.files if is_folder(name)])
     if args.out:
-        return run_folder_batch(engine, inputs, model, options, args, save)
+        destination = None if library is None else library_destination(library, save, owner=args.user)
+        return run_folder_batch(engine, inputs, model, options, args, destination)
 
     def report(result: FileResult) -> None:
         if save is not None and result.ok:
@@ -361,20 +362,33 @@ def default_batch_size(engine: Engine) -> int:
 
 def library_saver(
     library: Library, *, owner: str = "", folders: Sequence[str] = ()
-) -> Callable[[FileResult], None]:
-    """Saves a transcribed file into ``library`` as ``owner``'s, named by :func:`library_name`; a save that fails is
-    reported and the run goes on."""
+) -> Callable[[FileResult], int | None]:
+    """Saves a transcribed file into ``library`` as ``owner``'s, named by :func:`library_name`, and returns its id; a
+    save that fails is reported, gives ``None``, and the run goes on."""
 
-    def save(result: FileResult) -> None:
+    def save(result: FileResult) -> int | None:
         try:
             transcript_id = library.save(result.transcript, name=library_name(result.file, folders),
                                          audio=result.file, owner=owner)
         except (TranscriberError, sqlite3.Error, OSError) as exc:
             print(f"warning: {command.shown_path(result.file)} was not saved to the library: {exc}", file=sys.stderr)
-        else:
-            logger.info("Saved %s to the library as %d", result.file, transcript_id)
+            return None
+        logger.info("Saved %s to the library as %d", result.file, transcript_id)
+        return transcript_id
 
     return save
+
+
+def library_destination(library: Library, save: Callable[[FileResult], int | None], *, owner: str = "") -> Destination:
+    """A folder batch's library: its done markers record that a file was saved into ``library`` (its whole path)
+    for ``owner``, so a later run with the same library saves each file done before that it does not have, once."""
+    place: dict[str, object] = {"library": str(library.path.resolve()), "user": owner}
+
+    def keep(result: FileResult) -> dict[str, object] | None:
+        transcript_id = save(result)
+        return None if transcript_id is None else {**place, "id": transcript_id}
+
+    return Destination(place, keep)
 
 
 def library_name(file: str, folders: Sequence[str]) -> str:

@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from .audio import header_duration
-from .batch import STATUS_DONE, STATUS_FAILED, BatchRow, finish_item, run_planned, transcript_settings
-from .batch_state import BatchItem, is_complete, marker_result, read_marker
+from .batch import (
+    STATUS_DONE, STATUS_FAILED, BatchRow, Destination, finish_item, keep_done, run_planned, transcript_settings,
+)
+from .batch_state import BatchItem, is_complete, read_marker
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
 from .errors import OutputWriteError, TranscriberError
 from .formats import FORMATS
@@ -180,12 +182,12 @@ def run_batch_ray(
     engine: EngineSettings = EngineSettings(),
     ray_settings: RaySettings = RaySettings(),
     on_file: Callable[[BatchRow], None] | None = None,
-    on_result: Callable[[FileResult], None] | None = None,
+    destination: Destination | None = None,
 ) -> list[BatchRow]:
     """:func:`~transcriber.batch.run_batch` on Ray: the same plan, outputs, markers and ``summary.csv``.
 
-    Rows come back as workers finish; ``on_file`` is called with each, ``on_result`` with each transcribed file's
-    result (read from its done marker, on the driver, e.g. to save it into a library).
+    Rows come back as workers finish; ``on_file`` is called with each, and each transcribed file is handed to
+    ``destination`` (a library) on the driver, as its done marker records it.
 
     Raises:
         RayBatchError: Ray is not installed, the cluster cannot hold the workers, they did not start in time, or the
@@ -196,10 +198,10 @@ def run_batch_ray(
         by_path = {str(item.path): item for item in todo}
         for worker_row in _run_on_ray(todo, out_dir, model, formats, options, engine, ray_settings):
             row = _batch_row(worker_row, out_dir, formats)
-            if record(row) and on_result is not None and row.status == STATUS_DONE:
-                on_result(marker_result(by_path[row.file], out_dir))
+            if record(row) and destination is not None and row.status == STATUS_DONE:
+                keep_done(by_path[row.file], out_dir, destination)
 
-    return run_planned(inputs, out_dir, formats, transcript_settings(model, options), execute, on_file)
+    return run_planned(inputs, out_dir, formats, transcript_settings(model, options), execute, on_file, destination)
 
 
 def _batch_row(row: dict[str, Any], out_dir: Path, formats: Sequence[str]) -> BatchRow:
