@@ -16,7 +16,9 @@ import pytest
 import soundfile as sf
 
 from transcriber import cli
-from transcriber.batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, run_batch
+from transcriber.batch import (
+    STATUS_COMPLETED, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, run_batch,
+)
 from transcriber.batch_state import DONE_DIR, INDEX_NAME, plan
 from transcriber.engine import Engine
 from transcriber.types import TranscribeOptions
@@ -330,6 +332,44 @@ def test_an_interrupted_batch_resumes_without_redoing_finished_files(recordings,
     again = run_batch(engine, inputs[:3], out, model=tiny_ctc, formats=["txt"])
     assert [row.status for row in again] == [STATUS_SKIPPED] * 3
     assert engine.cache.loads == 0  # nothing to do, so no model was loaded
+
+
+def test_formats_added_later_or_an_output_lost_are_written_from_the_done_markers(recordings, tmp_path, tiny_ctc):
+    """An archive done as text, wanted later with subtitles and Word documents too: every file was transcribed again
+    (days of work for an archive), though its done marker holds its transcript. The missing outputs are written
+    from it, with no model loaded, as a new run would write them; so is an output deleted by mistake."""
+    inputs = collect_inputs([recordings])[:3]
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    timed = TranscribeOptions(timestamps=True)
+    run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"], options=timed)
+    engine = Engine(device="cpu")
+    rows = run_batch(engine, inputs, out, model=tiny_ctc, formats=["txt", "srt", "docx"], options=timed)
+    assert engine.cache.loads == 0
+    assert [row.status for row in rows] == [STATUS_COMPLETED] * 3
+    assert [r["status"] for r in read_summary(out)] == [STATUS_COMPLETED] * 3
+    assert [len(row.outputs) for row in rows] == [3, 3, 3]
+    assert all(path.is_file() for row in rows for path in row.outputs)
+    run_batch(Engine(device="cpu"), inputs, fresh, model=tiny_ctc, formats=["srt"], options=timed)
+    for stem in ("talk", "_con", "talk-2"):
+        assert (out / f"{stem}.srt").read_text(encoding="utf-8") == (fresh / f"{stem}.srt").read_text(encoding="utf-8")
+    (out / "talk-2.srt").unlink()
+    again = run_batch(engine, inputs, out, model=tiny_ctc, formats=["txt", "srt", "docx"], options=timed)
+    assert [row.status for row in again] == [STATUS_SKIPPED, STATUS_SKIPPED, STATUS_COMPLETED]
+    assert (out / "talk-2.srt").read_text(encoding="utf-8") == (fresh / "talk-2.srt").read_text(encoding="utf-8")
+    assert engine.cache.loads == 0
+    other = run_batch(engine, inputs[:1], out, model=tiny_ctc, formats=["txt", "json"])  # without timestamps: redone
+    assert [row.status for row in other] == [STATUS_DONE] and engine.cache.loads == 1
+
+
+def test_the_command_says_which_files_got_their_missing_outputs(recordings, tmp_path, tiny_ctc, capsys):
+    out = tmp_path / "out"
+    assert cli.main([str(recordings / "day2"), "--model", tiny_ctc, "--out", str(out), "--formats", "txt"]) == 0
+    capsys.readouterr()
+    assert cli.main([str(recordings / "day2"), "--model", tiny_ctc, "--out", str(out), "--formats", "txt,vtt"]) == 0
+    err = capsys.readouterr().err
+    said = "0 transcribed, 2 already done (2 of them given their missing outputs from their done markers), 0 failed"
+    assert said in err
+    assert sorted(path.name for path in out.glob("*.vtt")) == ["_con.vtt", "talk.vtt"]
 
 
 HALF_WRITE = """

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_state import (
-    SUMMARY_NAME, BatchItem, done_marker, fingerprint, is_complete, marker_result, plan, read_marker,
+    SUMMARY_NAME, BatchItem, done_before, done_marker, fingerprint, marker_result, plan, read_marker,
 )
 from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
@@ -42,6 +42,9 @@ MEDIA_SUFFIXES = frozenset(
 SUMMARY_HEADERS = ("file", "status", "duration", "seconds", "error", "outputs")
 STATUS_DONE = "done"
 STATUS_SKIPPED = "skipped (outputs exist)"
+STATUS_COMPLETED = "skipped (missing outputs written from its done marker)"
+"""Done by an earlier run, whose done marker holds the transcript: only the outputs it lacked (formats added since,
+one deleted) were written."""
 STATUS_FAILED = "failed"
 KEPT_KEY = "kept"
 """A done marker's list of the places its file is kept besides the outputs (:class:`Destination`)."""
@@ -142,12 +145,14 @@ def run_planned(
     items = plan(inputs, out_dir)
     todo = []
     for item in items:
-        if is_complete(item, out_dir, formats, settings):
-            if destination is not None:
-                keep_done(item, out_dir, destination)
-            record(BatchRow(str(item.path), STATUS_SKIPPED, outputs=tuple(output_paths(out_dir, item.stem, formats))))
-        else:
+        marker = done_before(item, out_dir, settings)
+        if marker is None:
             todo.append(item)
+            continue
+        status = STATUS_COMPLETED if write_missing(item, out_dir, formats, marker) else STATUS_SKIPPED
+        if destination is not None:
+            keep_done(item, out_dir, destination)
+        record(BatchRow(str(item.path), status, outputs=tuple(output_paths(out_dir, item.stem, formats))))
     remove_stale_writes(todo, out_dir)  # left by a run killed outright
 
     def write_summary() -> list[BatchRow]:
@@ -219,6 +224,28 @@ def run_batch(
                     keep_done(item, out_dir, destination, result)
 
     return run_planned(inputs, out_dir, formats, settings, execute, on_file, destination)
+
+
+def write_missing(item: BatchItem, out_dir: Path, formats: Sequence[str], marker: dict[str, object]) -> list[Path]:
+    """Write the outputs in ``formats`` that a file done before lacks (formats added since, one deleted) from the
+    transcript its done ``marker`` holds, as the run that made it would have; returns their paths."""
+    missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
+               if not path.is_file()]
+    if not missing:
+        return []
+    transcript = marker_result(item, out_dir, marker).transcript
+    try:
+        paths = write_transcript(transcript, out_dir, item.stem, source_name=item.path.name, formats=missing)
+        recorded = list(dict.fromkeys([*marker.get("formats", []), *missing]))
+        atomic_write_text(done_marker(out_dir, item.stem),
+                          json.dumps({**marker, "formats": recorded}, ensure_ascii=False) + "\n")
+    except OSError as exc:  # a full or read-only disk, as for a file transcribed now
+        for path in output_paths(out_dir, item.stem, missing):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise OutputWriteError.writing(f"the outputs of {item.path.name}", out_dir, exc) from exc
+    logger.info("wrote %s of %s from its done marker", ", ".join(missing), item.path.name)
+    return paths
 
 
 def keep_done(item: BatchItem, out_dir: Path, destination: Destination, result: FileResult | None = None) -> bool:

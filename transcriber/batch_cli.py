@@ -10,7 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import command
-from .batch import STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, Destination, run_batch
+from .batch import (
+    STATUS_COMPLETED, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, Destination, run_batch,
+)
 from .batch_state import SUMMARY_NAME
 from .engine import Engine
 from .errors import OutputWriteError, TranscriberError
@@ -86,14 +88,16 @@ def run_folder_batch(
             bar.write(str(exc), file=sys.stderr)
             return command.EXIT_SOME_FAILED
     counts = {status: sum(row.status == status for row in rows)
-              for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_FAILED)}
-    earlier = sum(row.status == STATUS_SKIPPED and row.file in kept for row in rows)
+              for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_COMPLETED, STATUS_FAILED)}
+    completed = (f" ({counts[STATUS_COMPLETED]} of them given their missing outputs from their done markers)"
+                 if counts[STATUS_COMPLETED] else "")
+    earlier = sum(row.status in (STATUS_SKIPPED, STATUS_COMPLETED) and row.file in kept for row in rows)
     if earlier:
         print(f"{earlier} file{'s' if earlier != 1 else ''} done before {'were' if earlier != 1 else 'was'} saved to "
               "the library now.", file=sys.stderr)
     print(
-        f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED]} already done, {counts[STATUS_FAILED]} failed; "
-        f"summary in {out_dir / SUMMARY_NAME}",
+        f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED] + counts[STATUS_COMPLETED]} already done"
+        f"{completed}, {counts[STATUS_FAILED]} failed; summary in {out_dir / SUMMARY_NAME}",
         file=sys.stderr,
     )
     return command.EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else command.EXIT_OK

@@ -235,14 +235,22 @@ def done_marker(out_dir: Path, stem: str) -> Path:
 
 
 def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object]) -> bool:
-    """Whether ``item`` is done: its marker and every output in ``formats`` exist, the marker was written with these
-    ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as done), and the input
-    is the file it was (:func:`_changed_since`)."""
-    marker = done_marker(out_dir, item.stem)
-    if not (marker.is_file() and all(path.is_file() for path in output_paths(out_dir, item.stem, formats))):
-        return False
+    """Whether ``item`` is done: every output in ``formats`` exists and so does its marker, as :func:`done_before`
+    asks."""
+    return (all(path.is_file() for path in output_paths(out_dir, item.stem, formats))
+            and done_before(item, out_dir, settings) is not None)
+
+
+def done_before(item: BatchItem, out_dir: Path, settings: dict[str, object]) -> dict[str, object] | None:
+    """The done marker of ``item`` (:func:`read_marker`) when it holds what this run would make: it exists, was
+    written with these ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as
+    done), and the input is the file it was (:func:`_changed_since`); else ``None``. Its outputs may be missing."""
+    if not done_marker(out_dir, item.stem).is_file():
+        return None
     recorded = read_marker(item, out_dir)
-    return recorded.get("settings", settings) == settings and not _changed_since(item, out_dir, recorded)
+    if recorded.get("settings", settings) != settings or _changed_since(item, out_dir, recorded):
+        return None
+    return recorded
 
 
 def _changed_since(item: BatchItem, out_dir: Path, marker: dict[str, object]) -> bool:
