@@ -539,6 +539,54 @@ def test_a_library_of_schema_six_finds_its_transcripts_by_name_and_speaker(tmp_p
     library.close()
 
 
+def japanese() -> Transcript:
+    """"Next week's meeting talks about the budget": Japanese puts no spaces between its words."""
+    words = (Word("来週の", 0.0, 0.5), Word("会議は", 0.5, 1.0), Word("予算について", 1.0, 1.8),
+             Word("話します。", 1.8, 2.5))
+    text = "来週の会議は予算について話します。"
+    return Transcript(text, words, (Segment(text, 0.0, 2.5),), 3.0, "m")
+
+
+def test_words_of_a_language_written_without_spaces_are_found_within_its_text(library):
+    """A Japanese or Chinese sentence was one word to the index, so "予算" (budget) found nothing in it, nor "メモ"
+    in a transcript named "会議メモ"; such text is searched as a reader searches it, character by character."""
+    ja = library.save(japanese(), name="会議メモ.wav")
+    zh = library.save(Transcript("我们明天讨论预算问题", duration=3.0, model="m"), name="讨论.wav")
+    (hit,) = library.search("予算")
+    assert (hit.entry.id, hit.time) == (ja, pytest.approx(1.0))
+    assert hit.snippet == "来週の会議は**予算**について話します。"
+    assert [hit.entry.id for hit in library.search('"会議は予算"')] == [ja]
+    assert [hit.entry.id for hit in library.search("予算 話します")] == [ja]
+    assert [hit.entry.id for hit in library.search("予算 明天")] == []
+    assert library.search("予定") == []  # 予 is in it, 予定 (plans) is not
+    assert [hit.entry.id for hit in library.search("预算")] == [zh]
+    assert [hit.entry.id for hit in library.search("メモ")] == [ja]
+    assert [hit.entry.id for hit in library.search("budget 予算")] == []
+    library.rename(zh, "予算の話.wav")
+    assert sorted(hit.entry.id for hit in library.search("予算")) == sorted([ja, zh])
+
+
+def test_a_library_of_schema_seven_finds_words_within_its_japanese_text(tmp_path):
+    from transcriber.library.records import passages, transcript_to_json
+
+    path = tmp_path / "seven.sqlite"
+    old = library_of_schema(path, 7)
+    old.execute("INSERT INTO transcripts (name, source_name, created, duration, model, body, speakers) VALUES "
+                "('会議メモ.wav', 'a.wav', '2026-11-01T10:00:00Z', 3.0, 'm', ?, '')", (transcript_to_json(japanese()),))
+    old.executemany("INSERT INTO passages (transcript_id, start, text, words) VALUES (1, ?, ?, ?)", passages(japanese()))
+    old.execute(f"INSERT INTO passages_fts (rowid, text) SELECT id, {FOLD_FUNCTION}(text) FROM passages")
+    old.execute(f"INSERT INTO transcripts_fts (rowid, name, speakers, text) SELECT id, {FOLD_FUNCTION}(name), "
+                f"{FOLD_FUNCTION}(speakers), {FOLD_FUNCTION}(json_extract(body, '$.text')) FROM transcripts")
+    old.commit()
+    assert old.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH '\"予算\"'").fetchone() == (0,)
+    old.close()
+    library = Library(path)
+    (hit,) = library.search("予算")
+    assert hit.time == pytest.approx(1.0) and "**予算**" in hit.snippet
+    assert [hit.entry.id for hit in library.search("メモ")] == [1]
+    library.close()
+
+
 @pytest.mark.parametrize("query", ['budget AND', 'NEAR(budget', '"unbalanced', "-budget", "budget:", "*", "^", "a OR"])
 def test_search_text_is_never_read_as_fts_syntax(searchable, query):
     library, ids = searchable

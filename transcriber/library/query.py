@@ -5,7 +5,9 @@ term must occur. Each term is passed to FTS5 as a quoted string, so nothing a us
 ``-``, unbalanced quotes) is ever read as FTS5 syntax. Matching ignores case and accents: the index holds every
 text as :func:`fold` makes it (``search_fold`` in SQL, schema 6), the query's words are folded the same way, and the
 hit's word and :func:`snippet` are found with it in Python. SQLite's own tokenizer only lower-cases, so without that
-"Straße" and "strasse", or a Greek word ending in "ς" and in "σ", would never find each other.
+"Straße" and "strasse", or a Greek word ending in "ς" and in "σ", would never find each other. Japanese and Chinese
+are searched character by character (:data:`SPACELESS_CHARS`, schema 8): written without spaces, a sentence would
+otherwise be one word.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-TOKEN = re.compile(r"\w+", re.UNICODE)
+SPACELESS_CHARS = "\u3005-\u3007\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff" \
+                  "\U00020000-\U0003134f"
+"""Kanji, hanzi and kana: Japanese and Chinese put no spaces between words, so each of these characters is a word
+to search (a query's run of them a phrase: "予算" is found in "会議は予算について")."""
+SPACELESS = re.compile(f"[{SPACELESS_CHARS}]")
+TOKEN = re.compile(f"[{SPACELESS_CHARS}]|(?:(?![{SPACELESS_CHARS}])\\w)+", re.UNICODE)
 TERM = re.compile(r'"([^"]*)"?|(\S+)')
 PREFIX_MARK = "*"
 SNIPPET_MARK = "**"
@@ -54,6 +61,12 @@ def fold(text: str) -> str:
     """``text`` lower-cased with accents removed (``"Évian"`` -> ``"evian"``), as the index compares words."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def index_text(text: str) -> str:
+    """``text`` as the search index holds it (``search_fold`` in SQL): folded (:func:`fold`), with a space around each
+    :data:`SPACELESS_CHARS` character, so SQLite's tokenizer splits it where :func:`tokens` does (schema 8)."""
+    return SPACELESS.sub(r" \g<0> ", fold(text))
 
 
 def tokens(text: str) -> list[str]:

@@ -249,7 +249,7 @@ class Library:
         fold = database.FOLD_FUNCTION
         connection.execute(f"INSERT INTO transcripts_fts (rowid, name, speakers, text) SELECT id, {fold}(name),"
                            f" {fold}(speakers), ? FROM transcripts WHERE id = ?",
-                           (search_query.fold(transcript.text), transcript_id))
+                           (search_query.index_text(transcript.text), transcript_id))
 
     # --- reading --------------------------------------------------------------------------------------------------------
 
