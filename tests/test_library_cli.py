@@ -89,6 +89,25 @@ def test_files_a_batch_did_before_its_library_was_given_are_saved_from_their_mar
     assert len(Library(path).entries()) == 2
 
 
+def test_files_done_by_a_version_that_did_not_record_its_saves_are_not_saved_again(tiny_rnnt, tmp_path, capsys):
+    """An archive run with ``--out`` and ``--library`` before done markers recorded the library: every file is in
+    the library already, and resuming the same command must not save the whole archive a second time."""
+    path, out, folder = tmp_path / "library.sqlite", tmp_path / "out", tmp_path / "in"
+    folder.mkdir()
+    write_tone(folder / "a.wav", seconds=1.0)
+    batch = [str(folder), "--model", tiny_rnnt, "--out", str(out), "--library", str(path)]
+    assert cli.main(batch) == 0
+    (marker,) = (out / ".transcriber-done").glob("*.json")
+    written = json.loads(marker.read_text(encoding="utf-8"))
+    assert [(record["library"], record["user"]) for record in written["kept"]] == [(str(path.resolve()), "")]
+    marker.write_text(json.dumps({key: value for key, value in written.items() if key != "kept"}), encoding="utf-8")
+    write_tone(folder / "b.wav", seconds=1.0)  # added since
+    capsys.readouterr()
+    assert cli.main(batch) == 0
+    assert "1 transcribed, 1 already done" in capsys.readouterr().err
+    assert sorted(entry.name for entry in Library(path).entries()) == ["a.wav", "b.wav"]
+
+
 def test_files_found_in_a_folder_are_named_by_their_path_in_it(tiny_rnnt, tmp_path):
     """An archive keeps a ``memo.wav`` in every day's folder: saved from a folder, the library listed "memo.wav",
     "memo.wav", ... and no one could tell which day each was. A file given by itself keeps its name."""

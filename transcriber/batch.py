@@ -250,9 +250,13 @@ def write_missing(item: BatchItem, out_dir: Path, formats: Sequence[str], marker
 
 def keep_done(item: BatchItem, out_dir: Path, destination: Destination, result: FileResult | None = None) -> bool:
     """Hand a file done (``result``, else as its done marker records it) to ``destination`` unless its marker says
-    the destination has it, and record in the marker that it has; returns whether it was handed over now."""
+    the destination has it, and record in the marker that it has; returns whether it was handed over now. A marker
+    written before markers recorded this says nothing either way: its file is not handed over (a library given to
+    that run has it, and resuming must not save a whole archive twice)."""
     marker = read_marker(item, out_dir)
-    kept = list(marker.get(KEPT_KEY, []))
+    if KEPT_KEY not in marker:
+        return False
+    kept = list(marker[KEPT_KEY])
     if any(_same_place(record, destination.place) for record in kept):
         return False
     record = destination.keep(result if result is not None else marker_result(item, out_dir, marker))
@@ -292,7 +296,7 @@ def finish_item(
             "model": result.transcript.model, "settings": settings, "formats": list(formats),
             "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
             "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
-            "transcript": transcript_to_json(result.transcript),
+            "transcript": transcript_to_json(result.transcript), KEPT_KEY: [],
         }, ensure_ascii=False) + "\n")
     except OSError as exc:  # a full or read-only disk: no half set of outputs is left to look finished
         for path in (*output_paths(out_dir, item.stem, formats), marker):
