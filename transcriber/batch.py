@@ -149,9 +149,13 @@ def run_planned(
         if marker is None:
             todo.append(item)
             continue
-        status = STATUS_COMPLETED if write_missing(item, out_dir, formats, marker) else STATUS_SKIPPED
+        missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
+                   if not path.is_file()]
+        if missing:
+            marker = write_missing(item, out_dir, missing, marker)
         if destination is not None:
-            keep_done(item, out_dir, destination)
+            keep_done(item, out_dir, destination, marker=marker)
+        status = STATUS_COMPLETED if missing else STATUS_SKIPPED
         record(BatchRow(str(item.path), status, outputs=tuple(output_paths(out_dir, item.stem, formats))))
     remove_stale_writes(todo, out_dir)  # left by a run killed outright
 
@@ -226,34 +230,35 @@ def run_batch(
     return run_planned(inputs, out_dir, formats, settings, execute, on_file, destination)
 
 
-def write_missing(item: BatchItem, out_dir: Path, formats: Sequence[str], marker: dict[str, object]) -> list[Path]:
-    """Write the outputs in ``formats`` that a file done before lacks (formats added since, one deleted) from the
-    transcript its done ``marker`` holds, as the run that made it would have; returns their paths."""
-    missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
-               if not path.is_file()]
-    if not missing:
-        return []
+def write_missing(
+    item: BatchItem, out_dir: Path, missing: Sequence[str], marker: dict[str, object]
+) -> dict[str, object]:
+    """Write the outputs in the formats ``missing`` that a file done before lacks (formats added since, one deleted)
+    from the transcript its done ``marker`` holds, as the run that made it would have; returns the marker as it is
+    now (recording those formats too)."""
     transcript = marker_result(item, out_dir, marker).transcript
+    updated = {**marker, "formats": list(dict.fromkeys([*marker.get("formats", []), *missing]))}
     try:
-        paths = write_transcript(transcript, out_dir, item.stem, source_name=item.path.name, formats=missing)
-        recorded = list(dict.fromkeys([*marker.get("formats", []), *missing]))
-        atomic_write_text(done_marker(out_dir, item.stem),
-                          json.dumps({**marker, "formats": recorded}, ensure_ascii=False) + "\n")
+        write_transcript(transcript, out_dir, item.stem, source_name=item.path.name, formats=missing)
+        atomic_write_text(done_marker(out_dir, item.stem), json.dumps(updated, ensure_ascii=False) + "\n")
     except OSError as exc:  # a full or read-only disk, as for a file transcribed now
         for path in output_paths(out_dir, item.stem, missing):
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
         raise OutputWriteError.writing(f"the outputs of {item.path.name}", out_dir, exc) from exc
     logger.info("wrote %s of %s from its done marker", ", ".join(missing), item.path.name)
-    return paths
+    return updated
 
 
-def keep_done(item: BatchItem, out_dir: Path, destination: Destination, result: FileResult | None = None) -> bool:
-    """Hand a file done (``result``, else as its done marker records it) to ``destination`` unless its marker says
-    the destination has it, and record in the marker that it has; returns whether it was handed over now. A marker
-    written before markers recorded this says nothing either way: its file is not handed over (a library given to
-    that run has it, and resuming must not save a whole archive twice)."""
-    marker = read_marker(item, out_dir)
+def keep_done(
+    item: BatchItem, out_dir: Path, destination: Destination, result: FileResult | None = None,
+    marker: dict[str, object] | None = None,
+) -> bool:
+    """Hand a file done (``result``, else as its done marker records it) to ``destination`` unless its marker
+    (``marker``, where already read) says the destination has it, and record in the marker that it has; returns
+    whether it was handed over now. A marker written before markers recorded this says nothing either way: its file
+    is not handed over (a library given to that run has it, and resuming must not save a whole archive twice)."""
+    marker = read_marker(item, out_dir) if marker is None else marker
     if KEPT_KEY not in marker:
         return False
     kept = list(marker[KEPT_KEY])
