@@ -396,3 +396,22 @@ def test_punctuation_stays_with_its_word_and_no_word_lasts_no_time(raw, expected
 
     words = attach_punctuation([Word(text, start, end) for text, start, end in raw], duration=3.0)
     assert [(w.text, round(w.start, 3), round(w.end, 3)) for w in words] == expected
+
+
+def test_a_files_seconds_do_not_count_loading_the_model(tiny_ctc, tmp_path):
+    """A folder batch's log began "[1/3400] memo.wav: 2.6 s of audio in 4.4 s", the model's loading counted as the
+    first file's time (and so in summary.csv and the page's table): no file's time includes it."""
+    from transcriber.nemo_models import load_nemo_model
+
+    def slow_load(source, device):  # a large model on a slow disk: NeMo's own loading, three seconds later
+        time.sleep(3.0)
+        return load_nemo_model(source, device)
+
+    files = []
+    for name, seconds in (("a.wav", 1.0), ("b.wav", 80.0)):  # a short one and one the model hears in windows
+        sf.write(tmp_path / name, tone(seconds), SAMPLE_RATE)
+        files.append(str(tmp_path / name))
+    for order in (files, files[::-1]):
+        results = Engine(device="cpu", loader=slow_load).transcribe_files(order, model=tiny_ctc)
+        assert [result.error for result in results] == [None, None]
+        assert max(result.seconds for result in results) < 2.5, [result.seconds for result in results]

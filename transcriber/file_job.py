@@ -76,6 +76,8 @@ class FileJob:
         """The sum of :attr:`lengths`."""
         self.done_s = 0.0
         """Of :attr:`lengths`, the seconds of the inputs finished."""
+        self.loading_s = 0.0
+        """Seconds spent loading the model: no file's time (:meth:`_spent`)."""
 
     def run(self) -> list[FileResult]:
         """Every file's result, in input order; after a cancel, the unfinished ones say "cancelled"."""
@@ -98,7 +100,7 @@ class FileJob:
     def _take(self, index: int, item: str | Path | AudioData) -> None:
         """Decode one input: a long file is transcribed at once as it is decoded (after the batch gathered before it),
         a short one joins the batch."""
-        started = time.perf_counter()
+        started, loaded = time.perf_counter(), self.loading_s
         if isinstance(item, AudioData):
             audio = item
         else:
@@ -113,14 +115,14 @@ class FileJob:
                         transcript = self._long_file(index, reader, head)
                         del head
                         self._finish(index, FileResult(str(item), transcript=transcript,
-                                                       seconds=time.perf_counter() - started))
+                                                       seconds=self._spent(started, loaded)))
                         self._report(f"{FILES_DONE_PREFIX}{self.done} of {len(self.files)}")
                         return
             except (AudioError, TranscriptionTimeoutError, TranscriptionFailedError) as exc:
-                self._finish(index, FileResult(str(item), error=str(exc), seconds=time.perf_counter() - started))
+                self._finish(index, FileResult(str(item), error=str(exc), seconds=self._spent(started, loaded)))
                 return
             audio = AudioData(head, reader.sample_rate, reader.source)
-        self.pending.append((index, audio, time.perf_counter() - started))
+        self.pending.append((index, audio, self._spent(started, loaded)))
         if (len(self.pending) >= self.batch_limit
                 or sum(audio.duration for _, audio, _ in self.pending) >= self.call_max_audio_s):
             self._flush()
@@ -175,9 +177,20 @@ class FileJob:
         )
 
     def _ensure_loaded(self) -> None:
-        if not self.engine.cache.is_loaded(self.model, pick_device(self.engine.device)):
-            self._report(f"Loading model {self.model}")
-        self.engine.load(self.model, cancel=self.cancel)
+        if self.engine.cache.is_loaded(self.model, pick_device(self.engine.device)):
+            self.engine.load(self.model, cancel=self.cancel)
+            return
+        self._report(f"Loading model {self.model}")
+        started = time.perf_counter()
+        try:
+            self.engine.load(self.model, cancel=self.cancel)
+        finally:
+            self.loading_s += time.perf_counter() - started
+
+    def _spent(self, started: float, loaded: float) -> float:
+        """Seconds since ``started`` (when :attr:`loading_s` was ``loaded``) less the model's loading meanwhile: a
+        folder batch's first file took 2 s, not the 30 s a large model may take to load on a CPU."""
+        return time.perf_counter() - started - (self.loading_s - loaded)
 
     def _length(self, index: int) -> float:
         return self.lengths[index] if self.lengths else 0.0
