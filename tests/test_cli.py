@@ -94,6 +94,20 @@ def test_an_error_says_which_of_two_recordings_of_one_name_failed(tiny_ctc, tmp_
     assert f"{tmp_path / 'tuesday' / 'memo.wav'}: not a readable audio file" in capsys.readouterr().err
 
 
+def test_plain_output_heads_each_file_by_its_path_from_here(tiny_ctc, tmp_path, monkeypatch):
+    """``python -m transcriber monday/memo.wav tuesday/memo.wav`` headed them "== /home/anna/.../monday/memo.wav",
+    unlike the lines on stderr: each is headed as its errors name it, by its path from the current folder."""
+    for day in ("monday", "tuesday"):
+        (tmp_path / day).mkdir()
+        wav(tmp_path / day / "memo.wav", 1.0)
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert cli.main([os.path.join("monday", "memo.wav"), str(tmp_path / "tuesday" / "memo.wav"), "--model", tiny_ctc,
+                     "--device", "cpu"], out=out) == 0
+    heads = [line for line in out.getvalue().splitlines() if line.startswith("== ")]
+    assert heads == [f"== {os.path.join('monday', 'memo.wav')}", f"== {os.path.join('tuesday', 'memo.wav')}"]
+
+
 def test_a_missing_model_fails_every_file_with_one_clear_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSCRIBER_MODEL_DIR", str(tmp_path))
     code, (line,) = run_cli(wav(tmp_path / "a.wav", 1.0), "--model", str(tmp_path / "nope.nemo"), "--json")

@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_plain(result: FileResult, out: TextIO) -> None:
-    print(f"== {result.file}", file=out)
+    print(f"== {command.shown_path(result.file)}", file=out)
     if result.transcript is None:
         print(f"error: {result.error}", file=out)
         return
