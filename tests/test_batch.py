@@ -361,6 +361,20 @@ def test_formats_added_later_or_an_output_lost_are_written_from_the_done_markers
     assert [row.status for row in other] == [STATUS_DONE] and engine.cache.loads == 1
 
 
+def test_a_damaged_done_marker_has_its_file_done_again_and_stops_nothing(recordings, tmp_path, tiny_ctc):
+    """A marker left empty by a power cut (or garbled on a network drive) stopped every later run of the batch with a
+    JSONDecodeError traceback before any file was done: its file is simply done again."""
+    inputs = collect_inputs([recordings])[:3]
+    out = tmp_path / "out"
+    run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
+    (out / DONE_DIR / "talk.json").write_bytes(b"")
+    (out / DONE_DIR / "_con.json").write_text('{"file": "unfinished', encoding="utf-8")
+    rows = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in rows] == [STATUS_DONE, STATUS_DONE, STATUS_SKIPPED]
+    again = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in again] == [STATUS_SKIPPED] * 3
+
+
 def test_the_command_says_which_files_got_their_missing_outputs(recordings, tmp_path, tiny_ctc, capsys):
     out = tmp_path / "out"
     assert cli.main([str(recordings / "day2"), "--model", tiny_ctc, "--out", str(out), "--formats", "txt"]) == 0

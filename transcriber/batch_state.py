@@ -244,10 +244,18 @@ def is_complete(item: BatchItem, out_dir: Path, formats: Sequence[str], settings
 def done_before(item: BatchItem, out_dir: Path, settings: dict[str, object]) -> dict[str, object] | None:
     """The done marker of ``item`` (:func:`read_marker`) when it holds what this run would make: it exists, was
     written with these ``settings`` (:func:`transcript_settings`; a marker from before they were recorded counts as
-    done), and the input is the file it was (:func:`_changed_since`); else ``None``. Its outputs may be missing."""
+    done), and the input is the file it was (:func:`_changed_since`); else ``None``. Its outputs may be missing. A
+    marker that cannot be read (left empty by a power cut, garbled) gives ``None``: its file is done again."""
     if not done_marker(out_dir, item.stem).is_file():
         return None
-    recorded = read_marker(item, out_dir)
+    try:
+        recorded = read_marker(item, out_dir)
+    except (OSError, ValueError) as exc:
+        logger.warning("The done marker of %s cannot be read (%s); the file is done again.", item.path.name, exc)
+        return None
+    if not isinstance(recorded, dict) or "transcript" not in recorded:
+        logger.warning("The done marker of %s holds no transcript; the file is done again.", item.path.name)
+        return None
     if recorded.get("settings", settings) != settings or _changed_since(item, out_dir, recorded):
         return None
     return recorded
