@@ -375,6 +375,25 @@ def test_a_damaged_done_marker_has_its_file_done_again_and_stops_nothing(recordi
     assert [row.status for row in again] == [STATUS_SKIPPED] * 3
 
 
+def test_a_damaged_index_is_made_again_from_the_done_markers(recordings, tmp_path, tiny_ctc):
+    """The index of which input got which output name, left empty by a power cut, stopped every later run with a
+    traceback; the markers say which file each finished name belongs to, so nothing is done again or renamed."""
+    inputs = collect_inputs([recordings])[:3]
+    out = tmp_path / "out"
+    run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
+    for damage in (b"", b'{"/some/file.wav": "x", ', b"[1, 2]"):
+        (out / INDEX_NAME).write_bytes(damage)
+        engine = Engine(device="cpu")
+        rows = run_batch(engine, inputs, out, model=tiny_ctc, formats=["txt"])
+        assert [row.status for row in rows] == [STATUS_SKIPPED] * 3 and engine.cache.loads == 0
+        assert [item.stem for item in plan(inputs, out)] == ["talk", "_con", "talk-2"]
+    (out / INDEX_NAME).write_bytes(b"")
+    (out / DONE_DIR / "_con.json").unlink()  # never finished: done again, under a name no output has
+    rows = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in rows] == [STATUS_SKIPPED, STATUS_DONE, STATUS_SKIPPED]
+    assert [path.name for path in rows[1].outputs] == ["_con-2.txt"] and (out / "_con.txt").is_file()
+
+
 def test_the_command_says_which_files_got_their_missing_outputs(recordings, tmp_path, tiny_ctc, capsys):
     out = tmp_path / "out"
     assert cli.main([str(recordings / "day2"), "--model", tiny_ctc, "--out", str(out), "--formats", "txt"]) == 0

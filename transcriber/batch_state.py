@@ -68,7 +68,7 @@ def plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
 
 def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     index_path = out_dir / INDEX_NAME
-    index: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
+    index = _read_index(index_path) if index_path.is_file() else {}
     taken = {stem.lower() for stem in index.values()} | {Path(SUMMARY_NAME).stem}
     moved = MovedInputs(index, out_dir)
     tried: dict[str, int] = {}  # a name's last number given in this run: a recorder's thousand REC001.WAV files
@@ -93,6 +93,29 @@ def _plan(inputs: Sequence[Path], out_dir: Path) -> list[BatchItem]:
     except OSError as exc:
         raise OutputWriteError.writing("the batch index", out_dir, exc) from exc
     return items
+
+
+def _read_index(index_path: Path) -> dict[str, str]:
+    """The index, or where it cannot be read (left empty by a power cut, garbled) the one the done markers beside it
+    make: each finished input under the name it was given, so none is done again or renamed."""
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        if isinstance(index, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in index.items()):
+            return index
+        reason = "it is not an index"
+    except (OSError, ValueError) as exc:
+        reason = str(exc)
+    index = {}
+    for marker in sorted((index_path.parent / DONE_DIR).glob("*.json")):
+        try:
+            file = json.loads(marker.read_text(encoding="utf-8")).get("file")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(file, str):
+            index.setdefault(file, marker.name[: -len(".json")])
+    logger.warning("The batch index %s cannot be read (%s); made again from the %d done markers.", index_path, reason,
+                   len(index))
+    return index
 
 
 @contextlib.contextmanager
