@@ -143,21 +143,7 @@ def run_planned(
         return True
 
     items = plan(inputs, out_dir)
-    todo = []
-    for item in items:
-        marker = done_before(item, out_dir, settings)
-        if marker is None:
-            todo.append(item)
-            continue
-        missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
-                   if not path.is_file()]
-        if missing:
-            marker = write_missing(item, out_dir, missing, marker)
-        if destination is not None:
-            keep_done(item, out_dir, destination, marker=marker)
-        status = STATUS_COMPLETED if missing else STATUS_SKIPPED
-        record(BatchRow(str(item.path), status, outputs=tuple(output_paths(out_dir, item.stem, formats))))
-    remove_stale_writes(todo, out_dir)  # left by a run killed outright
+    todo: list[BatchItem] = []
 
     def write_summary() -> list[BatchRow]:
         ordered = [rows[item.path] for item in items if item.path in rows]
@@ -168,6 +154,20 @@ def run_planned(
         return ordered
 
     try:
+        for item in items:  # an archive's missing outputs or library saves may take a while: within the try too
+            marker = done_before(item, out_dir, settings)
+            if marker is None:
+                todo.append(item)
+                continue
+            missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
+                       if not path.is_file()]
+            if missing:
+                marker = write_missing(item, out_dir, missing, marker)
+            if destination is not None:
+                keep_done(item, out_dir, destination, marker=marker)
+            status = STATUS_COMPLETED if missing else STATUS_SKIPPED
+            record(BatchRow(str(item.path), status, outputs=tuple(output_paths(out_dir, item.stem, formats))))
+        remove_stale_writes(todo, out_dir)  # left by a run killed outright
         if todo:
             execute(todo, record)
             remove_stale_writes(todo, out_dir)  # left by a worker killed mid-write, whose files another worker redid
