@@ -186,6 +186,30 @@ def test_a_diarizer_imported_as_a_speech_model_says_to_add_diarizer(model_dir, t
     assert models.read_manifest() == {}
 
 
+@pytest.mark.parametrize("damage", [b"", b'{"models": {"acme/tiny": {"file": "acme--ti', b"[]"])
+def test_a_damaged_model_list_is_made_again_from_the_model_files(model_dir, tiny_ctc, tmp_path, damage, capsys):
+    """The list of installed models, left empty by a power cut or garbled: the app did not start (a traceback), the
+    command line failed, and the advice was to install every model again (gigabytes to download) though each file
+    was still there. The list is made again from the files, names and kinds and checksums as they were."""
+    speakers = tmp_path / "speakers.nemo"
+    speakers.write_bytes(models.DEMO_DIARIZER_PATH.read_bytes())
+    assert setup_local_models.main(["--import", tiny_ctc, "--name", "acme/tiny"]) == 0
+    assert setup_local_models.main(["--import", tiny_ctc, "--name", "mine"]) == 0
+    assert setup_local_models.main(["--import", str(speakers), "--name", "acme/speakers", "--diarizer"]) == 0
+    before = models.read_manifest()
+    manifest = model_dir / "manifest.json"
+    manifest.write_bytes(damage)
+    after = models.read_manifest()
+    assert after == before and len(after) == 3
+    assert json.loads(manifest.read_text(encoding="utf-8"))["models"].keys() == after.keys()  # written again
+    (aside,) = model_dir.glob("manifest.json.damaged-*")
+    assert aside.read_bytes() == damage
+    assert models.default_model() == "acme/tiny" and models.default_diarizer() == "acme/speakers"
+    capsys.readouterr()
+    assert setup_local_models.main(["--installed"]) == 0
+    assert "acme/speakers" in capsys.readouterr().out
+
+
 def test_import_of_a_folder_or_a_recording_says_what_to_give(model_dir, tmp_path, capsys):
     recording = tmp_path / "talk.wav"
     recording.write_bytes(b"RIFF")

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,7 +207,8 @@ def manifest_path() -> Path:
 
 
 def read_manifest() -> dict[str, InstalledModel]:
-    """The installed models by name; empty when nothing is installed."""
+    """The installed models by name; empty when nothing is installed. A list that cannot be read (left empty by a
+    power cut, garbled) is made again from the model files (:func:`_manifest_from_files`)."""
     path = manifest_path()
     if not path.is_file():
         return {}
@@ -218,8 +220,55 @@ def read_manifest() -> dict[str, InstalledModel]:
             )
             for name, entry in entries.items()
         }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"The model list {path} is damaged ({exc}); delete it and install the models again.") from exc
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return _manifest_from_files(path, exc)
+
+
+def _manifest_from_files(path: Path, damage: Exception) -> dict[str, InstalledModel]:
+    """The model list at ``path``, which cannot be read because of ``damage``, made again from the ``.nemo`` files
+    beside it (the models are all there; installing them again would mean downloading gigabytes): each under the
+    name its file was made from (``nvidia--parakeet-tdt-0.6b-v2.nemo`` is ``nvidia/parakeet-tdt-0.6b-v2``), a
+    diarizer or a recognizer as its own config says, its checksum taken now. The damaged list is kept beside it as
+    ``manifest.json.damaged-<time>``.
+
+    Raises:
+        ModelLoadError: The list cannot be written again (a read-only model folder).
+    """
+    from .nemo_models import read_model_config  # reads the config without NeMo
+
+    logger.warning("The model list %s cannot be read (%s); making it again from the model files beside it.", path,
+                   damage)
+    models: dict[str, InstalledModel] = {}
+    for file in sorted(path.parent.glob(f"*{NEMO_SUFFIX}")):
+        if file.name.startswith("."):
+            continue
+        try:
+            target = str(read_model_config(file).get("target", ""))
+            size = file.stat().st_size
+        except (OSError, ValueError) as exc:
+            logger.warning("Left out of the model list: %s (%s).", file.name, exc)
+            continue
+        name = _name_of_file(file.name)
+        kind = DIARIZER if "SortformerEncLabelModel" in target or known_diarizer(name) else ASR
+        models[name] = InstalledModel(name, file, size, file_sha256(file), kind)
+    try:
+        os.replace(path, path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
+        _write_manifest(models)
+    except OSError as exc:
+        raise ModelLoadError(f"The model list {path} is damaged ({damage}) and cannot be made again ({exc}); delete it "
+                             f"and install the models again.") from exc
+    logger.warning("The model list %s holds %d model(s) again: %s.", path, len(models), ", ".join(models) or "none")
+    return models
+
+
+def _name_of_file(file_name: str) -> str:
+    """The model name an installed file was made from, as far as it can be told: a known model's whose file it is;
+    ``org--name.nemo`` (one ``--``, which :func:`model_file_name` makes of ``/``) is ``org/name``; else its stem."""
+    for info in (*KNOWN_MODELS, *KNOWN_DIARIZERS):
+        if model_file_name(info.name) == file_name:
+            return info.name
+    stem = file_name.removesuffix(NEMO_SUFFIX)
+    return stem.replace("--", "/") if stem.count("--") == 1 else stem
 
 
 def _write_manifest(models: dict[str, InstalledModel]) -> None:
