@@ -613,6 +613,61 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
     expect(page.locator("#library-summary")).to_contain_text("0 transcripts")
 
 
+def test_a_transcript_is_transcribed_again_from_the_audio_the_library_kept(open_page, library_url, clips):
+    """A better model installed since, or speakers to tell apart: the library keeps each recording's audio, yet to
+    transcribe one again it had to be found on disk and uploaded. "Transcribe again" puts it, under the
+    transcript's name, into the One file tab, where a model and options are chosen as for any file."""
+    from playwright.sync_api import expect
+
+    page = open_page(library_url)
+    transcribe_one(page, clips["speech"])
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value(re.compile("^nine"),
+                                                                               timeout=RESULT_TIMEOUT_MS)
+    page.get_by_role("tab", name="Library").click()
+    table = page.locator("#library-table")
+    table.get_by_role("row").filter(has_text="speech.wav").first.get_by_text("speech.wav").click()
+    page.locator("#library-name").get_by_role("textbox").fill("Budget call")
+    page.locator("#library-rename").click()
+    expect(table.get_by_role("row").filter(has_text="Budget call")).to_be_visible()
+
+    page.locator("#library-again").click()
+    expect(page.get_by_role("tab", name="One file")).to_have_attribute("aria-selected", "true")
+    expect(single_tab(page).locator("#single-audio audio, #single-audio [data-testid='waveform-Audio']").first
+           ).to_be_attached(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_label("Include word timestamps").set_checked(True)  # now with the words' times
+    single_tab(page).get_by_role("button", name="Transcribe").click()
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value(re.compile("^nine"),
+                                                                               timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#word-table")).to_be_visible()
+    page.get_by_role("tab", name="Library").click()
+    expect(table.get_by_role("row").filter(has_text="Budget call.wav")).to_be_visible()
+    expect(table.get_by_role("row").filter(has_text="Budget call")).to_have_count(2)  # the first is kept as it was
+
+
+@pytest.fixture(scope="module")
+def text_only_url(model_setup, launch_app, tiny_rnnt, tmp_path_factory):
+    from transcriber.library import Library
+
+    library = Library(tmp_path_factory.mktemp("text-only") / "library.sqlite", keep_audio=False)
+    return launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library)
+
+
+def test_transcribe_again_says_why_when_the_library_kept_no_audio(open_page, text_only_url, clips):
+    from playwright.sync_api import expect
+
+    page = open_page(text_only_url)
+    transcribe_one(page, clips["speech"])
+    expect(single_tab(page).get_by_label("Transcription Text")).to_have_value(re.compile("^nine"),
+                                                                               timeout=RESULT_TIMEOUT_MS)
+    page.get_by_role("tab", name="Library").click()
+    row = page.locator("#library-table").get_by_role("row").filter(has_text="speech.wav")
+    expect(row).to_be_visible()
+    row.get_by_text("speech.wav").click()
+    page.locator("#library-again").click()
+    expect(page.get_by_text("The library kept no audio of speech.wav")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(page.get_by_role("tab", name="Library")).to_have_attribute("aria-selected", "true")
+
+
 # --- Logins -----------------------------------------------------------------------------------------------------------
 
 

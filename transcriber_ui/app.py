@@ -107,9 +107,9 @@ def build_demo(
         settings = build_settings(context, demo)
         if preloader is not None:
             model_status(preloader)
-        with gr.Tabs():
-            build_tabs(context, settings)
-            build_library_tab(context)
+        with gr.Tabs() as tabs:
+            audio = build_tabs(context, settings)
+            build_library_tab(context, tabs=tabs, single_audio=audio)
     return demo
 
 

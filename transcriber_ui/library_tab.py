@@ -5,16 +5,19 @@ The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``
 *and* owner (the logged-in user), so with logins on an id that belongs to someone else is simply not found.
 """
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from transcriber.errors import LibraryError
 from transcriber.formats import clock_time, local_time
-from transcriber.library import Hit
+from transcriber.library import Entry, Hit
 from transcriber.library import query as search_query
 from transcriber.library.store import DEFAULT_HIT_LIMIT
-from transcriber.outputs import ALL_FORMATS
+from transcriber.outputs import ALL_FORMATS, safe_stem
 
 from .review import build_review, review_value, stored_review_data
+from .transcribe_tab import SINGLE_TAB_ID
 from .widgets import AppContext, owner_of, user_errors
 
 LIBRARY_HEADERS = ["id", "name", "created", "duration", "model", "speakers", "edited", "match", "time"]
@@ -74,8 +77,20 @@ def transcript_number(transcript_id: float | None) -> int:
     return int(transcript_id)
 
 
-def build_library_tab(context: AppContext) -> None:
-    """The Library tab and its events (inside a ``gr.Tabs``)."""
+def again_name(entry: Entry, media: Path) -> str:
+    """The file name a transcript's kept audio is transcribed again under: the transcript's name (without the
+    recording's suffix, which it keeps unless renamed), made safe as a file name, and the kept file's suffix (a
+    video's is its sound, FLAC), so the new transcript is saved under the name the user gave the old one."""
+    name = entry.name
+    suffix = Path(entry.source_name).suffix
+    if suffix and name.lower().endswith(suffix.lower()):
+        name = name[: -len(suffix)]
+    return safe_stem(name) + media.suffix
+
+
+def build_library_tab(context: AppContext, *, tabs: Any = None, single_audio: Any = None) -> None:
+    """The Library tab and its events (inside a ``gr.Tabs``). With ``tabs`` and the One file tab's ``single_audio``,
+    **Transcribe again** puts a transcript's kept audio there and opens that tab."""
     import gradio as gr
 
     def library_of():
@@ -119,6 +134,24 @@ def build_library_tab(context: AppContext) -> None:
             number = transcript_number(transcript_id)
             library_of().delete(number, owner=owner_of(request))
             return number
+
+    def transcribe_again(transcript_id: float | None, request: gr.Request):
+        """The transcript's kept audio, copied under its name into a folder of this request's own, into the One file
+        tab, which is opened: a model and options are chosen there as for any file (a better model installed since,
+        speakers to tell apart), and the new transcript is saved beside the old one."""
+        with user_errors():
+            number = transcript_number(transcript_id)
+            owner = owner_of(request)
+            entry, _ = library_of().get(number, owner=owner)
+            media = library_of().media_path(number, owner=owner)
+            if media is None:
+                raise LibraryError(f"The library kept no audio of {entry.name} (it was saved with --no-keep-audio, or "
+                                   "its audio file is gone): upload the recording in the One file tab to transcribe "
+                                   "it again.")
+            copy = context.outputs.new().path / again_name(entry, media)
+            shutil.copyfile(media, copy)
+        gr.Info("The recording is in the One file tab: choose a model and options, then press Transcribe.")
+        return str(copy), gr.Tabs(selected=SINGLE_TAB_ID)
 
     def open_selected(rows: Any, query: str, event: gr.SelectData, request: gr.Request):
         """Open the transcript of the clicked row in the review view."""
@@ -173,6 +206,8 @@ def build_library_tab(context: AppContext) -> None:
             with gr.Row():
                 name = gr.Textbox(label="Name", scale=3, elem_id="library-name")
                 rename_button = gr.Button("Rename", scale=1, elem_id="library-rename")
+                again_button = gr.Button("Transcribe again", scale=1, visible=single_audio is not None,
+                                         elem_id="library-again")
                 delete_button = gr.Button("Delete", variant="stop", scale=1, elem_id="library-delete")
             with gr.Row():
                 fmt = gr.Dropdown(list(ALL_FORMATS), value=EXPORT_DEFAULT, label="Export as", scale=1,
@@ -193,6 +228,8 @@ def build_library_tab(context: AppContext) -> None:
     review.edit(refresh, query, [table, overview], **private)
     table.select(open_selected, [table, query], [selected, name, review, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
+    if single_audio is not None and tabs is not None:
+        again_button.click(transcribe_again, selected, [single_audio, tabs], **private)
     rename_button.click(rename_clicked, [selected, name], name, **private).then(refresh, query, [table, overview],
                                                                                    **private)
     delete_button.click(delete_confirmed, [selected, query], [table, overview, selected, details],

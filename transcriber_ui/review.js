@@ -23,7 +23,7 @@ const MISSING_AUDIO = (folder) => "The audio file of this transcript is missing 
 
 const UNTIMED = "This transcript has no word timings (it was made without \u201cInclude word timestamps\u201d): it " +
   "is one paragraph, its words do not play from where they are said, and its subtitles are one cue. Transcribe the " +
-  "file again with word timestamps for those.";
+  "file again with word timestamps for those (in the Library: Transcribe again).";
 const NO_SPEECH = "No speech was recognised in this recording.";
 const EMPTIED = "Every paragraph was removed: Undo, or Back to the model's output, brings them back.";
 const view = {

@@ -66,6 +66,8 @@ RECORDING_PREFIX = "recording-"
 RECORDING_TIME = "%Y-%m-%d-%H-%M-%S"
 """A recording's name: when it was made, in this computer's time, with characters every file system takes."""
 PAGE_ONLY = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+SINGLE_TAB_ID = "single"
+"""The One file tab's id among the page's tabs (the Library's "Transcribe again" opens it)."""
 """Events of the page alone: never queued behind a transcription, and not part of the API."""
 
 
@@ -191,8 +193,9 @@ def speech_note(text: str) -> Any:
     return gr.Textbox(placeholder="" if text else NO_SPEECH)
 
 
-def build_tabs(context: AppContext, settings: Settings) -> None:
-    """The "One file" and "Several files" tabs and their events (inside a ``gr.Tabs``)."""
+def build_tabs(context: AppContext, settings: Settings) -> Any:
+    """The "One file" and "Several files" tabs and their events (inside a ``gr.Tabs``); returns the One file tab's
+    audio input (the Library's "Transcribe again" fills it)."""
     import gradio as gr
 
     def run(files: list[str], model: str, values: tuple, ticket: int | None, request: gr.Request,
@@ -299,7 +302,7 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
         if context.cancel_flags.cancel(request.session_hash or ""):
             gr.Info("Stopping…")
 
-    with gr.Tab("One file", elem_id="single-tab"):
+    with gr.Tab("One file", id=SINGLE_TAB_ID, elem_id="single-tab"):
         # Both tabs' jobs take their ticket here. Inside a tab: a block that sits in the gr.Tabs beside its tabs
         # makes the browser draw the next tab's button twice once it is opened.
         ticket = gr.State(None)
@@ -380,3 +383,4 @@ def build_tabs(context: AppContext, settings: Settings) -> None:
     )
     # Not Gradio's cancels=: it would end the request itself, and a batch's finished files would never show.
     gr.on([stop_one.click, stop_batch.click], stop, api_name="stop", concurrency_limit=None)
+    return audio
