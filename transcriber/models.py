@@ -251,8 +251,8 @@ def _manifest_from_files(path: Path, damage: Exception) -> dict[str, InstalledMo
         name = _name_of_file(file.name)
         kind = DIARIZER if "SortformerEncLabelModel" in target or known_diarizer(name) else ASR
         models[name] = InstalledModel(name, file, size, file_sha256(file), kind)
-    try:
-        os.replace(path, path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
+    try:  # the damaged list is copied aside first, and replaced only by a whole new one
+        shutil.copyfile(path, path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
         _write_manifest(models)
     except OSError as exc:
         raise ModelLoadError(f"The model list {path} is damaged ({damage}) and cannot be made again ({exc}); delete it "
