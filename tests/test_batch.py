@@ -82,6 +82,19 @@ def test_folder_batch_writes_outputs_and_a_summary_and_survives_a_bad_file(recor
     assert (out / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # a spreadsheet reads its names' accents
 
 
+def test_a_resumed_batch_summary_keeps_the_durations_of_the_files_done_before(recordings, tmp_path, tiny_ctc):
+    """summary.csv of a resumed run left the duration of every file done before empty, so the hours an archive holds
+    could be added up only from its first run's summary."""
+    inputs = collect_inputs([recordings])[:3]
+    out = tmp_path / "out"
+    run_batch(Engine(device="cpu"), inputs[:1], out, model=tiny_ctc, formats=["txt"])
+    rows = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in rows] == [STATUS_SKIPPED, STATUS_DONE, STATUS_DONE]
+    summary = read_summary(out)
+    assert [float(r["duration"]) for r in summary] == [pytest.approx(1.0), pytest.approx(1.0), pytest.approx(2.0)]
+    assert [float(r["seconds"]) for r in summary][0] == 0.0  # no time spent on it now
+
+
 def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_same_command_then_finishes_it(
     recordings, small_disk, tiny_rnnt, capsys
 ):

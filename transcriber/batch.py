@@ -166,7 +166,9 @@ def run_planned(
             if destination is not None:
                 keep_done(item, out_dir, destination, marker=marker)
             status = STATUS_COMPLETED if missing else STATUS_SKIPPED
-            record(BatchRow(str(item.path), status, outputs=tuple(output_paths(out_dir, item.stem, formats))))
+            duration = marker.get("duration")
+            record(BatchRow(str(item.path), status, float(duration) if isinstance(duration, (int, float)) else None,
+                            outputs=tuple(output_paths(out_dir, item.stem, formats))))
         remove_stale_writes(todo, out_dir)  # left by a run killed outright
         if todo:
             execute(todo, record)
