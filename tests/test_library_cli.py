@@ -165,6 +165,10 @@ def test_search_show_export_rename_delete(filled, tmp_path):
 def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
     assert library_command("show", "999", "--library", str(filled))[0] == 1
     assert capsys.readouterr().err == "error: There is no transcript 999 in the library.\n"
+    huge = "9" * 25  # more than SQLite's ids hold: an OverflowError traceback
+    for command in (["show", huge], ["export", huge], ["rename", huge, "x"], ["delete", huge]):
+        assert library_command(*command, "--library", str(filled))[0] == 1
+        assert capsys.readouterr().err == f"error: There is no transcript {huge} in the library.\n"
     assert library_command("list", "--library", str(tmp_path / "none.sqlite"))[0] == 1
     assert "there is no library at" in capsys.readouterr().err
     too_long = tmp_path / ("x" * 300 + ".sqlite")  # looking it up raised "File name too long" in a traceback

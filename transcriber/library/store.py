@@ -91,6 +91,18 @@ class Hit:
     time: float | None
 
 
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
+def row_id(transcript_id: int) -> int:
+    """``transcript_id`` as the row id it is stored under; one that SQLite cannot hold (a mistyped 25-digit id) has
+    no transcript, rather than an ``OverflowError``."""
+    number = int(transcript_id)
+    if not -SQLITE_MAX_INTEGER - 1 <= number <= SQLITE_MAX_INTEGER:
+        raise not_found(number)
+    return number
+
+
 def not_found(transcript_id: int) -> TranscriptNotFoundError:
     """The error for an id the asking owner has no transcript under (the same words whether it never existed, was
     deleted or is another user's)."""
@@ -280,7 +292,7 @@ class Library:
         """
         row = self._connection().execute(
             f"SELECT {self.ENTRY_COLUMNS}, t.body FROM transcripts t WHERE t.id = ? AND t.owner = ?",
-            (int(transcript_id), owner),
+            (row_id(transcript_id), owner),
         ).fetchone()
         if row is None:
             raise not_found(transcript_id)
@@ -295,7 +307,7 @@ class Library:
         row = self._connection().execute(
             "SELECT m.sha256, m.suffix FROM transcripts t LEFT JOIN media m ON m.sha256 = t.media"
             " WHERE t.id = ? AND t.owner = ?",
-            (int(transcript_id), owner),
+            (row_id(transcript_id), owner),
         ).fetchone()
         if row is None:
             raise not_found(transcript_id)
@@ -374,7 +386,7 @@ class Library:
         body = transcript_to_json(transcript)
         with self._write() as connection:
             row = connection.execute(
-                "SELECT version, body FROM transcripts WHERE id = ? AND owner = ?", (int(transcript_id), owner)
+                "SELECT version, body FROM transcripts WHERE id = ? AND owner = ?", (row_id(transcript_id), owner)
             ).fetchone()
             if row is None:
                 raise not_found(transcript_id)
@@ -433,12 +445,12 @@ class Library:
                                f"{len(name)}.")
         with self._write() as connection:
             cursor = connection.execute(
-                "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, int(transcript_id), owner)
+                "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, row_id(transcript_id), owner)
             )
             if cursor.rowcount == 0:
                 raise not_found(transcript_id)
             connection.execute(f"UPDATE transcripts_fts SET name = {database.FOLD_FUNCTION}(?) WHERE rowid = ?",
-                               (name, int(transcript_id)))
+                               (name, row_id(transcript_id)))
         return name
 
     def delete(self, transcript_id: int, *, owner: str = "") -> None:
@@ -449,11 +461,11 @@ class Library:
         """
         with self._write() as connection:
             row = connection.execute(
-                "SELECT media FROM transcripts WHERE id = ? AND owner = ?", (int(transcript_id), owner)
+                "SELECT media FROM transcripts WHERE id = ? AND owner = ?", (row_id(transcript_id), owner)
             ).fetchone()
             if row is None:
                 raise not_found(transcript_id)
-            connection.execute("DELETE FROM transcripts WHERE id = ?", (int(transcript_id),))
+            connection.execute("DELETE FROM transcripts WHERE id = ?", (row_id(transcript_id),))
             unused = row[0] is not None and connection.execute(
                 "SELECT count(*) FROM transcripts WHERE media = ?", (row[0],)
             ).fetchone()[0] == 0
