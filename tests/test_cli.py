@@ -160,6 +160,29 @@ def test_usage_errors_exit_2(args, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value, said", [
+    ("--timeout", "inf", "must be a number of seconds up to 100000000"),  # ended in an OverflowError traceback
+    ("--timeout", "1e12", "must be a number of seconds up to 100000000"),
+    ("--timeout", "nan", "must be a number of seconds up to 100000000"),
+    ("--batch-size", "99999999999999999999", "must be 1 to 1024"),  # failed every file with an islice() error
+    ("--batch-size", "0", "must be 1 to 1024"),
+])
+def test_numbers_out_of_range_are_usage_errors(flag, value, said, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["a.wav", flag, value])
+    assert exit_info.value.code == cli.EXIT_USAGE
+    assert f"argument {flag}: {said}, got {value}" in capsys.readouterr().err
+
+
+def test_the_apps_timeout_takes_the_same_seconds(capsys):
+    from transcriber_ui.app import build_parser
+
+    assert build_parser().parse_args(["--timeout", "90"]).timeout == 90.0
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--timeout", "inf"])
+    assert "argument --timeout: must be a number of seconds up to 100000000, got inf" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("address", ["https://example.com/talk.mp3", "http://192.168.1.5/meeting.wav?dl=1"])
 def test_a_web_address_is_a_usage_error_that_says_to_download_it(address, capsys):
     """Pasted links were taken for file names: "talk.mp3: file not found", of a path with its // collapsed."""

@@ -63,6 +63,29 @@ def positive_int(value: str) -> int:
     return number
 
 
+MAX_BATCH_SIZE = 1024
+"""The largest ``--batch-size`` (a GPU's own choice is at most :data:`~transcriber.gpu.MAX_AUTO_BATCH`)."""
+MAX_TIMEOUT_S = 100_000_000
+"""The longest ``--timeout``: about three years; Python's clocks overflow on the next few powers of ten."""
+
+
+def batch_size(value: str) -> int:
+    """argparse type: files per forward pass, 1 to :data:`MAX_BATCH_SIZE`."""
+    number = int(value)
+    if not 1 <= number <= MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_BATCH_SIZE}, got {value}")
+    return number
+
+
+def timeout_seconds(value: str) -> float:
+    """argparse type: a time limit in seconds, above 0 and at most :data:`MAX_TIMEOUT_S` (``inf`` would be no
+    limit, and a job must never hang)."""
+    seconds = float(value)
+    if not 0 < seconds <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds up to {MAX_TIMEOUT_S}, got {value}")
+    return seconds
+
+
 def positive_float(value: str) -> float:
     """argparse type: a number above 0."""
     number = float(value)
@@ -173,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"installed one, else the built-in demo diarizer)",
     )
     parser.add_argument(
-        "--batch-size", type=positive_int,
+        "--batch-size", type=batch_size,
         help=f"files per forward pass (default: on a GPU as many as its free memory holds, else {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
@@ -193,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_arguments(parser)
     add_backend_arguments(parser)
     parser.add_argument(
-        "--timeout", type=positive_float, help="seconds before a stuck job is stopped (default: from audio length)"
+        "--timeout", type=timeout_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
     )
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
     parser.add_argument("--verbose", action="store_true", help="show NeMo's progress bar and log")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 
 from transcriber import models
 from transcriber.engine import Engine, default_engine
-from transcriber.cli import add_engine_arguments, check_engine_arguments, engine_from_args
+from transcriber.cli import add_engine_arguments, check_engine_arguments, engine_from_args, timeout_seconds
 from transcriber.command import stop_on_signals
 from transcriber.errors import FolderError, TranscriberError
 from transcriber.library import Library, default_library_path, open_library
@@ -243,14 +243,6 @@ def file_size(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def positive_seconds(value: str) -> float:
-    """argparse type: a number of seconds above 0."""
-    seconds = float(value)
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
-    return seconds
-
-
 def port_number(value: str) -> int:
     """argparse type: a TCP port, 1 to 65535."""
     try:
@@ -295,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temp-dir", help="folder for temporary files (always used on Windows)")
     add_engine_arguments(parser)
     parser.add_argument(
-        "--timeout", type=positive_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
+        "--timeout", type=timeout_seconds, help="seconds before a stuck job is stopped (default: from audio length)"
     )
     parser.add_argument(
         "--max-file-size",
