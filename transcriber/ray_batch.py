@@ -375,8 +375,15 @@ def _pool_size(resources: dict[str, float], settings: RaySettings) -> int:
         fits = min(fits, math.floor(gpus / settings.gpus_per_worker))
     workers = settings.workers or (fits if fits != math.inf else 1)
     if workers < 1 or workers > fits:
+        asked = settings.workers or 1
         raise RayBatchError(
-            f"the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs; {settings.workers or 1} workers of "
-            f"{settings.cpus_per_worker:g} CPUs and {settings.gpus_per_worker:g} GPUs each do not fit"
+            f"the Ray cluster has {_counted(cpus, 'CPU')} and {_counted(gpus, 'GPU')}; {_counted(asked, 'worker')} of "
+            f"{_counted(settings.cpus_per_worker, 'CPU')} and {_counted(settings.gpus_per_worker, 'GPU')}"
+            f"{' each do' if asked != 1 else ' does'} not fit"
         )
     return workers
+
+
+def _counted(number: float, unit: str) -> str:
+    """``1 CPU``, ``0.5 CPUs``, ``2 GPUs``."""
+    return f"{number:g} {unit}{'' if number == 1 else 's'}"
