@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"files per forward pass (default: on a GPU as many as its free memory holds, else {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per file, one per line")
-    parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR (resumable) instead of printing")
+    parser.add_argument("--out", metavar="DIR", help="write each file's outputs into DIR instead of printing; run "
+                        "again, it skips the files done, writing from their done markers only what they lack (a "
+                        "format added, a --library given)")
     parser.add_argument(
         "--formats", type=format_list, help=f"with --out: any of {','.join(ALL_FORMATS)} (default: {','.join(FORMATS)})"
     )
