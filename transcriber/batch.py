@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
 import os
 import socket
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_state import (
-    SUMMARY_NAME, BatchItem, done_before, done_marker, fingerprint, marker_result, plan, read_marker,
+    SUMMARY_NAME, BatchItem, done_before, done_marker, fingerprint, marker_result, plan, read_marker, write_marker,
 )
 from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
@@ -242,7 +241,7 @@ def write_missing(
     updated = {**marker, "formats": list(dict.fromkeys([*marker.get("formats", []), *missing]))}
     try:
         write_transcript(transcript, out_dir, item.stem, source_name=item.path.name, formats=missing)
-        atomic_write_text(done_marker(out_dir, item.stem), json.dumps(updated, ensure_ascii=False) + "\n")
+        write_marker(item, out_dir, updated)
     except OSError as exc:  # a full or read-only disk, as for a file transcribed now
         for path in output_paths(out_dir, item.stem, missing):
             with contextlib.suppress(OSError):
@@ -270,8 +269,7 @@ def keep_done(
     if record is None:
         return False
     try:
-        atomic_write_text(done_marker(out_dir, item.stem),
-                          json.dumps({**marker, KEPT_KEY: [*kept, record]}, ensure_ascii=False) + "\n")
+        write_marker(item, out_dir, {**marker, KEPT_KEY: [*kept, record]})
     except OSError as exc:  # kept all the same; a later run may keep it again
         logger.warning("Cannot record in the done marker of %s that it was kept: %s", item.path.name, exc)
     return True
@@ -298,13 +296,13 @@ def finish_item(
     try:
         paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)
         marker.parent.mkdir(exist_ok=True)
-        atomic_write_text(marker, json.dumps({
+        write_marker(item, out_dir, {
             "file": str(item.path), **recorded,
             "model": result.transcript.model, "settings": settings, "formats": list(formats),
             "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
             "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
             "transcript": transcript_to_json(result.transcript), KEPT_KEY: [],
-        }, ensure_ascii=False) + "\n")
+        })
     except OSError as exc:  # a full or read-only disk: no half set of outputs is left to look finished
         for path in (*output_paths(out_dir, item.stem, formats), marker):
             with contextlib.suppress(OSError):

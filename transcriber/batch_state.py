@@ -302,8 +302,7 @@ def _changed_since(item: BatchItem, out_dir: Path, marker: dict[str, object]) ->
     except OSError:
         return False
     with contextlib.suppress(OSError):
-        atomic_write_text(done_marker(out_dir, item.stem),
-                          json.dumps({**marker, "mtime_ns": status.st_mtime_ns}, ensure_ascii=False) + "\n")
+        write_marker(item, out_dir, {**marker, "mtime_ns": status.st_mtime_ns})
     return False
 
 
@@ -313,6 +312,11 @@ def read_marker(item: BatchItem, out_dir: Path) -> dict[str, object]:
     device and threads), the ``transcript`` (as the library stores it) and where else it is ``kept`` (a library:
     :class:`~transcriber.batch.Destination`)."""
     return json.loads(done_marker(out_dir, item.stem).read_text(encoding="utf-8"))
+
+
+def write_marker(item: BatchItem, out_dir: Path, marker: dict[str, object]) -> None:
+    """Write the done marker of ``item`` (through a temporary name and a rename), as :func:`read_marker` reads it."""
+    atomic_write_text(done_marker(out_dir, item.stem), json.dumps(marker, ensure_ascii=False) + "\n")
 
 
 def marker_result(item: BatchItem, out_dir: Path, marker: dict[str, object] | None = None) -> FileResult:
