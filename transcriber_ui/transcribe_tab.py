@@ -66,9 +66,9 @@ RECORDING_PREFIX = "recording-"
 RECORDING_TIME = "%Y-%m-%d-%H-%M-%S"
 """A recording's name: when it was made, in this computer's time, with characters every file system takes."""
 PAGE_ONLY = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+"""Events of the page alone: never queued behind a transcription, and not part of the API."""
 SINGLE_TAB_ID = "single"
 """The One file tab's id among the page's tabs (the Library's "Transcribe again" opens it)."""
-"""Events of the page alone: never queued behind a transcription, and not part of the API."""
 
 
 @dataclass
