@@ -16,6 +16,7 @@ from .batch import (
 from .batch_state import SUMMARY_NAME
 from .engine import Engine
 from .errors import OutputWriteError, TranscriberError
+from .formats import counted
 from .types import FileResult, Progress, TranscribeOptions
 
 RAY_BACKEND = "ray"
@@ -93,7 +94,7 @@ def run_folder_batch(
                  if counts[STATUS_COMPLETED] else "")
     earlier = sum(row.status in (STATUS_SKIPPED, STATUS_COMPLETED) and row.file in kept for row in rows)
     if earlier:
-        print(f"{earlier} file{'s' if earlier != 1 else ''} done before {'were' if earlier != 1 else 'was'} saved to "
+        print(f"{counted(earlier, 'file')} done before {'were' if earlier != 1 else 'was'} saved to "
               "the library now.", file=sys.stderr)
     print(
         f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED] + counts[STATUS_COMPLETED]} already done"

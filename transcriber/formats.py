@@ -79,6 +79,11 @@ class Turn:
     text: str
 
 
+def counted(number: float, unit: str) -> str:
+    """``number`` of ``unit`` as a sentence says it: ``1 file``, ``0 transcripts``, ``0.5 CPUs``."""
+    return f"{number:g} {unit}{'' if number == 1 else 's'}"
+
+
 def clock_time(seconds: float) -> str:
     """``HH:MM:SS`` for a reader (the page's turns, the Word document): whole seconds, as a player's clock shows."""
     hours, rest = divmod(int(seconds), 3600)

@@ -37,7 +37,7 @@ from .batch import (
 from .batch_state import BatchItem, is_complete, read_marker
 from .engine import CALL_MAX_AUDIO_S, MODEL_LOAD_TIMEOUT_S, Engine
 from .errors import OutputWriteError, TranscriberError
-from .formats import FORMATS
+from .formats import FORMATS, counted
 from .models import MODEL_DIR_ENV
 from .outputs import output_paths
 from .types import FileResult, TranscribeOptions
@@ -377,13 +377,8 @@ def _pool_size(resources: dict[str, float], settings: RaySettings) -> int:
     if workers < 1 or workers > fits:
         asked = settings.workers or 1
         raise RayBatchError(
-            f"the Ray cluster has {_counted(cpus, 'CPU')} and {_counted(gpus, 'GPU')}; {_counted(asked, 'worker')} of "
-            f"{_counted(settings.cpus_per_worker, 'CPU')} and {_counted(settings.gpus_per_worker, 'GPU')}"
+            f"the Ray cluster has {counted(cpus, 'CPU')} and {counted(gpus, 'GPU')}; {counted(asked, 'worker')} of "
+            f"{counted(settings.cpus_per_worker, 'CPU')} and {counted(settings.gpus_per_worker, 'GPU')}"
             f"{' each do' if asked != 1 else ' does'} not fit"
         )
     return workers
-
-
-def _counted(number: float, unit: str) -> str:
-    """``1 CPU``, ``0.5 CPUs``, ``2 GPUs``."""
-    return f"{number:g} {unit}{'' if number == 1 else 's'}"

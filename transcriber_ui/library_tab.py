@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from transcriber.errors import LibraryError
-from transcriber.formats import clock_time, local_time
+from transcriber.formats import clock_time, counted, local_time
 from transcriber.library import Entry, Hit
 from transcriber.library import query as search_query
 from transcriber.library.store import DEFAULT_HIT_LIMIT
@@ -56,7 +56,7 @@ def summary(context: AppContext, owner: str, query: str = "", shown: int | None 
         return f"**{NO_LIBRARY}** {context.library_notice}".strip()
     count = context.library.count(owner=owner)
     size = context.library.size_bytes() / BYTES_PER_MB
-    line = f"{count} transcript{'s' if count != 1 else ''} · library {size:.1f} MB on disk"
+    line = f"{counted(count, 'transcript')} · library {size:.1f} MB on disk"
     searching = bool(search_query.parse(query or ""))
     if shown is not None and not searching and shown < count:
         line += f". The list shows the newest {shown}: search to find the others."
