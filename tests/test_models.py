@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from transcriber import models
+from transcriber import model_cache, models
 from transcriber.errors import ModelNotAvailableError
 
 
@@ -74,7 +74,7 @@ def test_cache_loads_once_under_concurrent_first_requests(model_dir):
         time.sleep(0.3)
         return object()
 
-    cache = models.ModelCache(slow_loader)
+    cache = model_cache.ModelCache(slow_loader)
     barrier = threading.Barrier(4)
     got = []
 
@@ -93,7 +93,7 @@ def test_cache_loads_once_under_concurrent_first_requests(model_dir):
 
 
 def test_cache_keys_on_model_and_device(model_dir):
-    cache = models.ModelCache(lambda source, device: object())
+    cache = model_cache.ModelCache(lambda source, device: object())
     a = cache.get("m", "cpu").model
     assert cache.get("m", "cpu").model is a
     assert cache.get("m", "cuda").model is not a
@@ -109,7 +109,7 @@ def test_a_slow_load_does_not_block_other_models(model_dir):
             release.wait(5)
         return source.name
 
-    cache = models.ModelCache(loader)
+    cache = model_cache.ModelCache(loader)
     slow = threading.Thread(target=cache.get, args=("slow", "cpu"))
     slow.start()
     started = time.monotonic()
@@ -120,7 +120,7 @@ def test_a_slow_load_does_not_block_other_models(model_dir):
 
 
 def test_evict_makes_the_next_request_load_again(model_dir):
-    cache = models.ModelCache(lambda source, device: object())
+    cache = model_cache.ModelCache(lambda source, device: object())
     first = cache.get("m", "cpu").model
     cache.evict("m", "cpu")
     assert cache.get("m", "cpu").model is not first
@@ -136,7 +136,7 @@ def test_a_failed_load_is_not_cached(model_dir):
             raise ModelNotAvailableError("offline")
         return "ok"
 
-    cache = models.ModelCache(flaky)
+    cache = model_cache.ModelCache(flaky)
     with pytest.raises(ModelNotAvailableError):
         cache.get("m", "cpu")
     assert cache.get("m", "cpu").model == "ok"

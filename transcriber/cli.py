@@ -23,8 +23,9 @@ from .errors import FolderError, TranscriberError
 from .folders import is_file, is_folder, make_folder
 from .formats import FORMATS, NO_SPEECH, result_to_dict, to_text
 from .outputs import ALL_FORMATS
+from .model_cache import pick_device
 from .models import (
-    DEFAULT_DIARIZER, DEFAULT_MODEL, DEMO_DIARIZER, DEMO_MODEL, INSTALL_HINT, default_diarizer, default_model, pick_device,
+    DEFAULT_DIARIZER, DEFAULT_MODEL, DEMO_DIARIZER, DEMO_MODEL, INSTALL_HINT, default_diarizer, default_model,
 )
 from . import command, gpu, windows
 from .library import Library, default_library_path

@@ -36,7 +36,8 @@ from .errors import (
     TranscriptionFailedError,
     TranscriptionTimeoutError,
 )
-from .models import LoadedModel, ModelCache, ModelSource, default_diarizer, hears_its_training_length, pick_device
+from .model_cache import LoadedModel, ModelCache, pick_device
+from .models import ModelSource, default_diarizer, hears_its_training_length
 from .speakers import with_speakers
 from .nemo_models import load_nemo_model, load_nemo_model_int8
 from .types import AUTO_LANGUAGE, MAX_SPEAKERS, AudioData, FileResult, Progress, SpeakerTurn, TranscribeOptions, Transcript

@@ -20,7 +20,7 @@ from .audio import AudioReader, header_duration
 from .errors import (
     AudioError, EmptyAudioError, TranscriptionCancelledError, TranscriptionFailedError, TranscriptionTimeoutError,
 )
-from .models import pick_device
+from .model_cache import pick_device
 from .types import AudioData, FileResult, Progress, TranscribeOptions, Transcript
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .errors import TranscriberError, TranscriptionCancelledError, TranscriptionFailedError, TranscriptionTimeoutError
-from .models import LoadedModel, ModelCache
+from .model_cache import LoadedModel, ModelCache
 from .watchdog import Aborted, Guard, run_watched
 
 T = TypeVar("T")

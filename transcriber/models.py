@@ -1,4 +1,4 @@
-"""Which models exist, where they live on disk, and a cache that loads each one once.
+"""Which models exist and where they live on disk (the cache that loads each one once is :mod:`.model_cache`).
 
 A model is named either by a path to a ``.nemo`` file or by a pretrained name such as ``nvidia/parakeet-tdt-0.6b-v2``.
 Names are looked up locally first (the app's model folder, then the Hugging Face cache that NeMo's own
@@ -21,12 +21,9 @@ import logging
 import os
 import re
 import shutil
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from .errors import ModelLoadError, ModelNotAvailableError
 from .folders import is_file, make_folder, new_file
@@ -415,80 +412,6 @@ def not_available_message(name: str, cause: BaseException | None = None) -> str:
         f"Model {name} is not installed and could not be downloaded{reason}. "
         f"On a machine with internet access run: {INSTALL_HINT.format(name=name)}"
     )
-
-
-M = TypeVar("M")
-
-
-@dataclass
-class LoadedModel(Generic[M]):
-    """A model in the cache, with the lock that serialises its use (NeMo models are not thread-safe)."""
-
-    model: M
-    source: ModelSource
-    device: str
-    lock: threading.Lock
-
-
-class ModelCache(Generic[M]):
-    """Loads each (model, device) once and hands out the same instance afterwards.
-
-    Two threads asking for a model that is not loaded yet wait for one load; requests for other models are not
-    blocked meanwhile.
-
-    Args:
-        loader: Loads a model from a source onto a device (``"cpu"`` or ``"cuda"``).
-    """
-
-    def __init__(self, loader: Callable[[ModelSource, str], M]) -> None:
-        self._loader = loader
-        self._models: dict[tuple[str, str], LoadedModel[M]] = {}
-        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
-        self._lock = threading.Lock()
-        self.loads = 0
-
-    def get(self, name: str, device: str) -> LoadedModel[M]:
-        """The loaded model for ``name`` on ``device``, loading it on first use."""
-        key = (name, device)
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                loaded = self._models.get(key)
-            if loaded is not None:
-                return loaded
-            source = resolve_model(name)
-            verify(source)
-            logger.info("Loading model %s on %s from %s", name, device, source.path or "the model hub")
-            loaded = LoadedModel(self._loader(source, device), source, device, threading.Lock())
-            with self._lock:
-                self._models[key] = loaded
-                self.loads += 1
-            return loaded
-
-    def is_loaded(self, name: str, device: str) -> bool:
-        """Whether ``name`` is already loaded on ``device``."""
-        with self._lock:
-            return (name, device) in self._models
-
-    def evict(self, name: str, device: str) -> None:
-        """Forget a model (after a stuck job, so the next request gets a fresh instance)."""
-        with self._lock:
-            self._models.pop((name, device), None)
-
-    def clear(self) -> None:
-        """Forget every model."""
-        with self._lock:
-            self._models.clear()
-
-
-def pick_device(requested: str | None = None) -> str:
-    """``requested`` if given, else ``"cuda"`` when a CUDA GPU is usable, else ``"cpu"``."""
-    if requested:
-        return requested
-    import torch  # imported here so that importing this module stays cheap
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def known_model(name: str) -> ModelInfo | None:

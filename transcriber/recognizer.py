@@ -23,7 +23,7 @@ from .gpu import autocast
 from .guarded import call_guarded
 from .hypotheses import hypothesis_to_transcript, is_padded, normalise_output, pad_short, text_from_words
 from .languages import abilities, prompt_arguments
-from .models import LoadedModel, ModelCache
+from .model_cache import LoadedModel, ModelCache
 from .nemo_models import frame_seconds
 from .types import AudioData, TranscribeOptions, Transcript
 from .watchdog import Guard, time_bound

@@ -17,7 +17,8 @@ from typing import Any
 from transcriber.folders import is_file
 from transcriber.formats import NO_SPEECH, reading_text, word_list_markdown
 from transcriber.languages import Abilities, language_label, model_abilities
-from transcriber.models import DEMO_MODEL, NEMO_SUFFIX, pick_device
+from transcriber.model_cache import pick_device
+from transcriber.models import DEMO_MODEL, NEMO_SUFFIX
 from transcriber.types import FileResult, Transcript
 
 from .jobs import AUTO_SPEAKERS, SPEAKER_CHOICES, TRANSCRIBE_TASK, display_name, options_from, progress_reporter
