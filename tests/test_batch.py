@@ -17,7 +17,7 @@ import soundfile as sf
 
 from transcriber import cli
 from transcriber.batch import (
-    STATUS_COMPLETED, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, run_batch,
+    STATUS_COMPLETED, STATUS_COPIED, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, collect_inputs, run_batch,
 )
 from transcriber.batch_state import DONE_DIR, INDEX_NAME, plan
 from transcriber.engine import Engine
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wav(path: Path, seconds: float = 1.0) -> Path:
+def wav(path: Path, seconds: float = 1.0, level: float = 0.01) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, np.full(round(seconds * 16000), 0.01, dtype=np.float32), 16000)
+    sf.write(path, np.full(round(seconds * 16000), level, dtype=np.float32), 16000)
     return path
 
 
@@ -39,7 +39,7 @@ def recordings(tmp_path):
     root = tmp_path / "in"
     wav(root / "day1" / "talk.wav")
     wav(root / "day2" / "talk.wav", 2.0)
-    wav(root / "day2" / "con.wav")
+    wav(root / "day2" / "con.wav", level=0.02)  # not the bytes of day1's talk.wav: each is transcribed
     (root / "day2" / "notes.txt").write_text("not audio, and not picked up by the walk")
     (root / "day3").mkdir()
     (root / "day3" / "broken.mp3").write_bytes(b"ID3" + bytes(64))
@@ -120,7 +120,7 @@ def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_same_command_then_f
 def test_outputs_never_overwrite_a_file_that_was_there_nor_the_summary(tmp_path, tiny_rnnt):
     """--out the recordings' own folder, where the user keeps subtitles of their own; and a recording called summary."""
     folder = tmp_path / "films"
-    movie, summary = wav(folder / "movie.wav"), wav(folder / "summary.wav")
+    movie, summary = wav(folder / "movie.wav"), wav(folder / "summary.wav", level=0.02)
     (folder / "movie.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nthe user's own subtitles\n")
     rows = run_batch(Engine(device="cpu"), [movie, summary], folder, model=tiny_rnnt, formats=["srt", "csv"])
     assert [row.status for row in rows] == [STATUS_DONE, STATUS_DONE]
@@ -143,7 +143,7 @@ def test_subtitles_written_beside_videos_take_their_names_and_a_long_japanese_na
     folder.mkdir()
     video = write_tone(folder / "Family Trip (2019).mp4", seconds=1.0)
     japanese = wav(folder / (("会議の記録" * 17)[:82] + ".wav"))
-    after = wav(folder / "zz after.wav")
+    after = wav(folder / "zz after.wav", level=0.02)
     rows = run_batch(Engine(device="cpu"), [video, japanese, after], folder, model=tiny_rnnt, formats=["srt", "docx"],
                      options=TranscribeOptions(timestamps=True))
     assert [row.status for row in rows] == [STATUS_DONE] * 3, [row.error for row in rows]
@@ -255,9 +255,9 @@ def test_recordings_that_moved_are_found_done_not_transcribed_again(recordings, 
     """The archive went to another folder, or its drive got another letter: the same command with the new path
     finds every finished file done, under the names its outputs already have."""
     out, engine = tmp_path / "out", Engine(device="cpu")
-    wav(recordings / "day4" / "talk.wav")  # the same bytes and name as day1's: each keeps its own outputs
+    wav(recordings / "day4" / "talk.wav")  # the same bytes and name as day1's (a copy): each keeps its own outputs
     first = run_batch(engine, collect_inputs([recordings]), out, model=tiny_ctc, formats=["txt"])
-    assert [row.status for row in first] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED, STATUS_DONE]
+    assert [row.status for row in first] == [STATUS_DONE, STATUS_DONE, STATUS_DONE, STATUS_FAILED, STATUS_COPIED]
     names = [[path.name for path in row.outputs] for row in first]
     before = sorted(path.name for path in out.iterdir())
 
@@ -271,7 +271,7 @@ def test_recordings_that_moved_are_found_done_not_transcribed_again(recordings, 
     assert [r["file"] for r in read_summary(out)] == [str(path) for path in collect_inputs([moved])]
 
 
-def test_a_copy_or_a_changed_recording_is_transcribed_under_a_name_of_its_own(recordings, tmp_path, tiny_rnnt):
+def test_a_copy_or_a_changed_recording_gets_a_name_of_its_own(recordings, tmp_path, tiny_rnnt):
     out, engine = tmp_path / "out", Engine(device="cpu")
     talk = recordings / "day1" / "talk.wav"
     run_batch(engine, [talk], out, model=tiny_rnnt, formats=["txt"])
@@ -279,7 +279,8 @@ def test_a_copy_or_a_changed_recording_is_transcribed_under_a_name_of_its_own(re
     copy.parent.mkdir()
     copy.write_bytes(talk.read_bytes())  # the first is still where it was: the copy is another input
     (row,) = run_batch(engine, [copy], out, model=tiny_rnnt, formats=["txt"])
-    assert (row.status, [path.name for path in row.outputs]) == (STATUS_DONE, ["talk-2.txt"])
+    assert (row.status, [path.name for path in row.outputs]) == (STATUS_COPIED, ["talk-2.txt"])
+    assert (out / "talk-2.txt").read_text() == (out / "talk.txt").read_text()
 
     moved = tmp_path / "moved" / "talk.wav"
     moved.parent.mkdir()
@@ -289,6 +290,86 @@ def test_a_copy_or_a_changed_recording_is_transcribed_under_a_name_of_its_own(re
     assert (row.status, [path.name for path in row.outputs]) == (STATUS_DONE, ["talk-3.txt"])
     # one word per 0.08 s: the new transcript is of the 3 s now there, not the 1 s done before
     assert len((out / "talk-3.txt").read_text().split()) == pytest.approx(37.5, abs=1)
+
+
+class CountedEngine(Engine):
+    """The real engine, counting the files it is asked to transcribe."""
+
+    def __init__(self) -> None:
+        super().__init__(device="cpu")
+        self.asked: list[str] = []
+
+    def transcribe_files(self, files, **kwargs):
+        self.asked += [Path(file).name for file in files]
+        return super().transcribe_files(files, **kwargs)
+
+
+def test_a_recording_renamed_after_it_was_done_is_not_transcribed_again(tmp_path, tiny_ctc):
+    """Recordings named by the recorder (REC001.WAV) renamed to say what they are, then the archive's command run
+    again: each was transcribed again, whole (hours on a CPU), though the folder's done markers hold the transcript of
+    those very bytes. Its outputs take its new name and come from that transcript."""
+    from transcriber.batch_state import read_marker
+
+    archive, out = tmp_path / "archive", tmp_path / "out"
+    first = [wav(archive / "REC001.WAV", 1.0), wav(archive / "REC002.WAV", 2.0), wav(archive / "REC003.WAV", 1.5)]
+    timed = TranscribeOptions(timestamps=True)
+    run_batch(Engine(device="cpu"), first, out, model=tiny_ctc, formats=["txt", "srt"], options=timed)
+    budget = first[0].rename(archive / "2026-03-02 budget call.wav")
+    visit = first[1].rename(archive / "site visit.wav")
+    wav(archive / "REC004.WAV", 2.5)  # recorded since: new audio
+
+    engine = CountedEngine()
+    rows = run_batch(engine, collect_inputs([archive]), out, model=tiny_ctc, formats=["txt", "srt"], options=timed)
+    assert [(Path(row.file).name, row.status) for row in rows] == [
+        (budget.name, STATUS_COPIED), ("REC003.WAV", STATUS_SKIPPED), ("REC004.WAV", STATUS_DONE),
+        (visit.name, STATUS_COPIED),
+    ]
+    assert engine.asked == ["REC004.WAV"]
+    assert [row.same_as for row in rows] == [str(first[0]), "", "", str(first[1])]
+    for old, new in (("REC001", "2026-03-02 budget call"), ("REC002", "site visit")):
+        for suffix in (".txt", ".srt"):
+            assert (out / f"{new}{suffix}").read_text(encoding="utf-8") == (out / f"{old}{suffix}").read_text(
+                encoding="utf-8")
+    assert [r["status"] for r in read_summary(out)] == [STATUS_COPIED, STATUS_SKIPPED, STATUS_DONE, STATUS_COPIED]
+    assert read_summary(out)[0]["duration"] == "1.000"
+
+    again = CountedEngine()
+    rows = run_batch(again, collect_inputs([archive]), out, model=tiny_ctc, formats=["txt", "srt"], options=timed)
+    assert [row.status for row in rows] == [STATUS_SKIPPED] * 4 and again.asked == []
+    assert read_marker(plan([budget], out)[0], out)["same_as"] == str(first[0])
+    other = run_batch(again, [visit], out, model=tiny_ctc, formats=["txt"])  # other settings: transcribed
+    assert [row.status for row in other] == [STATUS_DONE] and again.asked == ["site visit.wav"]
+
+
+def test_copies_in_one_run_are_transcribed_once(tmp_path, tiny_ctc, capsys):
+    """A phone's backup holds the same memo in two folders: the second copy gets the first's transcript, and a copy of
+    a file that fails fails with it, by name."""
+    archive, out = tmp_path / "backup", tmp_path / "out"
+    memo = wav(archive / "Recordings" / "memo.m4a.wav", 2.0)
+    wav(archive / "Recordings" / "other.wav", 2.0, level=0.03)  # the same size, other bytes
+    (archive / "Shared" / "memo copy.wav").parent.mkdir()
+    (archive / "Shared" / "memo copy.wav").write_bytes(memo.read_bytes())
+    for folder in ("Recordings", "Shared"):
+        (archive / folder / "broken.mp3").write_bytes(b"ID3" + bytes(64))
+    # a recorder's chunks: one size, the same first seconds (well past the first megabyte), other last ones
+    for name, level in (("chunk-1.wav", 0.01), ("chunk-2.wav", 0.02)):
+        sf.write(archive / "Recordings" / name, np.r_[np.zeros(38 * 16000), np.full(16000, level)], 16000)
+    engine = CountedEngine()
+    rows = run_batch(engine, collect_inputs([archive]), out, model=tiny_ctc, formats=["txt"])
+    assert [(Path(row.file).name, row.status) for row in rows] == [
+        ("broken.mp3", STATUS_FAILED), ("chunk-1.wav", STATUS_DONE), ("chunk-2.wav", STATUS_DONE),
+        ("memo.m4a.wav", STATUS_DONE), ("other.wav", STATUS_DONE),
+        ("broken.mp3", STATUS_FAILED), ("memo copy.wav", STATUS_COPIED),
+    ]
+    assert sorted(engine.asked) == ["broken.mp3", "chunk-1.wav", "chunk-2.wav", "memo.m4a.wav", "other.wav"]
+    assert rows[5].error == "not transcribed: the same audio as broken.mp3, which failed"
+    assert (out / "memo copy.txt").read_text() == (out / "memo.m4a.txt").read_text()
+    assert rows[6].same_as == str(memo.absolute())
+
+    assert cli.main([str(archive), "--model", tiny_ctc, "--out", str(tmp_path / "cli"), "--formats", "txt"]) == 1
+    err = capsys.readouterr().err
+    assert "Shared/memo copy.wav: the same audio as " in err and "Recordings/memo.m4a.wav; its outputs come" in err
+    assert "4 transcribed, 0 already done, 1 the same audio as another file, 2 failed" in err
 
 
 def test_a_recording_that_changed_since_it_was_done_is_done_again(tmp_path, tiny_rnnt):

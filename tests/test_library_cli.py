@@ -101,7 +101,7 @@ def test_files_done_by_a_version_that_did_not_record_its_saves_are_not_saved_aga
     written = json.loads(marker.read_text(encoding="utf-8"))
     assert [(record["library"], record["user"]) for record in written["kept"]] == [(str(path.resolve()), "")]
     marker.write_text(json.dumps({key: value for key, value in written.items() if key != "kept"}), encoding="utf-8")
-    write_tone(folder / "b.wav", seconds=1.0)  # added since
+    write_tone(folder / "b.wav", seconds=1.0, frequency=330.0)  # added since (other audio, not a copy of a.wav)
     capsys.readouterr()
     assert cli.main(batch) == 0
     assert "1 transcribed, 1 already done" in capsys.readouterr().err

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_state import (
-    SUMMARY_NAME, BatchItem, done_before, done_marker, fingerprint, marker_result, plan, read_marker, write_marker,
+    SUMMARY_NAME, BatchItem, done_before, done_marker, find_copies, fingerprint, marker_result, plan,
+    read_marker, write_marker,
 )
 from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
@@ -44,6 +45,9 @@ STATUS_SKIPPED = "skipped (outputs exist)"
 STATUS_COMPLETED = "skipped (missing outputs written from its done marker)"
 """Done by an earlier run, whose done marker holds the transcript: only the outputs it lacked (formats added since,
 one deleted) were written."""
+STATUS_COPIED = "skipped (the same audio as another file done)"
+"""Not transcribed: its bytes are those of another input done before or in this run (the file renamed since it was
+done, a copy of it); its outputs and done marker were written from that input's transcript (:func:`~.batch_state.find_copies`)."""
 STATUS_FAILED = "failed"
 KEPT_KEY = "kept"
 """A done marker's list of the places its file is kept besides the outputs (:class:`Destination`)."""
@@ -59,6 +63,8 @@ class BatchRow:
     seconds: float = 0.0
     error: str = ""
     outputs: tuple[Path, ...] = ()
+    same_as: str = ""
+    """For a copy (:data:`STATUS_COPIED`): the input whose transcript it got, as that input's marker names it."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ def run_planned(
 
     items = plan(inputs, out_dir)
     todo: list[BatchItem] = []
+    done: dict[str, dict[str, object]] = {}
 
     def write_summary() -> list[BatchRow]:
         ordered = [rows[item.path] for item in items if item.path in rows]
@@ -158,6 +165,7 @@ def run_planned(
             if marker is None:
                 todo.append(item)
                 continue
+            done[item.stem] = marker
             missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
                        if not path.is_file()]
             if missing:
@@ -169,9 +177,16 @@ def run_planned(
             record(BatchRow(str(item.path), status, float(duration) if isinstance(duration, (int, float)) else None,
                             outputs=tuple(output_paths(out_dir, item.stem, formats))))
         remove_stale_writes(todo, out_dir)  # left by a run killed outright
+        todo, copies = find_copies(todo, out_dir, settings, done)
+        for copy in copies:
+            if copy.marker is not None:
+                record(write_copy(copy.item, copy.marker, out_dir, formats, settings, destination))
         if todo:
             execute(todo, record)
             remove_stale_writes(todo, out_dir)  # left by a worker killed mid-write, whose files another worker redid
+        for copy in copies:
+            if copy.original is not None:
+                record(_copy_of_original(copy.item, copy.original, out_dir, formats, settings, destination))
     except BaseException:
         try:  # also when stopped: the summary says what was done; the stop's own reason is what the user must see
             write_summary()
@@ -231,6 +246,33 @@ def run_batch(
     return run_planned(inputs, out_dir, formats, settings, execute, on_file, destination)
 
 
+def write_copy(
+    item: BatchItem, marker: dict[str, object], out_dir: Path, formats: Sequence[str], settings: dict[str, object],
+    destination: Destination | None = None,
+) -> BatchRow:
+    """Write the outputs and done marker of ``item`` from the done ``marker`` of another input of the same bytes,
+    as transcribing it would have (keeping it in ``destination`` too), and return its row."""
+    result = FileResult(str(item.path), transcript=marker_result(item, out_dir, marker).transcript)
+    row = finish_item(item, result, out_dir, formats, settings, same_as=str(marker.get("file", "")))
+    logger.info("%s is the same audio as %s: its outputs were written from that transcript", item.path, row.same_as)
+    if destination is not None:
+        keep_done(item, out_dir, destination, result)
+    return row
+
+
+def _copy_of_original(
+    item: BatchItem, original: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object],
+    destination: Destination | None,
+) -> BatchRow:
+    """The row of ``item``, a copy of ``original``, an input transcribed in this run: written from it, or failed
+    with it."""
+    marker = done_before(original, out_dir, settings)
+    if marker is None:
+        return BatchRow(str(item.path), STATUS_FAILED,
+                        error=f"not transcribed: the same audio as {original.path.name}, which failed")
+    return write_copy(item, marker, out_dir, formats, settings, destination)
+
+
 def write_missing(
     item: BatchItem, out_dir: Path, missing: Sequence[str], marker: dict[str, object]
 ) -> dict[str, object]:
@@ -281,13 +323,14 @@ def _same_place(record: object, place: dict[str, object]) -> bool:
 
 def finish_item(
     item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], settings: dict[str, object], *,
-    worker: dict[str, object] | None = None,
+    worker: dict[str, object] | None = None, same_as: str | None = None,
 ) -> BatchRow:
     """Write a transcribed file's outputs and then its done marker; a failed file gets its error row only.
 
     Args:
         settings: What the transcript was made with (:func:`transcript_settings`), recorded in the marker.
         worker: Which worker of a cluster did the work and how, recorded in the marker.
+        same_as: For a copy, the input whose transcript ``result`` is (:func:`write_copy`), recorded in the marker.
     """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
@@ -302,12 +345,16 @@ def finish_item(
             "duration": result.transcript.duration, "seconds": result.seconds, "finished": utc_now(),
             "host": socket.gethostname(), "pid": os.getpid(), "worker": worker or {},
             "transcript": transcript_to_json(result.transcript), KEPT_KEY: [],
+            **({} if same_as is None else {"same_as": same_as}),
         })
     except OSError as exc:  # a full or read-only disk: no half set of outputs is left to look finished
         for path in (*output_paths(out_dir, item.stem, formats), marker):
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
         raise OutputWriteError.writing(f"the outputs of {item.path.name}", out_dir, exc) from exc
+    if same_as is not None:
+        return BatchRow(str(item.path), STATUS_COPIED, result.transcript.duration, outputs=tuple(paths),
+                        same_as=same_as)
     return BatchRow(str(item.path), STATUS_DONE, result.transcript.duration, result.seconds, outputs=tuple(paths))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import command
 from .batch import (
-    STATUS_COMPLETED, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, Destination, run_batch,
+    STATUS_COMPLETED, STATUS_COPIED, STATUS_DONE, STATUS_FAILED, STATUS_SKIPPED, BatchRow, Destination, run_batch,
 )
 from .batch_state import SUMMARY_NAME
 from .engine import Engine
@@ -67,6 +67,9 @@ def run_folder_batch(
             elif lines and row.status == STATUS_DONE:
                 said = f"{row.duration or 0:.1f} s of audio in {row.seconds:.1f} s"
                 bar.write(counted + command.file_line(row.file, said), file=sys.stderr)
+            elif row.status == STATUS_COPIED:  # not transcribed, though it was not done: said even beside the bar
+                said = f"the same audio as {command.shown_path(row.same_as)}; its outputs come from that transcript"
+                bar.write(counted + command.file_line(row.file, said), file=sys.stderr)
             sys.stderr.flush()
 
         try:
@@ -89,16 +92,17 @@ def run_folder_batch(
             bar.write(str(exc), file=sys.stderr)
             return command.EXIT_SOME_FAILED
     counts = {status: sum(row.status == status for row in rows)
-              for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_COMPLETED, STATUS_FAILED)}
+              for status in (STATUS_DONE, STATUS_SKIPPED, STATUS_COMPLETED, STATUS_COPIED, STATUS_FAILED)}
     completed = (f" ({counts[STATUS_COMPLETED]} of them given their missing outputs from their done markers)"
                  if counts[STATUS_COMPLETED] else "")
+    copies = f", {counts[STATUS_COPIED]} the same audio as another file" if counts[STATUS_COPIED] else ""
     earlier = sum(row.status in (STATUS_SKIPPED, STATUS_COMPLETED) and row.file in kept for row in rows)
     if earlier:
         print(f"{counted(earlier, 'file')} done before {'were' if earlier != 1 else 'was'} saved to "
               "the library now.", file=sys.stderr)
     print(
         f"{counts[STATUS_DONE]} transcribed, {counts[STATUS_SKIPPED] + counts[STATUS_COMPLETED]} already done"
-        f"{completed}, {counts[STATUS_FAILED]} failed; summary in {out_dir / SUMMARY_NAME}",
+        f"{completed}{copies}, {counts[STATUS_FAILED]} failed; summary in {out_dir / SUMMARY_NAME}",
         file=sys.stderr,
     )
     return command.EXIT_SOME_FAILED if counts[STATUS_FAILED] or not rows else command.EXIT_OK

@@ -10,15 +10,20 @@
 - **Moved inputs**: recordings that moved (another folder, another drive letter, another mount on a cluster node) are
   found done: an input new to the index takes over the name of a finished input of the same file name and the same
   bytes whose path is gone (:class:`MovedInputs`).
+- **Copies**: an input not done whose bytes are those of a finished input (renamed since, or a copy of it), or of
+  another input of the run, is not transcribed twice: its outputs come from that transcript (:func:`find_copies`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,3 +339,102 @@ def fingerprint(path: Path) -> dict[str, object]:
         return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": file_sha256(path)}
     except OSError:
         return {}
+
+
+@dataclass(frozen=True)
+class Copy:
+    """An input not to transcribe: its bytes are those of another input, whose transcript (made with this run's
+    settings) is in a done marker (``marker``) or will be once this run has transcribed it (``original``)."""
+
+    item: BatchItem
+    marker: dict[str, object] | None = None
+    original: BatchItem | None = None
+
+
+_SIZE_KEY = re.compile(rb'"size": (\d+),')
+"""A done marker's ``size``, near its start (after ``file``, as :func:`~transcriber.batch.finish_item` writes it)."""
+
+
+def _recorded_size(marker: Path) -> int | None:
+    """The input size a done marker records, read from its first bytes; ``None`` if not found there."""
+    with marker.open("rb") as file:
+        found = _SIZE_KEY.search(file.read(8192))
+    return int(found[1]) if found else None
+
+
+HEAD_BYTES = 1 << 20
+"""How much of an input's start is read to tell it from inputs of its size (:func:`find_copies`)."""
+
+
+def _head_sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.sha256(file.read(HEAD_BYTES)).hexdigest()
+
+
+def find_copies(
+    todo: Sequence[BatchItem], out_dir: Path, settings: dict[str, object], done: dict[str, dict[str, object]]
+) -> tuple[list[BatchItem], list[Copy]]:
+    """Split the inputs not done (``todo``) into those to transcribe and their copies: an input whose size and
+    SHA-256 are those a done marker records, made with these ``settings`` (a recording renamed since it was done, a
+    second copy of one in another folder), or those of an input of ``todo`` before it (two copies, both new).
+
+    The markers looked at are those of this run's inputs done (``done``, by stem, already read) and the folder's
+    others (inputs gone, renamed, or not in this run). An input is read whole (hashed) only if its size is one of
+    theirs, or its size and first megabyte are another input's of ``todo``."""
+    sizes: dict[str, int] = {}
+    for item in todo:
+        with contextlib.suppress(OSError):  # an input that cannot be looked at is transcribed, and fails by name
+            sizes[item.stem] = item.path.stat().st_size
+    if not sizes:
+        return list(todo), []
+    donors: dict[tuple[int, str], dict[str, object]] = {}
+    wanted = set(sizes.values())
+
+    def offer(marker: object) -> None:
+        if (isinstance(marker, dict) and type(marker.get("size")) is int and marker["size"] in wanted
+                and isinstance(marker.get("sha256"), str) and isinstance(marker.get("transcript"), str)
+                and marker.get("settings", settings) == settings):
+            donors.setdefault((marker["size"], marker["sha256"]), marker)
+
+    for marker in done.values():
+        offer(marker)
+    in_run = {item.stem for item in todo} | set(done)
+    for path in sorted((out_dir / DONE_DIR).glob("*.json")):
+        if path.name[: -len(".json")] not in in_run:
+            with contextlib.suppress(OSError, ValueError):
+                if _recorded_size(path) in (None, *wanted):  # an archive's markers hold long transcripts
+                    offer(json.loads(path.read_text(encoding="utf-8")))
+    copies: dict[str, Copy] = {}  # by stem
+    whole: dict[str, str | None] = {}  # SHA-256 by stem; None where the input cannot be read (it fails by name later)
+    start: dict[str, str | None] = {}  # the same of its first HEAD_BYTES
+
+    def sha256(item: BatchItem, *, head: bool = False) -> str | None:
+        known = start if head else whole
+        if item.stem not in known:
+            try:
+                known[item.stem] = _head_sha256(item.path) if head else file_sha256(item.path)
+            except OSError:
+                known[item.stem] = None
+        return known[item.stem]
+
+    donor_sizes = {size for size, _ in donors}
+    for item in todo:
+        if sizes.get(item.stem) in donor_sizes and (digest := sha256(item)) is not None:
+            if (marker := donors.get((sizes[item.stem], digest))) is not None:
+                copies[item.stem] = Copy(item, marker=marker)
+    # Inputs of one size (a recorder's chunks of a long session have one) are told apart by their first bytes, and
+    # read whole only if those are the same too.
+    rest = [item for item in todo if item.stem in sizes and item.stem not in copies]
+    shared = Counter(sizes[item.stem] for item in rest)
+    heads = Counter((sizes[item.stem], sha256(item, head=True)) for item in rest if shared[sizes[item.stem]] > 1)
+    firsts: dict[tuple[int, str], BatchItem] = {}
+    for item in rest:
+        size = sizes[item.stem]
+        head = start.get(item.stem)
+        if head is None or heads[(size, head)] < 2 or (digest := sha256(item)) is None:
+            continue
+        original = firsts.setdefault((size, digest), item)
+        if original is not item:
+            copies[item.stem] = Copy(item, original=original)
+    originals = [item for item in todo if item.stem not in copies]
+    return originals, [copies[item.stem] for item in todo if item.stem in copies]
