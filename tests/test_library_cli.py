@@ -162,6 +162,47 @@ def test_search_show_export_rename_delete(filled, tmp_path):
     assert [entry.name for entry in Library(filled).entries()] == ["one.wav"]
 
 
+def test_export_writes_several_transcripts_or_all_each_under_a_name_of_its_own(tiny_rnnt, tmp_path, capsys):
+    """Getting a library's transcripts out (a backup as documents, subtitles for every recording) took one export
+    command per transcript, and two of one name (every day's memo.wav) overwrote each other. ``export ID...`` and
+    ``export --all`` write them all, oldest first, the second of a name numbered."""
+    folder, path = tmp_path / "archive", tmp_path / "library.sqlite"
+    for day, seconds in (("monday", 1.0), ("tuesday", 2.0)):
+        (folder / day).mkdir(parents=True)
+        write_tone(folder / day / "memo.wav", seconds=seconds)
+    board = write_tone(tmp_path / "board.wav", seconds=1.5)
+    assert cli.main([str(folder), str(board), "--model", tiny_rnnt, "--timestamps", "--library", str(path)],
+                    out=io.StringIO()) == 0
+    library = str(path)
+    out = tmp_path / "export"
+    code, written = library_command("export", "--all", "--formats", "srt,txt", "--out", str(out), "--library", library)
+    assert code == 0
+    assert [Path(line).name for line in written.splitlines()] == [
+        "memo.srt", "memo.txt", "memo-2.srt", "memo-2.txt", "board.srt", "board.txt"]
+    cues = [len((out / f"{stem}.srt").read_text(encoding="utf-8").split("\n\n")) for stem in ("memo", "memo-2")]
+    assert cues[0] < cues[1]  # monday's one second, then tuesday's two: each its own, none overwritten
+    # again (after a correction, say): the same names, replaced, none added
+    assert library_command("export", "--all", "--formats", "srt,txt", "--out", str(out), "--library", library) == (
+        0, written)
+    assert len(list(out.iterdir())) == 6
+
+    code, written = library_command("export", "3", "1", "404", "--formats", "json", "--out", str(tmp_path / "two"),
+                                    "--library", library)
+    assert code == 1 and [Path(line).name for line in written.splitlines()] == ["board.json", "memo.json"]
+    assert capsys.readouterr().err == "error: There is no transcript 404 in the library.\n"
+    assert json.loads((tmp_path / "two" / "memo.json").read_text())["file"] == str(Path("monday", "memo.wav"))
+
+    assert library_command("export", "--all", "--user", "nobody", "--out", str(tmp_path / "none"),
+                           "--library", library) == (0, "")
+    assert capsys.readouterr().err == f"note: the library {path} holds no transcripts of nobody.\n"
+    assert not (tmp_path / "none").exists()
+    for wrong, said in ((["export"], "export needs the ids of the transcripts to write (see list), or --all"),
+                        (["export", "1", "--all"], "export takes the ids of the transcripts to write, or --all, not both")):
+        with pytest.raises(SystemExit) as stop:
+            library_command(*wrong, "--library", library)
+        assert stop.value.code == 2 and said in capsys.readouterr().err
+
+
 def test_library_commands_fail_in_one_sentence(filled, tmp_path, capsys):
     assert library_command("show", "999", "--library", str(filled))[0] == 1
     assert capsys.readouterr().err == "error: There is no transcript 999 in the library.\n"

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import OutputWriteError, TranscriberError
+from ..errors import OutputWriteError, TranscriberError, TranscriptNotFoundError
 from ..folders import is_file, is_folder, make_folder
 from ..formats import clock_time, local_time
-from ..outputs import ALL_FORMATS, safe_stem, write_transcript
+from ..outputs import ALL_FORMATS, numbered, safe_stem, write_transcript
 from .query import parse as parse_query
 from .recovery import default_library_path
 from .store import DEFAULT_HIT_LIMIT, Entry, Hit, Library
@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON object per hit")
     show = commands.add_parser("show", help="one transcript as JSON (as python -m transcriber --json prints it)")
     show.add_argument("id", type=int)
-    export = commands.add_parser("export", help="write one transcript in one or more formats")
-    export.add_argument("id", type=int)
+    export = commands.add_parser("export", help="write transcripts (their ids, or --all) in one or more formats")
+    export.add_argument("ids", metavar="ID", type=int, nargs="*", help="a transcript's id, as list shows it")
+    export.add_argument("--all", action="store_true", help="every transcript (of --user), oldest first")
     export.add_argument("--formats", default="txt", help=f"comma-separated: {','.join(ALL_FORMATS)} (default: txt)")
     export.add_argument("--out", default=".", metavar="DIR", help="folder to write into (default: here)")
     rename = commands.add_parser("rename", help="give a transcript a new name")
@@ -112,15 +113,7 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
         unknown = sorted(set(formats) - set(ALL_FORMATS)) or ([] if formats else ["(none)"])
         if unknown:
             raise TranscriberError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}.")
-        entry, transcript = library.get(args.id, owner=owner)
-        folder = make_folder(args.out, "the exports")
-        try:
-            paths = write_transcript(transcript, folder, safe_stem(entry.name), source_name=entry.source_name,
-                                     formats=formats, title=entry.name, created=entry.created)
-        except OSError as exc:
-            raise OutputWriteError.writing(f"the export of transcript {args.id}", folder, exc) from exc
-        for path in paths:
-            print(path, file=out)
+        return export(library, args.ids, formats, args.out, owner=owner, out=out)
     elif args.command == "rename":
         library.rename(args.id, args.name, owner=owner)
     elif args.command == "delete":
@@ -129,9 +122,48 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
     return EXIT_OK
 
 
+def export(
+    library: Library, ids: Sequence[int], formats: Sequence[str], out_dir: str, *, owner: str, out: TextIO
+) -> int:
+    """Write the transcripts ``ids`` (none: all the owner's, oldest first) into ``out_dir``, each under its name
+    (:func:`~transcriber.outputs.safe_stem`) and, where an earlier one of this export has that name (``memo.wav`` of
+    every day), the next number (``memo-2``); print each file written. A file of that name already in the folder is
+    replaced (exporting again after a correction). An id not found is said and the others are written (status 1)."""
+    ids = list(dict.fromkeys(ids)) or [entry.id for entry in reversed(library.entries(owner=owner, limit=None))]
+    if not ids:
+        print(f"note: the library {library.path} holds no transcripts{f' of {owner}' if owner else ''}.",
+              file=sys.stderr)
+        return EXIT_OK
+    folder: Path | None = None  # made for the first transcript found
+    used: set[str] = set()
+    missing = 0
+    for transcript_id in ids:
+        try:
+            entry, transcript = library.get(transcript_id, owner=owner)
+        except TranscriptNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            missing += 1
+            continue
+        folder = folder or make_folder(out_dir, "the exports")
+        stem, _ = numbered(safe_stem(entry.name), lambda name: name.lower() in used)
+        used.add(stem.lower())
+        try:
+            paths = write_transcript(transcript, folder, stem, source_name=entry.source_name, formats=formats,
+                                     title=entry.name, created=entry.created)
+        except OSError as exc:  # a full disk: the next would fail too
+            raise OutputWriteError.writing(f"the export of transcript {transcript_id}", folder, exc) from exc
+        for path in paths:
+            print(path, file=out)
+    return EXIT_FAILED if missing else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run ``python -m transcriber.library``; returns the exit status (0 done, 1 failed, 2 usage error)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "export" and bool(args.ids) == args.all:
+        parser.error("export takes the ids of the transcripts to write, or --all, not both" if args.all
+                     else "export needs the ids of the transcripts to write (see list), or --all")
     path = Path(args.library) if args.library else default_library_path()
     if not (is_file(path) or is_folder(path)):  # a folder: Library says what to give instead
         print(f"error: there is no library at {path}", file=sys.stderr)
