@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -607,6 +608,15 @@ def test_a_transcript_is_found_in_the_library_opened_played_and_exported(open_pa
     search.press("Enter")
     expect(table.get_by_role("row").filter(has_text="Morning call")).to_be_visible()
     expect(table.get_by_role("row").filter(has_text="Morning call").locator("strong")).to_have_count(0)
+    page.locator("#library-all-format").get_by_role("combobox").click()
+    page.get_by_role("option", name="srt", exact=True).click()
+    page.locator("#library-export-all").click()  # what the search finds, in one zip
+    link = page.locator("#library-exported-all a[download='transcripts.zip']")
+    expect(link).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    with page.expect_download() as download:
+        link.click()
+    with zipfile.ZipFile(download.value.path()) as exported:
+        assert exported.namelist() == ["Morning call.srt"]
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#library-delete").click()
     expect(table.get_by_role("row").filter(has_text="Morning call")).to_have_count(0)

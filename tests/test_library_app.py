@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -115,6 +116,32 @@ def test_a_stored_transcript_exports_in_every_format(client, clips, fmt):
         assert "nine" in path.read_text(encoding="utf-8")
 
 
+def test_the_whole_library_or_a_search_exports_as_one_zip(launch_app, tiny_rnnt, clips, tmp_path):
+    """Getting every transcript out of the page (a backup as documents, every recording's subtitles) took one
+    Export per transcript, each opened first. Export all writes what the search finds, or everything, into a zip."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    library = Library(tmp_path / "library.sqlite")
+    client = Client(launch_app(engine=Engine(device="cpu"), model=tiny_rnnt, library=library), verbose=False,
+                    download_files=str(tmp_path / "downloads"))
+    with pytest.raises(AppError, match="The library holds no transcripts yet"):
+        client.predict("", "srt", api_name="/export_library")
+    for clip in ("one", "two", "one"):
+        client.predict(file_arg(clips[clip]), timestamps=True, api_name="/transcribe")
+    first, second, again = [entry.id for entry in reversed(library.entries())]
+    library.rename(second, "Board meeting")
+    with zipfile.ZipFile(client.predict("", "srt", api_name="/export_library")) as exported:
+        assert exported.namelist() == ["one.srt", "Board meeting.srt", "one-2.srt"]  # oldest first, none overwritten
+        for name, transcript_id in zip(exported.namelist(), (first, second, again), strict=True):
+            assert exported.read(name).decode("utf-8") == Path(
+                client.predict(transcript_id, "srt", api_name="/export_transcript")).read_text(encoding="utf-8")
+    with zipfile.ZipFile(client.predict("board", "docx", api_name="/export_library")) as exported:
+        assert exported.namelist() == ["Board meeting.docx"]
+    with pytest.raises(AppError, match="No transcript matches the search: nothing to export"):
+        client.predict("nowhere", "txt", api_name="/export_library")
+
+
 def test_the_started_app_plays_a_saved_transcripts_audio_in_the_review_view(tiny_rnnt, clips, tmp_path):
     """As a user starts it (transcribe_ui.py, which serves until stopped), not only as the tests' launch_app does."""
     from gradio_client import Client
@@ -222,6 +249,8 @@ def test_logged_in_users_see_only_their_own_transcripts_and_audio(shared_app, cl
                      lambda: bob.predict(guess, api_name="/delete_transcript")):
             with pytest.raises(AppError, match=f"no transcript {guess}"):
                 call()
+    with zipfile.ZipFile(bob.predict("", "txt", api_name="/export_library")) as exported:  # all of his: his only
+        assert exported.namelist() == ["one.txt"]
     entry, _ = library.get(hers, owner="alice")
     assert entry.name == "two.wav"  # not renamed, not deleted
     assert alice.predict(hers, api_name="/get_transcript")["id"] == hers

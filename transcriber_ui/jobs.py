@@ -80,11 +80,15 @@ class RequestFolder:
     def write_batch(self, results: Sequence[FileResult]) -> list[Path]:
         """Write every transcribed file's downloads and a zip of them all; returns the zip first."""
         paths = [path for r in results if r.transcript is not None for path in self.write(r.file, r.transcript)]
+        return [self.zip(paths), *paths]
+
+    def zip(self, paths: Sequence[Path]) -> Path:
+        """A zip (:data:`ZIP_NAME`) of files written here, each under its own name; returns it."""
         archive = self.path / ZIP_NAME
         with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for path in paths:
                 bundle.write(path, arcname=path.name)
-        return [archive, *paths]
+        return archive
 
 
 class OutputFolders:

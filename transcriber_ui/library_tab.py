@@ -1,7 +1,7 @@
 """The "Library" tab: every transcript made on the page, searched, reopened, renamed, deleted and exported again.
 
-The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``/rename_transcript``,
-``/delete_transcript``) call the same functions as the tab's buttons. Every one of them looks up the transcript by id
+The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``/export_library``,
+``/rename_transcript``, ``/delete_transcript``) call the same functions as the tab's buttons. Every one of them looks up the transcript by id
 *and* owner (the logged-in user), so with logins on an id that belongs to someone else is simply not found.
 """
 
@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from transcriber.errors import LibraryError
+from transcriber.errors import LibraryError, TranscriptNotFoundError
 from transcriber.formats import clock_time, counted, local_time
 from transcriber.library import Entry, Hit
 from transcriber.library import query as search_query
@@ -123,6 +123,29 @@ def build_library_tab(context: AppContext, *, tabs: Any = None, single_audio: An
                                                   created=entry.created)
             return str(path)
 
+    def export_library(query: str, fmt: str, request: gr.Request) -> str:
+        """Every transcript the search ``query`` finds (all of them when it is empty), written in ``fmt``, in one zip:
+        each under its name, a second of one name numbered (oldest first, as ``python -m transcriber.library export
+        --all`` names them); returns the zip."""
+        with user_errors():
+            if fmt not in ALL_FORMATS:
+                raise LibraryError(f"Cannot export as {fmt!r}; choose from {', '.join(ALL_FORMATS)}.")
+            library, owner = library_of(), owner_of(request)
+            hits = library.search(query or "", owner=owner, limit=max(1, library.count(owner=owner)))
+            if not hits:
+                raise LibraryError("No transcript matches the search: nothing to export." if
+                                   search_query.parse(query or "") else "The library holds no transcripts yet.")
+            folder = context.outputs.new()
+            paths = []
+            for transcript_id in sorted(hit.entry.id for hit in hits):
+                try:
+                    entry, transcript = library.get(transcript_id, owner=owner)
+                except TranscriptNotFoundError:  # deleted meanwhile, in another tab
+                    continue
+                paths += folder.write(entry.source_name, transcript, formats=[fmt], title=entry.name,
+                                      created=entry.created)
+            return str(folder.zip(paths))
+
     def rename_transcript(transcript_id: int, name: str, request: gr.Request) -> str:
         """Give a transcript a new name; returns the name."""
         with user_errors():
@@ -201,6 +224,12 @@ def build_library_tab(context: AppContext, *, tabs: Any = None, single_audio: An
             label="Transcripts (click one to open it)",
             elem_id="library-table",
         )
+        with gr.Row():
+            every_fmt = gr.Dropdown(list(ALL_FORMATS), value=EXPORT_DEFAULT, scale=2, elem_id="library-all-format",
+                                    label="Export every transcript the search finds (all of them when it is empty) as")
+            every_button = gr.Button("Export all as a zip", scale=1, elem_id="library-export-all")
+            every_file = gr.File(label="Exported transcripts", scale=2, height=EXPORT_FILE_HEIGHT_PX,
+                                 elem_id="library-exported-all")
         selected = gr.Number(label="Transcript id", precision=0, visible=False, elem_id="library-id")
         with gr.Column(visible=False, elem_id="library-details") as details:
             with gr.Row():
@@ -228,6 +257,7 @@ def build_library_tab(context: AppContext, *, tabs: Any = None, single_audio: An
     review.edit(refresh, query, [table, overview], **private)
     table.select(open_selected, [table, query], [selected, name, review, details], **private)
     export_button.click(export_transcript, [selected, fmt], exported, api_name="export_transcript")
+    every_button.click(export_library, [query, every_fmt], every_file, api_name="export_library")
     if single_audio is not None and tabs is not None:
         again_button.click(transcribe_again, selected, [single_audio, tabs], **private)
     rename_button.click(rename_clicked, [selected, name], name, **private).then(refresh, query, [table, overview],
