@@ -308,6 +308,8 @@ def test_a_request_folder_never_reuses_a_name(tmp_path):
     assert {p.name for p in second} == {f"clip-2{ext}" for ext in FORMATS}
     assert json.loads((folder.path / "clip.json").read_text())["file"] == "clip.wav"
     assert RequestFolder(tmp_path).path != folder.path
+    # Windows and macOS take Clip.txt for clip.txt: the second would overwrite the first, and the zip hold it twice
+    assert [p.name for p in folder.write("/c/Clip.wav", transcript, formats=["txt"])] == ["Clip-3.txt"]
 
 
 def test_old_request_folders_are_removed(tmp_path, monkeypatch):

@@ -62,8 +62,9 @@ class RequestFolder:
         self._stems: set[str] = set()
 
     def _unique_stem(self, name: str) -> str:
-        stem, _ = numbered(safe_stem(name), self._stems.__contains__)
-        self._stems.add(stem)
+        """A stem no file written here has, in any case (``Clip`` after ``clip``: one file to Windows and macOS)."""
+        stem, _ = numbered(safe_stem(name), lambda candidate: candidate.lower() in self._stems)
+        self._stems.add(stem.lower())
         return stem
 
     def write(
