@@ -1,8 +1,9 @@
 """The "Library" tab: every transcript made on the page, searched, reopened, renamed, deleted and exported again.
 
 The API endpoints (``/library``, ``/get_transcript``, ``/export_transcript``, ``/export_library``,
-``/rename_transcript``, ``/delete_transcript``) call the same functions as the tab's buttons. Every one of them looks up the transcript by id
-*and* owner (the logged-in user), so with logins on an id that belongs to someone else is simply not found.
+``/rename_transcript``, ``/delete_transcript``) call the same functions as the tab's buttons. Every one of them looks
+up the transcript by id *and* owner (the logged-in user), so with logins on an id that belongs to someone else is
+simply not found.
 """
 
 import shutil
