@@ -192,12 +192,22 @@ def test_export_writes_several_transcripts_or_all_each_under_a_name_of_its_own(t
     assert capsys.readouterr().err == "error: There is no transcript 404 in the library.\n"
     assert json.loads((tmp_path / "two" / "memo.json").read_text())["file"] == str(Path("monday", "memo.wav"))
 
+    code, written = library_command("export", "--search", "tuesday", "--formats", "txt", "--out", str(tmp_path / "s"),
+                                    "--library", library)
+    assert code == 0 and [Path(line).name for line in written.splitlines()] == ["memo.txt"]
+    assert (tmp_path / "s" / "memo.txt").read_text(encoding="utf-8") == (out / "memo-2.txt").read_text(encoding="utf-8")
+    assert library_command("export", "--search", "nowhere", "--out", str(tmp_path / "none"), "--library", library) == (
+        0, "")
+    assert capsys.readouterr().err == f"note: no transcript in {path} matches 'nowhere'.\n"
+    assert library_command("export", "--search", "  ", "--library", library)[0] == 1
+    assert "holds no word to search for; to export every transcript, give --all" in capsys.readouterr().err
     assert library_command("export", "--all", "--user", "nobody", "--out", str(tmp_path / "none"),
                            "--library", library) == (0, "")
     assert capsys.readouterr().err == f"note: the library {path} holds no transcripts of nobody.\n"
     assert not (tmp_path / "none").exists()
-    for wrong, said in ((["export"], "export needs the ids of the transcripts to write (see list), or --all"),
-                        (["export", "1", "--all"], "export takes the ids of the transcripts to write, or --all, not both")):
+    for wrong, said in ((["export"], "export needs the ids of the transcripts to write (see list), --all or --search"),
+                        (["export", "1", "--all"], "export takes one of: the ids of the transcripts to write, --all"),
+                        (["export", "--all", "--search", "memo"], "export takes one of:")):
         with pytest.raises(SystemExit) as stop:
             library_command(*wrong, "--library", library)
         assert stop.value.code == 2 and said in capsys.readouterr().err

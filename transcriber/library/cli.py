@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write transcripts (their ids, or --all) in one or more formats")
     export.add_argument("ids", metavar="ID", type=int, nargs="*", help="a transcript's id, as list shows it")
     export.add_argument("--all", action="store_true", help="every transcript (of --user), oldest first")
+    export.add_argument("--search", metavar="QUERY", help="every transcript this search finds, oldest first")
     export.add_argument("--formats", default="txt", help=f"comma-separated: {','.join(ALL_FORMATS)} (default: txt)")
     export.add_argument("--out", default=".", metavar="DIR", help="folder to write into (default: here)")
     rename = commands.add_parser("rename", help="give a transcript a new name")
@@ -113,6 +114,15 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
         unknown = sorted(set(formats) - set(ALL_FORMATS)) or ([] if formats else ["(none)"])
         if unknown:
             raise TranscriberError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(ALL_FORMATS)}.")
+        if args.search is not None:
+            if not parse_query(args.search):
+                raise TranscriberError(f"--search {args.search!r} holds no word to search for; to export every "
+                                       "transcript, give --all.")
+            hits = library.search(args.search, owner=owner, limit=max(1, library.count(owner=owner)))
+            if not hits:
+                print(f"note: no transcript{whose} in {library.path} matches {args.search!r}.", file=sys.stderr)
+                return EXIT_OK
+            return export(library, sorted(hit.entry.id for hit in hits), formats, args.out, owner=owner, out=out)
         return export(library, args.ids, formats, args.out, owner=owner, out=out)
     elif args.command == "rename":
         library.rename(args.id, args.name, owner=owner)
@@ -161,9 +171,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     """Run ``python -m transcriber.library``; returns the exit status (0 done, 1 failed, 2 usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "export" and bool(args.ids) == args.all:
-        parser.error("export takes the ids of the transcripts to write, or --all, not both" if args.all
-                     else "export needs the ids of the transcripts to write (see list), or --all")
+    if args.command == "export" and sum((bool(args.ids), args.all, args.search is not None)) != 1:
+        parser.error("export takes one of: the ids of the transcripts to write, --all, --search QUERY"
+                     if args.ids or args.all or args.search is not None
+                     else "export needs the ids of the transcripts to write (see list), --all or --search QUERY")
     path = Path(args.library) if args.library else default_library_path()
     if not (is_file(path) or is_folder(path)):  # a folder: Library says what to give instead
         print(f"error: there is no library at {path}", file=sys.stderr)
