@@ -836,7 +836,8 @@ def test_playing_on_moves_neither_a_paragraph_being_corrected_nor_a_list_the_use
     assert abs(page.evaluate(scroll_top) - scrolled) < 5  # not taken to the playing word
     review.locator(".w").first.click()  # a word clicked: the list follows from there
     page.evaluate(f"() => {{ document.querySelector('{REVIEW} audio').currentTime = 110; }}")
-    expect(review.locator(".w.playing")).to_have_text("l220")
+    # l220, or a word after it where a slow machine looks late: it plays on, a word every 0.5 s
+    expect(review.locator(".w.playing")).to_have_text(re.compile(r"^l2[2-9]\d$"))
     expect(review.locator(".w.playing")).to_be_in_viewport()
 
 
