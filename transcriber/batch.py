@@ -47,7 +47,8 @@ STATUS_COMPLETED = "skipped (missing outputs written from its done marker)"
 one deleted) were written."""
 STATUS_COPIED = "skipped (the same audio as another file done)"
 """Not transcribed: its bytes are those of another input done before or in this run (the file renamed since it was
-done, a copy of it); its outputs and done marker were written from that input's transcript (:func:`~.batch_state.find_copies`)."""
+done, a copy of it); its outputs and done marker were written from that input's transcript
+(:func:`~.batch_state.find_copies`)."""
 STATUS_FAILED = "failed"
 KEPT_KEY = "kept"
 """A done marker's list of the places its file is kept besides the outputs (:class:`Destination`)."""
