@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_state import (
-    SUMMARY_NAME, BatchItem, done_before, done_marker, find_copies, fingerprint, marker_result, plan,
+    SUMMARY_NAME, BatchItem, Copy, done_before, done_marker, find_copies, fingerprint, marker_result, plan,
     read_marker, write_marker,
 )
 from .engine import Engine, ProgressCallback
@@ -181,13 +181,13 @@ def run_planned(
         todo, copies = find_copies(todo, out_dir, settings, done)
         for copy in copies:
             if copy.marker is not None:
-                record(write_copy(copy.item, copy.marker, out_dir, formats, settings, destination))
+                record(write_copy(copy, copy.marker, out_dir, formats, settings, destination))
         if todo:
             execute(todo, record)
             remove_stale_writes(todo, out_dir)  # left by a worker killed mid-write, whose files another worker redid
         for copy in copies:
             if copy.original is not None:
-                record(_copy_of_original(copy.item, copy.original, out_dir, formats, settings, destination))
+                record(_copy_of_original(copy, copy.original, out_dir, formats, settings, destination))
     except BaseException:
         try:  # also when stopped: the summary says what was done; the stop's own reason is what the user must see
             write_summary()
@@ -248,13 +248,15 @@ def run_batch(
 
 
 def write_copy(
-    item: BatchItem, marker: dict[str, object], out_dir: Path, formats: Sequence[str], settings: dict[str, object],
+    copy: Copy, marker: dict[str, object], out_dir: Path, formats: Sequence[str], settings: dict[str, object],
     destination: Destination | None = None,
 ) -> BatchRow:
-    """Write the outputs and done marker of ``item`` from the done ``marker`` of another input of the same bytes,
+    """Write the outputs and done marker of ``copy`` from the done ``marker`` of another input of the same bytes,
     as transcribing it would have (keeping it in ``destination`` too), and return its row."""
+    item = copy.item
     result = FileResult(str(item.path), transcript=marker_result(item, out_dir, marker).transcript)
-    row = finish_item(item, result, out_dir, formats, settings, same_as=str(marker.get("file", "")))
+    row = finish_item(item, result, out_dir, formats, settings, same_as=str(marker.get("file", "")),
+                      sha256=copy.sha256)
     logger.info("%s is the same audio as %s: its outputs were written from that transcript", item.path, row.same_as)
     if destination is not None:
         keep_done(item, out_dir, destination, result)
@@ -262,16 +264,16 @@ def write_copy(
 
 
 def _copy_of_original(
-    item: BatchItem, original: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object],
+    copy: Copy, original: BatchItem, out_dir: Path, formats: Sequence[str], settings: dict[str, object],
     destination: Destination | None,
 ) -> BatchRow:
-    """The row of ``item``, a copy of ``original``, an input transcribed in this run: written from it, or failed
-    with it."""
+    """The row of ``copy``, of ``original``, an input transcribed in this run: written from it, or failed with
+    it."""
     marker = done_before(original, out_dir, settings)
     if marker is None:
-        return BatchRow(str(item.path), STATUS_FAILED,
+        return BatchRow(str(copy.item.path), STATUS_FAILED,
                         error=f"not transcribed: the same audio as {original.path.name}, which failed")
-    return write_copy(item, marker, out_dir, formats, settings, destination)
+    return write_copy(copy, marker, out_dir, formats, settings, destination)
 
 
 def write_missing(
@@ -324,7 +326,7 @@ def _same_place(record: object, place: dict[str, object]) -> bool:
 
 def finish_item(
     item: BatchItem, result: FileResult, out_dir: Path, formats: Sequence[str], settings: dict[str, object], *,
-    worker: dict[str, object] | None = None, same_as: str | None = None,
+    worker: dict[str, object] | None = None, same_as: str | None = None, sha256: str | None = None,
 ) -> BatchRow:
     """Write a transcribed file's outputs and then its done marker; a failed file gets its error row only.
 
@@ -332,10 +334,11 @@ def finish_item(
         settings: What the transcript was made with (:func:`transcript_settings`), recorded in the marker.
         worker: Which worker of a cluster did the work and how, recorded in the marker.
         same_as: For a copy, the input whose transcript ``result`` is (:func:`write_copy`), recorded in the marker.
+        sha256: Of the input's bytes, where already read (a copy's); else they are read for the marker.
     """
     if result.transcript is None:
         return BatchRow(str(item.path), STATUS_FAILED, seconds=result.seconds, error=str(result.error))
-    recorded = fingerprint(item.path)
+    recorded = fingerprint(item.path, sha256)
     marker = done_marker(out_dir, item.stem)
     try:
         paths = write_transcript(result.transcript, out_dir, item.stem, source_name=item.path.name, formats=formats)

@@ -330,13 +330,14 @@ def marker_result(item: BatchItem, out_dir: Path, marker: dict[str, object] | No
     return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]), seconds=marker["seconds"])
 
 
-def fingerprint(path: Path) -> dict[str, object]:
+def fingerprint(path: Path, sha256: str | None = None) -> dict[str, object]:
     """What a done marker records of its input's bytes (``size``, ``mtime_ns``, ``sha256``), so that a change to the
     input is seen (:func:`is_complete`) and the input found done after it moved (:class:`MovedInputs`); empty when
-    the input cannot be read now (gone since it was transcribed)."""
+    the input cannot be read now (gone since it was transcribed). ``sha256``, where the bytes were read already (a
+    copy's, by :func:`find_copies`), is taken instead of reading them again."""
     try:
         status = path.stat()
-        return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": file_sha256(path)}
+        return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": sha256 or file_sha256(path)}
     except OSError:
         return {}
 
@@ -347,6 +348,8 @@ class Copy:
     settings) is in a done marker (``marker``) or will be once this run has transcribed it (``original``)."""
 
     item: BatchItem
+    sha256: str
+    """Of its bytes, as :func:`find_copies` read them (its done marker records it, so it is not read again)."""
     marker: dict[str, object] | None = None
     original: BatchItem | None = None
 
@@ -421,7 +424,7 @@ def find_copies(
     for item in todo:
         if sizes.get(item.stem) in donor_sizes and (digest := sha256(item)) is not None:
             if (marker := donors.get((sizes[item.stem], digest))) is not None:
-                copies[item.stem] = Copy(item, marker=marker)
+                copies[item.stem] = Copy(item, digest, marker=marker)
     # Inputs of one size (a recorder's chunks of a long session have one) are told apart by their first bytes, and
     # read whole only if those are the same too.
     rest = [item for item in todo if item.stem in sizes and item.stem not in copies]
@@ -435,6 +438,6 @@ def find_copies(
             continue
         original = firsts.setdefault((size, digest), item)
         if original is not item:
-            copies[item.stem] = Copy(item, original=original)
+            copies[item.stem] = Copy(item, digest, original=original)
     originals = [item for item in todo if item.stem not in copies]
     return originals, [copies[item.stem] for item in todo if item.stem in copies]
