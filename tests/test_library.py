@@ -19,6 +19,7 @@ from transcriber.library import Library, open_library, schema_version
 from transcriber.library.media import ORPHAN_AGE_S
 from transcriber.library.database import FOLD_FUNCTION, schema_files, split_statements
 from transcriber.library.query import fold
+from transcriber.library.store import DEFAULT_HIT_LIMIT, DEFAULT_LIST_LIMIT
 from transcriber.types import Segment, Transcript, Word
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -597,6 +598,18 @@ def test_search_text_is_never_read_as_fts_syntax(searchable, query):
 def test_an_empty_query_lists_everything_newest_first(searchable):
     library, ids = searchable
     assert [hit.entry.id for hit in library.search("  ")] == [ids["plain"], ids["april"], ids["march"]]
+
+
+def test_ids_are_every_transcript_a_search_finds_beyond_the_lists_limits_oldest_first(library):
+    budget = [library.save(Transcript(text=f"budget item {n}", duration=1.0, model="m"), name=f"b{n}.wav")
+              for n in range(DEFAULT_LIST_LIMIT + 10)]
+    other = library.save(Transcript(text="a holiday", duration=1.0, model="m"), name="h.wav")
+    library.save(Transcript(text="budget of another", duration=1.0, model="m"), name="x.wav", owner="alice")
+    assert len(library.search("budget")) == DEFAULT_HIT_LIMIT  # the best matches, for a person to read
+    assert library.ids("budget") == budget  # every match, for an export
+    assert library.ids("") == library.ids("  ") == [*budget, other]
+    assert library.ids("holiday") == [other] and library.ids("nowhere") == []
+    assert len(library.ids(owner="alice")) == 1 and library.ids("holiday", owner="alice") == []
 
 
 def test_search_sees_only_the_owners_transcripts(library):

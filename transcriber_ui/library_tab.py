@@ -132,13 +132,13 @@ def build_library_tab(context: AppContext, *, tabs: Any = None, single_audio: An
             if fmt not in ALL_FORMATS:
                 raise LibraryError(f"Cannot export as {fmt!r}; choose from {', '.join(ALL_FORMATS)}.")
             library, owner = library_of(), owner_of(request)
-            hits = library.search(query or "", owner=owner, limit=max(1, library.count(owner=owner)))
-            if not hits:
+            ids = library.ids(query or "", owner=owner)
+            if not ids:
                 raise LibraryError("No transcript matches the search: nothing to export." if
                                    search_query.parse(query or "") else "The library holds no transcripts yet.")
             folder = context.outputs.new()
             paths = []
-            for transcript_id in sorted(hit.entry.id for hit in hits):
+            for transcript_id in ids:
                 try:
                     entry, transcript = library.get(transcript_id, owner=owner)
                 except TranscriptNotFoundError:  # deleted meanwhile, in another tab

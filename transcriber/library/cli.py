@@ -118,12 +118,14 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
             if not parse_query(args.search):
                 raise TranscriberError(f"--search {args.search!r} holds no word to search for; to export every "
                                        "transcript, give --all.")
-            hits = library.search(args.search, owner=owner, limit=max(1, library.count(owner=owner)))
-            if not hits:
+            ids = library.ids(args.search, owner=owner)
+            if not ids:
                 print(f"note: no transcript{whose} in {library.path} matches {args.search!r}.", file=sys.stderr)
-                return EXIT_OK
-            return export(library, sorted(hit.entry.id for hit in hits), formats, args.out, owner=owner, out=out)
-        return export(library, args.ids, formats, args.out, owner=owner, out=out)
+        else:
+            ids = args.ids or library.ids(owner=owner)
+            if not ids:
+                print(f"note: the library {library.path} holds no transcripts{whose}.", file=sys.stderr)
+        return export(library, ids, formats, args.out, owner=owner, out=out) if ids else EXIT_OK
     elif args.command == "rename":
         library.rename(args.id, args.name, owner=owner)
     elif args.command == "delete":
@@ -135,19 +137,14 @@ def run(args: argparse.Namespace, library: Library, out: TextIO) -> int:
 def export(
     library: Library, ids: Sequence[int], formats: Sequence[str], out_dir: str, *, owner: str, out: TextIO
 ) -> int:
-    """Write the transcripts ``ids`` (none: all the owner's, oldest first) into ``out_dir``, each under its name
+    """Write the owner's transcripts ``ids`` into ``out_dir``, each under its name
     (:func:`~transcriber.outputs.safe_stem`) and, where an earlier one of this export has that name (``memo.wav`` of
     every day), the next number (``memo-2``); print each file written. A file of that name already in the folder is
     replaced (exporting again after a correction). An id not found is said and the others are written (status 1)."""
-    ids = list(dict.fromkeys(ids)) or [entry.id for entry in reversed(library.entries(owner=owner, limit=None))]
-    if not ids:
-        print(f"note: the library {library.path} holds no transcripts{f' of {owner}' if owner else ''}.",
-              file=sys.stderr)
-        return EXIT_OK
     folder: Path | None = None  # made for the first transcript found
     used: set[str] = set()
     missing = 0
-    for transcript_id in ids:
+    for transcript_id in dict.fromkeys(ids):
         try:
             entry, transcript = library.get(transcript_id, owner=owner)
         except TranscriptNotFoundError as exc:

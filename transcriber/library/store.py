@@ -340,6 +340,22 @@ class Library:
         ).fetchall()
         return [self._hit(connection, self._entry(row), terms) for row in rows]
 
+    def ids(self, text: str = "", *, owner: str = "") -> list[int]:
+        """The ids of every one of the owner's transcripts that a search for ``text`` finds (all of them when ``text``
+        holds no word), oldest first, with no limit: what an export of a search or of the whole library writes."""
+        terms = search_query.parse(text)
+        if terms:
+            rows = self._connection().execute(
+                "SELECT t.id FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid"
+                " WHERE transcripts_fts MATCH ? AND t.owner = ? ORDER BY t.created, t.id",
+                (search_query.fts_query(terms), owner),
+            )
+        else:
+            rows = self._connection().execute(
+                "SELECT id FROM transcripts WHERE owner = ? ORDER BY created, id", (owner,)
+            )
+        return [transcript_id for (transcript_id,) in rows]
+
     def _hit(self, connection: sqlite3.Connection, entry: Entry, terms: list[search_query.Term]) -> Hit:
         """Where in ``entry`` the terms occur first: a snippet of that passage and the time of its matching word."""
         first, last = connection.execute(
@@ -443,14 +459,15 @@ class Library:
         if len(name) > MAX_NAME_CHARS:
             raise LibraryError(f"A transcript's name can have at most {MAX_NAME_CHARS} characters; this one has "
                                f"{len(name)}.")
+        number = row_id(transcript_id)
         with self._write() as connection:
             cursor = connection.execute(
-                "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, row_id(transcript_id), owner)
+                "UPDATE transcripts SET name = ? WHERE id = ? AND owner = ?", (name, number, owner)
             )
             if cursor.rowcount == 0:
                 raise not_found(transcript_id)
             connection.execute(f"UPDATE transcripts_fts SET name = {database.FOLD_FUNCTION}(?) WHERE rowid = ?",
-                               (name, row_id(transcript_id)))
+                               (name, number))
         return name
 
     def delete(self, transcript_id: int, *, owner: str = "") -> None:
@@ -459,13 +476,14 @@ class Library:
         Raises:
             TranscriptNotFoundError: The owner has no transcript with this id.
         """
+        number = row_id(transcript_id)
         with self._write() as connection:
             row = connection.execute(
-                "SELECT media FROM transcripts WHERE id = ? AND owner = ?", (row_id(transcript_id), owner)
+                "SELECT media FROM transcripts WHERE id = ? AND owner = ?", (number, owner)
             ).fetchone()
             if row is None:
                 raise not_found(transcript_id)
-            connection.execute("DELETE FROM transcripts WHERE id = ?", (row_id(transcript_id),))
+            connection.execute("DELETE FROM transcripts WHERE id = ?", (number,))
             unused = row[0] is not None and connection.execute(
                 "SELECT count(*) FROM transcripts WHERE media = ?", (row[0],)
             ).fetchone()[0] == 0
