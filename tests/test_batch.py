@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import stat
@@ -467,6 +468,31 @@ def test_a_damaged_done_marker_has_its_file_done_again_and_stops_nothing(recordi
     assert [row.status for row in rows] == [STATUS_DONE, STATUS_DONE, STATUS_SKIPPED]
     again = run_batch(Engine(device="cpu"), inputs, out, model=tiny_ctc, formats=["txt"])
     assert [row.status for row in again] == [STATUS_SKIPPED] * 3
+
+
+def test_a_done_marker_whose_transcript_cannot_be_read_has_its_file_done_again(tmp_path, tiny_ctc):
+    """A marker that reads but whose transcript inside it does not (edited by hand, cut short): a copy of its
+    recording, or a format added later, stopped the run with a traceback where outputs are written from that
+    transcript. The copy, and the file, are transcribed instead, and found done the next time."""
+    archive, out = tmp_path / "archive", tmp_path / "out"
+    memo, call = wav(archive / "memo.wav", 1.0), wav(archive / "call.wav", 2.0)
+    run_batch(Engine(device="cpu"), [memo, call], out, model=tiny_ctc, formats=["txt"])
+    for stem, damaged in (("memo", '{"text": "cut sho'), ("call", "{}")):
+        marker = json.loads((out / DONE_DIR / f"{stem}.json").read_text(encoding="utf-8"))
+        (out / DONE_DIR / f"{stem}.json").write_text(json.dumps({**marker, "transcript": damaged}), encoding="utf-8")
+    copy = archive / "call copy.wav"
+    copy.write_bytes(call.read_bytes())
+
+    engine = CountedEngine()
+    rows = run_batch(engine, [memo, copy], out, model=tiny_ctc, formats=["txt"])
+    assert [row.status for row in rows] == [STATUS_SKIPPED, STATUS_DONE] and engine.asked == ["call copy.wav"]
+    engine = CountedEngine()
+    rows = run_batch(engine, [memo, copy], out, model=tiny_ctc, formats=["txt", "srt"])
+    assert [row.status for row in rows] == [STATUS_DONE, STATUS_COMPLETED] and engine.asked == ["memo.wav"]
+    assert all((out / name).is_file() for name in ("memo.txt", "memo.srt", "call copy.txt", "call copy.srt"))
+    again = CountedEngine()
+    rows = run_batch(again, [memo, copy], out, model=tiny_ctc, formats=["txt", "srt"])
+    assert [row.status for row in rows] == [STATUS_SKIPPED] * 2 and again.asked == []
 
 
 def test_a_damaged_index_is_made_again_from_the_done_markers(recordings, tmp_path, tiny_ctc):

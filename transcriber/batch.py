@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_state import (
-    SUMMARY_NAME, BatchItem, Copy, done_before, done_marker, find_copies, fingerprint, marker_result, plan,
-    read_marker, write_marker,
+    SUMMARY_NAME, BatchItem, Copy, UnreadableMarkerError, done_before, done_marker, find_copies, fingerprint,
+    marker_result, plan, read_marker, write_marker,
 )
 from .engine import Engine, ProgressCallback
 from .errors import OutputWriteError
@@ -166,13 +166,18 @@ def run_planned(
             if marker is None:
                 todo.append(item)
                 continue
-            done[item.stem] = marker
             missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
                        if not path.is_file()]
-            if missing:
-                marker = write_missing(item, out_dir, missing, marker)
-            if destination is not None:
-                keep_done(item, out_dir, destination, marker=marker)
+            try:
+                if missing:
+                    marker = write_missing(item, out_dir, missing, marker)
+                if destination is not None:
+                    keep_done(item, out_dir, destination, marker=marker)
+            except UnreadableMarkerError as exc:
+                logger.warning("%s; %s is transcribed again.", exc, item.path.name)
+                todo.append(item)
+                continue
+            done[item.stem] = marker
             status = STATUS_COMPLETED if missing else STATUS_SKIPPED
             duration = marker.get("duration")
             record(BatchRow(str(item.path), status, float(duration) if isinstance(duration, (int, float)) else None,
@@ -181,7 +186,11 @@ def run_planned(
         todo, copies = find_copies(todo, out_dir, settings, done)
         for copy in copies:
             if copy.marker is not None:
-                record(write_copy(copy, copy.marker, out_dir, formats, settings, destination))
+                try:
+                    record(write_copy(copy, copy.marker, out_dir, formats, settings, destination))
+                except UnreadableMarkerError as exc:
+                    logger.warning("%s; %s, the same audio, is transcribed.", exc, copy.item.path.name)
+                    todo.append(copy.item)
         if todo:
             execute(todo, record)
             remove_stale_writes(todo, out_dir)  # left by a worker killed mid-write, whose files another worker redid

@@ -324,10 +324,23 @@ def write_marker(item: BatchItem, out_dir: Path, marker: dict[str, object]) -> N
     atomic_write_text(done_marker(out_dir, item.stem), json.dumps(marker, ensure_ascii=False) + "\n")
 
 
+class UnreadableMarkerError(ValueError):
+    """A done marker that reads, but whose transcript does not (edited by hand, cut short): its file is done again."""
+
+
 def marker_result(item: BatchItem, out_dir: Path, marker: dict[str, object] | None = None) -> FileResult:
-    """The finished file's result as its done marker (``marker``, where already read) records it."""
+    """The finished file's result as its done marker (``marker``, where already read) records it.
+
+    Raises:
+        UnreadableMarkerError: The transcript in the marker cannot be read.
+    """
     marker = read_marker(item, out_dir) if marker is None else marker
-    return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]), seconds=marker["seconds"])
+    try:
+        return FileResult(str(item.path), transcript=transcript_from_json(marker["transcript"]),
+                          seconds=marker["seconds"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnreadableMarkerError(f"The done marker of {marker.get('file') or item.path.name} holds a transcript "
+                                    f"that cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
 def fingerprint(path: Path, sha256: str | None = None) -> dict[str, object]:
