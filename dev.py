@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -141,9 +142,23 @@ def ensure_test_system_packages() -> None:
     run("apt-get", "install", "-y", "-qq", *missing, env=env)
 
 
+TEST_WORKERS = max(2, min(4, os.cpu_count() or 1))
+"""Processes the test suite runs in (pytest-xdist): it waits on programs, apps and browsers about half the time, so
+two share even two cores; more than four would add memory (a model per process) rather than speed."""
+
+
+def pytest_arguments(args: list[str]) -> list[str]:
+    """pytest's arguments for ``dev.py test ARGS``: ``ARGS``, run in :data:`TEST_WORKERS` processes, the Ray tests
+    one after another in one of them (the ``xdist_group`` they share), unless ``ARGS`` choose how to run
+    (``-n 0``: in this process, as a debugger needs; ``-p no:xdist``)."""
+    chosen = any(arg.split("=")[0] in ("-n", "--numprocesses", "--dist") or re.fullmatch(r"-n\w+", arg)
+                 or arg.endswith("no:xdist") for arg in args)
+    return list(args) if chosen else ["-n", str(TEST_WORKERS), "--dist", "loadgroup", *args]
+
+
 COMMANDS = {
     "app": "set up, then start the web app (extra arguments go to transcribe_ui.py)",
-    "test": "set up, then run the whole test suite (extra arguments go to pytest)",
+    "test": "set up, then run the whole test suite in several processes (extra arguments go to pytest; -n 0: in one)",
 }
 
 
@@ -173,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         python = ensure_venv([RUNTIME_REQUIREMENTS, RAY_REQUIREMENTS, DEV_REQUIREMENTS])
         ensure_test_system_packages()
-        run(python, "-m", "pytest", *args)
+        run(python, "-m", "pytest", *pytest_arguments(args))
 
 
 if __name__ == "__main__":

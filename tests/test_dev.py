@@ -27,6 +27,26 @@ def test_arguments_after_the_command_are_passed_on_untouched(argv, command, rest
     assert dev.parse_command(argv) == (command, rest)
 
 
+@pytest.mark.parametrize(
+    ("args", "workers"),
+    [
+        ([], True),
+        (["-k", "engine", "-x", "-p", "no:cacheprovider"], True),
+        (["-n", "0"], False),  # one process, as a debugger needs
+        (["-n4"], False),
+        (["--numprocesses=3"], False),
+        (["--dist", "loadfile"], False),
+        (["-p", "no:xdist"], False),
+    ],
+)
+def test_the_suite_runs_in_several_processes_unless_the_arguments_say_how(args, workers):
+    """The suite waits on programs, apps and browsers about half its time: on two cores it took 22 minutes in one
+    process and 15 in two."""
+    assert dev.TEST_WORKERS >= 2
+    expected = ["-n", str(dev.TEST_WORKERS), "--dist", "loadgroup", *args] if workers else args
+    assert dev.pytest_arguments(args) == expected
+
+
 @pytest.mark.parametrize("argv", [[], ["bogus"], ["--port", "8000"]])
 def test_a_missing_or_unknown_command_is_a_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exited:

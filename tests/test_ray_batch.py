@@ -34,6 +34,7 @@ from transcriber.ray_batch import RayBatchError, RaySettings, run_batch_ray  # n
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
+    pytest.mark.xdist_group("ray"),  # one Ray at a time on this machine: dev.py test runs them in one process
     pytest.mark.skipif("espeak-ng" not in installed_synthesizers(), reason="espeak-ng is not installed"),
 ]
 
