@@ -65,7 +65,8 @@ def test_dev_test_passes_pytest_options_through():
     done = _dev("test", "tests/test_formats.py", "-k", "srt", "-x", "-q", "-p", "no:cacheprovider")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "unrecognized arguments" not in done.stderr
-    assert " passed" in done.stdout and " deselected" in done.stdout  # -k reached pytest
+    assert "\n1 passed" in done.stdout  # of the file's many tests: -k reached pytest, as the command line shows
+    assert f"-m pytest -n {dev.TEST_WORKERS} --dist loadgroup tests/test_formats.py -k srt -x -q" in done.stdout
 
 
 def test_dev_app_passes_app_options_through():
