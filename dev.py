@@ -145,15 +145,21 @@ def ensure_test_system_packages() -> None:
 TEST_WORKERS = max(2, min(4, os.cpu_count() or 1))
 """Processes the test suite runs in (pytest-xdist): it waits on programs, apps and browsers about half the time, so
 two share even two cores; more than four would add memory (a model per process) rather than speed."""
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1"}
+"""Each worker, and each program its tests start, runs PyTorch on one thread (unless the environment says otherwise):
+two workers of two threads each on two cores fight over them (the suite took 886 s of tests, 791 s like this)."""
 
 
-def pytest_arguments(args: list[str]) -> list[str]:
-    """pytest's arguments for ``dev.py test ARGS``: ``ARGS``, run in :data:`TEST_WORKERS` processes, the Ray tests
-    one after another in one of them (the ``xdist_group`` they share), unless ``ARGS`` choose how to run
-    (``-n 0``: in this process, as a debugger needs; ``-p no:xdist``)."""
+def pytest_run(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """pytest's arguments for ``dev.py test ARGS``, and what to add to its environment: ``ARGS``, run in
+    :data:`TEST_WORKERS` processes (:data:`WORKER_ENVIRONMENT`), the Ray tests one after another in one of them (the
+    ``xdist_group`` they share), unless ``ARGS`` choose how to run (``-n 0``: in this process, as a debugger needs;
+    ``-p no:xdist``)."""
     chosen = any(arg.split("=")[0] in ("-n", "--numprocesses", "--dist") or re.fullmatch(r"-n\w+", arg)
                  or arg.endswith("no:xdist") for arg in args)
-    return list(args) if chosen else ["-n", str(TEST_WORKERS), "--dist", "loadgroup", *args]
+    if chosen:
+        return list(args), {}
+    return ["-n", str(TEST_WORKERS), "--dist", "loadgroup", *args], dict(WORKER_ENVIRONMENT)
 
 
 COMMANDS = {
@@ -188,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         python = ensure_venv([RUNTIME_REQUIREMENTS, RAY_REQUIREMENTS, DEV_REQUIREMENTS])
         ensure_test_system_packages()
-        run(python, "-m", "pytest", *pytest_arguments(args))
+        arguments, environment = pytest_run(args)
+        run(python, "-m", "pytest", *arguments, env={**environment, **os.environ} if environment else None)
 
 
 if __name__ == "__main__":

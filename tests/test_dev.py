@@ -40,11 +40,12 @@ def test_arguments_after_the_command_are_passed_on_untouched(argv, command, rest
     ],
 )
 def test_the_suite_runs_in_several_processes_unless_the_arguments_say_how(args, workers):
-    """The suite waits on programs, apps and browsers about half its time: on two cores it took 22 minutes in one
-    process and 15 in two."""
+    """The suite waits on programs, apps and browsers about half its time: on two cores it took 22 minutes of tests in
+    one process and 13 in two, each running PyTorch on one thread."""
     assert dev.TEST_WORKERS >= 2
-    expected = ["-n", str(dev.TEST_WORKERS), "--dist", "loadgroup", *args] if workers else args
-    assert dev.pytest_arguments(args) == expected
+    arguments, environment = dev.pytest_run(args)
+    assert arguments == (["-n", str(dev.TEST_WORKERS), "--dist", "loadgroup", *args] if workers else args)
+    assert environment == ({"OMP_NUM_THREADS": "1"} if workers else {})  # two threads each would fight over cores
 
 
 @pytest.mark.parametrize("argv", [[], ["bogus"], ["--port", "8000"]])
