@@ -781,10 +781,13 @@ def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighte
 
     page = open_page(review_url)
     review = open_review(page)
+    page.evaluate(f"() => {{ window.seeks = []; const a = document.querySelector('{REVIEW} audio');"
+                  " a.addEventListener('seeking', () => window.seeks.push(a.currentTime)); }")
     review.locator(".w").nth(4).click()
-    state = player(page)
-    assert abs(state["time"] - 4 * 0.2) < 0.05 and state["playing"] == 4
-    expect(review.locator(".w.playing")).to_have_text("w4")
+    page.wait_for_function("() => window.seeks.length > 0")
+    assert abs(page.evaluate("() => window.seeks[0]") - 4 * 0.2) < 0.05  # from the start of the word clicked
+    state = player(page)  # it plays on: on a busy machine a later word may be playing by the time this looks
+    assert state["playing"] >= 4 and abs(state["time"] - state["playing"] * 0.2) < 0.2 + LAG_S, state
     page.wait_for_function(f"() => !document.querySelector('{REVIEW} audio').paused")
     for _ in range(5):  # while it plays, the highlighted word is the one whose span holds the play position
         page.wait_for_timeout(150)
