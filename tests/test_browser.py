@@ -239,6 +239,8 @@ def test_stop_in_a_batch_keeps_the_files_already_transcribed(open_page, model_se
     page.get_by_label("Batch size").first.press("Enter")
     batch = batch_tab(page)
     batch.locator("#batch-files input[type=file]").set_input_files(files)
+    # as a person sees them listed (uploaded) before pressing Transcribe; on a busy machine that takes a while
+    expect(batch.locator("#batch-files")).to_contain_text("part-15", timeout=RESULT_TIMEOUT_MS)
     batch.get_by_role("button", name="Transcribe").click()
     expect(page.locator("#batch-status")).to_contain_text("part-09.wav", timeout=RESULT_TIMEOUT_MS)  # in progress
     batch.get_by_role("button", name="Stop").click()
