@@ -706,15 +706,17 @@ def test_the_page_says_who_is_logged_in_and_log_out_lets_the_next_person_log_in(
     # the name as it is, not emphasis; the page loads after the login, slowly on a busy machine
     expect(page.locator("#account-user")).to_have_text("Logged in as *ann*", timeout=RESULT_TIMEOUT_MS)
     page.locator("#log-out").click()
-    expect(page.get_by_label("username")).to_be_visible()
+    # each step loads a page, which a busy machine serves in more than the 5 s an expectation waits by default
+    expect(page.get_by_label("username")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     page.reload()
-    expect(page.get_by_label("username")).to_be_visible()  # logged out, not only shown the form
+    expect(page.get_by_label("username")).to_be_visible(timeout=RESULT_TIMEOUT_MS)  # logged out, not only shown it
     log_in(page, "bob", "pw-bob")
     expect(page.locator("#account-user")).to_have_text("Logged in as bob", timeout=RESULT_TIMEOUT_MS)
     elsewhere.reload()  # ann's session in another browser stays
-    expect(elsewhere.locator("#account-user")).to_have_text("Logged in as *ann*")
+    expect(elsewhere.locator("#account-user")).to_have_text("Logged in as *ann*", timeout=RESULT_TIMEOUT_MS)
     without = open_page(app_url)
-    expect(without.get_by_role("button", name="Transcribe", exact=True).first).to_be_visible()
+    expect(without.get_by_role("button", name="Transcribe", exact=True).first).to_be_visible(
+        timeout=RESULT_TIMEOUT_MS)
     expect(without.locator("#account")).to_have_count(0)  # no logins, no account line
 
 
