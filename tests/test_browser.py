@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 RESULT_TIMEOUT_MS = 60_000
+EXPECT_TIMEOUT_MS = 15_000
 NOT_LOCAL = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/])")
 
 
@@ -74,8 +75,11 @@ def app_url(model_setup, launch_app, tiny_rnnt):
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (Debian package 'chromium')")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # What a page shows after a request or a page load may take more than the 5 s an expectation waits by default
+    # on a busy machine (the suite runs in several processes); one that holds returns at once regardless.
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
