@@ -95,6 +95,30 @@ def test_an_address_the_page_cannot_be_served_at_is_said_before_anything_loads()
     assert address_problem("192.0.2.1", None) == "--host 192.0.2.1: not an address of this computer."
 
 
+@pytest.mark.skipif(os.name == "nt", reason="Windows lets a closed connection's port be taken again at once")
+def test_the_port_of_an_app_just_stopped_is_free_again():
+    """Stopped and started again with the same --port, the app said "another program listens there" for a minute
+    after: the connections it had served lingered (TIME_WAIT), which the server, binding as Gradio does, does not
+    mind, but the check before it did."""
+    from transcriber_ui.app import address_problem
+
+    with socket.socket() as server:  # a page served and stopped: the server closes its connections first
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as browser:
+            connection, _ = server.accept()
+            connection.close()
+            browser.recv(1)
+    assert address_problem("127.0.0.1", port) is None
+    with socket.socket() as restarted:  # where the app's server binds
+        restarted.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        restarted.bind(("127.0.0.1", port))
+        restarted.listen()
+        assert address_problem("127.0.0.1", port).startswith(f"--port {port}: another program listens there")
+
+
 def test_an_auth_file_that_is_not_text_is_named_in_one_sentence(tmp_path):
     from transcriber_ui.auth import AuthConfigError, read_auth_file
 

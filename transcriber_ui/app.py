@@ -12,6 +12,7 @@ import argparse
 import errno
 import getpass
 import logging
+import os
 import re
 import socket
 import sys
@@ -211,6 +212,8 @@ def address_problem(host: str, port: int | None) -> str | None:
     except socket.gaierror:
         return f"--host {host}: no such address or name."
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if os.name != "nt":  # as the server binds: the connections of an app just stopped do not hold its port
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (on Windows it would take a used one)
         try:
             probe.bind(address)
         except OSError as exc:
