@@ -456,6 +456,33 @@ def test_formats_added_later_or_an_output_lost_are_written_from_the_done_markers
     assert [row.status for row in other] == [STATUS_DONE] and engine.cache.loads == 1
 
 
+def test_outputs_a_power_cut_left_empty_are_written_again_from_the_done_markers(tmp_path, tiny_ctc, tiny_rnnt_blank):
+    """A laptop whose battery ran out during a batch: files renamed into place just before were empty after the
+    restart (their bytes had not reached the disk), and the next run passed them over as done. An empty output is
+    written again from its done marker; the empty text and subtitles of a file without speech are what it is."""
+    talk, quiet = wav(tmp_path / "in" / "talk.wav"), wav(tmp_path / "in" / "quiet.wav")
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    formats = ["txt", "srt", "vtt", "json", "csv", "docx"]
+    run_batch(Engine(device="cpu"), [talk], out, model=tiny_ctc, formats=formats)
+    run_batch(Engine(device="cpu"), [talk], fresh, model=tiny_ctc, formats=formats)
+    written = {path.name: path.read_bytes() for path in sorted(fresh.glob("talk.*"))}
+    assert len(written) == len(formats)
+    for name in written:
+        (out / name).write_bytes(b"")  # what the power cut left
+    engine = Engine(device="cpu")
+    rows = run_batch(engine, [talk], out, model=tiny_ctc, formats=formats)
+    assert [row.status for row in rows] == [STATUS_COMPLETED] and engine.cache.loads == 0
+    assert {name: (out / name).read_bytes() for name in written if not name.endswith(".docx")} == {
+        name: data for name, data in written.items() if not name.endswith(".docx")}
+    assert (out / "talk.docx").stat().st_size > 1000  # a document again (it records when it was written)
+
+    silent = tmp_path / "silent"
+    run_batch(Engine(device="cpu"), [quiet], silent, model=tiny_rnnt_blank, formats=formats)
+    assert (silent / "quiet.txt").read_bytes() == b"" == (silent / "quiet.srt").read_bytes()
+    rows = run_batch(engine, [quiet], silent, model=tiny_rnnt_blank, formats=formats)
+    assert [row.status for row in rows] == [STATUS_SKIPPED] and engine.cache.loads == 0
+
+
 def test_a_damaged_done_marker_has_its_file_done_again_and_stops_nothing(recordings, tmp_path, tiny_ctc):
     """A marker left empty by a power cut (or garbled on a network drive) stopped every later run of the batch with a
     JSONDecodeError traceback before any file was done: its file is simply done again."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import logging
 import os
 import socket
@@ -166,8 +167,7 @@ def run_planned(
             if marker is None:
                 todo.append(item)
                 continue
-            missing = [fmt for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True)
-                       if not path.is_file()]
+            missing = lost_outputs(item, out_dir, formats, marker)
             try:
                 if missing:
                     marker = write_missing(item, out_dir, missing, marker)
@@ -283,6 +283,32 @@ def _copy_of_original(
         return BatchRow(str(copy.item.path), STATUS_FAILED,
                         error=f"not transcribed: the same audio as {original.path.name}, which failed")
     return write_copy(copy, marker, out_dir, formats, settings, destination)
+
+
+EMPTY_WITHOUT_TEXT = ("txt", "srt")
+"""The output formats that a transcript without text (a file without speech) gives as an empty file."""
+
+
+def lost_outputs(item: BatchItem, out_dir: Path, formats: Sequence[str], marker: dict[str, object]) -> list[str]:
+    """The formats in which a file done before (its done ``marker``) lacks an output: a format added since, an output
+    deleted, or one left empty where its transcript gives it text (a power cut can leave a file renamed into place
+    without the bytes that were still on their way to the disk)."""
+    lost = []
+    for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True):
+        if not path.is_file():
+            lost.append(fmt)
+        elif path.stat().st_size == 0 and (fmt not in EMPTY_WITHOUT_TEXT or _has_text(marker)):
+            lost.append(fmt)
+    return lost
+
+
+def _has_text(marker: dict[str, object]) -> bool:
+    """Whether the transcript in a done marker has text; one that cannot be read counts as having it (writing its
+    outputs again then finds it unreadable, and the file is transcribed again)."""
+    try:
+        return json.loads(marker["transcript"])["text"] != ""
+    except (ValueError, KeyError, TypeError):
+        return True
 
 
 def write_missing(
