@@ -785,8 +785,6 @@ def player(page) -> dict:
 
 
 def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighted(open_page, review_url):
-    from playwright.sync_api import expect
-
     page = open_page(review_url)
     review = open_review(page)
     page.evaluate(f"() => {{ window.seeks = []; const a = document.querySelector('{REVIEW} audio');"
