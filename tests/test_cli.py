@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -347,6 +348,32 @@ def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
     assert lines[1].startswith("nine")
     assert lines[2].split() == ["[", "0.00", "-", "0.08]", "nine"]
     assert "override_config" not in done.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a POSIX terminal")
+def test_in_a_terminal_an_error_is_shown_once(tmp_path):
+    """In a terminal a file that failed was told twice, the result's own line on stdout and the same again on
+    stderr; stderr repeats it only where the output goes elsewhere (a file, a pipe), and a JSON line still gets its
+    sentence beside it."""
+    import pty
+
+    (tmp_path / "empty.wav").write_bytes(b"")
+    for args, shown in ((["empty.wav"], 1), (["empty.wav", "--json"], 2)):
+        controller, terminal = pty.openpty()
+        run = subprocess.Popen([sys.executable, "-m", "transcriber", *args], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                               stdout=terminal, stderr=terminal, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        os.close(terminal)
+        screen = b""
+        with contextlib.suppress(OSError):  # the terminal closes when the command ends
+            while chunk := os.read(controller, 4096):
+                screen += chunk
+        os.close(controller)
+        assert run.wait(timeout=120) == cli.EXIT_SOME_FAILED
+        assert screen.decode().count("the file is empty (0 bytes)") == shown, screen.decode()
+    piped = subprocess.run([sys.executable, "-m", "transcriber", "empty.wav"], cwd=tmp_path, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert "error: empty.wav: the file is empty (0 bytes)" in piped.stdout  # where the result was to be
+    assert "empty.wav: the file is empty (0 bytes)" in piped.stderr  # and for whoever reads the terminal
 
 
 @pytest.mark.parametrize("command", [["transcriber", "--json", "--timestamps"], ["transcriber.library", "list"]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sqlite3
 import sys
@@ -375,8 +376,17 @@ def _report(result: FileResult, args: argparse.Namespace, out: TextIO) -> None:
     else:
         _print_plain(result, out)
     out.flush()  # each file as it is done, also into a pipe (| tee, a program reading the JSON lines)
-    if result.error:
+    if result.error and (args.json or not _one_terminal(out, sys.stderr)):  # plain text: told once on one screen
         print(command.file_line(result.file, result.error), file=sys.stderr)
+
+
+def _one_terminal(first: TextIO, second: TextIO) -> bool:
+    """Whether both streams are the same terminal, which a person reads as one."""
+    try:
+        return (first.isatty() and second.isatty()
+                and os.path.samestat(os.fstat(first.fileno()), os.fstat(second.fileno())))
+    except (AttributeError, OSError, ValueError):  # a stream without a file (io.StringIO), a closed one
+        return False
 
 
 def default_batch_size(engine: Engine) -> int:
