@@ -12,7 +12,6 @@ import argparse
 import errno
 import getpass
 import logging
-import os
 import re
 import socket
 import sys
@@ -27,7 +26,7 @@ from transcriber.command import stop_on_signals
 from transcriber.errors import FolderError, TranscriberError
 from transcriber.library import Library, default_library_path, open_library
 from transcriber.models import DEFAULT_MODEL, DEMO_MODEL
-from transcriber.tempdir import redirect_temp
+from transcriber.tempdir import is_windows, redirect_temp
 from transcriber.watchdog import stop_model_calls
 
 from . import auth as logins
@@ -212,7 +211,7 @@ def address_problem(host: str, port: int | None) -> str | None:
     except socket.gaierror:
         return f"--host {host}: no such address or name."
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        if os.name != "nt":  # as the server binds: the connections of an app just stopped do not hold its port
+        if not is_windows():  # as the server binds: the connections of an app just stopped do not hold its port
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (on Windows it would take a used one)
         try:
             probe.bind(address)
