@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
 import os
 import socket
@@ -297,17 +296,17 @@ def lost_outputs(item: BatchItem, out_dir: Path, formats: Sequence[str], marker:
     for fmt, path in zip(formats, output_paths(out_dir, item.stem, formats), strict=True):
         if not path.is_file():
             lost.append(fmt)
-        elif path.stat().st_size == 0 and (fmt not in EMPTY_WITHOUT_TEXT or _has_text(marker)):
+        elif path.stat().st_size == 0 and (fmt not in EMPTY_WITHOUT_TEXT or _has_text(item, out_dir, marker)):
             lost.append(fmt)
     return lost
 
 
-def _has_text(marker: dict[str, object]) -> bool:
+def _has_text(item: BatchItem, out_dir: Path, marker: dict[str, object]) -> bool:
     """Whether the transcript in a done marker has text; one that cannot be read counts as having it (writing its
     outputs again then finds it unreadable, and the file is transcribed again)."""
     try:
-        return json.loads(marker["transcript"])["text"] != ""
-    except (ValueError, KeyError, TypeError):
+        return marker_result(item, out_dir, marker).transcript.text != ""
+    except UnreadableMarkerError:
         return True
 
 
