@@ -793,7 +793,11 @@ def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighte
     page.wait_for_function("() => window.seeks.length > 0")
     assert abs(page.evaluate("() => window.seeks[0]") - 4 * 0.2) < 0.05  # from the start of the word clicked
     state = player(page)  # it plays on: on a busy machine a later word may be playing by the time this looks
-    assert state["playing"] >= 4 and abs(state["time"] - state["playing"] * 0.2) < 0.2 + LAG_S, state
+    assert state["time"] >= 4 * 0.2, state
+    if state["playing"] >= 0:
+        assert state["playing"] >= 4 and abs(state["time"] - state["playing"] * 0.2) < 0.2 + LAG_S, state
+    else:  # or none, the audio being between two words (0.15 s of every 0.2 s), or the highlight a frame behind it
+        assert not LAG_S <= state["time"] % 0.2 < 0.15, state
     page.wait_for_function(f"() => !document.querySelector('{REVIEW} audio').paused")
     for _ in range(5):  # while it plays, the highlighted word is the one whose span holds the play position
         page.wait_for_timeout(150)
