@@ -336,21 +336,6 @@ def test_a_file_name_that_is_not_utf8_is_transcribed_written_resumed_and_saved(t
     assert [json.loads(line)["file"] for line in printed.stdout.splitlines()] == [str(folder / "b.wav"), str(odd)]
 
 
-def test_plain_output_as_a_real_process(tiny_tdt, tmp_path):
-    clip = wav(tmp_path / "clip one.wav", 1.0)
-    done = subprocess.run(
-        [sys.executable, "-m", "transcriber", clip, "--model", tiny_tdt, "--timestamps"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    assert lines[0] == f"== {clip}"
-    assert lines[1].startswith("nine")
-    assert lines[2].split() == ["[", "0.00", "-", "0.08]", "nine"]
-    assert "override_config" not in done.stderr
-
-
-@pytest.mark.skipif(os.name == "nt", reason="a POSIX terminal")
 def test_in_a_terminal_an_error_is_shown_once(tmp_path):
     """In a terminal a file that failed was told twice, the result's own line on stdout and the same again on
     stderr; stderr repeats it only where the output goes elsewhere (a file, a pipe), and a JSON line still gets its
@@ -496,15 +481,21 @@ def test_exiting_while_a_model_call_cannot_stop_ends_with_its_status_not_an_abor
     assert time.monotonic() - started < 30  # it waited a moment for the call, not for the call to end
 
 
-def test_the_terminal_stays_quiet_unless_asked_for_nemos_log(tiny_rnnt, tmp_path):
-    clip = wav(tmp_path / "a.wav", 1.0)
-    quiet = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_rnnt, "--timestamps"],
-                           cwd=ROOT, capture_output=True, text=True)
-    assert quiet.returncode == 0 and quiet.stdout.startswith("== ")
+def test_a_real_process_prints_plain_text_on_a_terminal_quiet_unless_asked_for_nemos_log(tiny_tdt, tmp_path):
+    clip = wav(tmp_path / "clip one.wav", 1.0)
+    quiet = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_tdt, "--timestamps"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    lines = quiet.stdout.splitlines()
+    assert lines[0] == f"== {clip}"
+    assert lines[1].startswith("nine")
+    assert lines[2].split() == ["[", "0.00", "-", "0.08]", "nine"]
     assert "[NeMo I" not in quiet.stderr and "[NeMo W" not in quiet.stderr and "Train config" not in quiet.stderr
-    loud = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_rnnt, "--timestamps",
-                           "--verbose"], cwd=ROOT, capture_output=True, text=True)
+    assert "override_config" not in quiet.stderr
+    loud = subprocess.run([sys.executable, "-m", "transcriber", clip, "--model", tiny_tdt, "--timestamps",
+                           "--verbose"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert loud.returncode == 0 and "[NeMo I" in loud.stderr
+    assert loud.stdout == quiet.stdout
 
 
 def test_a_file_without_speech_says_so_where_its_text_would_be(tiny_rnnt_blank, tmp_path):
