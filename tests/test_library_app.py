@@ -142,18 +142,6 @@ def test_the_whole_library_or_a_search_exports_as_one_zip(launch_app, tiny_rnnt,
         client.predict("nowhere", "txt", api_name="/export_library")
 
 
-def test_the_started_app_plays_a_saved_transcripts_audio_in_the_review_view(tiny_rnnt, clips, tmp_path):
-    """As a user starts it (transcribe_ui.py, which serves until stopped), not only as the tests' launch_app does."""
-    from gradio_client import Client
-    from test_ui import started_app
-
-    with started_app(tiny_rnnt, tmp_path) as (url, log, _):
-        *_, saved = Client(url, verbose=False).predict(file_arg(clips["two"]), api_name="/transcribe")
-        audio = httpx.get(f"{url}library/media/{saved}", headers={"Range": "bytes=0-99"}, timeout=30)
-    assert audio.status_code == 206, log
-    assert audio.content == Path(clips["two"]).read_bytes()[:100]
-
-
 def test_a_deleted_transcript_is_gone_with_its_audio(client, clips, library):
     from gradio_client.exceptions import AppError
 

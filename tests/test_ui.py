@@ -184,13 +184,6 @@ def started_app(model: str, folder: Path):
         app.wait(timeout=30)
 
 
-def test_the_apps_terminal_says_nothing_of_telemetry_while_it_loads_its_model(tiny_rnnt, tmp_path):
-    """NeMo's telemetry library says at import, in three lines, that it is off: noise, and alarming offline."""
-    with started_app(tiny_rnnt, tmp_path) as (_, log, _):
-        assert "loaded; ready" in log, log
-        assert "telemetry" not in log.lower() and "OneLogger" not in log, log
-
-
 def test_ctrl_c_while_a_job_runs_stops_the_app_without_aborting(tiny_rnnt, tmp_path):
     """Ctrl+C in the app's terminal while a file was being transcribed let the job run on while the server closed, and
     could end in "terminate called without an active exception" and status 134: the interpreter's exit tore the
@@ -217,13 +210,17 @@ def test_ctrl_c_while_a_job_runs_stops_the_app_without_aborting(tiny_rnnt, tmp_p
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
-def test_a_request_to_end_stops_the_app_as_ctrl_c_does(tiny_rnnt, tmp_path, name):
-    """``kill``, a service manager's stop or a closed terminal ended the app on the spot: its temporary folders stayed,
+def test_the_started_app_serves_its_library_and_a_request_to_end_stops_it_as_ctrl_c_does(tiny_rnnt, tmp_path, name):
+    """``transcribe_ui.py`` as a user starts it (it serves until stopped), not only as the tests' launch_app does.
+
+    ``kill``, a service manager's stop or a closed terminal ended the app on the spot: its temporary folders stayed,
     and library.sqlite held none of the transcripts (they were still in library.sqlite-wal beside it), so a copy or
-    backup of the library file had none of them."""
+    backup of the library file had none of them. And NeMo's telemetry library said at import, in three lines, that
+    it is off: noise, and alarming offline."""
     import shutil
     import signal
 
+    import httpx
     from gradio_client import Client, handle_file
 
     from transcriber.library import Library
@@ -231,8 +228,12 @@ def test_a_request_to_end_stops_the_app_as_ctrl_c_does(tiny_rnnt, tmp_path, name
     clip = write_tone(tmp_path / "meeting.wav", 1.0)
     with started_app(tiny_rnnt, tmp_path) as (url, log, app):
         assert "loaded; ready" in log, log
-        Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/transcribe")
+        assert "telemetry" not in log.lower() and "OneLogger" not in log, log
+        *_, saved = Client(url, verbose=False).predict(handle_file(str(clip)), api_name="/transcribe")
         assert list((tmp_path / "temp").glob("transcriber-ui-*"))  # this request's downloads
+        # The review view's player asks for the saved audio in ranges.
+        audio = httpx.get(f"{url}library/media/{saved}", headers={"Range": "bytes=0-99"}, timeout=30)
+        assert audio.status_code == 206 and audio.content == Path(clip).read_bytes()[:100], audio
         app.send_signal(getattr(signal, name))
         assert app.wait(timeout=60) == 0, "".join(app.log)[-3000:]
     assert "Traceback" not in "".join(app.log), "".join(app.log)[-3000:]
