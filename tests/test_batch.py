@@ -600,14 +600,16 @@ def test_cli_out_mode(recordings, tmp_path, tiny_ctc, capsys):
     assert "0 transcribed, 1 already done, 0 failed" in capsys.readouterr().err
 
 
-def test_a_batch_whose_terminal_is_a_log_says_each_file_as_it_is_done(recordings, tmp_path, tiny_ctc):
+def test_a_batch_whose_terminal_is_a_log_says_each_file_as_it_is_done(recordings, tmp_path, tiny_ctc, capsys,
+                                                                     monkeypatch):
     """Run as a cluster job, under nohup or as a service, stderr is a file and tqdm draws no bar there: a batch of
     thousands of files said nothing in its log until its last line, hours later, so no one could tell it was working.
     Each file is named by its path from where the command ran: the two ``talk.wav`` of two days are two files."""
-    run = subprocess.run([sys.executable, "-m", "transcriber", recordings.name, "--model", tiny_ctc, "--out", "out",
-                          "--batch-size", "1"], cwd=recordings.parent, capture_output=True, text=True)
-    assert run.returncode == cli.EXIT_SOME_FAILED, run.stderr
-    lines = [line for line in run.stderr.splitlines() if line.startswith("[")]
+    monkeypatch.chdir(recordings.parent)
+    code = cli.main([recordings.name, "--model", tiny_ctc, "--out", "out", "--batch-size", "1"])
+    stderr = capsys.readouterr().err  # not a terminal, as a log file is not
+    assert code == cli.EXIT_SOME_FAILED, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("[")]
     shown = [os.path.join("in", *name.split("/")) for name in ("day1/talk.wav", "day2/con.wav", "day2/talk.wav")]
     assert [re.sub(r"in [0-9.]+ s", "in T s", line) for line in lines] == [
         f"[1/4] {shown[0]}: 1.0 s of audio in T s", f"[2/4] {shown[1]}: 1.0 s of audio in T s",
