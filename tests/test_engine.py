@@ -174,20 +174,21 @@ def test_a_long_file_is_transcribed_while_it_is_decoded_so_memory_stays_flat(eng
     short, long = write_wav(tmp_path / "five minutes.wav", 300.0), write_wav(tmp_path / "ten minutes.wav", 600.0)
     engine.transcribe_files([short], model=tiny_rnnt, options=options)  # warm-up: NeMo's one-off allocations
 
-    peaks = {}
+    peaks, results = {}, {}
     for path in (short, long):
         tracemalloc.start()  # NumPy's allocations are traced: decoded audio, windows, energy tracks
-        (result,) = engine.transcribe_files([path], model=tiny_rnnt, options=options)
+        (results[path],) = engine.transcribe_files([path], model=tiny_rnnt, options=options)
         peaks[path] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        assert result.ok, result.error
+        assert results[path].ok, results[path].error
     decoded_ten_minutes = 600 * SAMPLE_RATE * 4
     assert peaks[long] < 0.8 * decoded_ten_minutes  # the whole recording was never in memory at once
     assert peaks[long] < 1.2 * peaks[short]  # twice the audio, about the same memory
 
     # Decoding as it goes gives exactly what transcribing the whole decoded recording gives.
+    streamed = results[long]
     in_memory = AudioData(sf.read(long, dtype="float32")[0], SAMPLE_RATE, long)
-    (streamed,), (whole,) = (engine.transcribe_files([item], model=tiny_rnnt, options=options) for item in (long, in_memory))
+    (whole,) = engine.transcribe_files([in_memory], model=tiny_rnnt, options=options)
     assert streamed.transcript == whole.transcript
     assert len(streamed.transcript.words) == pytest.approx(600.0 / FRAME_S, abs=1)
 
