@@ -126,8 +126,13 @@ def batch_tab(page):
 
 
 def transcribe_one(page, clip: str, *, timestamps: bool = False) -> None:
-    """Upload ``clip`` in the One file tab, set the timestamps box and press Transcribe."""
+    """Upload ``clip`` in the One file tab, set the timestamps box and press Transcribe (once the upload is done, as a
+    person sees the player in place of the drop area: a press while it still uploads is answered "Waiting for file(s)
+    to finish uploading, please retry." and runs nothing)."""
+    from playwright.sync_api import expect
+
     page.locator("#single-audio input[type=file]").set_input_files(clip)
+    expect(page.locator("#single-audio input[type=file]")).to_have_count(0, timeout=RESULT_TIMEOUT_MS)
     page.get_by_label("Include word timestamps").set_checked(timestamps)
     single_tab(page).get_by_role("button", name="Transcribe").click()
 
@@ -179,6 +184,7 @@ def test_identify_speakers_shows_turns_with_speaker_labels(open_page, speaker_ap
 
     page = open_page(speaker_app_url)
     page.locator("#single-audio input[type=file]").set_input_files(clips["speech"])
+    expect(page.locator("#single-audio input[type=file]")).to_have_count(0, timeout=RESULT_TIMEOUT_MS)  # uploaded
     page.get_by_label("Identify speakers").set_checked(True)
     single_tab(page).get_by_role("button", name="Transcribe").click()
     text = single_tab(page).get_by_label("Transcription Text")
@@ -195,6 +201,7 @@ def test_a_batch_with_one_bad_file_shows_two_results_and_one_error(page, clips):
     batch = batch_tab(page)
     page.get_by_role("tab", name="Several files").click()
     batch.locator("#batch-files input[type=file]").set_input_files([clips["speech"], clips["bad"], clips["short"]])
+    expect(batch.locator("#batch-files").get_by_role("row")).to_have_count(3, timeout=RESULT_TIMEOUT_MS)  # uploaded
     batch.get_by_role("button", name="Transcribe").click()
 
     status = page.locator("#batch-status")
@@ -274,6 +281,9 @@ def test_stop_also_ends_a_job_still_waiting_in_the_queue(open_page, model_setup,
         page.get_by_role("tab", name="Several files").click()
         batch = batch_tab(page)
         batch.locator("#batch-files input[type=file]").set_input_files([clips["short"], clips["speech"]])
+        # Listed, so uploaded: a press while the files still upload is answered "Waiting for file(s) to finish
+        # uploading, please retry." and queues nothing.
+        expect(batch.locator("#batch-files").get_by_role("row")).to_have_count(2, timeout=RESULT_TIMEOUT_MS)
         batch.get_by_role("button", name="Transcribe").click()
         expect(page.locator("#batch-status")).to_contain_text("queue", timeout=RESULT_TIMEOUT_MS)
         batch.get_by_role("button", name="Stop").click()
@@ -567,6 +577,7 @@ def test_a_recording_without_speech_says_so_after_the_warning_fades(open_page, l
     expect(text).to_have_attribute("placeholder", "No speech was recognised.")
     page.get_by_role("tab", name="Several files").click()
     page.locator("#batch-files input[type=file]").set_input_files([clips["short"], clips["speech"]])
+    expect(page.locator("#batch-files").get_by_role("row")).to_have_count(2, timeout=RESULT_TIMEOUT_MS)  # uploaded
     page.locator("#batch-tab").get_by_role("button", name="Transcribe").click()
     expect(page.locator("#batch-text").get_by_role("textbox")).to_have_value(
         "[short.wav]\n(No speech was recognised.)\n\n[speech.wav]\n(No speech was recognised.)",
