@@ -336,6 +336,7 @@ def test_a_file_name_that_is_not_utf8_is_transcribed_written_resumed_and_saved(t
     assert [json.loads(line)["file"] for line in printed.stdout.splitlines()] == [str(folder / "b.wav"), str(odd)]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a POSIX terminal")
 def test_in_a_terminal_an_error_is_shown_once(tmp_path):
     """In a terminal a file that failed was told twice, the result's own line on stdout and the same again on
     stderr; stderr repeats it only where the output goes elsewhere (a file, a pipe), and a JSON line still gets its
