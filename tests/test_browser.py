@@ -125,14 +125,35 @@ def batch_tab(page):
     return page.locator("#batch-tab")
 
 
-def transcribe_one(page, clip: str, *, timestamps: bool = False) -> None:
-    """Upload ``clip`` in the One file tab, set the timestamps box and press Transcribe (once the upload is done, as a
-    person sees the player in place of the drop area: a press while it still uploads is answered "Waiting for file(s)
-    to finish uploading, please retry." and runs nothing)."""
+def upload_one(page, clip: str) -> None:
+    """Choose ``clip`` in the One file tab and wait until it is uploaded, as a person sees the player in place of the
+    drop area: a press of Transcribe while it still uploads is answered "Waiting for file(s) to finish uploading,
+    please retry." and runs nothing."""
     from playwright.sync_api import expect
 
     page.locator("#single-audio input[type=file]").set_input_files(clip)
     expect(page.locator("#single-audio input[type=file]")).to_have_count(0, timeout=RESULT_TIMEOUT_MS)
+
+
+def upload_batch(page, files: list[str]) -> None:
+    """Choose ``files`` in the Several files tab and wait until they are uploaded (listed, one row each), as
+    :func:`upload_one` does."""
+    from playwright.sync_api import expect
+
+    batch_tab(page).locator("#batch-files input[type=file]").set_input_files(files)
+    expect(batch_tab(page).locator("#batch-files").get_by_role("row")).to_have_count(len(files),
+                                                                                     timeout=RESULT_TIMEOUT_MS)
+
+
+def record_seeks(page, audio: str) -> None:
+    """From now on, collect in ``window.seeks`` where each seek of the player ``audio`` (a selector) went."""
+    page.evaluate(f"() => {{ window.seeks = []; const a = document.querySelector('{audio}');"
+                  " a.addEventListener('seeking', () => window.seeks.push(a.currentTime)); }")
+
+
+def transcribe_one(page, clip: str, *, timestamps: bool = False) -> None:
+    """Upload ``clip`` in the One file tab (:func:`upload_one`), set the timestamps box and press Transcribe."""
+    upload_one(page, clip)
     page.get_by_label("Include word timestamps").set_checked(timestamps)
     single_tab(page).get_by_role("button", name="Transcribe").click()
 
@@ -183,8 +204,7 @@ def test_identify_speakers_shows_turns_with_speaker_labels(open_page, speaker_ap
     from playwright.sync_api import expect
 
     page = open_page(speaker_app_url)
-    page.locator("#single-audio input[type=file]").set_input_files(clips["speech"])
-    expect(page.locator("#single-audio input[type=file]")).to_have_count(0, timeout=RESULT_TIMEOUT_MS)  # uploaded
+    upload_one(page, clips["speech"])
     page.get_by_label("Identify speakers").set_checked(True)
     single_tab(page).get_by_role("button", name="Transcribe").click()
     text = single_tab(page).get_by_label("Transcription Text")
@@ -200,8 +220,7 @@ def test_a_batch_with_one_bad_file_shows_two_results_and_one_error(page, clips):
 
     batch = batch_tab(page)
     page.get_by_role("tab", name="Several files").click()
-    batch.locator("#batch-files input[type=file]").set_input_files([clips["speech"], clips["bad"], clips["short"]])
-    expect(batch.locator("#batch-files").get_by_role("row")).to_have_count(3, timeout=RESULT_TIMEOUT_MS)  # uploaded
+    upload_batch(page, [clips["speech"], clips["bad"], clips["short"]])
     batch.get_by_role("button", name="Transcribe").click()
 
     status = page.locator("#batch-status")
@@ -280,10 +299,7 @@ def test_stop_also_ends_a_job_still_waiting_in_the_queue(open_page, model_setup,
         assert started.wait(60), "the first job never reached the model"
         page.get_by_role("tab", name="Several files").click()
         batch = batch_tab(page)
-        batch.locator("#batch-files input[type=file]").set_input_files([clips["short"], clips["speech"]])
-        # Listed, so uploaded: a press while the files still upload is answered "Waiting for file(s) to finish
-        # uploading, please retry." and queues nothing.
-        expect(batch.locator("#batch-files").get_by_role("row")).to_have_count(2, timeout=RESULT_TIMEOUT_MS)
+        upload_batch(page, [clips["short"], clips["speech"]])
         batch.get_by_role("button", name="Transcribe").click()
         expect(page.locator("#batch-status")).to_contain_text("queue", timeout=RESULT_TIMEOUT_MS)
         batch.get_by_role("button", name="Stop").click()
@@ -576,8 +592,7 @@ def test_a_recording_without_speech_says_so_after_the_warning_fades(open_page, l
     expect(text).to_have_value("")
     expect(text).to_have_attribute("placeholder", "No speech was recognised.")
     page.get_by_role("tab", name="Several files").click()
-    page.locator("#batch-files input[type=file]").set_input_files([clips["short"], clips["speech"]])
-    expect(page.locator("#batch-files").get_by_role("row")).to_have_count(2, timeout=RESULT_TIMEOUT_MS)  # uploaded
+    upload_batch(page, [clips["short"], clips["speech"]])
     page.locator("#batch-tab").get_by_role("button", name="Transcribe").click()
     expect(page.locator("#batch-text").get_by_role("textbox")).to_have_value(
         "[short.wav]\n(No speech was recognised.)\n\n[speech.wav]\n(No speech was recognised.)",
@@ -798,8 +813,7 @@ def player(page) -> dict:
 def test_clicking_a_word_plays_from_its_start_and_the_playing_word_is_highlighted(open_page, review_url):
     page = open_page(review_url)
     review = open_review(page)
-    page.evaluate(f"() => {{ window.seeks = []; const a = document.querySelector('{REVIEW} audio');"
-                  " a.addEventListener('seeking', () => window.seeks.push(a.currentTime)); }")
+    record_seeks(page, f"{REVIEW} audio")
     review.locator(".w").nth(4).click()
     page.wait_for_function("() => window.seeks.length > 0")
     assert abs(page.evaluate("() => window.seeks[0]") - 4 * 0.2) < 0.05  # from the start of the word clicked
@@ -1259,8 +1273,7 @@ def test_a_transcript_opens_for_review_right_after_transcribing(open_page, libra
     transcribe_one(page, clips["short"], timestamps=True)
     review = page.locator("#single-review")
     expect(review.locator(".review-para").first).to_contain_text("nine", timeout=RESULT_TIMEOUT_MS)
-    page.evaluate("() => { window.seeks = []; const a = document.querySelector('#single-review audio');"
-                  " a.addEventListener('seeking', () => window.seeks.push(a.currentTime)); }")
+    record_seeks(page, "#single-review audio")
     review.locator(".w").nth(4).click()
     page.wait_for_function("() => window.seeks.length > 0")
     # From the start of the word clicked (the player plays on from there: a look at its clock later would be late).
