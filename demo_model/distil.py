@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from demo_model.make_data import babble, under_noise
+from demo_model.threads import with_torch_threads
 from demo_model.voices import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def _ctc(model, clips: list[np.ndarray], texts: list[str]):
     return loss, log_probs, encoded_lengths
 
 
+@with_torch_threads(THREADS)
 def distil(data: Path, init: Path, out: Path, *, steps: int = STEPS, batch: int = BATCH, peak_lr: float = PEAK_LR,
            snr_db: tuple[float, float] = SNR_DB, kl_weight: float = KL_WEIGHT, anchor_weight: float = ANCHOR_WEIGHT,
            max_minutes: float | None = None) -> int:
@@ -118,7 +120,6 @@ def distil(data: Path, init: Path, out: Path, *, steps: int = STEPS, batch: int 
     from nemo.collections.asr.models import ASRModel
 
     torch.manual_seed(TORCH_SEED)
-    torch.set_num_threads(THREADS)
     rng = np.random.default_rng(RNG_SEED)
     entries = [json.loads(line) for line in (data / "train.json").read_text(encoding="utf-8").splitlines()]
     clean = [e for e in entries if e.get("noise") is None and e["text"]]

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from demo_model.make_data import VOCABULARY
+from demo_model.threads import with_torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ def deepened(state: dict[str, Any], n_layers: int) -> dict[str, Any]:
     return grown
 
 
+@with_torch_threads(THREADS)
 def train(
     data: Path, out: Path, *, steps: int, work_dir: Path, max_minutes: float | None = None,
     init: Path | None = None, peak_lr: float = PEAK_LR, d_model: int = D_MODEL, n_layers: int = N_LAYERS,
@@ -265,12 +267,10 @@ def train(
     ``n_layers`` (:func:`deepened`). ``d_model``, ``n_layers`` and ``subsampling`` shape the encoder.
     """
     import lightning.pytorch as pl
-    import torch
     from nemo.collections.asr.models import EncDecCTCModelBPE
     from omegaconf import OmegaConf
 
     started = time.perf_counter()
-    torch.set_num_threads(THREADS)
     pl.seed_everything(SEED, workers=True)
     for split in ("train", "validation"):
         check_vocabulary(data / f"{split}.json")

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from demo_model.conversations import assemble, frame_targets, pick_speakers, utterance_bank
+from demo_model.threads import with_torch_threads
 from demo_model.train import preprocessor_config
 from demo_model.voices import SAMPLE_RATE, Voice, VoiceChange, split_voices
 
@@ -314,6 +315,7 @@ class WeightAverage:
         return own
 
 
+@with_torch_threads(THREADS)
 def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | None = None,
           peak_lr: float = PEAK_LR, speaker_weights: tuple[float, ...] = SPEAKER_WEIGHTS,
           changed_voices: int = CHANGED_VOICES, phrases: int = PHRASES_PER_VOICE,
@@ -331,7 +333,6 @@ def train(out: Path, *, steps: int, minutes: float, workers: int, init: Path | N
     import torch
 
     started = time.perf_counter()
-    torch.set_num_threads(THREADS)
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
     splits = split_voices()

@@ -33,6 +33,7 @@ import numpy as np
 from demo_model.conversations import conversation
 from demo_model.evaluate import report
 from demo_model.evaluate_diarizer import DEFAULT_DIARIZER, write_config
+from demo_model.threads import with_torch_threads
 from demo_model.train_diarizer import bank_voices
 from demo_model.voices import SAMPLE_RATE, Voice, split_voices
 
@@ -94,6 +95,7 @@ def _crop(mel: np.ndarray, loudness: np.ndarray, frames: int, rng: np.random.Gen
     return mel[start : start + frames].astype(np.float32), loudness[start : start + frames]
 
 
+@with_torch_threads(THREADS)
 def train_network(pieces: list[tuple[str, np.ndarray, np.ndarray]], epochs: int):
     """The embedding network (:func:`~transcriber.voice_embedding.build_network`) trained to name each piece's
     voice."""
@@ -103,7 +105,6 @@ def train_network(pieces: list[tuple[str, np.ndarray, np.ndarray]], epochs: int)
     from transcriber.voice_embedding import DIMS, build_network, pool
 
     torch.manual_seed(SEED)
-    torch.set_num_threads(THREADS)
     rng = np.random.default_rng(SEED)
     names = sorted({voice for voice, _, _ in pieces})
     index = {voice: i for i, voice in enumerate(names)}

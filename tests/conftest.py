@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -23,6 +24,18 @@ def temporaries_under_pytests_folder(tmp_path_factory):
     tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
     yield
     tempfile.tempdir = before
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_given_back():
+    """A test leaves PyTorch on the thread count it found. The demo model's training, called in a test, set two
+    threads for good: every later test in that process ran its models on two threads beside the other test process,
+    the fight over two cores that one thread per worker (``dev.py test``) is there to prevent."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    if before is not None:
+        assert torch.get_num_threads() == before, "the test left PyTorch on another number of threads"
 
 
 @pytest.fixture(scope="session")
