@@ -48,6 +48,27 @@ def test_the_suite_runs_in_several_processes_unless_the_arguments_say_how(args, 
     assert environment == ({"OMP_NUM_THREADS": "1"} if workers else {})  # two threads each would fight over cores
 
 
+def test_the_tests_of_one_xdist_group_run_in_one_process(tmp_path):
+    """The Ray tests share one ``xdist_group`` so that one Ray runs at a time on this machine. Under pytest 9.2 the
+    group's mark did nothing (pytest-xdist 3.8 renames a test by an attribute 9.2 no longer reads) and two workers
+    each started a Ray cluster at once."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "pytestmark = pytest.mark.xdist_group('ray')\n"
+        "@pytest.mark.parametrize('n', range(4))\n"
+        "def test_grouped(n):\n"
+        "    with open(f'worker-{n}', 'w') as f: f.write(os.environ['PYTEST_XDIST_WORKER'])\n"
+    )
+    (tmp_path / "test_alone.py").write_text("def test_one(): pass\ndef test_two(): pass\n")
+    arguments, environment = dev.pytest_run(["-q", "-p", "no:cacheprovider"])
+    done = subprocess.run([sys.executable, "-m", "pytest", *arguments], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers = {(tmp_path / f"worker-{n}").read_text() for n in range(4)}
+    assert len(workers) == 1, f"the group's tests ran in {sorted(workers)}"
+
+
 @pytest.mark.parametrize("argv", [[], ["bogus"], ["--port", "8000"]])
 def test_a_missing_or_unknown_command_is_a_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exited:
