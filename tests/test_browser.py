@@ -86,12 +86,26 @@ def browser():
         browser.close()
 
 
+def print_model_calls() -> None:
+    """Print the stack of every model call still running in this process (the app is served from it), to stderr."""
+    import sys
+    import threading
+    import traceback
+
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        if thread.name.startswith("transcriber-worker") and thread.ident in frames:
+            print(f"Model call still running ({thread.name}):\n{''.join(traceback.format_stack(frames[thread.ident]))}",
+                  file=sys.stderr)
+
+
 @pytest.fixture
 def open_page(browser, app_url, request):
     """Open the app's page (or the one at ``url``) in a new browser session (its own cookies, storage and Gradio
     session) per call.
 
-    If the test fails, each page opened is saved as a screenshot in test-artifacts/.
+    If the test fails, each page opened is saved as a screenshot in test-artifacts/, and where the app's model calls
+    are at that moment is printed (a page still showing a job's progress says nothing of why it had not ended).
     """
     contexts = []
 
@@ -105,6 +119,8 @@ def open_page(browser, app_url, request):
 
     yield open_page
     report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        print_model_calls()
     for number, context in enumerate(contexts, start=1):
         if report is not None and report.failed and context.pages:  # a test may have closed its page
             ARTIFACTS.mkdir(exist_ok=True)
