@@ -92,9 +92,11 @@ def print_model_calls() -> None:
     import threading
     import traceback
 
+    from transcriber.watchdog import WORKER_THREAD_NAME
+
     frames = sys._current_frames()
     for thread in threading.enumerate():
-        if thread.name.startswith("transcriber-worker") and thread.ident in frames:
+        if thread.name == WORKER_THREAD_NAME and thread.ident in frames:
             print(f"Model call still running ({thread.name}):\n{''.join(traceback.format_stack(frames[thread.ident]))}",
                   file=sys.stderr)
 
@@ -119,10 +121,11 @@ def open_page(browser, app_url, request):
 
     yield open_page
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
+    failed = report is not None and report.failed
+    if failed:
         print_model_calls()
     for number, context in enumerate(contexts, start=1):
-        if report is not None and report.failed and context.pages:  # a test may have closed its page
+        if failed and context.pages:  # a test may have closed its page
             ARTIFACTS.mkdir(exist_ok=True)
             context.pages[0].screenshot(path=ARTIFACTS / f"{request.node.name}-{number}.png", full_page=True)
         context.close()
@@ -256,8 +259,7 @@ def test_a_batch_of_many_files_keeps_transcribe_and_the_downloads_within_a_scree
     files = [write_tone(tmp_path / f"memo-{n:02d}.wav", 0.3) for n in range(24)]
     page.get_by_role("tab", name="Several files").click()
     batch = batch_tab(page)
-    batch.locator("#batch-files input[type=file]").set_input_files(files)
-    expect(batch.locator("#batch-files")).to_contain_text("memo-23", timeout=RESULT_TIMEOUT_MS)
+    upload_batch(page, files)
     transcribe = batch.get_by_role("button", name="Transcribe")
     viewport = page.viewport_size["height"]
     assert transcribe.bounding_box()["y"] + transcribe.bounding_box()["height"] <= viewport
@@ -284,9 +286,7 @@ def test_stop_in_a_batch_keeps_the_files_already_transcribed(open_page, model_se
     page.get_by_label("Batch size").first.fill("1")  # one call for the first eight files, one for the others
     page.get_by_label("Batch size").first.press("Enter")
     batch = batch_tab(page)
-    batch.locator("#batch-files input[type=file]").set_input_files(files)
-    # as a person sees them listed (uploaded) before pressing Transcribe; on a busy machine that takes a while
-    expect(batch.locator("#batch-files")).to_contain_text("part-15", timeout=RESULT_TIMEOUT_MS)
+    upload_batch(page, files)  # listed (uploaded) before Transcribe is pressed; on a busy machine that takes a while
     batch.get_by_role("button", name="Transcribe").click()
     expect(page.locator("#batch-status")).to_contain_text("part-09.wav", timeout=RESULT_TIMEOUT_MS)  # in progress
     batch.get_by_role("button", name="Stop").click()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -62,8 +63,8 @@ def test_the_tests_of_one_xdist_group_run_in_one_process(tmp_path):
     )
     (tmp_path / "test_alone.py").write_text("def test_one(): pass\ndef test_two(): pass\n")
     arguments, environment = dev.pytest_run(["-q", "-p", "no:cacheprovider"])
-    done = subprocess.run([sys.executable, "-m", "pytest", *arguments], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run([sys.executable, "-m", "pytest", *arguments], cwd=tmp_path, env={**os.environ, **environment},
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     workers = {(tmp_path / f"worker-{n}").read_text() for n in range(4)}
     assert len(workers) == 1, f"the group's tests ran in {sorted(workers)}"

@@ -25,6 +25,8 @@ CANCEL_GRACE_S = 1.0
 """How long a cancelled or timed-out worker gets to stop at its next batch before it is abandoned."""
 POLL_S = 0.1
 """How often a waiting caller looks at the cancel flag."""
+WORKER_THREAD_NAME = "transcriber-worker"
+"""The name of every model call's worker thread."""
 _RUNNING: dict[threading.Event, Guard | None] = {}
 """The model calls whose worker threads are still running: their "done" events and guards."""
 _RUNNING_LOCK = threading.Lock()
@@ -92,7 +94,7 @@ def run_watched(
     # The worker runs in a copy of the caller's context, as asyncio.to_thread does: progress callbacks that find
     # their request through context variables (Gradio's gr.Progress) then work from the worker thread too.
     context = contextvars.copy_context()
-    worker = threading.Thread(target=context.run, args=(target,), name="transcriber-worker", daemon=True)
+    worker = threading.Thread(target=context.run, args=(target,), name=WORKER_THREAD_NAME, daemon=True)
     deadline = time.monotonic() + timeout
     with _RUNNING_LOCK:
         _RUNNING[done] = guard
