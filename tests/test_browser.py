@@ -895,6 +895,38 @@ def test_playing_on_moves_neither_a_paragraph_being_corrected_nor_a_list_the_use
     expect(review.locator(".w.playing")).to_be_in_viewport()
 
 
+def test_a_word_clicked_while_the_list_draws_its_next_paragraphs_plays(open_page, review_url):
+    """The list draws only the paragraphs near its view, again as it scrolls (following the audio, or the user): a word
+    pressed before such a drawing and let go after it did not play, its click lost with the node it began on."""
+    from playwright.sync_api import expect
+
+    page = open_page(review_url)
+    review = open_review(page, "lecture.wav")
+    word = review.locator(".w").filter(has_text=re.compile(r"^l30$"))  # paragraph 5, mid-list
+    word.scroll_into_view_if_needed()
+    box = word.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    drawn = page.evaluate(f"""async () => {{
+        const list = document.querySelector('{REVIEW} .review-list'), rows = list.querySelector('.review-rows');
+        const last = () => rows.lastElementChild.dataset.p;  // the last paragraph drawn
+        const frame = () => new Promise((done) => requestAnimationFrame(done));
+        const before = last();
+        list.scrollTop += 250;
+        for (let i = 0; i < 60 && last() === before; i++) await frame();
+        const during = last();
+        list.scrollTop -= 250;  // the word back under the pointer
+        for (let i = 0; i < 60 && last() === during; i++) await frame();
+        return [before, during, last()];
+    }}""")
+    assert drawn[1] != drawn[0], drawn  # the list drew further paragraphs meanwhile
+    again = word.bounding_box()
+    assert abs(again["x"] - box["x"]) < 1 and abs(again["y"] - box["y"]) < 1  # the word is back under the pointer
+    page.mouse.up()
+    expect(review.locator(".w.playing")).to_have_text(re.compile(r"^l3\d$"))  # l30, or a later one on a slow machine
+    page.wait_for_function(f"() => !document.querySelector('{REVIEW} audio').paused")
+
+
 def test_shift_enter_while_correcting_starts_a_new_paragraph(open_page, review_url, review_library):
     """Alt+click is the only other way, and a touch screen has no Alt, nor a desktop that moves windows with it."""
     from playwright.sync_api import expect

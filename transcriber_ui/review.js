@@ -74,6 +74,7 @@ function load(state) {
   view.measuredChars = 0;
   view.measuredCount = 0;
   view.current = -1;
+  view.dirty = true;  // every paragraph drawn afresh from this state
   root.dataset.id = state.id;
   root.dataset.version = state.version;
   root.dataset.edited = state.edited ? "1" : "0";
@@ -265,10 +266,18 @@ function renderList() {
     last = Math.max(last, view.editing + 1);
   }
   if (view.rendered && view.rendered[0] === first && view.rendered[1] === last && !view.dirty) return;
+  // Scrolled on: the paragraphs still in range keep their nodes, in place. A word is pressed and let go on the same
+  // node, so a click is a click while the list renders around it (replaced between the two, the click was lost).
+  const kept = new Map();
+  if (!view.dirty) {
+    for (const node of view.rows.querySelectorAll(":scope > .review-para")) kept.set(Number(node.dataset.p), node);
+  }
   view.dirty = false;
   const nodes = [];
-  for (let p = first; p < last; p++) nodes.push(view.editing === p ? view.editor.closest(".review-para") : paragraphNode(p));
-  view.rows.replaceChildren(...nodes);
+  for (let p = first; p < last; p++) {
+    nodes.push(view.editing === p ? view.editor.closest(".review-para") : kept.get(p) || paragraphNode(p));
+  }
+  placeRows(nodes);
   for (const node of nodes) {
     const p = Number(node.dataset.p);
     if (!view.heights[p]) {
@@ -284,6 +293,17 @@ function renderList() {
   view.rendered = [first, last];
   root.dataset.rendered = String(nodes.length);
   root.dataset.ready = "1";
+}
+
+// view.rows holds `nodes` in their order afterwards; a node already there stays attached.
+function placeRows(nodes) {
+  const wanted = new Set(nodes);
+  for (const node of [...view.rows.children]) if (!wanted.has(node)) node.remove();
+  let next = view.rows.firstChild;
+  for (const node of nodes) {
+    if (node === next) next = next.nextSibling;
+    else view.rows.insertBefore(node, next);
+  }
 }
 
 function upperBound(sorted, value) {
