@@ -437,6 +437,28 @@ print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, signal.getsignal(signal
     assert run.stdout.split() == ["True", "_request_stop"]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_sigterm_is_said_by_its_status_even_where_a_library_turned_the_stop_into_its_own_ctrl_c():
+    """Ray's ``get`` catches the stop raised in it and raises a KeyboardInterrupt of its own: a Ray batch that a
+    cluster scheduler's SIGTERM stopped while the driver waited there exited 130, the status of Ctrl-C."""
+    code = """
+import os, signal, time
+from transcriber.command import run_command
+
+def main():
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the stop arrives here
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt  # the library's own
+    return 0
+
+run_command(main)
+"""
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stderr.strip()) == (143, "Interrupted.")
+
+
 def test_results_are_shown_in_input_order_each_as_soon_as_those_before_it_are_done():
     """A result can come before those ahead of it (a file that cannot be read is known before the short files
     gathered ahead of it are done): it waits for them, and then goes at once."""

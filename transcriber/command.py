@@ -44,13 +44,22 @@ def stop_on_signals() -> None:
             signal.signal(number, _request_stop)
 
 
+_stop_signals_received: list[int] = []
+"""Each of :data:`STOP_SIGNALS` that arrived, in order: a library may catch the :class:`StopRequested` raised in its
+call and raise a plain ``KeyboardInterrupt`` of its own instead (Ray's ``get`` does), which says Ctrl-C."""
+
+
 def _request_stop(signum: int, _frame: object) -> None:
+    _stop_signals_received.append(signum)
     raise StopRequested(signum)
 
 
 def interrupted_status(exc: KeyboardInterrupt) -> int:
-    """The exit status of a program that ``exc`` stopped: 130 for Ctrl-C, 128 + the number of another signal."""
-    return 128 + exc.signum if isinstance(exc, StopRequested) else EXIT_INTERRUPTED
+    """The exit status of a program that ``exc`` stopped: 130 for Ctrl-C, 128 + the number of another signal (also
+    where a library turned its :class:`StopRequested` into a plain ``KeyboardInterrupt`` on the way)."""
+    if isinstance(exc, StopRequested):
+        return 128 + exc.signum
+    return 128 + _stop_signals_received[-1] if _stop_signals_received else EXIT_INTERRUPTED
 
 
 def run_command(main: Callable[[], int]) -> NoReturn:
