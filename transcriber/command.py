@@ -44,13 +44,14 @@ def stop_on_signals() -> None:
             signal.signal(number, _request_stop)
 
 
-_stop_signals_received: list[int] = []
-"""Each of :data:`STOP_SIGNALS` that arrived, in order: a library may catch the :class:`StopRequested` raised in its
-call and raise a plain ``KeyboardInterrupt`` of its own instead (Ray's ``get`` does), which says Ctrl-C."""
+_last_stop_signal: int | None = None
+"""The last of :data:`STOP_SIGNALS` that arrived: a library may catch the :class:`StopRequested` raised in its call
+and raise a plain ``KeyboardInterrupt`` of its own instead (Ray's ``get`` does), which says Ctrl-C."""
 
 
 def _request_stop(signum: int, _frame: object) -> None:
-    _stop_signals_received.append(signum)
+    global _last_stop_signal
+    _last_stop_signal = signum
     raise StopRequested(signum)
 
 
@@ -59,7 +60,7 @@ def interrupted_status(exc: KeyboardInterrupt) -> int:
     where a library turned its :class:`StopRequested` into a plain ``KeyboardInterrupt`` on the way)."""
     if isinstance(exc, StopRequested):
         return 128 + exc.signum
-    return 128 + _stop_signals_received[-1] if _stop_signals_received else EXIT_INTERRUPTED
+    return EXIT_INTERRUPTED if _last_stop_signal is None else 128 + _last_stop_signal
 
 
 def run_command(main: Callable[[], int]) -> NoReturn:
