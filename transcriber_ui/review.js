@@ -527,9 +527,9 @@ function sendWaiting() {
 
 function keepPlace(state) {
   const scroll = view.list.scrollTop;
-  load(state);
+  load(state);  // draws every paragraph afresh
   view.list.scrollTop = scroll;
-  rerender();
+  renderList();  // those the restored scroll brings into range
 }
 
 function updateButtons() {
@@ -610,7 +610,6 @@ function openState() {
   view.undo = savedVersions(state);
   view.redo = [];
   view.waiting = [];
-  view.rendered = null;
   build();
 }
 
