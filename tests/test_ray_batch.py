@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ psutil = pytest.importorskip("psutil")
 
 from demo_model.make_data import SAMPLE_RATE, silence, trim  # noqa: E402
 from demo_model.voices import by_id, installed_synthesizers, split_voices  # noqa: E402
-from transcriber.ray_batch import RayBatchError, RaySettings, run_batch_ray  # noqa: E402
+from transcriber.ray_batch import RAY_DATA_THREADS, RayBatchError, RaySettings, run_batch_ray  # noqa: E402
 
 pytestmark = [
     pytest.mark.integration,
@@ -209,6 +210,49 @@ def test_sigterm_stops_a_ray_run_as_ctrl_c_does(folder, tmp_path):
         f"Interrupted; finished files are in {out}. Run the same command again to resume.")
     # written on the way out; it lists what the driver had heard of (a file a worker was finishing is done next time)
     assert len(read_summary(out)) < len(PHRASES)
+    assert not ray_workers_after(60)
+
+
+def test_ctrl_c_on_a_busy_machine_stops_the_dataset_before_ray(folder, tmp_path, ray_dir, monkeypatch):
+    """A stopped dataset waits only 2 s for its scheduling loop; on a busy machine the loop was still running, in
+    and out of ``ray.wait``, when the run stopped Ray under it, which can end the whole process on the spot with
+    status 1 and not a word (a SIGTERM'd run in CI said nothing at all, not even "Interrupted"). The run now waits
+    for the dataset's threads before it stops Ray, and Ray is stopped before the interrupt reaches the caller."""
+    from ray.data._internal.execution.streaming_executor import StreamingExecutor
+
+    step = StreamingExecutor._scheduling_loop_step
+
+    def busy_step(self, topology):  # a loaded machine: each step after the stop takes 3 s to come round
+        going_on = step(self, topology)
+        if self._shutdown:
+            time.sleep(3)
+        return going_on
+
+    monkeypatch.setattr(StreamingExecutor, "_scheduling_loop_step", busy_step)
+    real_shutdown = ray.shutdown
+    running_at_shutdown: list[list[str]] = []
+
+    def shutdown(*args, **kwargs):  # Ray is really stopped; what still ran at that moment is noted
+        running_at_shutdown.append([t.name for t in threading.enumerate() if t.name.startswith(RAY_DATA_THREADS)])
+        return real_shutdown(*args, **kwargs)
+
+    monkeypatch.setattr(ray, "shutdown", shutdown)
+
+    def on_file(row):  # Ctrl-C as the first file comes back
+        if row.status == STATUS_DONE:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    try:
+        run_batch_ray(collect_inputs([folder]), out, model=DEMO_MODEL, options=TIMESTAMPS,
+                      ray_settings=RaySettings(workers=1, temp_dir=ray_dir), on_file=on_file)
+    except KeyboardInterrupt:
+        ray_up = ray.is_initialized()
+    else:
+        pytest.fail("the run went on after Ctrl-C")
+    assert not ray_up
+    assert running_at_shutdown == [[]]
+    assert [row["status"] for row in read_summary(out)] == [STATUS_DONE]
     assert not ray_workers_after(60)
 
 

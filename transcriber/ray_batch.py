@@ -25,6 +25,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,11 @@ LONGEST_UNKNOWN_S = 3 * 3600.0
 CONNECT_TIMEOUT_S = 10.0
 """How long a cluster's address may take to answer before the run is refused."""
 INSTALL_RAY = "the Ray backend needs Ray: pip install -r requirements-ray.txt"
+RAY_DATA_THREADS = ("StreamingExecutor-", "ray-data-metadata-prefetch")
+"""The names Ray Data gives the threads of a running dataset that call into Ray: its scheduling loop (which waits
+in ``ray.wait``) and its metadata fetcher."""
+RAY_DATA_STOP_S = 30.0
+"""How long a run's end waits for those threads before it stops Ray all the same."""
 
 
 class RayBatchError(TranscriberError):
@@ -196,10 +202,13 @@ def run_batch_ray(
 
     def execute(todo: list[BatchItem], record: Callable[[BatchRow], bool]) -> None:
         by_path = {str(item.path): item for item in todo}
-        for worker_row in _run_on_ray(todo, out_dir, model, formats, options, engine, ray_settings):
-            row = _batch_row(worker_row, out_dir, formats)
-            if record(row) and destination is not None and row.status == STATUS_DONE:
-                keep_done(by_path[row.file], out_dir, destination)
+        # Closed here, whatever stops the loop (Ctrl-C, an error saving to the library): the dataset and Ray are
+        # stopped before the exception goes on, not left to the collection of the generator.
+        with contextlib.closing(_run_on_ray(todo, out_dir, model, formats, options, engine, ray_settings)) as rows:
+            for worker_row in rows:
+                row = _batch_row(worker_row, out_dir, formats)
+                if record(row) and destination is not None and row.status == STATUS_DONE:
+                    keep_done(by_path[row.file], out_dir, destination)
 
     return run_planned(inputs, out_dir, formats, transcript_settings(model, options), execute, on_file, destination)
 
@@ -262,7 +271,26 @@ def _run_on_ray(
                                 f"{context.execution_no_progress_timeout_s:.0f} s") from exc
     finally:
         if started:
-            ray.shutdown()
+            try:
+                _wait_for_ray_data(RAY_DATA_STOP_S)
+            finally:
+                ray.shutdown()
+
+
+def _wait_for_ray_data(timeout: float) -> None:
+    """Wait until the threads of a dataset that stopped (:data:`RAY_DATA_THREADS`) have ended, ``timeout`` at most.
+
+    A stopped dataset waits only 2 s for its scheduling loop; on a busy machine that loop may still sit in
+    ``ray.wait`` then, and stopping Ray under a thread waiting there can end the whole process on the spot, with
+    status 1 and not a word: an interrupted run then said neither "Interrupted" nor how to resume."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.startswith(RAY_DATA_THREADS) and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    late = [t.name for t in threading.enumerate() if t.name.startswith(RAY_DATA_THREADS) and t.is_alive()]
+    if late:
+        logger.warning("Ray Data's threads %s still ran %.0f s after the run stopped; Ray is stopped anyway.",
+                       ", ".join(late), timeout)
 
 
 def _init(ray: Any, settings: RaySettings) -> None:
