@@ -10,7 +10,11 @@ from transcriber import tempdir
 def clean_temp_env(monkeypatch):
     """Start each test with no redirect and restore everything afterwards."""
     for name in (*tempdir.TEMP_ENV_VARS, tempdir.GRADIO_TEMP_ENV, tempdir.TEMP_DIR_ENV):
-        monkeypatch.delenv(name, raising=False)
+        # set first, so that monkeypatch notes the variable and removes what the test sets: deleting one that is not
+        # there notes nothing, and TMPDIR stayed pointed at a test's folder for every later test in the process (a
+        # Ray instance started there by a later test failed on its over-long socket paths)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setattr(tempfile, "tempdir", None)
     monkeypatch.setenv("LOCALAPPDATA", "")
 
