@@ -275,11 +275,23 @@ def test_a_two_node_cluster_shares_the_folder(folder, local_out, tmp_path):
 
 
 def test_a_pool_the_cluster_cannot_hold_is_refused_at_once(folder, tmp_path):
-    run = ray_cli(str(folder), "--out", str(tmp_path / "out"), "--gpus-per-worker", "1")
+    """Also where TMPDIR is a long folder (a cluster scheduler's job folder, --temp-dir): a local Ray put its session
+    there and stopped with a traceback, its socket paths over 107 bytes. RAY_TMPDIR, Ray's own setting, is kept, and
+    one too long is an error that says what to do."""
+    long_tmp = tmp_path / "a-scheduler-job-folder-for-temporary-files"
+    long_tmp.mkdir()
+    assert len(str(long_tmp)) + 70 > 107  # with the session folder and socket name Ray adds
+    run = ray_cli(str(folder), "--out", str(tmp_path / "out"), "--gpus-per-worker", "1",
+                  env={**os.environ, "TMPDIR": str(long_tmp)})
     _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
     assert run.returncode == 1
     assert re.search(r"has [\d.]+ CPUs? and 0 GPUs; 1 worker of 1 CPU and 1 GPU does not fit", stderr)  # "1 workers"
     assert "Traceback" not in stderr
+
+    run = ray_cli(str(folder), "--out", str(tmp_path / "out"), env={**os.environ, "RAY_TMPDIR": str(long_tmp)})
+    _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    assert run.returncode == 1 and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("cannot start Ray on this machine: ") and "RAY_TMPDIR" in stderr
 
 
 def test_a_cluster_address_nothing_answers_at_is_an_error_not_a_wait(folder, tmp_path):

@@ -60,6 +60,13 @@ RAY_DATA_THREADS = ("StreamingExecutor-", "ray-data-metadata-prefetch")
 """The names Ray Data gives the threads of a running dataset that call into Ray: its scheduling loop (which waits
 in ``ray.wait``) and its metadata fetcher."""
 RAY_DATA_STOP_S = 30.0
+SOCKET_PATH_MAX = 107
+"""The longest path of a Unix socket on Linux, in bytes (108 with its terminating zero)."""
+SESSION_SOCKET_CHARS = 70
+"""What a local Ray adds to its temporary folder for its longest socket:
+``/ray/session_2026-12-08_01-45-45_997940_1234567/sockets/plasma_store``."""
+SHORT_RAY_DIR = "/tmp/ray"
+"""Ray's own folder where no TMPDIR is set (and on macOS always)."""
 """How long a run's end waits for those threads before it stops Ray all the same."""
 
 
@@ -309,16 +316,33 @@ def _init(ray: Any, settings: RaySettings) -> None:
                 # runtime_env would make every worker a fresh one, while the pre-started ones idle on the same cores).
                 with _environment(_worker_env()):
                     ray.init(address=LOCAL, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
-                             _temp_dir=settings.temp_dir, **quiet)
+                             _temp_dir=settings.temp_dir or _short_ray_dir(), **quiet)
             else:
                 _check_reachable(settings.address)
                 ray.init(address=settings.address, runtime_env={"env_vars": _worker_env()}, **quiet)
     except ConnectionError as exc:
         raise RayBatchError(f"cannot join the Ray cluster at {settings.address}: {exc}") from exc
+    except OSError as exc:  # e.g. its socket paths too long under RAY_TMPDIR, or a folder it may not write to
+        raise RayBatchError(f"cannot start Ray on this machine: {exc} (RAY_TMPDIR names the folder Ray uses; a "
+                            "short one that you may write to, such as /tmp/ray, works)") from exc
     finally:
         if on_sigterm is not None:
             signal.signal(signal.SIGTERM, on_sigterm)
     logging.getLogger("ray.data").setLevel(level)
+
+
+def _short_ray_dir() -> str | None:
+    """Where a local Ray keeps its session: Ray's own choice (``None``), unless that is its folder under a TMPDIR too
+    long for its socket paths (a cluster scheduler's job folder, ``--temp-dir``): Ray then stops with a traceback
+    ("AF_UNIX path length cannot exceed 107 bytes"), so :data:`SHORT_RAY_DIR` is taken. A RAY_TMPDIR given is kept.
+    Only Linux: Ray takes /tmp on macOS and has no socket files on Windows."""
+    if not sys.platform.startswith("linux") or "RAY_TMPDIR" in os.environ:
+        return None
+    ray_dir = os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray")
+    if len(os.fsencode(ray_dir)) + SESSION_SOCKET_CHARS - len("/ray") <= SOCKET_PATH_MAX:
+        return None
+    logger.info("Ray's folder under TMPDIR (%s) is too long for its sockets; Ray uses %s.", ray_dir, SHORT_RAY_DIR)
+    return SHORT_RAY_DIR
 
 
 def _check_reachable(address: str) -> None:
