@@ -184,6 +184,31 @@ def started_app(model: str, folder: Path):
         app.wait(timeout=30)
 
 
+def test_the_background_load_counts_as_a_running_model_call_from_its_first_step():
+    """The app loads its model in the background from the start, and choosing the device imports PyTorch there,
+    before the model call that a stopping program waits for: stopped then (SIGTERM right after the page was served,
+    the model still loading) the interpreter's exit tore that thread down inside PyTorch's import, "terminate called
+    without an active exception" and status 134. The load counts as running from its first step to its last."""
+    probe = (
+        "import os, sys, time\n"
+        "from transcriber.engine import Engine\n"
+        "from transcriber.models import DEMO_MODEL_PATH\n"
+        "from transcriber.watchdog import model_call_running\n"
+        "from transcriber_ui.preload import Preloader\n"
+        "before = 'torch' in sys.modules\n"
+        "Preloader(Engine(), str(DEMO_MODEL_PATH)).start()\n"
+        "seen = []\n"
+        "for _ in range(30):\n"
+        "    time.sleep(0.01)\n"
+        "    seen.append(model_call_running())\n"
+        "print(before, 'torch' in sys.modules, all(seen), flush=True)\n"
+        "os._exit(0)\n"  # not the interpreter's exit, which a load still running would abort at old code
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # PyTorch not imported before the load began, being imported meanwhile, and the load running all along
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr[-2000:]
+
+
 def test_ctrl_c_while_a_job_runs_stops_the_app_without_aborting(tiny_rnnt, tmp_path):
     """Ctrl+C in the app's terminal while a file was being transcribed let the job run on while the server closed, and
     could end in "terminate called without an active exception" and status 134: the interpreter's exit tore the

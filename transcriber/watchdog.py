@@ -7,10 +7,11 @@ comes back (drop it from the cache) is the caller's decision.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -123,6 +124,23 @@ def _stop(done: threading.Event, guard: Guard | None) -> None:
     if guard is not None:
         guard.abort.set()
     done.wait(CANCEL_GRACE_S)
+
+
+@contextlib.contextmanager
+def model_work() -> Iterator[None]:
+    """Count what the calling thread does meanwhile as a running model call, for a program about to exit
+    (:func:`stop_model_calls`, :func:`model_call_running`): a background thread that imports PyTorch and NeMo before
+    its model call starts (the app's preload) would otherwise be torn down by the interpreter's exit inside their C++
+    code, which aborts the process ("terminate called without an active exception", status 134)."""
+    done = threading.Event()
+    with _RUNNING_LOCK:
+        _RUNNING[done] = None
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(done, None)
+        done.set()
 
 
 def stop_model_calls(wait: float) -> bool:

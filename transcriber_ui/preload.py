@@ -10,6 +10,7 @@ import threading
 
 from transcriber.engine import Engine
 from transcriber.errors import TranscriberError
+from transcriber.watchdog import model_work
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class Preloader:
 
     def _load(self) -> None:
         try:
-            self.engine.load(self.model)
+            with model_work():  # from its first step: choosing the device imports PyTorch
+                self.engine.load(self.model)
         except TranscriberError as exc:
             status = FAILED.format(model=self.model, reason=exc)
             logger.warning("%s", status)
