@@ -60,6 +60,7 @@ RAY_DATA_THREADS = ("StreamingExecutor-", "ray-data-metadata-prefetch")
 """The names Ray Data gives the threads of a running dataset that call into Ray: its scheduling loop (which waits
 in ``ray.wait``) and its metadata fetcher."""
 RAY_DATA_STOP_S = 30.0
+"""How long a run's end waits for those threads before it stops Ray all the same."""
 SOCKET_PATH_MAX = 107
 """The longest path of a Unix socket on Linux, in bytes (108 with its terminating zero)."""
 SESSION_SOCKET_CHARS = 70
@@ -67,7 +68,6 @@ SESSION_SOCKET_CHARS = 70
 ``/ray/session_2026-12-08_01-45-45_997940_1234567/sockets/plasma_store``."""
 SHORT_RAY_DIR = "/tmp/ray"
 """Ray's own folder where no TMPDIR is set (and on macOS always)."""
-"""How long a run's end waits for those threads before it stops Ray all the same."""
 
 
 class RayBatchError(TranscriberError):
@@ -338,10 +338,10 @@ def _short_ray_dir() -> str | None:
     Only Linux: Ray takes /tmp on macOS and has no socket files on Windows."""
     if not sys.platform.startswith("linux") or "RAY_TMPDIR" in os.environ:
         return None
-    ray_dir = os.path.join(os.environ.get("TMPDIR") or "/tmp", "ray")
-    if len(os.fsencode(ray_dir)) + SESSION_SOCKET_CHARS - len("/ray") <= SOCKET_PATH_MAX:
+    base = os.environ.get("TMPDIR") or "/tmp"
+    if len(os.fsencode(base)) + SESSION_SOCKET_CHARS <= SOCKET_PATH_MAX:
         return None
-    logger.info("Ray's folder under TMPDIR (%s) is too long for its sockets; Ray uses %s.", ray_dir, SHORT_RAY_DIR)
+    logger.info("TMPDIR (%s) is too long a folder for Ray's sockets; Ray uses %s.", base, SHORT_RAY_DIR)
     return SHORT_RAY_DIR
 
 
