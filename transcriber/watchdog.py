@@ -76,7 +76,7 @@ def run_watched(
     outcome: dict[str, Any] = {}
     # The worker's own "done", not Thread.is_alive(): a join() that Ctrl-C interrupts marks a thread that is still
     # running as stopped (CPython releases its state lock on the way out), so is_alive() would say it had ended.
-    done = threading.Event()
+    done = _running(guard)
 
     def target() -> None:
         try:
@@ -88,17 +88,13 @@ def run_watched(
                 if on_exit is not None:
                     on_exit()
             finally:
-                with _RUNNING_LOCK:
-                    _RUNNING.pop(done, None)
-                done.set()
+                _ended(done)
 
     # The worker runs in a copy of the caller's context, as asyncio.to_thread does: progress callbacks that find
     # their request through context variables (Gradio's gr.Progress) then work from the worker thread too.
     context = contextvars.copy_context()
     worker = threading.Thread(target=context.run, args=(target,), name=WORKER_THREAD_NAME, daemon=True)
     deadline = time.monotonic() + timeout
-    with _RUNNING_LOCK:
-        _RUNNING[done] = guard
     worker.start()
     while not done.is_set():
         try:
@@ -132,15 +128,25 @@ def model_work() -> Iterator[None]:
     (:func:`stop_model_calls`, :func:`model_call_running`): a background thread that imports PyTorch and NeMo before
     its model call starts (the app's preload) would otherwise be torn down by the interpreter's exit inside their C++
     code, which aborts the process ("terminate called without an active exception", status 134)."""
-    done = threading.Event()
-    with _RUNNING_LOCK:
-        _RUNNING[done] = None
+    done = _running(None)
     try:
         yield
     finally:
-        with _RUNNING_LOCK:
-            _RUNNING.pop(done, None)
-        done.set()
+        _ended(done)
+
+
+def _running(guard: Guard | None) -> threading.Event:
+    """Note a model call as running (in :data:`_RUNNING`); returns the event that :func:`_ended` sets."""
+    done = threading.Event()
+    with _RUNNING_LOCK:
+        _RUNNING[done] = guard
+    return done
+
+
+def _ended(done: threading.Event) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.pop(done, None)
+    done.set()
 
 
 def stop_model_calls(wait: float) -> bool:
