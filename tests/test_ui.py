@@ -188,7 +188,8 @@ def test_the_background_load_counts_as_a_running_model_call_from_its_first_step(
     """The app loads its model in the background from the start, and choosing the device imports PyTorch there,
     before the model call that a stopping program waits for: stopped then (SIGTERM right after the page was served,
     the model still loading) the interpreter's exit tore that thread down inside PyTorch's import, "terminate called
-    without an active exception" and status 134. The load counts as running from its first step to its last."""
+    without an active exception" and status 134. That import counts as a running model call, as the load after it
+    does."""
     probe = (
         "import os, sys, time\n"
         "from transcriber.engine import Engine\n"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .models import ModelSource, resolve_model, verify
+from .watchdog import model_work
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ def pick_device(requested: str | None = None) -> str:
     """``requested`` if given, else ``"cuda"`` when a CUDA GPU is usable, else ``"cpu"``."""
     if requested:
         return requested
-    import torch  # imported here so that importing this module stays cheap
+    # imported here so that importing this module stays cheap; the first import takes seconds in PyTorch's C++ code,
+    # often in a background thread (the app's preload, a page's request): a model call then, for a program's exit
+    with model_work():
+        import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -125,9 +125,9 @@ def _stop(done: threading.Event, guard: Guard | None) -> None:
 @contextlib.contextmanager
 def model_work() -> Iterator[None]:
     """Count what the calling thread does meanwhile as a running model call, for a program about to exit
-    (:func:`stop_model_calls`, :func:`model_call_running`): a background thread that imports PyTorch and NeMo before
-    its model call starts (the app's preload) would otherwise be torn down by the interpreter's exit inside their C++
-    code, which aborts the process ("terminate called without an active exception", status 134)."""
+    (:func:`stop_model_calls`, :func:`model_call_running`): a background thread that imports PyTorch before its model
+    call starts (the app's preload choosing the device) would otherwise be torn down by the interpreter's exit inside
+    its C++ code, which aborts the process ("terminate called without an active exception", status 134)."""
     done = _running(None)
     try:
         yield

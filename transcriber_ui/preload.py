@@ -10,7 +10,6 @@ import threading
 
 from transcriber.engine import Engine
 from transcriber.errors import TranscriberError
-from transcriber.watchdog import model_work
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +38,7 @@ class Preloader:
 
     def _load(self) -> None:
         try:
-            with model_work():  # from its first step: choosing the device imports PyTorch
-                self.engine.load(self.model)
+            self.engine.load(self.model)
         except TranscriberError as exc:
             status = FAILED.format(model=self.model, reason=exc)
             logger.warning("%s", status)
