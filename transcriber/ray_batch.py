@@ -291,10 +291,10 @@ def _wait_for_ray_data(timeout: float) -> None:
     ``ray.wait`` then, and stopping Ray under a thread waiting there can end the whole process on the spot, with
     status 1 and not a word: an interrupted run then said neither "Interrupted" nor how to resume."""
     deadline = time.monotonic() + timeout
-    for thread in threading.enumerate():
-        if thread.name.startswith(RAY_DATA_THREADS) and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic()))
-    late = [t.name for t in threading.enumerate() if t.name.startswith(RAY_DATA_THREADS) and t.is_alive()]
+    threads = [thread for thread in threading.enumerate() if thread.name.startswith(RAY_DATA_THREADS)]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = [thread.name for thread in threads if thread.is_alive()]
     if late:
         logger.warning("Ray Data's threads %s still ran %.0f s after the run stopped; Ray is stopped anyway.",
                        ", ".join(late), timeout)
